@@ -1,0 +1,193 @@
+/**
+ * The hypervisor interface: plain data types and the one contract every driver
+ * (libvirt, simulated) implements. Units are in the field names (MiB, GiB, Ns).
+ */
+
+export type Architecture = 'x86' | 'x64';
+
+export interface NicSpec {
+  /** Stable id (OCCI link id); kept in the domain XML as the device alias `ua-<id>`. */
+  id: string;
+  /** libvirt network name. */
+  network: string;
+  mac?: string;
+}
+
+export interface DiskSpec {
+  /** Stable id (OCCI link id); kept as the device alias `ua-<id>`. */
+  id: string;
+  /** Volume name in the driver's storage pool. */
+  volume: string;
+  /** Guest device name (`vdb`…); the driver picks the next free one when absent. */
+  target?: string;
+}
+
+export interface ImageSpec {
+  /** Path of the base image; the domain boots a copy-on-write overlay backed by it. */
+  path: string;
+  /** Format of the base image, `qcow2` when absent. */
+  format?: string;
+}
+
+export interface DomainSpec {
+  /** UUID; also the libvirt domain UUID. */
+  id: string;
+  name: string;
+  cores: number;
+  memoryMiB: number;
+  architecture?: Architecture;
+  hostname?: string;
+  /** Free text kept with the domain (libvirt `<description>`). */
+  description?: string;
+  /** os_tpl: the root disk is an overlay with this image as backing file. */
+  image?: ImageSpec;
+  nics: NicSpec[];
+  disks: DiskSpec[];
+}
+
+export type DomainState = 'running' | 'paused' | 'shutoff' | 'crashed' | 'saved' | 'absent';
+
+export interface DomainInfo {
+  id: string;
+  name: string;
+  state: DomainState;
+  /** Allocated vCPUs. */
+  cores: number;
+  /** Allocated memory. */
+  memoryMiB: number;
+  /** CPU time consumed since the domain started. */
+  cpuTimeNs: number;
+  /** Memory the domain holds now (0 when not active). */
+  memoryUsedMiB: number;
+}
+
+export interface HostCapacity {
+  cores: number;
+  memoryMiB: number;
+}
+
+export interface HostUsage {
+  /** vCPUs allocated to active (running or paused) domains. */
+  cores: number;
+  /** Memory allocated to active domains. */
+  memoryMiB: number;
+  domains: DomainInfo[];
+}
+
+export interface NetworkSpec {
+  name: string;
+  /** Host bridge device, e.g. `virbr10`. */
+  bridge?: string;
+  /** Gateway address of the host on this network, e.g. `10.0.0.1`. */
+  address?: string;
+  /** e.g. `10.0.0.0/24`; its prefix length is used with `address`/`gateway`. */
+  cidr?: string;
+  /** Used as the host address when `address` is absent. */
+  gateway?: string;
+  vlan?: number;
+}
+
+export interface VolumeSpec {
+  name: string;
+  sizeGiB: number;
+}
+
+export interface VolumeInfo {
+  name: string;
+  /** Path (or key) of the volume on the host. */
+  path: string;
+  capacityGiB: number;
+  allocationGiB: number;
+}
+
+export type StopMethod = 'graceful' | 'acpioff' | 'poweroff';
+export type RestartMethod = 'graceful' | 'warm' | 'cold';
+export type SuspendMethod = 'hibernate' | 'suspend';
+export type SaveMethod = 'hot' | 'deferred';
+
+export interface MigrateOptions {
+  /**
+   * `live`: hypervisor-native live migration (qemu). `copy`: define on the target
+   * with the same description and state, then remove from the source.
+   * `auto` (default): live where the driver supports it, copy otherwise.
+   */
+  mode?: 'auto' | 'live' | 'copy';
+}
+
+export interface DomainEvent {
+  id: string;
+  name: string;
+  previous: DomainState;
+  state: DomainState;
+  /** ms since epoch when the change was observed. */
+  at: number;
+}
+
+export type DomainListener = (event: DomainEvent) => void;
+
+export interface WatchOptions {
+  /** Polling period; the driver's default when absent. */
+  intervalMs?: number;
+}
+
+export interface Hypervisor {
+  /** `sim` for the simulated driver, the connection URI for libvirt. */
+  readonly uri: string;
+
+  capacity(): Promise<HostCapacity>;
+  usage(): Promise<HostUsage>;
+
+  /** Defines (does not start) a domain; fails with ALREADY_EXISTS on a taken id or name. */
+  defineDomain(spec: DomainSpec): Promise<DomainInfo>;
+  startDomain(id: string): Promise<void>;
+  /** Requests the stop; a graceful stop completes when the guest has shut down (see `watch`). */
+  stopDomain(id: string, method: StopMethod): Promise<void>;
+  restartDomain(id: string, method: RestartMethod): Promise<void>;
+  /** `suspend` pauses vCPUs (state paused); `hibernate` saves memory to disk (state saved). */
+  suspendDomain(id: string, method: SuspendMethod): Promise<void>;
+  /** Resumes a paused domain or restores a hibernated one. */
+  resumeDomain(id: string): Promise<void>;
+  /**
+   * Takes a snapshot and resolves with its name. `hot`: now, without stopping the
+   * domain. `deferred`: when the domain next stops (now if it is not active).
+   */
+  saveDomain(id: string, method: SaveMethod, name?: string): Promise<string>;
+  /** Removes the domain, stopping it first if active. */
+  undefineDomain(id: string): Promise<void>;
+  setVcpus(id: string, cores: number): Promise<void>;
+  setMemory(id: string, memoryMiB: number): Promise<void>;
+  /** Current info read from the hypervisor; state `absent` when the id is unknown. */
+  domainInfo(id: string): Promise<DomainInfo>;
+  listDomains(): Promise<DomainInfo[]>;
+  /** The domain's description read back from the hypervisor (persistent config). */
+  domainDescription(id: string): Promise<DomainSpec>;
+
+  defineNetwork(spec: NetworkSpec): Promise<void>;
+  networkUp(name: string): Promise<void>;
+  networkDown(name: string): Promise<void>;
+  removeNetwork(name: string): Promise<void>;
+  networkActive(name: string): Promise<boolean>;
+
+  createVolume(spec: VolumeSpec): Promise<VolumeInfo>;
+  resizeVolume(name: string, sizeGiB: number): Promise<VolumeInfo>;
+  /** Point-in-time copy of the volume, as a new volume named `snapshotName`. */
+  snapshotVolume(name: string, snapshotName: string): Promise<VolumeInfo>;
+  deleteVolume(name: string): Promise<void>;
+  volumeInfo(name: string): Promise<VolumeInfo>;
+
+  attachInterface(domainId: string, nic: NicSpec): Promise<void>;
+  detachInterface(domainId: string, nicId: string): Promise<void>;
+  attachDisk(domainId: string, disk: DiskSpec): Promise<void>;
+  detachDisk(domainId: string, diskId: string): Promise<void>;
+
+  /** Moves the domain to `target`, keeping id, name, description and state. */
+  migrate(id: string, target: Hypervisor, opts?: MigrateOptions): Promise<DomainInfo>;
+
+  /** Calls `listener` for each observed state change; returns the unsubscribe function. */
+  watch(listener: DomainListener, opts?: WatchOptions): () => void;
+  /** Compares states now, notifies listeners and returns the changes (a sync point for tests). */
+  poll(): Promise<DomainEvent[]>;
+
+  /** Drains in-flight work and releases the connection; safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,205 @@
+import { HypervisorError } from '../errors.js';
+import type {
+  DiskSpec,
+  DomainEvent,
+  DomainInfo,
+  DomainListener,
+  DomainSpec,
+  HostCapacity,
+  HostUsage,
+  Hypervisor,
+  MigrateOptions,
+  NetworkSpec,
+  NicSpec,
+  RestartMethod,
+  SaveMethod,
+  StopMethod,
+  SuspendMethod,
+  VolumeInfo,
+  VolumeSpec,
+  WatchOptions,
+} from '../hypervisor.js';
+import { copyMigrate } from '../migrate.js';
+import { StatePoller } from '../watch.js';
+import { SimHost, type SimHostOptions } from './sim-host.js';
+
+export const SIM_URI = 'sim';
+
+export interface SimulatedHypervisorOptions extends SimHostOptions {
+  /** Share an existing core (e.g. one the scheduler's simulator already holds). */
+  host?: SimHost;
+  pollIntervalMs?: number;
+}
+
+/**
+ * The {@link Hypervisor} over an in-memory {@link SimHost}. Each call runs the
+ * synchronous core and settles on the next microtask, so callers see the same
+ * asynchronous contract as with libvirt.
+ */
+export class SimulatedHypervisor implements Hypervisor {
+  readonly uri = SIM_URI;
+  readonly host: SimHost;
+  readonly #poller: StatePoller;
+  #closed = false;
+
+  constructor(opts: SimulatedHypervisorOptions = {}) {
+    this.host = opts.host ?? new SimHost(opts);
+    this.#poller = new StatePoller(() => this.listDomains(), {
+      ...(opts.pollIntervalMs === undefined ? {} : { intervalMs: opts.pollIntervalMs }),
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+    });
+  }
+
+  /** Test hook, see {@link SimHost.setLoad}. */
+  setLoad(id: string, cpuPercentOfCore: number, memoryMiB: number): void {
+    this.#open().setLoad(id, cpuPercentOfCore, memoryMiB);
+  }
+
+  capacity(): Promise<HostCapacity> {
+    return this.#run((h) => h.capacity());
+  }
+
+  usage(): Promise<HostUsage> {
+    return this.#run((h) => h.usage());
+  }
+
+  defineDomain(spec: DomainSpec): Promise<DomainInfo> {
+    return this.#run((h) => h.defineDomain(spec));
+  }
+
+  startDomain(id: string): Promise<void> {
+    return this.#run((h) => h.startDomain(id));
+  }
+
+  stopDomain(id: string, method: StopMethod): Promise<void> {
+    return this.#run((h) => h.stopDomain(id, method));
+  }
+
+  restartDomain(id: string, method: RestartMethod): Promise<void> {
+    return this.#run((h) => h.restartDomain(id, method));
+  }
+
+  suspendDomain(id: string, method: SuspendMethod): Promise<void> {
+    return this.#run((h) => h.suspendDomain(id, method));
+  }
+
+  resumeDomain(id: string): Promise<void> {
+    return this.#run((h) => h.resumeDomain(id));
+  }
+
+  saveDomain(id: string, method: SaveMethod, name?: string): Promise<string> {
+    return this.#run((h) => h.saveDomain(id, method, name));
+  }
+
+  undefineDomain(id: string): Promise<void> {
+    return this.#run((h) => h.undefineDomain(id));
+  }
+
+  setVcpus(id: string, cores: number): Promise<void> {
+    return this.#run((h) => h.setVcpus(id, cores));
+  }
+
+  setMemory(id: string, memoryMiB: number): Promise<void> {
+    return this.#run((h) => h.setMemory(id, memoryMiB));
+  }
+
+  domainInfo(id: string): Promise<DomainInfo> {
+    return this.#run((h) => h.domainInfo(id));
+  }
+
+  listDomains(): Promise<DomainInfo[]> {
+    return this.#run((h) => h.listDomains());
+  }
+
+  domainDescription(id: string): Promise<DomainSpec> {
+    return this.#run((h) => h.domainDescription(id));
+  }
+
+  defineNetwork(spec: NetworkSpec): Promise<void> {
+    return this.#run((h) => h.defineNetwork(spec));
+  }
+
+  networkUp(name: string): Promise<void> {
+    return this.#run((h) => h.networkUp(name));
+  }
+
+  networkDown(name: string): Promise<void> {
+    return this.#run((h) => h.networkDown(name));
+  }
+
+  removeNetwork(name: string): Promise<void> {
+    return this.#run((h) => h.removeNetwork(name));
+  }
+
+  networkActive(name: string): Promise<boolean> {
+    return this.#run((h) => h.networkActive(name));
+  }
+
+  createVolume(spec: VolumeSpec): Promise<VolumeInfo> {
+    return this.#run((h) => h.createVolume(spec));
+  }
+
+  resizeVolume(name: string, sizeGiB: number): Promise<VolumeInfo> {
+    return this.#run((h) => h.resizeVolume(name, sizeGiB));
+  }
+
+  snapshotVolume(name: string, snapshotName: string): Promise<VolumeInfo> {
+    return this.#run((h) => h.snapshotVolume(name, snapshotName));
+  }
+
+  deleteVolume(name: string): Promise<void> {
+    return this.#run((h) => h.deleteVolume(name));
+  }
+
+  volumeInfo(name: string): Promise<VolumeInfo> {
+    return this.#run((h) => h.volumeInfo(name));
+  }
+
+  attachInterface(domainId: string, nic: NicSpec): Promise<void> {
+    return this.#run((h) => h.attachInterface(domainId, nic));
+  }
+
+  detachInterface(domainId: string, nicId: string): Promise<void> {
+    return this.#run((h) => h.detachInterface(domainId, nicId));
+  }
+
+  attachDisk(domainId: string, disk: DiskSpec): Promise<void> {
+    return this.#run((h) => h.attachDisk(domainId, disk));
+  }
+
+  detachDisk(domainId: string, diskId: string): Promise<void> {
+    return this.#run((h) => h.detachDisk(domainId, diskId));
+  }
+
+  /** Between simulated hosts the VM moves whole (state, load, snapshots); otherwise it is copied. */
+  async migrate(id: string, target: Hypervisor, opts: MigrateOptions = {}): Promise<DomainInfo> {
+    if (target instanceof SimulatedHypervisor && opts.mode !== 'copy') {
+      const targetHost = target.#open();
+      return this.#run((h) => h.migrate(id, targetHost));
+    }
+    if (opts.mode === 'live') throw HypervisorError.OPERATION_UNSUPPORTED('live migration to a non-simulated host');
+    return copyMigrate(this, target, id);
+  }
+
+  watch(listener: DomainListener, opts?: WatchOptions): () => void {
+    return this.#poller.watch(listener, opts);
+  }
+
+  poll(): Promise<DomainEvent[]> {
+    return this.#poller.poll();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#poller.close();
+  }
+
+  #open(): SimHost {
+    if (this.#closed) throw HypervisorError.CLOSED('simulated hypervisor');
+    return this.host;
+  }
+
+  async #run<T>(op: (host: SimHost) => T): Promise<T> {
+    return op(this.#open());
+  }
+}
