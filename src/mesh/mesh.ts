@@ -1,0 +1,972 @@
+/**
+ * Membership and RPC over Hyperswarm.
+ *
+ * - Identity: a persistent Ed25519 key pair (`dataDir`) or an injected one.
+ * - Discovery: the topic is a hash of the cluster secret. Discovery is
+ *   refreshed a bounded number of times after joining so that nodes joining
+ *   at the same moment find each other.
+ * - Admission: on each connection both ends prove knowledge of the secret
+ *   (see auth.ts) in the handshake of the RPC channel. Nothing is served
+ *   before the proof checks; a wrong proof or a revoked key destroys the
+ *   connection and is counted (`stats().refused`) and logged.
+ * - Liveness: the connection sends keep-alives every `keepAliveMs` and is
+ *   destroyed after `connectionTimeoutMs` of silence; every member also gets
+ *   a heartbeat every `heartbeatMs`, and a member silent for
+ *   `heartbeatTimeoutMs` is dropped. Bound on loss detection:
+ *   min(connectionTimeoutMs, heartbeatTimeoutMs + heartbeatMs) — 3 s with
+ *   the defaults (measured ≈ 3 s after a SIGKILL on loopback).
+ * - Duplicate connections: links are keyed by the remote public key; a new
+ *   connection replaces the old link (the member stays), and idempotent
+ *   calls that failed on the old link are retried on the new one.
+ * - Vivaldi: each node pings `probesPerRound` random members every
+ *   `probeIntervalMs`; the coordinate travels in pings and heartbeats.
+ */
+import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import DHT, { type DHTNode, type KeyPair } from 'hyperdht';
+import Hyperswarm, { type PeerDiscoverySession, type SecretStream } from 'hyperswarm';
+import ProtomuxRPC from 'protomux-rpc';
+import { pino, type Logger } from 'pino';
+import { authKeyFor, createProof, topicFor, verifyProof } from './auth.js';
+import { MeshError, short } from './errors.js';
+import { loadOrCreateIdentity } from './identity.js';
+import { chooseNearest, type RankedCandidate } from './nearest.js';
+import { median, VivaldiClient } from './vivaldi/client.js';
+import type { VivaldiConfig } from './vivaldi/config.js';
+import { isValidCoordinate, type Coordinate, type RandomSource } from './vivaldi/coordinate.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_KEEP_ALIVE_MS = 1000;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 3000;
+export const DEFAULT_HEARTBEAT_MS = 1000;
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3000;
+/** A connection that has not passed the handshake by then is destroyed. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Extra attempts for idempotent calls that failed with CLOSED / UNREACHABLE. */
+export const DEFAULT_RETRIES = 2;
+export const DEFAULT_RETRY_DELAY_MS = 100;
+export const DEFAULT_PROBE_INTERVAL_MS = 1000;
+export const DEFAULT_PROBES_PER_ROUND = 2;
+export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
+/** Samples per peer kept for the chooser's measured RTT (median). */
+export const DEFAULT_RTT_WINDOW = 9;
+/** Discovery refreshes after joining, in ms from the join (then Hyperswarm's own schedule). */
+export const DEFAULT_REFRESH_SCHEDULE_MS: readonly number[] = [250, 1000, 3000, 8000];
+/** Pending-call bound per mesh. */
+export const DEFAULT_MAX_IN_FLIGHT = 10_000;
+
+const RPC_PROTOCOL = 'discovery-mesh/rpc/v1';
+const METHOD_PING = 'mesh/ping';
+const EVENT_HELLO = 'mesh/hello';
+const EVENT_HEARTBEAT = 'mesh/heartbeat';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** What a node says about itself. */
+export interface MemberInfo {
+  name: string;
+  httpAddress: string | null;
+  site: string | null;
+  capacity: JsonValue;
+  /** Increases on every change of the fields above. */
+  seq: number;
+}
+
+export interface Member extends MemberInfo {
+  /** Hex public key: the identity. */
+  readonly key: string;
+  coordinate: Coordinate | null;
+  /** Mesh clock (ms) of the join and of the last message. */
+  joinedAt: number;
+  lastSeen: number;
+}
+
+export interface Clock {
+  /** Monotonic milliseconds. */
+  now(): number;
+}
+
+export interface MeshOptions {
+  /** Cluster secret: the topic is derived from it and peers must prove it. */
+  secret: string | Buffer;
+  /** DHT bootstrap nodes. Required: without it Hyperswarm would use the public network. */
+  bootstrap: Array<DHTNode | string>;
+  /** Human name of this node. */
+  name: string;
+  /** Directory holding the identity (mesh-identity.json); or pass `keyPair`. */
+  dataDir?: string;
+  keyPair?: KeyPair;
+  httpAddress?: string | null;
+  site?: string | null;
+  capacity?: JsonValue;
+  /** Keys (hex) refused at handshake. */
+  revoked?: Iterable<string>;
+  /** Address the DHT binds to (default 127.0.0.1). */
+  host?: string;
+  /** Override the topic (default: topicFor(secret)). */
+  topic?: Buffer;
+  keepAliveMs?: number;
+  connectionTimeoutMs?: number;
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  authTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  maxMessageBytes?: number;
+  retries?: number;
+  retryDelayMs?: number;
+  probeIntervalMs?: number;
+  probesPerRound?: number;
+  probeTimeoutMs?: number;
+  /** 0 disables probing. */
+  rttWindow?: number;
+  refreshScheduleMs?: readonly number[];
+  /** Delay (ms) applied to every message written to a peer: half the RTT to emulate. */
+  delayMs?: (peerKey: string) => number;
+  vivaldi?: Partial<VivaldiConfig>;
+  logger?: Logger;
+  clock?: Clock;
+  random?: RandomSource;
+  /** Injected collaborators (tests, embedding). A swarm passed in is not destroyed by close(). */
+  createDht?: (options: { bootstrap: Array<DHTNode | string>; host: string; keyPair: KeyPair }) => DHT;
+  swarm?: Hyperswarm;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+  /** Safe to repeat: retried on CLOSED / UNREACHABLE within the deadline. */
+  idempotent?: boolean;
+  retries?: number;
+}
+
+export interface GatherOptions {
+  deadlineMs?: number;
+  /** Call the local handler too (default true). */
+  includeSelf?: boolean;
+}
+
+export interface GatherResult<T> {
+  replies: Array<{ key: string; name: string; value: T }>;
+  /** Members without a reply by the deadline or whose call failed. */
+  missing: Array<{ key: string; name: string; code: string; message: string }>;
+}
+
+export type Handler = (payload: JsonValue, fromKey: string) => Promise<JsonValue> | JsonValue;
+
+export interface MeshStats {
+  refused: number;
+  connections: number;
+  members: number;
+  requestsSent: number;
+  requestsServed: number;
+  probes: number;
+  vivaldiResets: number;
+}
+
+export interface MeshEvents {
+  'member-joined': [Member];
+  'member-updated': [Member];
+  'member-left': [Member, string];
+  refused: [{ key: string; reason: string }];
+}
+
+interface Envelope {
+  m: string;
+  v: JsonValue;
+}
+
+type Reply = { ok: true; v: JsonValue } | { ok: false; code: string; message: string };
+
+/** One authenticated (or authenticating) connection to a peer. */
+class Link {
+  verified = false;
+  closed = false;
+  readonly ready: Promise<boolean>;
+  resolveReady!: (ok: boolean) => void;
+  authTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly key: string,
+    readonly conn: SecretStream,
+    readonly rpc: ProtomuxRPC,
+  ) {
+    this.ready = new Promise((resolve) => {
+      this.resolveReady = resolve;
+    });
+  }
+}
+
+export class Mesh extends EventEmitter<MeshEvents> {
+  readonly keyPair: KeyPair;
+  /** Hex public key of this node. */
+  readonly key: string;
+  readonly topic: Buffer;
+  readonly vivaldi: VivaldiClient;
+  private readonly opts: Required<
+    Pick<
+      MeshOptions,
+      | 'keepAliveMs'
+      | 'connectionTimeoutMs'
+      | 'heartbeatMs'
+      | 'heartbeatTimeoutMs'
+      | 'authTimeoutMs'
+      | 'requestTimeoutMs'
+      | 'maxMessageBytes'
+      | 'retries'
+      | 'retryDelayMs'
+      | 'probeIntervalMs'
+      | 'probesPerRound'
+      | 'probeTimeoutMs'
+      | 'rttWindow'
+      | 'refreshScheduleMs'
+    >
+  >;
+  private readonly authKey: Buffer;
+  private readonly swarm: Hyperswarm;
+  private readonly ownsSwarm: boolean;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly delayMs: ((peerKey: string) => number) | undefined;
+  private readonly revoked: Set<string>;
+  private readonly links = new Map<string, Link>();
+  private readonly memberMap = new Map<string, Member>();
+  private readonly handlers = new Map<string, Handler>();
+  private readonly rtts = new Map<string, number[]>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly pending = new Set<(err: MeshError) => void>();
+  private info: MemberInfo;
+  private discovery: PeerDiscoverySession | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private started: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly counters = { refused: 0, requestsSent: 0, requestsServed: 0, probes: 0 };
+
+  constructor(options: MeshOptions) {
+    super();
+    if (!options || !Array.isArray(options.bootstrap) || options.bootstrap.length === 0) {
+      throw new TypeError('Mesh: `bootstrap` is required (non-empty); public bootstrap nodes are never used');
+    }
+    if (options.secret === undefined || options.secret.length === 0) throw new TypeError('Mesh: `secret` is required');
+    if (!options.name) throw new TypeError('Mesh: `name` is required');
+    this.keyPair =
+      options.keyPair ??
+      (options.dataDir !== undefined ? loadOrCreateIdentity(options.dataDir) : DHT.keyPair());
+    this.key = this.keyPair.publicKey.toString('hex');
+    this.topic = options.topic ?? topicFor(options.secret);
+    this.authKey = authKeyFor(options.secret);
+    this.opts = {
+      keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+      connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+      heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      retries: options.retries ?? DEFAULT_RETRIES,
+      retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+      probeIntervalMs: options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
+      probesPerRound: options.probesPerRound ?? DEFAULT_PROBES_PER_ROUND,
+      probeTimeoutMs: options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+      rttWindow: options.rttWindow ?? DEFAULT_RTT_WINDOW,
+      refreshScheduleMs: options.refreshScheduleMs ?? DEFAULT_REFRESH_SCHEDULE_MS,
+    };
+    this.log = (options.logger ?? pino({ level: 'warn' })).child({ mesh: short(this.key), name: options.name });
+    this.clock = options.clock ?? { now: () => performance.now() };
+    this.random = options.random ?? Math.random;
+    this.delayMs = options.delayMs;
+    this.revoked = new Set([...(options.revoked ?? [])].map((k) => k.toLowerCase()));
+    this.vivaldi = new VivaldiClient({ config: options.vivaldi ?? {}, random: this.random });
+    this.info = {
+      name: options.name,
+      httpAddress: options.httpAddress ?? null,
+      site: options.site ?? null,
+      capacity: options.capacity ?? null,
+      seq: 1,
+    };
+    if (options.swarm) {
+      this.swarm = options.swarm;
+      this.ownsSwarm = false;
+    } else {
+      const host = options.host ?? DEFAULT_HOST;
+      const dht = options.createDht
+        ? options.createDht({ bootstrap: options.bootstrap, host, keyPair: this.keyPair })
+        : new DHT({ bootstrap: options.bootstrap, host, keyPair: this.keyPair });
+      this.swarm = new Hyperswarm({ keyPair: this.keyPair, dht });
+      this.ownsSwarm = true;
+    }
+    this.swarm.on('connection', (conn, info) => {
+      void info;
+      this.onConnection(conn);
+    });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Join the topic, announce and wait for the first discovery round. Idempotent. */
+  start(): Promise<void> {
+    if (this.closing) return Promise.reject(MeshError.CLOSED('mesh closed'));
+    this.started ??= this.doStart();
+    return this.started;
+  }
+
+  private async doStart(): Promise<void> {
+    this.discovery = this.swarm.join(this.topic, { client: true, server: true });
+    await this.discovery.flushed();
+    if (this.closing) return;
+    for (const at of this.opts.refreshScheduleMs) {
+      this.later(at, () => {
+        if (this.closing || !this.discovery) return;
+        this.discovery.refresh({ client: true, server: true }).catch((err: unknown) => this.log.debug({ err }, 'refresh failed'));
+      });
+    }
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs);
+    this.heartbeatTimer.unref();
+    if (this.opts.rttWindow > 0 && this.opts.probesPerRound > 0) {
+      this.probeTimer = setInterval(() => this.probeRound(), this.opts.probeIntervalMs);
+      this.probeTimer.unref();
+    }
+    this.log.info({ topic: this.topic.toString('hex').slice(0, 16) }, 'mesh started');
+  }
+
+  /** Resolves when the swarm has processed pending discovery and connections. */
+  async flushed(): Promise<void> {
+    await this.swarm.flush();
+  }
+
+  /** Graceful: stop timers, leave the topic, end channels (draining calls), destroy the swarm. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown(null);
+    return this.closing;
+  }
+
+  /** Forceful: reject pending calls with `err` (or CLOSED), clear timers, destroy connections. */
+  destroy(err?: Error): Promise<void> {
+    this.closing ??= this.shutdown(err ?? MeshError.CLOSED('mesh destroyed'));
+    return this.closing;
+  }
+
+  private async shutdown(err: Error | null): Promise<void> {
+    this.clearTimers();
+    const reason = err instanceof MeshError ? err : MeshError.CLOSED('mesh closed', err ?? undefined);
+    if (err) for (const reject of [...this.pending]) reject(reason);
+    await this.started?.catch(() => undefined);
+    this.clearTimers();
+    const links = [...this.links.values()];
+    if (!err) {
+      await Promise.race([
+        Promise.allSettled(links.map((l) => l.rpc.end())),
+        new Promise((resolve) => setTimeout(resolve, 1000).unref()),
+      ]);
+    }
+    for (const reject of [...this.pending]) reject(reason);
+    for (const l of links) {
+      l.rpc.destroy(reason);
+      l.conn.destroy();
+    }
+    if (this.ownsSwarm) await this.swarm.destroy({ force: true }).catch(() => undefined);
+    else await this.swarm.leave(this.topic).catch(() => undefined);
+    this.links.clear();
+    this.memberMap.clear();
+    this.log.info('mesh closed');
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.heartbeatTimer = null;
+    this.probeTimer = null;
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  // ---------------------------------------------------------------- view
+
+  /** This node's own description (a copy). */
+  self(): Member {
+    const now = this.clock.now();
+    return { key: this.key, ...this.info, coordinate: this.vivaldi.getCoordinate(), joinedAt: now, lastSeen: now };
+  }
+
+  /** Current members, this node excluded (copies). */
+  members(): Member[] {
+    return [...this.memberMap.values()].map(copyMember);
+  }
+
+  member(key: string): Member | undefined {
+    const m = this.memberMap.get(key);
+    return m ? copyMember(m) : undefined;
+  }
+
+  /** Resolve when at least `count` other members are known; rejects with TIMEOUT after `timeoutMs`. */
+  waitForMembers(count: number, timeoutMs = 10_000): Promise<Member[]> {
+    return this.waitFor(() => this.memberMap.size >= count, timeoutMs);
+  }
+
+  /** Resolve when `predicate` over the member list holds (checked on each membership event). */
+  waitFor(predicate: (members: Member[]) => boolean, timeoutMs = 10_000): Promise<Member[]> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const list = this.members();
+        if (predicate(list)) {
+          cleanup();
+          resolve(list);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(MeshError.TIMEOUT(timeoutMs));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.off('member-joined', check);
+        this.off('member-left', check);
+        this.off('member-updated', check);
+      };
+      this.on('member-joined', check);
+      this.on('member-left', check);
+      this.on('member-updated', check);
+      check();
+    });
+  }
+
+  /** Update what this node announces; members get it at once. */
+  update(change: Partial<Pick<MemberInfo, 'name' | 'httpAddress' | 'site' | 'capacity'>>): void {
+    this.info = { ...this.info, ...change, seq: this.info.seq + 1 };
+    for (const link of this.links.values()) if (link.verified) this.sendEvent(link, EVENT_HELLO, this.helloPayload());
+  }
+
+  setCapacity(capacity: JsonValue): void {
+    this.update({ capacity });
+  }
+
+  /** Refuse `key` from now on; an existing connection is dropped. */
+  revoke(key: string): void {
+    const k = key.toLowerCase();
+    this.revoked.add(k);
+    const link = this.links.get(k);
+    if (link) {
+      this.countRefused(k, 'revoked');
+      link.conn.destroy(MeshError.UNAUTHORIZED('revoked', k));
+    }
+  }
+
+  isRevoked(key: string): boolean {
+    return this.revoked.has(key.toLowerCase());
+  }
+
+  stats(): MeshStats {
+    return {
+      ...this.counters,
+      connections: this.links.size,
+      members: this.memberMap.size,
+      vivaldiResets: this.vivaldi.getStats().resets,
+    };
+  }
+
+  /** Median of the last RTT samples (ms) this node measured to `key`, if any. */
+  measuredRtt(key: string): number | undefined {
+    const s = this.rtts.get(key);
+    return s && s.length > 0 ? median(s) : undefined;
+  }
+
+  /**
+   * Members (and this node, unless `includeSelf` is false) ranked nearest
+   * first from `coordinate` (default: this node's, in which case this node's
+   * own measured RTTs refine the shortlist — see nearest.ts). With
+   * `measure`, shortlisted members without samples are pinged first.
+   */
+  async nearest(
+    options: { coordinate?: Coordinate; includeSelf?: boolean; shortlist?: number; measure?: boolean; timeoutMs?: number } = {},
+  ): Promise<RankedCandidate<Member>[]> {
+    const own = options.coordinate === undefined;
+    const from = options.coordinate ?? this.vivaldi.getCoordinate();
+    const candidates = this.members();
+    if (options.includeSelf !== false) candidates.push(this.self());
+    const rank = (): RankedCandidate<Member>[] =>
+      chooseNearest(
+        from,
+        candidates,
+        own ? (k) => (k === this.key ? 0 : this.measuredRtt(k)) : undefined,
+        options.shortlist !== undefined ? { shortlist: options.shortlist } : {},
+      );
+    let ranked = rank();
+    if (own && options.measure) {
+      const k = options.shortlist ?? ranked.length;
+      const toMeasure = ranked
+        .slice(0, k)
+        .filter((r) => r.candidate.key !== this.key && r.measuredMs === undefined)
+        .map((r) => r.candidate.key);
+      await Promise.allSettled(toMeasure.map((key) => this.ping(key, { timeoutMs: options.timeoutMs ?? this.opts.probeTimeoutMs })));
+      ranked = rank();
+    }
+    return ranked;
+  }
+
+  // ---------------------------------------------------------------- RPC
+
+  /** Serve `method` (one handler per method; later calls replace it). Names starting with `mesh/` are reserved. */
+  handle(method: string, handler: Handler): this {
+    this.handlers.set(method, handler);
+    return this;
+  }
+
+  unhandle(method: string): this {
+    this.handlers.delete(method);
+    return this;
+  }
+
+  /** Call `method` on member `peerKey`. Rejects with MeshError. */
+  async request<T = JsonValue>(peerKey: string, method: string, payload: JsonValue, options: RequestOptions = {}): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs;
+    const deadline = this.clock.now() + timeoutMs;
+    const retries = options.idempotent ? (options.retries ?? this.opts.retries) : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.attempt(peerKey, method, payload, deadline, timeoutMs)) as T;
+      } catch (err) {
+        const e = err instanceof MeshError ? err : MeshError.CLOSED('call failed', err, peerKey);
+        const left = deadline - this.clock.now();
+        if (attempt >= retries || !e.retryable || left <= this.opts.retryDelayMs || this.closing) throw e;
+        this.log.debug({ peer: short(peerKey), method, attempt, code: e.code }, 'retrying idempotent call');
+        await sleep(this.opts.retryDelayMs);
+      }
+    }
+  }
+
+  /** Ping a member: measures the RTT (ms), feeds Vivaldi and the RTT filter. */
+  async ping(peerKey: string, options: { timeoutMs?: number } = {}): Promise<number> {
+    const t0 = this.clock.now();
+    const reply = (await this.request(peerKey, METHOD_PING, { c: coordToJson(this.vivaldi.getCoordinate()) }, {
+      timeoutMs: options.timeoutMs ?? this.opts.probeTimeoutMs,
+    })) as { c?: JsonValue };
+    const rtt = Math.max(this.clock.now() - t0, 0.001);
+    this.counters.probes++;
+    const coord = coordFromJson(reply?.c);
+    const member = this.memberMap.get(peerKey);
+    if (coord && member) member.coordinate = coord;
+    this.recordRtt(peerKey, rtt);
+    if (coord) {
+      try {
+        this.vivaldi.update(peerKey, coord, rtt);
+      } catch (err) {
+        this.log.debug({ err, peer: short(peerKey) }, 'vivaldi sample rejected');
+      }
+    }
+    return rtt;
+  }
+
+  /**
+   * Call `method` on every member (and locally unless includeSelf is false)
+   * and collect what arrived by the deadline. Never rejects; members that
+   * missed it are listed in `missing`.
+   */
+  async gather<T = JsonValue>(method: string, payload: JsonValue, options: GatherOptions = {}): Promise<GatherResult<T>> {
+    const deadlineMs = options.deadlineMs ?? this.opts.requestTimeoutMs;
+    const targets = this.members();
+    const result: GatherResult<T> = { replies: [], missing: [] };
+    const calls = targets.map(async (m) => {
+      try {
+        const value = await this.request<T>(m.key, method, payload, { timeoutMs: deadlineMs, idempotent: true });
+        result.replies.push({ key: m.key, name: m.name, value });
+      } catch (err) {
+        const e = err instanceof MeshError ? err : MeshError.CLOSED('call failed', err);
+        result.missing.push({ key: m.key, name: m.name, code: e.code, message: e.message });
+      }
+    });
+    if (options.includeSelf !== false) {
+      calls.push(
+        (async () => {
+          const h = this.handlers.get(method);
+          try {
+            if (!h) throw MeshError.NO_HANDLER(method);
+            const value = (await withTimeout(Promise.resolve(h(payload, this.key)), deadlineMs)) as T;
+            result.replies.push({ key: this.key, name: this.info.name, value });
+          } catch (err) {
+            const e = err instanceof MeshError ? err : MeshError.REMOTE_ERROR(String((err as Error)?.message ?? err));
+            result.missing.push({ key: this.key, name: this.info.name, code: e.code, message: e.message });
+          }
+        })(),
+      );
+    }
+    await Promise.all(calls);
+    return result;
+  }
+
+  private async attempt(peerKey: string, method: string, payload: JsonValue, deadline: number, timeoutMs: number): Promise<JsonValue> {
+    if (this.closing) throw MeshError.CLOSED('mesh closed', undefined, peerKey);
+    if (peerKey === this.key) throw MeshError.UNREACHABLE(peerKey, new Error('request to self'));
+    const body = encode({ m: method, v: payload });
+    if (body.length > this.opts.maxMessageBytes) throw MeshError.TOO_LARGE(body.length, this.opts.maxMessageBytes, peerKey);
+    if (this.pending.size >= DEFAULT_MAX_IN_FLIGHT) throw MeshError.UNREACHABLE(peerKey, new Error('too many calls in flight'));
+    return new Promise<JsonValue>((resolve, reject) => {
+      let done = false;
+      const finish = (err: MeshError | null, value?: JsonValue): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.pending.delete(fail);
+        if (err) reject(err);
+        else resolve(value as JsonValue);
+      };
+      const fail = (err: MeshError): void => finish(err);
+      const remaining = Math.max(0, deadline - this.clock.now());
+      const timer = setTimeout(() => finish(MeshError.TIMEOUT(timeoutMs, peerKey)), remaining);
+      this.pending.add(fail);
+      void (async () => {
+        const link = await this.readyLink(peerKey, deadline);
+        if (done) return;
+        await this.delay(peerKey);
+        if (done) return;
+        if (link.closed || link.rpc.closed) return finish(MeshError.CLOSED('connection closed', undefined, peerKey));
+        this.counters.requestsSent++;
+        const raw = await link.rpc.request('call', body, { timeout: Math.max(1, deadline - this.clock.now()) });
+        const reply = decode(raw) as Reply;
+        if (reply.ok) return finish(null, reply.v);
+        if (reply.code === 'NO_HANDLER') return finish(MeshError.NO_HANDLER(method, peerKey));
+        if (reply.code === 'TOO_LARGE') return finish(new MeshError('TOO_LARGE', reply.message, { peer: peerKey, remoteCode: 'TOO_LARGE' }));
+        finish(MeshError.REMOTE_ERROR(reply.message, reply.code, peerKey));
+      })().catch((err: unknown) => {
+        if (err instanceof MeshError) return finish(err);
+        const code = (err as { code?: string })?.code;
+        if (code === 'TIMEOUT_EXCEEDED') return finish(MeshError.TIMEOUT(timeoutMs, peerKey, err));
+        finish(MeshError.CLOSED('connection closed during the call', err, peerKey));
+      });
+    });
+  }
+
+  /** The verified link to `peerKey`, waiting (bounded by `deadline`) while a replacement connection authenticates. */
+  private async readyLink(peerKey: string, deadline: number): Promise<Link> {
+    for (let i = 0; i < 10; i++) {
+      const link = this.links.get(peerKey);
+      if (!link) {
+        if (this.memberMap.has(peerKey)) throw MeshError.UNREACHABLE(peerKey);
+        throw MeshError.NOT_MEMBER(peerKey);
+      }
+      if (link.verified && !link.closed) return link;
+      const left = deadline - this.clock.now();
+      if (left <= 0) throw MeshError.TIMEOUT(0, peerKey);
+      const ok = await Promise.race([link.ready, sleep(left).then(() => false)]);
+      if (ok && !link.closed) return link;
+      if (this.links.get(peerKey) === link) throw MeshError.UNREACHABLE(peerKey);
+    }
+    throw MeshError.UNREACHABLE(peerKey);
+  }
+
+  private async delay(peerKey: string): Promise<void> {
+    const d = this.delayMs?.(peerKey) ?? 0;
+    if (d > 0) await sleep(d);
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private onConnection(conn: SecretStream): void {
+    const key = conn.remotePublicKey.toString('hex');
+    conn.on('error', (err: Error) => this.log.debug({ err: err.message, peer: short(key) }, 'connection error'));
+    if (this.closing) {
+      conn.destroy();
+      return;
+    }
+    if (this.revoked.has(key)) {
+      this.countRefused(key, 'revoked');
+      conn.destroy(MeshError.UNAUTHORIZED('revoked', key));
+      return;
+    }
+    conn.setKeepAlive(this.opts.keepAliveMs);
+    conn.setTimeout(this.opts.connectionTimeoutMs);
+    void conn.opened.then((opened) => {
+      if (!opened || conn.destroyed || this.closing) return;
+      this.attach(key, conn);
+    });
+  }
+
+  private attach(key: string, conn: SecretStream): void {
+    const hash = conn.handshakeHash;
+    if (!hash) {
+      conn.destroy();
+      return;
+    }
+    const proof = createProof(this.authKey, hash, this.keyPair.publicKey, conn.remotePublicKey);
+    const rpc = new ProtomuxRPC(conn, { protocol: RPC_PROTOCOL, handshake: proof });
+    const link = new Link(key, conn, rpc);
+    const previous = this.links.get(key);
+    this.links.set(key, link);
+    if (previous && previous !== link) {
+      this.log.debug({ peer: short(key) }, 'connection replaced');
+      previous.closed = true;
+      previous.resolveReady(false);
+    }
+    link.authTimer = setTimeout(() => {
+      if (!link.verified) {
+        this.countRefused(key, 'handshake timeout');
+        conn.destroy(MeshError.UNAUTHORIZED('handshake timeout', key));
+      }
+    }, this.opts.authTimeoutMs);
+    link.authTimer.unref();
+    rpc.on('open', (remoteProof: Buffer | null) => this.onOpen(link, remoteProof));
+    rpc.on('close', () => this.onLinkClosed(link));
+    conn.once('close', () => this.onLinkClosed(link));
+  }
+
+  private onOpen(link: Link, remoteProof: Buffer | null): void {
+    if (link.closed) return;
+    const { conn, key } = link;
+    const hash = conn.handshakeHash;
+    if (!hash || !verifyProof(this.authKey, hash, conn.remotePublicKey, this.keyPair.publicKey, remoteProof)) {
+      this.countRefused(key, 'bad cluster proof');
+      conn.destroy(MeshError.UNAUTHORIZED('bad cluster proof', key));
+      return;
+    }
+    if (this.revoked.has(key)) {
+      this.countRefused(key, 'revoked');
+      conn.destroy(MeshError.UNAUTHORIZED('revoked', key));
+      return;
+    }
+    link.verified = true;
+    if (link.authTimer) clearTimeout(link.authTimer);
+    link.rpc.respond('call', (raw) => this.onCall(link, raw));
+    link.rpc.respond('event', (raw) => {
+      this.onEvent(link, raw);
+      return null;
+    });
+    link.resolveReady(true);
+    this.sendEvent(link, EVENT_HELLO, this.helloPayload());
+  }
+
+  private onLinkClosed(link: Link): void {
+    if (link.authTimer) clearTimeout(link.authTimer);
+    const wasCurrent = this.links.get(link.key) === link;
+    if (link.closed && !wasCurrent) return;
+    link.closed = true;
+    link.resolveReady(false);
+    if (!link.rpc.closed) link.rpc.destroy(MeshError.CLOSED('connection closed', undefined, link.key));
+    if (!link.conn.destroyed) link.conn.destroy();
+    if (!wasCurrent) return;
+    this.links.delete(link.key);
+    const member = this.memberMap.get(link.key);
+    if (member) {
+      this.memberMap.delete(link.key);
+      this.vivaldi.forgetNode(link.key);
+      this.rtts.delete(link.key);
+      this.log.info({ peer: short(link.key), name: member.name }, 'member left');
+      this.emit('member-left', copyMember(member), 'connection closed');
+    }
+  }
+
+  private countRefused(key: string, reason: string): void {
+    this.counters.refused++;
+    this.log.warn({ peer: short(key), reason }, 'peer refused');
+    this.emit('refused', { key, reason });
+  }
+
+  private helloPayload(): JsonValue {
+    return { info: this.info as unknown as JsonValue, c: coordToJson(this.vivaldi.getCoordinate()) };
+  }
+
+  private sendEvent(link: Link, method: string, payload: JsonValue): void {
+    const body = encode({ m: method, v: payload });
+    const send = (): void => {
+      if (link.closed || link.rpc.closed) return;
+      try {
+        link.rpc.event('event', body);
+      } catch (err) {
+        this.log.debug({ err, peer: short(link.key) }, 'event not sent');
+      }
+    };
+    const d = this.delayMs?.(link.key) ?? 0;
+    if (d > 0) setTimeout(send, d).unref();
+    else send();
+  }
+
+  private onEvent(link: Link, raw: Buffer | null): void {
+    if (!link.verified || link.closed || !raw || raw.length > this.opts.maxMessageBytes) return;
+    let env: Envelope;
+    try {
+      env = decode(raw) as unknown as Envelope;
+    } catch {
+      return;
+    }
+    const now = this.clock.now();
+    const v = (env.v ?? {}) as { info?: MemberInfo; c?: JsonValue };
+    const coord = coordFromJson(v.c);
+    if (env.m === EVENT_HELLO && v.info && typeof v.info.name === 'string') {
+      const existing = this.memberMap.get(link.key);
+      const info = sanitizeInfo(v.info);
+      if (!existing) {
+        const member: Member = { key: link.key, ...info, coordinate: coord, joinedAt: now, lastSeen: now };
+        this.memberMap.set(link.key, member);
+        this.log.info({ peer: short(link.key), name: info.name }, 'member joined');
+        this.emit('member-joined', copyMember(member));
+      } else {
+        existing.lastSeen = now;
+        if (coord) existing.coordinate = coord;
+        if (info.seq !== existing.seq || info.name !== existing.name) {
+          Object.assign(existing, info);
+          this.emit('member-updated', copyMember(existing));
+        }
+      }
+    } else if (env.m === EVENT_HEARTBEAT) {
+      const existing = this.memberMap.get(link.key);
+      if (existing) {
+        existing.lastSeen = now;
+        if (coord) existing.coordinate = coord;
+      }
+    }
+  }
+
+  private async onCall(link: Link, raw: Buffer | null): Promise<Buffer> {
+    const reply = await this.serve(link, raw);
+    let out = encode(reply);
+    if (out.length > this.opts.maxMessageBytes) {
+      out = encode({ ok: false, code: 'TOO_LARGE', message: `reply of ${out.length} bytes exceeds ${this.opts.maxMessageBytes}` });
+    }
+    await this.delay(link.key);
+    return out;
+  }
+
+  private async serve(link: Link, raw: Buffer | null): Promise<Reply> {
+    if (!link.verified) return { ok: false, code: 'UNAUTHORIZED', message: 'not authenticated' };
+    if (!raw) return { ok: false, code: 'BAD_MESSAGE', message: 'empty request' };
+    if (raw.length > this.opts.maxMessageBytes) {
+      return { ok: false, code: 'TOO_LARGE', message: `request of ${raw.length} bytes exceeds ${this.opts.maxMessageBytes}` };
+    }
+    let env: Envelope;
+    try {
+      env = decode(raw) as unknown as Envelope;
+    } catch (err) {
+      return { ok: false, code: 'BAD_MESSAGE', message: (err as Error).message };
+    }
+    this.counters.requestsServed++;
+    const member = this.memberMap.get(link.key);
+    if (member) member.lastSeen = this.clock.now();
+    if (env.m === METHOD_PING) {
+      const coord = coordFromJson((env.v as { c?: JsonValue } | null)?.c);
+      if (member && coord) member.coordinate = coord;
+      return { ok: true, v: { c: coordToJson(this.vivaldi.getCoordinate()) } };
+    }
+    const handler = this.handlers.get(env.m);
+    if (!handler) return { ok: false, code: 'NO_HANDLER', message: `no handler for ${env.m}` };
+    try {
+      const v = await handler(env.v, link.key);
+      return { ok: true, v: v === undefined ? null : v };
+    } catch (err) {
+      const e = err as { message?: string; code?: unknown };
+      return { ok: false, code: typeof e?.code === 'string' ? e.code : 'ERROR', message: String(e?.message ?? err) };
+    }
+  }
+
+  // ---------------------------------------------------------------- liveness and probes
+
+  private heartbeat(): void {
+    if (this.closing) return;
+    const now = this.clock.now();
+    const payload: JsonValue = { c: coordToJson(this.vivaldi.getCoordinate()) };
+    for (const link of this.links.values()) {
+      if (!link.verified) continue;
+      const member = this.memberMap.get(link.key);
+      if (member && now - member.lastSeen > this.opts.heartbeatTimeoutMs) {
+        this.log.info({ peer: short(link.key) }, 'heartbeat timeout');
+        link.conn.destroy(MeshError.TIMEOUT(this.opts.heartbeatTimeoutMs, link.key));
+        continue;
+      }
+      this.sendEvent(link, EVENT_HEARTBEAT, payload);
+    }
+  }
+
+  private probeRound(): void {
+    if (this.closing) return;
+    const keys = [...this.memberMap.keys()];
+    for (let i = 0; i < this.opts.probesPerRound && keys.length > 0; i++) {
+      const j = Math.floor(this.random() * keys.length);
+      const [key] = keys.splice(j, 1);
+      this.ping(key!).catch((err: unknown) => this.log.debug({ peer: short(key!), code: (err as MeshError).code }, 'probe failed'));
+    }
+  }
+
+  private recordRtt(key: string, rtt: number): void {
+    let s = this.rtts.get(key);
+    if (!s) {
+      s = [];
+      this.rtts.set(key, s);
+    }
+    s.push(rtt);
+    if (s.length > this.opts.rttWindow) s.splice(0, s.length - this.opts.rttWindow);
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function encode(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value));
+}
+
+function decode(raw: Buffer | null): JsonValue {
+  if (!raw) throw MeshError.BAD_MESSAGE('empty message');
+  try {
+    return JSON.parse(raw.toString('utf8')) as JsonValue;
+  } catch (err) {
+    throw MeshError.BAD_MESSAGE('malformed JSON', err);
+  }
+}
+
+function copyMember(m: Member): Member {
+  return { ...m, coordinate: m.coordinate ? { ...m.coordinate, vec: [...m.coordinate.vec] } : null };
+}
+
+function sanitizeInfo(info: MemberInfo): MemberInfo {
+  return {
+    name: String(info.name),
+    httpAddress: typeof info.httpAddress === 'string' ? info.httpAddress : null,
+    site: typeof info.site === 'string' ? info.site : null,
+    capacity: info.capacity ?? null,
+    seq: Number.isFinite(info.seq) ? info.seq : 0,
+  };
+}
+
+export function coordToJson(c: Coordinate): JsonValue {
+  return { vec: [...c.vec], error: c.error, adjustment: c.adjustment, height: c.height };
+}
+
+export function coordFromJson(v: JsonValue | undefined): Coordinate | null {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
+  const o = v as { vec?: unknown; error?: unknown; adjustment?: unknown; height?: unknown };
+  if (!Array.isArray(o.vec) || !o.vec.every((x) => typeof x === 'number')) return null;
+  const c: Coordinate = {
+    vec: o.vec as number[],
+    error: Number(o.error),
+    adjustment: Number(o.adjustment),
+    height: Number(o.height),
+  };
+  return isValidCoordinate(c) ? c : null;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(MeshError.TIMEOUT(ms)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,79 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Mixin } from './category.js';
+import type { Entity } from './entity.js';
+
+/** One atomic change: everything in it is written in one transaction, or nothing is. */
+export interface Change {
+  put?: Entity[];
+  remove?: string[];
+  putMixins?: Mixin[];
+  removeMixins?: string[];
+}
+
+/**
+ * Durable entity store: SQLite (WAL, synchronous=FULL) on disk, mirrored in memory for reads.
+ * A change is committed and fsynced before `apply` returns, so an acknowledged write survives a
+ * crash; the memory mirror is updated only after the commit succeeded.
+ */
+export class EntityStore {
+  private readonly db: Database.Database;
+  private readonly entities = new Map<string, Entity>();
+  private readonly mixins = new Map<string, Mixin>();
+  private readonly statements;
+
+  constructor(dataDir: string | ':memory:') {
+    if (dataDir !== ':memory:') mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, 'entities.db'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS user_mixin (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+    `);
+    this.statements = {
+      putEntity: this.db.prepare('INSERT INTO entity (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc'),
+      removeEntity: this.db.prepare('DELETE FROM entity WHERE id = ?'),
+      putMixin: this.db.prepare('INSERT INTO user_mixin (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc'),
+      removeMixin: this.db.prepare('DELETE FROM user_mixin WHERE id = ?'),
+    };
+    for (const row of this.db.prepare('SELECT doc FROM entity').all() as Array<{ doc: string }>) {
+      const e = JSON.parse(row.doc) as Entity;
+      this.entities.set(e.id, e);
+    }
+    for (const row of this.db.prepare('SELECT id, doc FROM user_mixin').all() as Array<{ id: string; doc: string }>) {
+      this.mixins.set(row.id, JSON.parse(row.doc) as Mixin);
+    }
+  }
+
+  get(id: string): Entity | undefined {
+    return this.entities.get(id);
+  }
+
+  all(): IterableIterator<Entity> {
+    return this.entities.values();
+  }
+
+  userMixins(): Mixin[] {
+    return [...this.mixins.values()];
+  }
+
+  apply(change: Change): void {
+    const { putEntity, removeEntity, putMixin, removeMixin } = this.statements;
+    this.db.transaction(() => {
+      for (const e of change.put ?? []) putEntity.run(e.id, JSON.stringify(e));
+      for (const id of change.remove ?? []) removeEntity.run(id);
+      for (const m of change.putMixins ?? []) putMixin.run(m.scheme + m.term, JSON.stringify(m));
+      for (const id of change.removeMixins ?? []) removeMixin.run(id);
+    })();
+    for (const id of change.remove ?? []) this.entities.delete(id);
+    for (const e of change.put ?? []) this.entities.set(e.id, e);
+    for (const id of change.removeMixins ?? []) this.mixins.delete(id);
+    for (const m of change.putMixins ?? []) this.mixins.set(m.scheme + m.term, m);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import type { Mixin } from './category.js';
+import { COMPUTE, OS_TPL, RESOURCE_TPL } from './infrastructure-model.js';
+import { OS_TPL_SCHEME, RESOURCE_TPL_SCHEME } from './project-scheme.js';
+
+/** One entry of the image catalogue: an os_tpl mixin and the disk image behind it. */
+export interface ImageEntry {
+  term: string;
+  title: string;
+  /** Path of the base image; a compute gets a disk with this image as its backing file. */
+  image: string;
+  format?: string;
+}
+
+export const DEFAULT_IMAGE_CATALOGUE: ImageEntry[] = [
+  { term: 'debian-12', title: 'Debian 12 (bookworm)', image: '/var/lib/discovery/images/debian-12.qcow2', format: 'qcow2' },
+  { term: 'ubuntu-24.04', title: 'Ubuntu 24.04 LTS', image: '/var/lib/discovery/images/ubuntu-24.04.qcow2', format: 'qcow2' },
+  { term: 'alpine-3.20', title: 'Alpine Linux 3.20', image: '/var/lib/discovery/images/alpine-3.20.qcow2', format: 'qcow2' },
+];
+
+const TERM = /^[a-z0-9][a-z0-9._-]*$/i;
+
+/** Reads a catalogue file: a JSON array of {term, title, image, format?}. */
+export function loadImageCatalogue(path: string): ImageEntry[] {
+  const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(parsed)) throw new Error(`${path}: the image catalogue must be a JSON array`);
+  return parsed.map((e, i) => {
+    const entry = e as Partial<ImageEntry>;
+    if (typeof entry.term !== 'string' || !TERM.test(entry.term) || typeof entry.image !== 'string') {
+      throw new Error(`${path}: entry ${i} needs a term (letters, digits, . _ -) and an image path`);
+    }
+    return { term: entry.term, title: entry.title ?? entry.term, image: entry.image, format: entry.format };
+  });
+}
+
+export function osTemplates(catalogue: ImageEntry[]): Mixin[] {
+  return catalogue.map((e) => ({
+    class: 'mixin',
+    term: e.term,
+    scheme: OS_TPL_SCHEME,
+    title: e.title,
+    depends: [OS_TPL],
+    applies: [COMPUTE],
+    location: `/os_tpl/${e.term}/`,
+    actions: [],
+    attributes: [],
+  }));
+}
+
+/** Provider resource templates: each sets cores and memory (GiB) on the compute. */
+const SIZES: Array<{ term: string; cores: number; memory: number }> = [
+  { term: 'small', cores: 1, memory: 1 },
+  { term: 'medium', cores: 2, memory: 4 },
+  { term: 'large', cores: 4, memory: 8 },
+];
+
+export function resourceTemplates(): Mixin[] {
+  return SIZES.map((s) => ({
+    class: 'mixin',
+    term: s.term,
+    scheme: RESOURCE_TPL_SCHEME,
+    title: `${s.term[0]!.toUpperCase()}${s.term.slice(1)}: ${s.cores} core${s.cores > 1 ? 's' : ''}, ${s.memory} GiB memory`,
+    depends: [RESOURCE_TPL],
+    applies: [COMPUTE],
+    location: `/resource_tpl/${s.term}/`,
+    actions: [],
+    attributes: [],
+    defaults: { 'occi.compute.cores': s.cores, 'occi.compute.memory': s.memory },
+  }));
+}
+
+export function imageOf(catalogue: ImageEntry[], mixinIds: readonly string[]): ImageEntry | undefined {
+  return catalogue.find((e) => mixinIds.includes(OS_TPL_SCHEME + e.term));
+}
