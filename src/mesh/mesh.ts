@@ -29,6 +29,19 @@ import ProtomuxRPC from 'protomux-rpc';
 import { pino, type Logger } from 'pino';
 import { authKeyFor, createProof, topicFor, verifyProof } from './auth.js';
 import { MeshError, short } from './errors.js';
+import {
+  decodeRequest,
+  decodeResponse,
+  DEFAULT_FORWARD_TIMEOUT_MS,
+  encodeRequest,
+  encodeResponse,
+  FORWARD_METHOD,
+  isIdempotentMethod,
+  MAX_FORWARD_HOPS,
+  type ForwardedRequest,
+  type ForwardedResponse,
+  type ForwardHandler,
+} from './http-forwarding.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { chooseNearest, type RankedCandidate } from './nearest.js';
 import { median, VivaldiClient } from './vivaldi/client.js';
@@ -543,6 +556,31 @@ export class Mesh extends EventEmitter<MeshEvents> {
         await sleep(this.opts.retryDelayMs);
       }
     }
+  }
+
+  /**
+   * Forward an HTTP request to member `peerKey` and return its response
+   * unchanged. Idempotent methods are retried on a replaced connection.
+   * Rejects with MeshError (map it with forwardErrorStatus).
+   */
+  async forward(peerKey: string, req: ForwardedRequest, options: { timeoutMs?: number } = {}): Promise<ForwardedResponse> {
+    const via = [...(req.via ?? []), this.key];
+    const reply = await this.request(peerKey, FORWARD_METHOD, encodeRequest({ ...req, via }), {
+      timeoutMs: options.timeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS,
+      idempotent: isIdempotentMethod(req.method),
+    });
+    return decodeResponse(reply);
+  }
+
+  /** Serve requests forwarded by other members (one handler; a later call replaces it). */
+  serveForwarded(handler: ForwardHandler): this {
+    return this.handle(FORWARD_METHOD, async (payload, fromKey) => {
+      const req = decodeRequest(payload);
+      if ((req.via?.length ?? 0) > MAX_FORWARD_HOPS) {
+        throw Object.assign(new Error(`forwarded more than ${MAX_FORWARD_HOPS} times`), { code: 'LOOP' });
+      }
+      return encodeResponse(await handler(req, fromKey));
+    });
   }
 
   /** Ping a member: measures the RTT (ms), feeds Vivaldi and the RTT filter. */
