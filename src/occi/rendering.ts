@@ -17,6 +17,14 @@ export interface Rendered {
 }
 
 /**
+ * Where the client reached the node (`http://host:port`), for renderings whose clients expect
+ * absolute URIs in locations (GFD.229 text: X-OCCI-Location, Location, text/uri-list).
+ */
+export interface RenderContext {
+  base: string;
+}
+
+/**
  * One OCCI rendering (GFD.226 JSON, GFD.229 text…), both directions. The HTTP layer picks one by
  * content negotiation and never looks inside.
  */
@@ -27,9 +35,9 @@ export interface Rendering {
   readonly rendersEntities: boolean;
   categories(categories: Category[]): Rendered;
   entity(view: EntityView): Rendered;
-  collection(views: EntityView[]): Rendered;
+  collection(views: EntityView[], ctx?: RenderContext): Rendered;
   /** Answer to a creation: the new entity's location (and the entity where the rendering has room). */
-  created(view: EntityView): Rendered;
+  created(view: EntityView, ctx?: RenderContext): Rendered;
   error(status: number, err: OcciError): Rendered;
 
   parseEntity(msg: RequestMessage): EntityInput;

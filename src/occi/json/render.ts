@@ -1,5 +1,5 @@
 import type { AttributeDefinition } from '../attribute.js';
-import { type Action, type Category, categoryId, type Kind, type Mixin } from '../category.js';
+import type { Action, Category, Kind, Mixin } from '../category.js';
 import type { EntityView } from '../service.js';
 
 /** GFD.226 renderings of what the server emits. */
@@ -92,4 +92,3 @@ export function renderCollection(views: EntityView[]): Json {
   return { ...(resources.length || !links.length ? { resources } : {}), ...(links.length ? { links } : {}) };
 }
 
-export { categoryId };

@@ -18,7 +18,7 @@ export type DocumentType =
   | 'locations'
   | 'error';
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 addFormats.default(ajv);
 ajv.addSchema(occiJsonSchema);
 
@@ -35,7 +35,7 @@ export function outputValidator(type: DocumentType): ValidateFunction {
 }
 
 /** Input documents may leave out what the server assigns: ids, kinds given by the collection. */
-const inputAjv = new Ajv({ allErrors: false, strict: true });
+const inputAjv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 const inputSchema = structuredClone(occiJsonSchema);
 inputSchema.$id = `${occiJsonSchema.$id}/input`;
 for (const name of ['resource', 'link']) delete inputSchema.definitions[name]!.required;

@@ -1,0 +1,267 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Context, OpenAPIBackend } from 'openapi-backend';
+import type { Logger } from 'pino';
+import type { Kind, Mixin } from '../occi/category.js';
+import { OcciError } from '../occi/errors.js';
+import type { Rendered, Rendering, RequestMessage } from '../occi/rendering.js';
+import { renderings as defaultRenderings } from '../occi/renderings.js';
+import { LOCAL_ADMIN, type Filter, type Principal } from '../occi/request.js';
+import type { OcciService } from '../occi/service.js';
+import { ERROR_STATUS } from './error-status.js';
+import { Negotiator } from './negotiation.js';
+import { allowedMethods, createOpenApiBackend } from './openapi-router.js';
+
+export interface AppOptions {
+  service: OcciService;
+  logger: Logger;
+  renderings?: readonly Rendering[];
+  /** Largest request body accepted, in bytes. */
+  bodyLimit?: number;
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+interface Exchange {
+  req: Request;
+  res: Response;
+  principal: Principal;
+}
+
+/**
+ * The OCCI HTTP surface (GFD.223) of a node: express for the transport, openapi-backend for
+ * routing and parameter validation, the negotiated rendering for bodies, OcciService behind.
+ *
+ * @example
+ *   const app = await createApp({ service, logger });
+ *   app.listen(8080);
+ */
+export async function createApp(opts: AppOptions): Promise<express.Express> {
+  const { service, logger } = opts;
+  const negotiator = new Negotiator(opts.renderings ?? defaultRenderings);
+  const api = await createOpenApiBackend();
+  const handlers = operationHandlers(service, negotiator);
+  api.register(handlers);
+  api.register({
+    notFound: (c: Context) => {
+      throw OcciError.notFound(c.request.path);
+    },
+    methodNotAllowed: (c: Context) => {
+      throw OcciError.methodNotAllowed(c.request.method.toUpperCase(), c.request.path, allowedMethods(api, c.request.path));
+    },
+    validationFail: (c: Context) => {
+      const e = c.validation.errors?.[0];
+      const where = e?.instancePath.replace(/^\//, '').replace('/', ' parameter ') ?? 'request';
+      throw OcciError.badRequest(`${where} ${e?.message ?? 'is invalid'}`);
+    },
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    route(api, service, req, res, LOCAL_ADMIN).catch(next);
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    sendError(negotiator, req, res, asOcciError(err, req, logger));
+  });
+  return app;
+}
+
+async function route(api: OpenAPIBackend, service: OcciService, req: Request, res: Response, principal: Principal): Promise<void> {
+  const method = req.method === 'HEAD' ? 'get' : req.method.toLowerCase();
+  await api.handleRequest(
+    { method, path: canonicalPath(service, req.path), query: req.query as Record<string, string | string[]>, headers: req.headers as Record<string, string | string[]>, body: req.body },
+    { req, res, principal } satisfies Exchange,
+  );
+}
+
+/** Collections answer with and without their trailing slash. */
+function canonicalPath(service: OcciService, path: string): string {
+  if (path.endsWith('/')) return path;
+  const target = service.resolve(path);
+  return target?.type === 'collection' || path === '/-' || path === '/.well-known/org/ogf/occi/-' ? `${path}/` : path;
+}
+
+function message(req: Request): RequestMessage {
+  return { body: typeof req.body === 'string' ? req.body : '', headers: req.headers };
+}
+
+function send(res: Response, status: number, mediaType: string, rendered: Rendered): void {
+  res.status(status);
+  for (const [k, v] of Object.entries(rendered.headers ?? {})) res.setHeader(k, v);
+  res.setHeader('Content-Type', `${mediaType}; charset=utf-8`);
+  res.send(rendered.body);
+}
+
+function sendOk(res: Response): void {
+  res.status(200).end();
+}
+
+function listFilter(req: Request, rendering: Rendering): Filter {
+  const fromHeaders = rendering.parseFilter(message(req));
+  const q = req.query as Record<string, string | string[] | undefined>;
+  const list = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  const attributes = { ...fromHeaders.attributes };
+  for (const a of list(q['attribute'])) {
+    const eq = a.indexOf('=');
+    attributes[a.slice(0, eq)] = a.slice(eq + 1);
+  }
+  return { categories: [...fromHeaders.categories, ...list(q['category'])], attributes };
+}
+
+function operationHandlers(service: OcciService, negotiator: Negotiator) {
+  const collection = (c: Context): Kind | Mixin => {
+    const target = service.resolve(c.request.path);
+    if (target?.type !== 'collection') throw OcciError.notFound(c.request.path);
+    return target.category;
+  };
+  const entityTarget = (c: Context) => {
+    const target = service.resolve(c.request.path);
+    if (target?.type !== 'entity') throw OcciError.notFound(c.request.path);
+    return target;
+  };
+  const actionTerm = (c: Context) => (c.request.query['action'] as string | undefined) ?? undefined;
+
+  const queryCategories = (_c: Context, { req, res, principal }: Exchange) => {
+    const { rendering, mediaType } = negotiator.response(req, false);
+    const filter = listFilter(req, rendering);
+    send(res, 200, mediaType, rendering.categories(service.categories(principal, filter.categories)));
+  };
+  const createMixins = async (_c: Context, { req, res, principal }: Exchange) => {
+    const { rendering, mediaType } = negotiator.response(req, false);
+    const created = await service.addUserMixins(principal, negotiator.request(req).parseMixins(message(req)));
+    send(res, 200, mediaType, rendering.categories(created));
+  };
+  const deleteMixins = async (_c: Context, { req, res, principal }: Exchange) => {
+    negotiator.response(req, false);
+    await service.removeUserMixins(principal, negotiator.request(req).parseMixinIds(message(req)));
+    sendOk(res);
+  };
+
+  const listCollection = (c: Context, { req, res, principal }: Exchange) => {
+    const { rendering, mediaType } = negotiator.response(req, false);
+    const views = service.list(principal, collection(c), listFilter(req, rendering)).map((e) => service.view(principal, e));
+    send(res, 200, mediaType, rendering.collection(views));
+  };
+  const postCollection = async (c: Context, { req, res, principal }: Exchange) => {
+    const category = collection(c);
+    const { rendering, mediaType } = negotiator.response(req, true);
+    const input = negotiator.request(req);
+    const term = actionTerm(c);
+    if (category.class === 'mixin') {
+      if (term) throw OcciError.badRequest('actions are triggered on kind collections and entities, not on mixin collections');
+      const members = await service.tag(principal, category, input.parseLocations(message(req)), false);
+      send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e))));
+      return;
+    }
+    if (term) {
+      const done = await service.actOnCollection(principal, category, term, input.parseAction(message(req)));
+      send(res, 200, mediaType, rendering.collection(done.map((e) => service.view(principal, e))));
+      return;
+    }
+    const entity = await service.create(principal, category, input.parseEntity(message(req)));
+    const view = service.view(principal, entity);
+    res.setHeader('Location', view.location);
+    send(res, 201, mediaType, rendering.created(view));
+  };
+  const putCollection = async (c: Context, { req, res, principal }: Exchange) => {
+    const category = collection(c);
+    if (category.class !== 'mixin') throw OcciError.methodNotAllowed('PUT', c.request.path, ['GET', 'POST', 'DELETE']);
+    const { rendering, mediaType } = negotiator.response(req, true);
+    const members = await service.tag(principal, category, negotiator.request(req).parseLocations(message(req)), true);
+    send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e))));
+  };
+  const deleteCollection = async (c: Context, { req, res, principal }: Exchange) => {
+    const category = collection(c);
+    negotiator.response(req, false);
+    if (category.class === 'kind') await service.deleteCollection(principal, category);
+    else {
+      const msg = message(req);
+      const hasList = msg.body.trim() !== '' || Object.keys(msg.headers).some((h) => h === 'x-occi-location');
+      await service.untag(principal, category, hasList ? negotiator.request(req).parseLocations(msg) : undefined);
+    }
+    sendOk(res);
+  };
+
+  const getEntity = async (c: Context, { req, res, principal }: Exchange) => {
+    const { kind, id } = entityTarget(c);
+    const { rendering, mediaType } = negotiator.response(req, true);
+    const entity = await service.observe(service.get(principal, kind, id));
+    send(res, 200, mediaType, rendering.entity(service.view(principal, entity)));
+  };
+  const putEntity = async (c: Context, { req, res, principal }: Exchange) => {
+    const { kind, id } = entityTarget(c);
+    const { rendering, mediaType } = negotiator.response(req, true);
+    const { entity, created } = await service.put(principal, kind, id, negotiator.request(req).parseEntity(message(req)));
+    const view = service.view(principal, entity);
+    if (created) res.setHeader('Location', view.location);
+    send(res, created ? 201 : 200, mediaType, created ? rendering.created(view) : rendering.entity(view));
+  };
+  const postEntity = async (c: Context, { req, res, principal }: Exchange) => {
+    const { kind, id } = entityTarget(c);
+    const { rendering, mediaType } = negotiator.response(req, true);
+    const input = negotiator.request(req);
+    const term = actionTerm(c);
+    const entity = term
+      ? await service.act(principal, kind, id, term, input.parseAction(message(req)))
+      : await service.update(principal, kind, id, input.parseEntity(message(req)));
+    send(res, 200, mediaType, rendering.entity(service.view(principal, entity)));
+  };
+  const deleteEntity = async (c: Context, { req, res, principal }: Exchange) => {
+    const { kind, id } = entityTarget(c);
+    negotiator.response(req, false);
+    await service.delete(principal, kind, id);
+    sendOk(res);
+  };
+  const getOpenApi = (c: Context, { res }: Exchange) => {
+    res.status(200).json(c.api.document);
+  };
+
+  return {
+    queryCategories,
+    queryCategoriesWellKnown: queryCategories,
+    createMixins,
+    createMixinsWellKnown: createMixins,
+    deleteMixins,
+    deleteMixinsWellKnown: deleteMixins,
+    listCollection,
+    listSubCollection: listCollection,
+    postCollection,
+    postSubCollection: postCollection,
+    putCollection,
+    putSubCollection: putCollection,
+    deleteCollection,
+    deleteSubCollection: deleteCollection,
+    getEntity,
+    putEntity,
+    postEntity,
+    deleteEntity,
+    getOpenApi,
+  };
+}
+
+/** Any failure as an OcciError: client faults keep their code, the rest is logged as INTERNAL. */
+function asOcciError(err: unknown, req: Request, logger: Logger): OcciError {
+  if (err instanceof OcciError) return err;
+  const e = err as { type?: string; status?: number; message?: string };
+  if (e.type === 'entity.too.large') return new OcciError('PAYLOAD_TOO_LARGE', 'the request body is too large');
+  if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return new OcciError('UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported encoding');
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return OcciError.badRequest(e.message ?? 'bad request');
+  logger.error({ err, method: req.method, path: req.path }, 'request failed');
+  return new OcciError('INTERNAL', 'internal error; see the node log');
+}
+
+function sendError(negotiator: Negotiator, req: Request, res: Response, err: OcciError): void {
+  const status = ERROR_STATUS[err.code];
+  let chosen: { rendering: Rendering; mediaType: string };
+  try {
+    chosen = negotiator.response(req, false);
+  } catch {
+    chosen = { rendering: negotiator.default, mediaType: negotiator.default.mediaTypes[0]! };
+  }
+  if (err.details.allow) res.setHeader('Allow', err.details.allow.join(', '));
+  if (res.headersSent) return;
+  send(res, status, chosen.mediaType, chosen.rendering.error(status, err));
+}
+

@@ -1,0 +1,32 @@
+import type { Backend } from './backend.js';
+import { coreKinds } from './core-model.js';
+import { infrastructureActions, infrastructureKinds, infrastructureMixins } from './infrastructure-model.js';
+import { CategoryRegistry } from './registry.js';
+import { OcciService } from './service.js';
+import { EntityStore } from './store.js';
+import { DEFAULT_IMAGE_CATALOGUE, type ImageEntry, osTemplates, resourceTemplates } from './templates.js';
+
+export interface OcciNodeOptions {
+  dataDir: string | ':memory:';
+  backend: Backend;
+  images?: ImageEntry[];
+}
+
+/** The standard categories plus this node's templates. */
+export function standardRegistry(images: ImageEntry[] = DEFAULT_IMAGE_CATALOGUE): CategoryRegistry {
+  return new CategoryRegistry([
+    ...coreKinds,
+    ...infrastructureKinds,
+    ...infrastructureActions,
+    ...infrastructureMixins,
+    ...osTemplates(images),
+    ...resourceTemplates(),
+  ]);
+}
+
+/** Opens the store in the data directory and builds the OCCI service over it. */
+export function openOcciService(opts: OcciNodeOptions): { service: OcciService; store: EntityStore } {
+  const store = new EntityStore(opts.dataDir);
+  const service = new OcciService(standardRegistry(opts.images), store, opts.backend);
+  return { service, store };
+}
