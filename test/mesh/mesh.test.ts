@@ -1,3 +1,4 @@
+import DHT from 'hyperdht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicFor } from '../../src/mesh/auth.js';
 import { MeshError } from '../../src/mesh/errors.js';
@@ -154,5 +155,47 @@ describe('mesh in one process (loopback testnet)', () => {
     await left;
     expect(a.members().map((m) => m.name).sort()).toEqual(['b', 'c']);
     await d.close(); // idempotent
+  });
+});
+
+describe('delay injection and identity', () => {
+  let fx: MeshFixture;
+  beforeAll(async () => {
+    fx = await MeshFixture.create();
+  });
+  afterAll(async () => {
+    await fx?.dispose();
+  });
+
+  it('delays each written message by delayMs(peer): RTT grows by twice the delay', async () => {
+    const kp1 = DHT.keyPair();
+    const kp2 = DHT.keyPair();
+    const k1 = kp1.publicKey.toString('hex');
+    const k2 = kp2.publicKey.toString('hex');
+    const x = fx.node('x', { keyPair: kp1, delayMs: (k) => (k === k2 ? 20 : 0), probesPerRound: 0 });
+    const y = fx.node('y', { keyPair: kp2, delayMs: (k) => (k === k1 ? 20 : 0), probesPerRound: 0 });
+    await Promise.all([x.start(), y.start()]);
+    await Promise.all([x.waitForMembers(1), y.waitForMembers(1)]);
+    const rtts: number[] = [];
+    for (let i = 0; i < 5; i++) rtts.push(await x.ping(k2));
+    const med = [...rtts].sort((p, q) => p - q)[2]!;
+    expect(med).toBeGreaterThanOrEqual(40);
+    expect(med).toBeLessThan(60);
+    expect(x.measuredRtt(k2)).toBe(med);
+    // The coordinate moved towards the injected distance.
+    expect(x.vivaldi.distanceTo(y.vivaldi.getCoordinate())).toBeGreaterThan(5);
+    const ranked = await x.nearest({ measure: true });
+    expect(ranked[0]!.candidate.key).toBe(x.key);
+    expect(ranked[1]!.measuredMs).toBeGreaterThanOrEqual(40);
+  });
+
+  it('keeps its identity across restarts (same data directory)', async () => {
+    const dir = fx.tmpDir();
+    const first = fx.node('p', { dataDir: dir });
+    const key = first.key;
+    await first.close();
+    const second = fx.node('p', { dataDir: dir });
+    expect(second.key).toBe(key);
+    expect(() => fx.node('q', { bootstrap: [] })).toThrow(/bootstrap/);
   });
 });

@@ -90,7 +90,7 @@ describe('Vivaldi client', () => {
 
   it('hands out copies', () => {
     const c = new VivaldiClient({ random: seededRandom(1) });
-    const copy = c.getCoordinate() as { vec: number[] };
+    const copy = c.getCoordinate() as unknown as { vec: number[] };
     copy.vec[0] = 42;
     expect(c.getCoordinate().vec[0]).toBe(0);
   });
