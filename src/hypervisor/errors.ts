@@ -7,6 +7,7 @@ export type HypervisorErrorCode =
   | 'NO_DOMAIN'
   | 'NO_NETWORK'
   | 'NO_VOLUME'
+  | 'NO_DEVICE'
   | 'INVALID_STATE'
   | 'INSUFFICIENT_CAPACITY'
   | 'ALREADY_EXISTS'
@@ -21,6 +22,7 @@ export const HYPERVISOR_ERROR_STATUS: Readonly<Record<HypervisorErrorCode, numbe
   NO_DOMAIN: 404,
   NO_NETWORK: 404,
   NO_VOLUME: 404,
+  NO_DEVICE: 404,
   INVALID_STATE: 409,
   INSUFFICIENT_CAPACITY: 409,
   ALREADY_EXISTS: 409,
@@ -75,6 +77,10 @@ export class HypervisorError extends Error {
 
   static NO_VOLUME(name: string, opts?: HypervisorErrorOptions): HypervisorError {
     return new HypervisorError('NO_VOLUME', `no volume ${name}`, opts);
+  }
+
+  static NO_DEVICE(what: string, opts?: HypervisorErrorOptions): HypervisorError {
+    return new HypervisorError('NO_DEVICE', `no ${what}`, opts);
   }
 
   static INVALID_STATE(message: string, opts?: HypervisorErrorOptions): HypervisorError {

@@ -82,7 +82,7 @@ const PROTOTYPES = {
   virDomainUndefineFlags: 'int virDomainUndefineFlags(virDomainPtr dom, uint flags)',
   virDomainGetXMLDesc: 'str! virDomainGetXMLDesc(virDomainPtr dom, uint flags)',
   virDomainGetInfo: 'int virDomainGetInfo(virDomainPtr dom, _Out_ virDomainInfo *info)',
-  virDomainGetUUIDString: 'int virDomainGetUUIDString(virDomainPtr dom, _Out_ uint8_t *buf)',
+  virDomainGetUUIDString: 'int virDomainGetUUIDString(virDomainPtr dom, uint8_t *buf)',
   virDomainGetName: 'const char *virDomainGetName(virDomainPtr dom)',
   virDomainIsActive: 'int virDomainIsActive(virDomainPtr dom)',
   virDomainSetVcpusFlags: 'int virDomainSetVcpusFlags(virDomainPtr dom, uint nvcpus, uint flags)',

@@ -11,7 +11,6 @@ export const VIR_DOMAIN_STATE = {
   PMSUSPENDED: 7,
 } as const;
 
-export const VIR_CONNECT_LIST_DOMAINS_PERSISTENT = 4;
 export const VIR_DOMAIN_XML_INACTIVE = 2;
 export const VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN = 1;
 export const VIR_DOMAIN_REBOOT_ACPI_POWER_BTN = 1;

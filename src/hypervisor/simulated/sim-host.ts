@@ -309,7 +309,7 @@ export class SimHost {
   detachInterface(domainId: string, nicId: string): void {
     const vm = this.#vm(domainId);
     const at = vm.spec.nics.findIndex((n) => n.id === nicId);
-    if (at < 0) throw HypervisorError.INVALID_ARG(`domain ${domainId} has no interface ${nicId}`);
+    if (at < 0) throw HypervisorError.NO_DEVICE(`interface ${nicId} on domain ${domainId}`);
     vm.spec.nics.splice(at, 1);
   }
 
@@ -323,7 +323,7 @@ export class SimHost {
   detachDisk(domainId: string, diskId: string): void {
     const vm = this.#vm(domainId);
     const at = vm.spec.disks.findIndex((d) => d.id === diskId);
-    if (at < 0) throw HypervisorError.INVALID_ARG(`domain ${domainId} has no disk ${diskId}`);
+    if (at < 0) throw HypervisorError.NO_DEVICE(`disk ${diskId} on domain ${domainId}`);
     vm.spec.disks.splice(at, 1);
   }
 

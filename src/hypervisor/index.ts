@@ -1,0 +1,10 @@
+export * from './hypervisor.js';
+export * from './errors.js';
+export { openHypervisor, DEFAULT_LIBVIRT_URI } from './select-driver.js';
+export type { OpenHypervisorOptions, OpenedHypervisor } from './select-driver.js';
+export { LibvirtHypervisor, DEFAULT_POOL, DEFAULT_TEST_POOL } from './libvirt/libvirt-hypervisor.js';
+export type { LibvirtHypervisorOptions } from './libvirt/libvirt-hypervisor.js';
+export type { CallMode } from './libvirt/connection.js';
+export { SimHost, SimulatedHypervisor, SIM_URI } from './simulated/index.js';
+export type { SimHostOptions, SimLoad, SimulatedHypervisorOptions } from './simulated/index.js';
+export { StatePoller, DEFAULT_POLL_INTERVAL_MS } from './watch.js';
