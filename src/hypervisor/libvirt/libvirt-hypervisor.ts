@@ -352,11 +352,11 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   async networkUp(name: string): Promise<void> {
-    await this.#onNetwork(name, (net) => this.connection.int('virNetworkCreate', [net], `start network ${name}`));
+    await this.#networkTransition(name, false, (net) => this.connection.int('virNetworkCreate', [net], `start network ${name}`));
   }
 
   async networkDown(name: string): Promise<void> {
-    await this.#onNetwork(name, (net) => this.connection.int('virNetworkDestroy', [net], `stop network ${name}`));
+    await this.#networkTransition(name, true, (net) => this.connection.int('virNetworkDestroy', [net], `stop network ${name}`));
   }
 
   removeNetwork(name: string): Promise<void> {
@@ -382,8 +382,17 @@ export class LibvirtHypervisor implements Hypervisor {
 
   // ---- volumes ----
 
-  createVolume(spec: VolumeSpec): Promise<VolumeInfo> {
-    return this.#createVolume(volumeXml(spec));
+  async createVolume(spec: VolumeSpec): Promise<VolumeInfo> {
+    const xml = volumeXml(spec);
+    const exists = await this.volumeInfo(spec.name).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof HypervisorError && err.libvirtNumber === VIR_ERR.NO_STORAGE_VOL) return false;
+        throw err;
+      },
+    );
+    if (exists) throw HypervisorError.ALREADY_EXISTS(`volume ${spec.name}`);
+    return this.#createVolume(xml);
   }
 
   async resizeVolume(name: string, sizeGiB: number): Promise<VolumeInfo> {
@@ -535,6 +544,15 @@ export class LibvirtHypervisor implements Hypervisor {
     } finally {
       this.#fn.virNetworkFree(net);
     }
+  }
+
+  /** Checked here: the test driver accepts stopping a stopped network. */
+  #networkTransition(name: string, active: boolean, op: (net: NetPtr) => Promise<unknown>): Promise<unknown> {
+    return this.#onNetwork(name, async (net) => {
+      const now = (await this.connection.int('virNetworkIsActive', [net], `state of network ${name}`)) === 1;
+      if (now !== active) throw HypervisorError.INVALID_STATE(`network ${name} is ${now ? 'already active' : 'not active'}`);
+      return op(net);
+    });
   }
 
   async #requireNetwork(name: string): Promise<void> {
