@@ -3,7 +3,7 @@ import type { Context, OpenAPIBackend } from 'openapi-backend';
 import type { Logger } from 'pino';
 import type { Kind, Mixin } from '../occi/category.js';
 import { OcciError } from '../occi/errors.js';
-import type { Rendered, Rendering, RequestMessage } from '../occi/rendering.js';
+import type { RenderContext, Rendered, Rendering, RequestMessage } from '../occi/rendering.js';
 import { renderings as defaultRenderings } from '../occi/renderings.js';
 import { LOCAL_ADMIN, type Filter, type Principal } from '../occi/request.js';
 import type { OcciService } from '../occi/service.js';
@@ -94,6 +94,11 @@ function send(res: Response, status: number, mediaType: string, rendered: Render
   res.send(rendered.body);
 }
 
+/** Where the client reached this node, for renderings that answer with absolute URIs. */
+function renderContext(req: Request): RenderContext {
+  return { base: `${req.protocol}://${req.get('host') ?? 'localhost'}` };
+}
+
 function sendOk(res: Response): void {
   res.status(200).end();
 }
@@ -142,7 +147,7 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
   const listCollection = (c: Context, { req, res, principal }: Exchange) => {
     const { rendering, mediaType } = negotiator.response(req, false);
     const views = service.list(principal, collection(c), listFilter(req, rendering)).map((e) => service.view(principal, e));
-    send(res, 200, mediaType, rendering.collection(views));
+    send(res, 200, mediaType, rendering.collection(views, renderContext(req)));
   };
   const postCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const category = collection(c);
@@ -152,25 +157,25 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
     if (category.class === 'mixin') {
       if (term) throw OcciError.badRequest('actions are triggered on kind collections and entities, not on mixin collections');
       const members = await service.tag(principal, category, input.parseLocations(message(req)), false);
-      send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e))));
+      send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e)), renderContext(req)));
       return;
     }
     if (term) {
       const done = await service.actOnCollection(principal, category, term, input.parseAction(message(req)));
-      send(res, 200, mediaType, rendering.collection(done.map((e) => service.view(principal, e))));
+      send(res, 200, mediaType, rendering.collection(done.map((e) => service.view(principal, e)), renderContext(req)));
       return;
     }
     const entity = await service.create(principal, category, input.parseEntity(message(req)));
     const view = service.view(principal, entity);
     res.setHeader('Location', view.location);
-    send(res, 201, mediaType, rendering.created(view));
+    send(res, 201, mediaType, rendering.created(view, renderContext(req)));
   };
   const putCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const category = collection(c);
     if (category.class !== 'mixin') throw OcciError.methodNotAllowed('PUT', c.request.path, ['GET', 'POST', 'DELETE']);
     const { rendering, mediaType } = negotiator.response(req, true);
     const members = await service.tag(principal, category, negotiator.request(req).parseLocations(message(req)), true);
-    send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e))));
+    send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e)), renderContext(req)));
   };
   const deleteCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const category = collection(c);
@@ -196,7 +201,7 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
     const { entity, created } = await service.put(principal, kind, id, negotiator.request(req).parseEntity(message(req)));
     const view = service.view(principal, entity);
     if (created) res.setHeader('Location', view.location);
-    send(res, created ? 201 : 200, mediaType, created ? rendering.created(view) : rendering.entity(view));
+    send(res, created ? 201 : 200, mediaType, created ? rendering.created(view, renderContext(req)) : rendering.entity(view));
   };
   const postEntity = async (c: Context, { req, res, principal }: Exchange) => {
     const { kind, id } = entityTarget(c);

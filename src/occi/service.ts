@@ -514,10 +514,18 @@ export class OcciService {
     return byTerm[0]!;
   }
 
-  /** POST ?action= on a kind collection: the action on every entity where it is allowed. */
+  /**
+   * POST ?action= on a kind collection: the action on every entity whose state allows it; the
+   * others are left as they are. Answers the entities it changed.
+   */
   async actOnCollection(principal: Principal, kind: Kind, term: string, input: ActionInput): Promise<Entity[]> {
     const done: Entity[] = [];
-    for (const e of this.list(principal, kind)) done.push(await this.act(principal, this.registry.kind(e.kind)!, e.id, term, input));
+    for (const e of this.list(principal, kind)) {
+      const actionId = this.actionId(e, term, input);
+      const t = transitions[actionId];
+      if (t && nextState(actionId, stateOf(e, t.stateAttribute)) === undefined) continue;
+      done.push(await this.act(principal, this.registry.kind(e.kind)!, e.id, term, input));
+    }
     return done;
   }
 
