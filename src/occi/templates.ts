@@ -14,11 +14,12 @@ export interface ImageEntry {
 
 export const DEFAULT_IMAGE_CATALOGUE: ImageEntry[] = [
   { term: 'debian-12', title: 'Debian 12 (bookworm)', image: '/var/lib/discovery/images/debian-12.qcow2', format: 'qcow2' },
-  { term: 'ubuntu-24.04', title: 'Ubuntu 24.04 LTS', image: '/var/lib/discovery/images/ubuntu-24.04.qcow2', format: 'qcow2' },
-  { term: 'alpine-3.20', title: 'Alpine Linux 3.20', image: '/var/lib/discovery/images/alpine-3.20.qcow2', format: 'qcow2' },
+  { term: 'ubuntu-24-04', title: 'Ubuntu 24.04 LTS', image: '/var/lib/discovery/images/ubuntu-24.04.qcow2', format: 'qcow2' },
+  { term: 'alpine-3-20', title: 'Alpine Linux 3.20', image: '/var/lib/discovery/images/alpine-3.20.qcow2', format: 'qcow2' },
 ];
 
-const TERM = /^[a-z0-9][a-z0-9._-]*$/i;
+/** GFD.229 terms: letters, digits, `-` and `_` (no dots: text clients such as rOCCI reject them). */
+const TERM = /^[a-z0-9][a-z0-9_-]*$/i;
 
 /** Reads a catalogue file: a JSON array of {term, title, image, format?}. */
 export function loadImageCatalogue(path: string): ImageEntry[] {
@@ -27,7 +28,7 @@ export function loadImageCatalogue(path: string): ImageEntry[] {
   return parsed.map((e, i) => {
     const entry = e as Partial<ImageEntry>;
     if (typeof entry.term !== 'string' || !TERM.test(entry.term) || typeof entry.image !== 'string') {
-      throw new Error(`${path}: entry ${i} needs a term (letters, digits, . _ -) and an image path`);
+      throw new Error(`${path}: entry ${i} needs a term (letters, digits, _ -) and an image path`);
     }
     return { term: entry.term, title: entry.title ?? entry.term, image: entry.image, format: entry.format };
   });

@@ -1,0 +1,82 @@
+import { OcciError } from '../errors.js';
+import type { Rendered, Rendering, RequestMessage } from '../rendering.js';
+import { bodyLines, headerLines, type OcciLine } from './lexer.js';
+import * as parse from './parse.js';
+import { absolute, categoryLines, entityLines, errorText, locationLines } from './render.js';
+
+/**
+ * GFD.229 text renderings (OCCI 1.1 compatible): text/plain carries OCCI lines in the body,
+ * text/occi in headers with an empty body; text/uri-list carries locations only.
+ */
+
+/**
+ * Requests are read from headers and body alike, whichever the Content-Type says: clients
+ * mix them (rOCCI-cli sends `Content-Type: text/plain,text/occi` with a body; pOCCI sends
+ * text/occi filters with `Accept: text/plain`).
+ */
+function requestLines(msg: RequestMessage): OcciLine[] {
+  return [...headerLines(msg), ...bodyLines(msg.body)];
+}
+
+const parsers = {
+  parseEntity: (msg: RequestMessage) => parse.parseEntity(requestLines(msg)),
+  parseAction: (msg: RequestMessage) => parse.parseAction(requestLines(msg)),
+  parseMixins: (msg: RequestMessage) => parse.parseMixins(requestLines(msg)),
+  parseMixinIds: (msg: RequestMessage) => parse.parseMixinIds(requestLines(msg)),
+  parseLocations: (msg: RequestMessage) => parse.parseLocations(requestLines(msg)),
+  parseFilter: (msg: RequestMessage) => parse.parseFilter(requestLines(msg)),
+};
+
+function inBody(lines: OcciLine[], headers?: Record<string, string>): Rendered {
+  return { body: lines.map((l) => `${l.name}: ${l.value}\n`).join(''), ...(headers ? { headers } : {}) };
+}
+
+/** One header per line (Node sends repeated headers); a client may join them with commas. */
+function inHeaders(lines: OcciLine[], extra: Record<string, string> = {}): Rendered {
+  const headers: Record<string, string[] | string> = { ...extra };
+  for (const l of lines) ((headers[l.name] ??= []) as string[]).push(l.value);
+  return { body: '', headers };
+}
+
+export const textPlainRendering: Rendering = {
+  mediaTypes: ['text/plain'],
+  rendersEntities: true,
+  categories: (cs) => inBody(categoryLines(cs, false)),
+  entity: (v) => inBody(entityLines(v, false)),
+  collection: (vs, ctx) => inBody(locationLines(vs, ctx)),
+  created: (v, ctx) => inBody(locationLines([v], ctx), { Location: absolute(v.location, ctx) }),
+  error: (status, err) => ({ body: errorText(status, err) }),
+  ...parsers,
+};
+
+export const textOcciRendering: Rendering = {
+  mediaTypes: ['text/occi'],
+  rendersEntities: true,
+  categories: (cs) => inHeaders(categoryLines(cs, true)),
+  entity: (v) => inHeaders(entityLines(v, true)),
+  collection: (vs, ctx) => inHeaders(locationLines(vs, ctx)),
+  created: (v, ctx) => inHeaders(locationLines([v], ctx), { Location: absolute(v.location, ctx) }),
+  // The cause goes in the body too: an error is not OCCI data, and clients print the body.
+  error: (status, err) => ({ body: errorText(status, err) }),
+  ...parsers,
+};
+
+const locationsOnly = () => {
+  throw OcciError.malformed('text/uri-list carries locations only; send entities and categories as text/plain, text/occi or application/occi+json');
+};
+
+export const uriListRendering: Rendering = {
+  mediaTypes: ['text/uri-list'],
+  rendersEntities: false,
+  categories: (cs) => ({ body: cs.flatMap((c) => (c.class !== 'action' && c.location ? [`${c.location}\n`] : [])).join('') }),
+  entity: (v) => ({ body: `${v.location}\n` }),
+  collection: (vs, ctx) => ({ body: vs.map((v) => `${absolute(v.location, ctx)}\n`).join('') }),
+  created: (v, ctx) => ({ body: `${absolute(v.location, ctx)}\n`, headers: { Location: absolute(v.location, ctx) } }),
+  error: (status, err) => ({ body: `# ${errorText(status, err)}` }),
+  parseEntity: locationsOnly,
+  parseAction: locationsOnly,
+  parseMixins: locationsOnly,
+  parseMixinIds: locationsOnly,
+  parseLocations: (msg) => parse.parseUriList(msg.body),
+  parseFilter: (msg) => parse.parseFilter(headerLines(msg)),
+};
