@@ -51,7 +51,7 @@ export type DvmsMessage =
   | { type: 'keepalive'; pid: string; epoch: number }
   | { type: 'exec'; pid: string; epoch: number; step: number; action: WireAction; leader: string; verified: boolean }
   | { type: 'done'; pid: string; epoch: number; step: number; ok: boolean }
-  | { type: 'release'; pid: string; epoch: number }
+  | { type: 'release'; pid: string; epoch: number; backoffMs: number }
   | { type: 'merge'; info: PartitionInfo }
   | { type: 'merge-reject'; pid: string }
   | { type: 'adopt'; pid: string; epoch: number; from: string; created: number }

@@ -29,6 +29,7 @@ export const DEFAULT_KEEPALIVE_MS = 4_000;
 export const DEFAULT_RETRY_MS = 1_000;
 export const DEFAULT_MAX_ROUNDS = 3;
 export const DEFAULT_SOLVE_BUDGET_MS = 500;
+export const DEFAULT_UNSOLVABLE_BACKOFF_MS = 5_000;
 
 export interface SolverRun {
   readonly node: string;
@@ -71,6 +72,8 @@ export interface NodeAgentOptions {
   keepaliveMs?: number;
   retryMs?: number;
   maxRounds?: number;
+  /** After an unsolvable event, the node waits this long before raising a new one. */
+  unsolvableBackoffMs?: number;
 }
 
 interface Reservation {
@@ -152,6 +155,9 @@ export class NodeAgent {
   private readonly keepaliveMs: number;
   private readonly retryMs: number;
   private readonly maxRounds: number;
+  private readonly unsolvableBackoffMs: number;
+  private backoffUntil = -Infinity;
+  private backoffTimer: TimerHandle | null = null;
 
   private res: Reservation | null = null;
   private lead: Lead | null = null;
@@ -181,6 +187,7 @@ export class NodeAgent {
     this.keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
     this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+    this.unsolvableBackoffMs = options.unsolvableBackoffMs ?? DEFAULT_UNSOLVABLE_BACKOFF_MS;
     if (this.keepaliveMs >= this.leaseMs) throw SchedulerError.INVALID_OPTION('keepaliveMs must be below leaseMs');
     this.transport.onMessage((from, msg) => this.receive(from, msg));
   }
@@ -197,6 +204,16 @@ export class NodeAgent {
   /** Monitoring sample: starts a partition on overload (or underload) when the node is free. */
   sample(): void {
     if (this.closed || this.res) return;
+    const now = this.env.now();
+    if (now < this.backoffUntil) {
+      if (this.backoffTimer === null) {
+        this.backoffTimer = this.env.setTimer(this.backoffUntil - now, () => {
+          this.backoffTimer = null;
+          this.sample();
+        });
+      }
+      return;
+    }
     if (this.queued.length > 0) {
       this.startPartition(this.queued.splice(0, this.queued.length));
       return;
@@ -239,6 +256,8 @@ export class NodeAgent {
     this.lead = null;
     if (this.lease !== null) this.env.clearTimer(this.lease);
     this.lease = null;
+    if (this.backoffTimer !== null) this.env.clearTimer(this.backoffTimer);
+    this.backoffTimer = null;
   }
 
   private submit(event: DvmsEvent): void {
@@ -433,7 +452,8 @@ export class NodeAgent {
     if (!lead) return;
     const now = this.env.now();
     for (const e of lead.info.events) if (e.kind !== 'underload') this.observer.eventUnsolvable?.(e, lead.info.members.length, now);
-    this.finish(false);
+    this.backoffUntil = now + this.unsolvableBackoffMs;
+    this.finish(false, this.unsolvableBackoffMs);
   }
 
   /** Hands the partition to the next free node of the initiator's order, or merges, or waits. */
@@ -659,12 +679,12 @@ export class NodeAgent {
   }
 
   /** Dissolves the partition this node leads. */
-  private finish(_ok: boolean): void {
+  private finish(_ok: boolean, backoffMs = 0): void {
     const lead = this.lead;
     if (!lead) return;
     this.clearLeadTimers(lead);
     const { pid, epoch, members } = lead.info;
-    for (const m of members) if (m !== this.id) this.transport.send(m, { type: 'release', pid, epoch });
+    for (const m of members) if (m !== this.id) this.transport.send(m, { type: 'release', pid, epoch, backoffMs });
     for (const m of members) this.mergedFrom.delete(m);
     this.lead = null;
     this.observer.partitionDissolved?.(pid, members.length, this.env.now());
@@ -732,6 +752,7 @@ export class NodeAgent {
         return this.onDone(msg.pid, msg.step, msg.ok);
       case 'release':
         if (this.res?.pid === msg.pid && !this.lead) {
+          if (msg.backoffMs > 0) this.backoffUntil = Math.max(this.backoffUntil, this.env.now() + msg.backoffMs);
           this.reserve(null);
           this.afterFree();
         }

@@ -1,0 +1,84 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RingOrder, VivaldiOrder } from '../../src/scheduler/protocol/neighbours.js';
+import { DvmsHarness } from './helpers/dvms-harness.js';
+
+describe('neighbour orders', () => {
+  it('ring order lists every other node once, successors first', () => {
+    const r = new RingOrder(['a', 'b', 'c', 'd']);
+    expect(Array.from({ length: r.size() }, (_, i) => r.at('c', i))).toEqual(['d', 'a', 'b']);
+    expect(r.at('c', 3)).toBeUndefined();
+  });
+  it('vivaldi order puts the nearest coordinates first, then falls back to the ring', () => {
+    const coords = new Map([
+      ['a', [0, 0, 0]],
+      ['b', [10, 0, 0]],
+      ['c', [1, 0, 0]],
+      ['d', [5, 0, 1]],
+    ]);
+    const v = new VivaldiOrder(['a', 'b', 'c', 'd'], { coordinates: coords, nearest: 2 });
+    expect([v.at('a', 0), v.at('a', 1)]).toEqual(['c', 'd']);
+    expect(v.at('a', 2)).toBe('b');
+    expect(v.size()).toBe(5);
+  });
+});
+
+describe('DVMS protocol', () => {
+  it('solves an overload with a neighbour and dissolves the partition', () => {
+    const h = new DvmsHarness({ hosts: 4, vmsPerHost: 2, seed: 1, jitterMs: 0 });
+    // h0 hosts v0 and v4: 500 > 400; the other hosts have room for one of them.
+    h.cluster.setLoad(0, 250, 0);
+    h.cluster.setLoad(4, 250, 0);
+    h.run(60_000);
+    expect(h.cluster.overloaded(0)).toBe(false);
+    expect(h.migrations).toBeGreaterThan(0);
+    expect(h.solved.length).toBeGreaterThan(0);
+    expect(h.agents.every((a) => a.partition === null)).toBe(true);
+    expect(h.violations).toEqual([]);
+  });
+
+  it('reports an event unsolvable after a full round when no capacity exists', () => {
+    const h = new DvmsHarness({ hosts: 3, vmsPerHost: 4, seed: 2, jitterMs: 0 });
+    for (let v = 0; v < 12; v++) h.cluster.setLoad(v, 100, 0);
+    h.cluster.setLoad(0, 110, 0); // h0: 410 > 400, others full
+    h.run(60_000);
+    expect(h.unsolvable).toBeGreaterThan(0);
+    // Retries are spaced by the unsolvable back-off (5 s by default).
+    expect(h.unsolvable).toBeLessThanOrEqual(13);
+    expect(h.migrations).toBe(0);
+    expect(h.violations).toEqual([]);
+  });
+
+  it('never puts a node in two partitions nor moves a VM from two partitions, with random delays and a crashing leader', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 0, max: 200 }), fc.boolean(), (seed, jitter, ring) => {
+        const h = new DvmsHarness({ hosts: 16, vmsPerHost: 6, seed, jitterMs: jitter, ring });
+        h.injectLoads(50, 40_000);
+        h.run(15_000);
+        // Crash whichever node leads a partition now (or any node if none leads).
+        const leader = h.agents.findIndex((a) => a.isLeader);
+        h.crash(leader >= 0 ? leader : seed % 16);
+        h.run(40_000);
+        // Quiet period: leases expire, plans finish.
+        h.run(70_000);
+        expect(h.violations).toEqual([]);
+        expect(h.orphans()).toEqual([]);
+      }),
+      { numRuns: 25, seed: 11 },
+    );
+  });
+
+  it('timeouts free the members of a partition whose leader vanished', () => {
+    const h = new DvmsHarness({ hosts: 6, vmsPerHost: 4, seed: 5, jitterMs: 0, agent: { probeTimeoutMs: 500 } });
+    for (let v = 0; v < 24; v++) h.cluster.setLoad(v, 50, 0); // 200 per host
+    for (const v of [6, 12, 18]) h.cluster.setLoad(v, 100, 0);
+    h.cluster.setLoad(0, 110, 0); // h0: 410 > 400, so h0 alone cannot solve it
+    h.run(7); // h1 has joined and leads
+    const leaderIdx = h.agents.findIndex((a) => a.partition !== null && a.isLeader);
+    expect(leaderIdx).toBeGreaterThanOrEqual(0);
+    h.crash(leaderIdx);
+    h.run(30_000);
+    expect(h.orphans()).toEqual([]);
+    expect(h.violations).toEqual([]);
+  });
+});
