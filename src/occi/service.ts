@@ -209,13 +209,12 @@ export class OcciService {
     return e && e.kind === categoryId(t.kind) ? e : undefined;
   }
 
+  /** Links whose source is the resource with this id. */
   private linksOf(id: string): Entity[] {
-    const out: Entity[] = [];
-    for (const e of this.store.all()) {
-      const ends = linkEnds(e);
-      if (ends && this.entityAt(ends.source)?.id === id) out.push(e);
-    }
-    return out;
+    const e = this.store.get(id);
+    if (!e) return [];
+    const location = this.locationOf(e);
+    return this.store.linksAt(location).filter((l) => linkEnds(l)!.source === location);
   }
 
   private context(pending: Entity[] = []): BackendContext {
@@ -435,12 +434,7 @@ export class OcciService {
 
   /** Links that start or end at a resource. */
   private related(e: Entity): Entity[] {
-    if (linkEnds(e)) return [];
-    const location = this.locationOf(e);
-    return [...this.store.all()].filter((l) => {
-      const ends = linkEnds(l);
-      return ends !== undefined && (ends.source === location || ends.target === location);
-    });
+    return linkEnds(e) ? [] : this.store.linksAt(this.locationOf(e));
   }
 
   private async removeAll(links: Entity[], e: Entity): Promise<void> {

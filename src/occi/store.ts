@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mixin } from './category.js';
-import type { Entity } from './entity.js';
+import { type Entity, linkEnds } from './entity.js';
 
 /** One atomic change: everything in it is written in one transaction, or nothing is. */
 export interface Change {
@@ -21,6 +21,8 @@ export class EntityStore {
   private readonly db: Database.Database;
   private readonly entities = new Map<string, Entity>();
   private readonly mixins = new Map<string, Mixin>();
+  /** Link ids by the location of either end, so a resource finds its links without a scan. */
+  private readonly linksByEnd = new Map<string, Set<string>>();
   private readonly statements;
 
   constructor(dataDir: string | ':memory:') {
@@ -39,8 +41,7 @@ export class EntityStore {
       removeMixin: this.db.prepare('DELETE FROM user_mixin WHERE id = ?'),
     };
     for (const row of this.db.prepare('SELECT doc FROM entity').all() as Array<{ doc: string }>) {
-      const e = JSON.parse(row.doc) as Entity;
-      this.entities.set(e.id, e);
+      this.remember(JSON.parse(row.doc) as Entity);
     }
     for (const row of this.db.prepare('SELECT id, doc FROM user_mixin').all() as Array<{ id: string; doc: string }>) {
       this.mixins.set(row.id, JSON.parse(row.doc) as Mixin);
@@ -49,6 +50,11 @@ export class EntityStore {
 
   get(id: string): Entity | undefined {
     return this.entities.get(id);
+  }
+
+  /** Links with an end (source or target) at this location. */
+  linksAt(location: string): Entity[] {
+    return [...(this.linksByEnd.get(location) ?? [])].map((id) => this.entities.get(id)!);
   }
 
   all(): IterableIterator<Entity> {
@@ -67,10 +73,37 @@ export class EntityStore {
       for (const m of change.putMixins ?? []) putMixin.run(m.scheme + m.term, JSON.stringify(m));
       for (const id of change.removeMixins ?? []) removeMixin.run(id);
     })();
-    for (const id of change.remove ?? []) this.entities.delete(id);
-    for (const e of change.put ?? []) this.entities.set(e.id, e);
+    for (const id of change.remove ?? []) this.forget(id);
+    for (const e of change.put ?? []) {
+      this.forget(e.id);
+      this.remember(e);
+    }
     for (const id of change.removeMixins ?? []) this.mixins.delete(id);
     for (const m of change.putMixins ?? []) this.mixins.set(m.scheme + m.term, m);
+  }
+
+  private remember(e: Entity): void {
+    this.entities.set(e.id, e);
+    const ends = linkEnds(e);
+    if (!ends) return;
+    for (const end of [ends.source, ends.target]) {
+      let set = this.linksByEnd.get(end);
+      if (!set) this.linksByEnd.set(end, (set = new Set()));
+      set.add(e.id);
+    }
+  }
+
+  private forget(id: string): void {
+    const e = this.entities.get(id);
+    if (!e) return;
+    this.entities.delete(id);
+    const ends = linkEnds(e);
+    if (!ends) return;
+    for (const end of [ends.source, ends.target]) {
+      const set = this.linksByEnd.get(end);
+      set?.delete(id);
+      if (set?.size === 0) this.linksByEnd.delete(end);
+    }
   }
 
   close(): void {
