@@ -33,6 +33,8 @@ const VirError = koffi.struct('virError', {
   int2: 'int',
   net: 'void *',
 });
+const ERROR_DOMAIN_OFFSET = koffi.offsetof(VirError, 'domain');
+const ERROR_MESSAGE_OFFSET = koffi.offsetof(VirError, 'message');
 koffi.struct('virDomainInfo', {
   state: 'uchar',
   maxMem: 'ulong',
@@ -70,6 +72,7 @@ const PROTOTYPES = {
   virDomainLookupByUUIDString: 'virDomainPtr virDomainLookupByUUIDString(virConnectPtr conn, const char *uuid)',
   virDomainLookupByName: 'virDomainPtr virDomainLookupByName(virConnectPtr conn, const char *name)',
   virDomainFree: 'int virDomainFree(virDomainPtr dom)',
+  virDomainRef: 'int virDomainRef(virDomainPtr dom)',
   virDomainCreate: 'int virDomainCreate(virDomainPtr dom)',
   virDomainShutdownFlags: 'int virDomainShutdownFlags(virDomainPtr dom, uint flags)',
   virDomainDestroy: 'int virDomainDestroy(virDomainPtr dom)',
@@ -159,9 +162,12 @@ export function loadLibvirt(path: string = DEFAULT_LIBVIRT_LIBRARY): LibvirtBind
 
   const decodeError = (ptr: unknown): LibvirtErrorDetail | undefined => {
     if (ptr === null || ptr === undefined) return undefined;
-    const e = koffi.decode(ptr, VirError) as { code: number; domain: number; message: string | null };
-    if (e.code === 0) return undefined;
-    return { number: e.code, domain: e.domain, message: e.message ?? `libvirt error ${e.code}` };
+    // Field by field: decoding the whole struct converts five strings and costs ~20 µs.
+    const code = koffi.decode(ptr, 0, 'int') as number;
+    if (code === 0) return undefined;
+    const domain = koffi.decode(ptr, ERROR_DOMAIN_OFFSET, 'int') as number;
+    const message = koffi.decode(ptr, ERROR_MESSAGE_OFFSET, 'char *') as string | null;
+    return { number: code, domain, message: message ?? `libvirt error ${code}` };
   };
 
   // libvirt prints every error on stderr unless a handler is set; these handlers

@@ -65,6 +65,8 @@ export const DEFAULT_ROOT_DISK_GIB = 20;
 /** How long a stop with pending deferred saves waits for the guest to power off. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 60_000;
 const SHUTDOWN_POLL_MS = 200;
+/** Domain handles kept between calls (libvirt resolves a handle by UUID on every call, so a kept one never goes stale). */
+export const DEFAULT_HANDLE_CACHE_SIZE = 1024;
 const GIB = 1024 ** 3;
 
 export interface LibvirtHypervisorOptions extends LibvirtConnectionOptions {
@@ -76,6 +78,7 @@ export interface LibvirtHypervisorOptions extends LibvirtConnectionOptions {
   shutdownTimeoutMs?: number;
   /** Default period of `watch` polling. */
   pollIntervalMs?: number;
+  handleCacheSize?: number;
 }
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -121,6 +124,8 @@ export class LibvirtHypervisor implements Hypervisor {
   readonly #poller: StatePoller;
   /** Snapshots to take when the domain next stops, by domain id. */
   readonly #deferredSaves = new Map<string, string[]>();
+  readonly #handles = new Map<string, DomPtr>();
+  readonly #handleCacheSize: number;
   #closing: Promise<void> | undefined;
 
   private constructor(connection: LibvirtConnection, opts: LibvirtHypervisorOptions) {
@@ -131,6 +136,7 @@ export class LibvirtHypervisor implements Hypervisor {
     this.domainType = opts.domainType ?? (inProcess ? 'test' : 'kvm');
     this.#rootDiskGiB = opts.rootDiskGiB ?? DEFAULT_ROOT_DISK_GIB;
     this.#shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.#handleCacheSize = opts.handleCacheSize ?? DEFAULT_HANDLE_CACHE_SIZE;
     this.#poller = new StatePoller(
       () => this.listDomains(),
       opts.pollIntervalMs === undefined ? {} : { intervalMs: opts.pollIntervalMs },
@@ -283,6 +289,7 @@ export class LibvirtHypervisor implements Hypervisor {
       return xml.includes("name='ua-root'") || xml.includes('name="ua-root"');
     });
     this.#deferredSaves.delete(id);
+    this.#forget(id);
     if (hadImage) await this.deleteVolume(rootVolumeName({ id })).catch(() => {});
   }
 
@@ -310,6 +317,12 @@ export class LibvirtHypervisor implements Hypervisor {
     }
     try {
       return await this.#info(dom, id);
+    } catch (err) {
+      if (err instanceof HypervisorError && err.code === 'NO_DOMAIN') {
+        this.#forget(id);
+        return absent(id);
+      }
+      throw err;
     } finally {
       this.#fn.virDomainFree(dom);
     }
@@ -503,6 +516,7 @@ export class LibvirtHypervisor implements Hypervisor {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#poller.close();
+      for (const id of [...this.#handles.keys()]) this.#forget(id);
       await this.connection.close();
     })();
     return this.#closing;
@@ -510,9 +524,28 @@ export class LibvirtHypervisor implements Hypervisor {
 
   // ---- internals ----
 
-  #lookupDomain(id: string): Promise<DomPtr> {
-    if (!UUID.test(id)) return Promise.reject(HypervisorError.NO_DOMAIN(id));
-    return this.connection.handle<DomPtr>('virDomainLookupByUUIDString', [this.connection.ptr, id], `domain ${id}`);
+  /** A handle the caller owns (and frees); served from the cache with an extra reference. */
+  async #lookupDomain(id: string): Promise<DomPtr> {
+    if (!UUID.test(id)) throw HypervisorError.NO_DOMAIN(id);
+    const cached = this.#handles.get(id);
+    if (cached !== undefined) {
+      this.#fn.virDomainRef(cached);
+      return cached;
+    }
+    const dom = await this.connection.handle<DomPtr>('virDomainLookupByUUIDString', [this.connection.ptr, id], `domain ${id}`);
+    if (!this.#handles.has(id) && this.#closing === undefined) {
+      if (this.#handles.size >= this.#handleCacheSize) this.#forget(this.#handles.keys().next().value as string);
+      this.#fn.virDomainRef(dom);
+      this.#handles.set(id, dom);
+    }
+    return dom;
+  }
+
+  #forget(id: string): void {
+    const dom = this.#handles.get(id);
+    if (dom === undefined) return;
+    this.#handles.delete(id);
+    this.#fn.virDomainFree(dom);
   }
 
   /**
@@ -522,8 +555,15 @@ export class LibvirtHypervisor implements Hypervisor {
    */
   async #transition<T>(id: string, what: string, from: DomainState[], op: (dom: DomPtr) => Promise<T>): Promise<T> {
     return this.#onDomain(id, async (dom) => {
-      const { state } = await this.#info(dom, id);
-      if (!from.includes(state)) throw HypervisorError.INVALID_STATE(`cannot ${what} domain ${id}: it is ${state}`);
+      // virDomainIsActive is enough when `from` holds all active or all inactive states; the full info is read otherwise.
+      const active = (await this.connection.int('virDomainIsActive', [dom], `state of ${id}`)) === 1;
+      const candidates = from.filter((s) => isActive(s) === active);
+      const decided = candidates.length === 0 || candidates.length === (active ? 2 : 3);
+      const state = decided ? candidates[0] : (await this.#info(dom, id)).state;
+      if (state === undefined || !from.includes(state)) {
+        const now = state ?? (await this.#info(dom, id)).state;
+        throw HypervisorError.INVALID_STATE(`cannot ${what} domain ${id}: it is ${now}`);
+      }
       return op(dom);
     });
   }
@@ -532,6 +572,9 @@ export class LibvirtHypervisor implements Hypervisor {
     const dom = await this.#lookupDomain(id);
     try {
       return await op(dom);
+    } catch (err) {
+      if (err instanceof HypervisorError && err.code === 'NO_DOMAIN') this.#forget(id);
+      throw err;
     } finally {
       this.#fn.virDomainFree(dom);
     }

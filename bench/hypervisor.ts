@@ -1,0 +1,169 @@
+/**
+ * define+start+destroy+undefine cycles per second on libvirt's test driver,
+ * through the driver and through direct koffi binding calls, in the same run.
+ * Each call mode is measured both ways; the event-loop delay seen meanwhile is
+ * reported too. Results on stdout, progress on stderr. Bounded: 3 rounds × 4 phases × PHASE_MS (+ warm-up).
+ *
+ *   npm run bench:hypervisor [-- --phase-ms 1000 --uri test:///default]
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { DomainSpec } from '../src/hypervisor/hypervisor.js';
+import type { DomPtr } from '../src/hypervisor/libvirt/binding.js';
+import { isInProcessUri, LibvirtConnection } from '../src/hypervisor/libvirt/connection.js';
+import { domainXml } from '../src/hypervisor/libvirt/domain-xml.js';
+import { LibvirtHypervisor } from '../src/hypervisor/libvirt/libvirt-hypervisor.js';
+
+const DEFAULT_PHASE_MS = 1000;
+const DEFAULT_URI = 'test:///default';
+const WARMUP_CYCLES = 200;
+const ROUNDS = 3;
+const GOAL_RATIO = 0.8;
+
+const { values } = parseArgs({
+  options: { 'phase-ms': { type: 'string' }, uri: { type: 'string' } },
+});
+const phaseMs = Number(values['phase-ms'] ?? DEFAULT_PHASE_MS);
+const uri = values.uri ?? DEFAULT_URI;
+
+let serial = 0;
+function nextSpec(): DomainSpec {
+  serial += 1;
+  return {
+    id: `b0000000-0000-4000-8000-${String(serial).padStart(12, '0')}`,
+    name: `bench-${serial}`,
+    cores: 2,
+    memoryMiB: 512,
+    nics: [],
+    disks: [],
+  };
+}
+
+type Cycle = () => Promise<void>;
+
+function promisify(conn: LibvirtConnection, name: Parameters<LibvirtConnection['call']>[0]) {
+  const f = conn.binding.fn[name];
+  return (...args: unknown[]): Promise<unknown> =>
+    new Promise((resolve, reject) => f.async(...args, (err: unknown, r: unknown) => (err ? reject(err) : resolve(r))));
+}
+
+/** The same four libvirt calls the driver makes at its core, with nothing around them. */
+function rawCycle(conn: LibvirtConnection, mode: 'sync' | 'async'): Cycle {
+  const { fn } = conn.binding;
+  const ptr = conn.ptr;
+  const ctx = { domainType: 'test', pool: 'default-pool' };
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) throw new Error(`${what} failed`);
+  };
+  if (mode === 'sync') {
+    return async () => {
+      const dom = fn.virDomainDefineXML(ptr, domainXml(nextSpec(), ctx)) as DomPtr | null;
+      check(dom !== null, 'define');
+      check(fn.virDomainCreate(dom) === 0, 'create');
+      check(fn.virDomainDestroy(dom) === 0, 'destroy');
+      check(fn.virDomainUndefineFlags(dom, 0) === 0, 'undefine');
+      fn.virDomainFree(dom);
+    };
+  }
+  const define = promisify(conn, 'virDomainDefineXML');
+  const create = promisify(conn, 'virDomainCreate');
+  const destroy = promisify(conn, 'virDomainDestroy');
+  const undefine = promisify(conn, 'virDomainUndefineFlags');
+  return async () => {
+    const dom = (await define(ptr, domainXml(nextSpec(), ctx))) as DomPtr | null;
+    check(dom !== null, 'define');
+    check((await create(dom)) === 0, 'create');
+    check((await destroy(dom)) === 0, 'destroy');
+    check((await undefine(dom, 0)) === 0, 'undefine');
+    fn.virDomainFree(dom);
+  };
+}
+
+function driverCycle(hv: LibvirtHypervisor): Cycle {
+  return async () => {
+    const spec = nextSpec();
+    await hv.defineDomain(spec);
+    await hv.startDomain(spec.id);
+    await hv.stopDomain(spec.id, 'poweroff');
+    await hv.undefineDomain(spec.id);
+  };
+}
+
+interface Result {
+  cyclesPerSec: number;
+  cycles: number;
+  /** Longest cycle: in sync mode, the longest the event loop was held. */
+  maxCycleMs: number;
+  /** Longest event-loop delay observed by a timer during the phase (only meaningful when calls yield). */
+  maxLoopDelayMs: number;
+}
+
+async function measure(label: string, cycle: Cycle): Promise<Result> {
+  for (let i = 0; i < WARMUP_CYCLES; i++) await cycle();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const start = performance.now();
+  let cycles = 0;
+  let lastReport = start;
+  let maxCycleMs = 0;
+  while (performance.now() - start < phaseMs) {
+    const t0 = performance.now();
+    await cycle();
+    maxCycleMs = Math.max(maxCycleMs, performance.now() - t0);
+    cycles += 1;
+    if (performance.now() - lastReport > 500) {
+      lastReport = performance.now();
+      process.stderr.write(`  ${label}: ${cycles} cycles\r`);
+    }
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  loop.disable();
+  process.stderr.write(`  ${label}: ${cycles} cycles in ${elapsed.toFixed(2)} s\n`);
+  return { cyclesPerSec: cycles / elapsed, cycles, maxCycleMs, maxLoopDelayMs: loop.count === 0 ? Number.NaN : loop.max / 1e6 };
+}
+
+function combine(results: Result[]): Result {
+  const cycles = results.reduce((n, r) => n + r.cycles, 0);
+  const seconds = results.reduce((n, r) => n + r.cycles / r.cyclesPerSec, 0);
+  return {
+    cycles,
+    cyclesPerSec: cycles / seconds,
+    maxCycleMs: Math.max(...results.map((r) => r.maxCycleMs)),
+    maxLoopDelayMs: Math.max(...results.map((r) => r.maxLoopDelayMs)),
+  };
+}
+
+async function main(): Promise<void> {
+  process.stderr.write(`bench:hypervisor on ${uri}, ${phaseMs} ms per phase\n`);
+  const rows: [string, Result][] = [];
+  const ratios: [string, number][] = [];
+  for (const mode of ['sync', 'async'] as const) {
+    const conn = await LibvirtConnection.open(uri, { callMode: mode });
+    const hv = await LibvirtHypervisor.open(uri, { callMode: mode });
+    const direct: Result[] = [];
+    const driver: Result[] = [];
+    // Alternating rounds, so a load spike on the machine hits both sides alike.
+    for (let round = 1; round <= ROUNDS; round++) {
+      direct.push(await measure(`direct ${mode} #${round}`, rawCycle(conn, mode)));
+      driver.push(await measure(`driver ${mode} #${round}`, driverCycle(hv)));
+    }
+    const d = combine(direct);
+    const v = combine(driver);
+    rows.push([`direct binding (${mode} calls)`, d], [`driver (${mode} calls)`, v]);
+    ratios.push([mode, v.cyclesPerSec / d.cyclesPerSec]);
+    await hv.close();
+    await conn.close();
+  }
+  console.log(`hypervisor bench: define+start+destroy+undefine on ${uri}`);
+  for (const [label, r] of rows) {
+    console.log(
+      `  ${label.padEnd(30)} ${r.cyclesPerSec.toFixed(0).padStart(7)} cycles/s  (${r.cycles} cycles, longest cycle ${r.maxCycleMs.toFixed(2)} ms, event-loop delay max ${Number.isNaN(r.maxLoopDelayMs) ? 'n/a: loop never yielded' : `${r.maxLoopDelayMs.toFixed(1)} ms`})`,
+    );
+  }
+  for (const [mode, ratio] of ratios) {
+    console.log(`  ratio driver/direct, ${mode} calls: ${ratio.toFixed(2)} (goal >= ${GOAL_RATIO}) ${ratio >= GOAL_RATIO ? 'ok' : 'below goal'}`);
+  }
+  console.log(`  the driver's default on ${uri}: ${isInProcessUri(uri) ? 'sync' : 'async'} calls`);
+}
+
+await main();
