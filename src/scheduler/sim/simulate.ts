@@ -311,9 +311,10 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
   queue.after(exponential(loadRng, rate) * 1000, injectLoad);
 
   // Crash injection.
-  for (let i = 0; i < options.crashes; i++) {
+  const crashHosts = new Set<number>();
+  for (let tries = 0; crashHosts.size < options.crashes && tries < 100 * options.hosts; tries++) crashHosts.add(uniformInt(crashRng, options.hosts));
+  for (const host of crashHosts) {
     const at = crashRng.next() * durationMs;
-    const host = uniformInt(crashRng, options.hosts);
     queue.at(at, () => {
       if (!alive(host)) return;
       const vms = cluster.crash(host, queue.now / 1000);
