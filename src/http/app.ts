@@ -70,10 +70,9 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
 
 async function route(api: OpenAPIBackend, service: OcciService, req: Request, res: Response, principal: Principal): Promise<void> {
   const method = req.method === 'HEAD' ? 'get' : req.method.toLowerCase();
-  await api.handleRequest(
-    { method, path: canonicalPath(service, req.path), query: req.query as Record<string, string | string[]>, headers: req.headers as Record<string, string | string[]>, body: req.body },
-    { req, res, principal } satisfies Exchange,
-  );
+  // The document declares no header parameters and bodies are parsed by the negotiated
+  // rendering, so neither is handed to openapi-backend (it would parse them twice per request).
+  await api.handleRequest({ method, path: canonicalPath(service, req.path), query: req.query as Record<string, string | string[]>, headers: {} }, { req, res, principal } satisfies Exchange);
 }
 
 /** Collections answer with and without their trailing slash. */
