@@ -248,6 +248,8 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
 /** Any failure as an OcciError: client faults keep their code, the rest is logged as INTERNAL. */
 function asOcciError(err: unknown, req: Request, logger: Logger): OcciError {
   if (err instanceof OcciError) return err;
+  // The router decodes path segments; a malformed %-escape (`/sto%age/`) is the client's.
+  if (err instanceof URIError) return OcciError.badRequest(`the path ${JSON.stringify(req.path)} is not validly percent-encoded`);
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.too.large') return new OcciError('PAYLOAD_TOO_LARGE', 'the request body is too large');
   if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return new OcciError('UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported encoding');

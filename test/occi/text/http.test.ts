@@ -260,6 +260,12 @@ describe('malformed text: 400 naming the fault', () => {
     expect(res.text).toContain('unterminated quoted string');
   });
 
+  it('a malformed %-escape in the path is a 400, not a 500 (found by the robustness test)', async () => {
+    const res = await http.post('/sto%age/').set('Accept', 'text/plain').set('Content-Type', 'text/plain').send(`Category: ${kindLine('storage')}\n`);
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('percent-encoded');
+  });
+
   it('text/uri-list cannot carry an entity', async () => {
     const res = await http.post('/compute/').set('Accept', 'text/plain').set('Content-Type', 'text/uri-list').send('/compute/x\n');
     expect(res.status).toBe(400);
