@@ -62,6 +62,7 @@ export function main(argv: string[]): void {
     .option('--central-period <s>', 'centralized loop period', num, SIM_DEFAULTS.centralPeriodS)
     .option('--central-budget <ms>', 'centralized solver budget', num, SIM_DEFAULTS.centralBudgetMs)
     .option('--underload <fraction>', 'DVMS underload threshold (0 = off)', num, SIM_DEFAULTS.underload)
+    .option('--headroom <fraction>', 'solver CPU headroom on touched nodes', num, SIM_DEFAULTS.headroom)
     .option('--table', 'also print a table on stderr', false);
   program.parse(argv);
   const o = program.opts<Record<string, string | number | boolean | undefined>>();
@@ -89,6 +90,7 @@ export function main(argv: string[]): void {
     centralPeriodS: Number(o.centralPeriod),
     centralBudgetMs: Number(o.centralBudget),
     underload: Number(o.underload),
+    headroom: Number(o.headroom),
   };
   const results: { name: SchedulerName; result: SimResult }[] = [];
   for (const name of names as SchedulerName[]) results.push({ name, result: simulate(options, name, progress(name)) });

@@ -30,6 +30,8 @@ export const DEFAULT_RETRY_MS = 1_000;
 export const DEFAULT_MAX_ROUNDS = 3;
 export const DEFAULT_SOLVE_BUDGET_MS = 500;
 export const DEFAULT_UNSOLVABLE_BACKOFF_MS = 5_000;
+export const DEFAULT_HEADROOM = 0;
+export const DEFAULT_HEADROOM_MAX_PARTITION = 8;
 
 export interface SolverRun {
   readonly node: string;
@@ -72,6 +74,12 @@ export interface NodeAgentOptions {
   keepaliveMs?: number;
   retryMs?: number;
   maxRounds?: number;
+  /**
+   * CPU fraction the solver keeps free on the nodes a plan touches while the partition is smaller
+   * than `headroomMaxPartition`; bigger partitions accept plans that fill nodes to capacity.
+   */
+  headroom?: number;
+  headroomMaxPartition?: number;
   /** After an unsolvable event, the node waits this long before raising a new one. */
   unsolvableBackoffMs?: number;
 }
@@ -156,6 +164,8 @@ export class NodeAgent {
   private readonly retryMs: number;
   private readonly maxRounds: number;
   private readonly unsolvableBackoffMs: number;
+  private readonly headroom: number;
+  private readonly headroomMaxPartition: number;
   private backoffUntil = -Infinity;
   private backoffTimer: TimerHandle | null = null;
 
@@ -188,6 +198,8 @@ export class NodeAgent {
     this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
     this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
     this.unsolvableBackoffMs = options.unsolvableBackoffMs ?? DEFAULT_UNSOLVABLE_BACKOFF_MS;
+    this.headroom = options.headroom ?? DEFAULT_HEADROOM;
+    this.headroomMaxPartition = options.headroomMaxPartition ?? DEFAULT_HEADROOM_MAX_PARTITION;
     if (this.keepaliveMs >= this.leaseMs) throw SchedulerError.INVALID_OPTION('keepaliveMs must be below leaseMs');
     this.transport.onMessage((from, msg) => this.receive(from, msg));
   }
@@ -428,7 +440,8 @@ export class NodeAgent {
     }
     lead.phase = 'solving';
     const t0 = this.env.wallNow();
-    const result = solve(model, [...this.constraints, ...drains], { ...this.solveOptions, rng: this.rng, now: () => this.env.wallNow() });
+    const headroom = lead.states.size < this.headroomMaxPartition ? this.headroom : 0;
+    const result = solve(model, [...this.constraints, ...drains], { ...this.solveOptions, headroom, rng: this.rng, now: () => this.env.wallNow() });
     const wallMs = this.env.wallNow() - t0;
     const chargedMs = this.env.computeDelay(wallMs, result.work);
     this.observer.solverRun?.({ node: this.id, pid: lead.info.pid, partitionSize: lead.states.size, wallMs, chargedMs, status: result.status });

@@ -47,7 +47,7 @@ export function runCentralized(ctx: SimContext, rng: RandomSource): void {
       ready.add(`v${v}`);
     }
     const model: Model = { nodes, vms, host, ready, offline: new Set() };
-    const result = solve(model, [], { timeBudgetMs: options.centralBudgetMs, rng, now: () => env.wallNow() });
+    const result = solve(model, [], { timeBudgetMs: options.centralBudgetMs, headroom: options.headroom, rng, now: () => env.wallNow() });
     const wallMs = env.wallNow() - t0;
     const charged = env.computeDelay(wallMs, result.work);
     stats.events++;

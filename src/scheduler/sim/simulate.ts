@@ -58,6 +58,8 @@ export interface SimOptions {
   centralBudgetMs: number;
   /** DVMS underload threshold (fraction of CPU capacity, 0 = off). */
   underload: number;
+  /** Solver headroom (fraction of CPU kept free on touched nodes), for dvms and centralized. */
+  headroom: number;
 }
 
 export const SIM_DEFAULTS: SimOptions = {
@@ -85,6 +87,7 @@ export const SIM_DEFAULTS: SimOptions = {
   centralPeriodS: 30,
   centralBudgetMs: 10_000,
   underload: 0,
+  headroom: 0,
 };
 
 export interface SimMetrics {
@@ -283,6 +286,7 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
           rng: seededRandom((options.seed * 31 + h) >>> 0),
           solve: { timeBudgetMs: options.solveBudgetMs },
           underloadThreshold: options.underload,
+          headroom: options.headroom,
         }),
     );
     const under = options.underload * options.hostCpu;

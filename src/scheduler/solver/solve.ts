@@ -34,6 +34,11 @@ export interface SolveOptions {
   patience?: number;
   /** `worst`: most remaining CPU first (spreads load); `best`: tightest fit (packs). */
   fit?: 'worst' | 'best';
+  /**
+   * Fraction of CPU capacity kept free on the nodes a plan relieves or fills (default 0). A soft
+   * goal: plans are still checked against the full capacity.
+   */
+  headroom?: number;
   /** Migration cost of a VM (default: its memory). */
   cost?: (vm: string, model: Model) => number;
   rng?: RandomSource;
@@ -72,7 +77,9 @@ export function solve(model: Model, constraints: readonly Constraint[] = [], opt
   const rng = options.rng ?? seededRandom(1);
   if (!(timeBudget > 0)) throw SchedulerError.INVALID_OPTION('timeBudgetMs must be > 0');
 
-  const st = new SolverState(model);
+  const headroom = options.headroom ?? 0;
+  if (!(headroom >= 0 && headroom < 1)) throw SchedulerError.INVALID_OPTION('headroom must be in [0, 1)');
+  const st = new SolverState(model, headroom);
   const encoded: Encoded[] = constraints.map((c) => encode(c, st));
   for (const e of encoded) e.setup?.(st);
   st.reset();
@@ -197,11 +204,11 @@ function attempt(st: SolverState, encoded: readonly Encoded[], cost: Float64Arra
     vms.sort((a, b) => (keys.get(a) ?? 0) - (keys.get(b) ?? 0));
     const evicted: number[] = [];
     for (const v of vms) {
-      if (!st.overloaded(n)) break;
+      if (!st.overTarget(n)) break;
       st.unplace(v);
       evicted.push(v);
     }
-    if (st.overloaded(n)) return null;
+    if (st.overTarget(n)) return null;
     // Put back what is not needed, most expensive first.
     for (let i = evicted.length - 1; i >= 0; i--) {
       const v = evicted[i] ?? -1;
@@ -226,7 +233,7 @@ function attempt(st: SolverState, encoded: readonly Encoded[], cost: Float64Arra
     let bestScore = Infinity;
     for (let n = 0; n < st.nodeIds.length; n++) {
       if (!st.fits(v, n) || !allowed(st, encoded, v, n)) continue;
-      const free = (st.capCpu[n] ?? 0) - (st.usedCpu[n] ?? 0) - (st.demCpu[v] ?? 0);
+      const free = (st.targetCpu[n] ?? 0) - (st.usedCpu[n] ?? 0) - (st.demCpu[v] ?? 0);
       const score = (fit === 'worst' ? -free : free) * noise() + (n === src ? -1e-6 : 0);
       if (score < bestScore) [bestNode, bestScore] = [n, score];
     }
@@ -260,7 +267,7 @@ function evictFor(st: SolverState, encoded: readonly Encoded[], v: number, locke
     for (const o of st.residents[n] ?? []) {
       if (locked[o] !== 1 && st.pinned[o] !== 1 && (st.demCpu[o] ?? 0) <= (st.demCpu[v] ?? 0)) freeable += st.demCpu[o] ?? 0;
     }
-    const slack = (st.capCpu[n] ?? 0) - (st.usedCpu[n] ?? 0) + freeable - (st.demCpu[v] ?? 0);
+    const slack = (st.targetCpu[n] ?? 0) - (st.usedCpu[n] ?? 0) + freeable - (st.demCpu[v] ?? 0);
     const memOk = (st.capMem[n] ?? 0) - (st.usedMem[n] ?? 0) - (st.demMem[v] ?? 0) >= -1e-9;
     if (slack < -1e-9 || !memOk) continue;
     const score = slack * (ctx.attempt === 0 ? 1 : 0.5 + ctx.rng.next());

@@ -25,9 +25,11 @@ export class SolverState {
   /** 1 when the node must be shut down in the target. */
   readonly shutdown: Uint8Array;
   readonly pinned: Uint8Array;
+  /** CPU a node may reach when it receives VMs or is relieved (capacity × (1 − headroom)). */
+  readonly targetCpu: Float64Array;
   work = 0;
 
-  constructor(readonly model: Model) {
+  constructor(readonly model: Model, headroom = 0) {
     this.nodeIds = [...model.nodes.keys()];
     this.vmIds = [...model.host.keys(), ...model.ready];
     this.nodeIds.forEach((id, i) => this.nodeIdx.set(id, i));
@@ -37,12 +39,14 @@ export class SolverState {
     this.capCpu = new Float64Array(n);
     this.capMem = new Float64Array(n);
     this.usable = new Uint8Array(n);
+    this.targetCpu = new Float64Array(n);
     this.boot = new Uint8Array(n);
     this.shutdown = new Uint8Array(n);
     this.nodeIds.forEach((id, i) => {
       const spec = model.nodes.get(id);
       this.capCpu[i] = spec?.cpu ?? 0;
       this.capMem[i] = spec?.mem ?? 0;
+      this.targetCpu[i] = (spec?.cpu ?? 0) * (1 - headroom);
       this.usable[i] = model.offline.has(id) ? 0 : 1;
     });
     this.demCpu = new Float64Array(m);
@@ -94,13 +98,18 @@ export class SolverState {
     this.work++;
     return (
       this.usable[n] === 1 &&
-      (this.usedCpu[n] ?? 0) + (this.demCpu[v] ?? 0) <= (this.capCpu[n] ?? 0) + 1e-9 &&
+      (this.usedCpu[n] ?? 0) + (this.demCpu[v] ?? 0) <= (this.targetCpu[n] ?? 0) + 1e-9 &&
       (this.usedMem[n] ?? 0) + (this.demMem[v] ?? 0) <= (this.capMem[n] ?? 0) + 1e-9
     );
   }
 
   overloaded(n: number): boolean {
     return (this.usedCpu[n] ?? 0) > (this.capCpu[n] ?? 0) + 1e-9 || (this.usedMem[n] ?? 0) > (this.capMem[n] ?? 0) + 1e-9;
+  }
+
+  /** Above the headroom target (only meaningful for nodes being relieved). */
+  overTarget(n: number): boolean {
+    return (this.usedCpu[n] ?? 0) > (this.targetCpu[n] ?? 0) + 1e-9 || (this.usedMem[n] ?? 0) > (this.capMem[n] ?? 0) + 1e-9;
   }
 
   vmsOf(ids: readonly string[]): number[] {
