@@ -68,6 +68,26 @@ describe('DVMS protocol', () => {
     );
   });
 
+  it('merges stuck partitions into older ones under saturation without breaking exclusivity', () => {
+    let merges = 0;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 0, max: 80 }), (seed, jitter) => {
+        const h = new DvmsHarness({ hosts: 12, vmsPerHost: 8, seed, jitterMs: jitter, ring: true });
+        for (let v = 0; v < 96; v++) h.cluster.setLoad(v, 50, 0);
+        h.injectLoads(20, 20_000);
+        h.run(30_000);
+        // Then the load falls: every partition must apply or give up and dissolve.
+        for (let v = 0; v < 96; v++) h.cluster.setLoad(v, 10, h.queue.now / 1000);
+        h.run(90_000);
+        merges += h.merges;
+        expect(h.violations).toEqual([]);
+        expect(h.orphans()).toEqual([]);
+      }),
+      { numRuns: 10, seed: 3 },
+    );
+    expect(merges).toBeGreaterThan(0);
+  });
+
   it('timeouts free the members of a partition whose leader vanished', () => {
     const h = new DvmsHarness({ hosts: 6, vmsPerHost: 4, seed: 5, jitterMs: 0, agent: { probeTimeoutMs: 500 } });
     for (let v = 0; v < 24; v++) h.cluster.setLoad(v, 50, 0); // 200 per host

@@ -90,6 +90,21 @@ describe('solver', () => {
     expect(checkPlan(m, { actions: [new MigrateVm('a', 'n2', 'n1')] })[0]?.type).toBe('invalid-action');
   });
 
+  it('keeps a CPU headroom on touched nodes when it can, and still solves when it cannot', () => {
+    const m = model(
+      { n1: [400, 8192], n2: [400, 8192], n3: [400, 8192] },
+      { a: [200, 512, 'n1'], b: [250, 512, 'n1'], c: [100, 512, 'n2'], d: [300, 512, 'n3'] },
+    );
+    // Without headroom b fits on n2 (350/400); with 20 % it must go where the load stays <= 320.
+    const tight = solve(m, [], { headroom: 0 });
+    expect(tight.status).toBe('solved');
+    const roomy = solve(m, [], { headroom: 0.2 });
+    expect(roomy.status).toBe('solved');
+    for (const a of roomy.plan?.actions ?? []) if (a.kind === 'migrate') expect(a.to).toBe('n2');
+    expect(roomy.plan?.actions.map(String)).toEqual(['migrate(a, n1 -> n2)']);
+    expect(() => solve(m, [], { headroom: 1 })).toThrowError(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+
   it('respects the work budget and reports it', () => {
     const nodes = Array.from({ length: 40 }, (_, i) => ({ id: `n${i}`, cpu: 800, mem: 32768 }));
     const vms = Array.from({ length: 400 }, (_, i) => ({ id: `v${i}`, cpu: 70 + (i % 5) * 10, mem: 1024 }));

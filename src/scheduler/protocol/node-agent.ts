@@ -50,6 +50,7 @@ export interface AgentObserver {
   eventSolved?(event: DvmsEvent, partitionSize: number, at: number, migrations: number): void;
   eventUnsolvable?(event: DvmsEvent, partitionSize: number, at: number): void;
   partitionDissolved?(pid: string, size: number, at: number): void;
+  partitionMerged?(into: string, from: string, at: number): void;
   migrationStarted?(pid: string, vm: string, from: string, to: string, at: number): void;
   migrationEnded?(pid: string, vm: string, ok: boolean, at: number): void;
 }
@@ -568,6 +569,7 @@ export class NodeAgent {
     if (lead.timer !== null) this.env.clearTimer(lead.timer);
     lead.timer = null;
     const adoptees = new Set(info.members.filter((m) => !lead.info.members.includes(m)));
+    this.observer.partitionMerged?.(lead.info.pid, info.pid, this.env.now());
     for (const m of adoptees) this.mergedFrom.set(m, info.pid);
     this.updateInfo({
       events: [...lead.info.events, ...info.events],

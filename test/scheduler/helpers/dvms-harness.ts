@@ -29,6 +29,7 @@ export class DvmsHarness {
   readonly solved: number[] = [];
   migrations = 0;
   unsolvable = 0;
+  merges = 0;
   private readonly rng;
 
   constructor(readonly o: HarnessOptions) {
@@ -92,6 +93,9 @@ export class DvmsHarness {
       },
       eventUnsolvable: () => {
         this.unsolvable++;
+      },
+      partitionMerged: () => {
+        this.merges++;
       },
     };
     const ids = Array.from({ length: o.hosts }, (_, h) => `h${h}`);
