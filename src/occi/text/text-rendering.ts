@@ -31,11 +31,14 @@ function inBody(lines: OcciLine[], headers?: Record<string, string>): Rendered {
   return { body: lines.map((l) => `${l.name}: ${l.value}\n`).join(''), ...(headers ? { headers } : {}) };
 }
 
-/** One header per line (Node sends repeated headers); a client may join them with commas. */
+/**
+ * One header per field, its values comma-joined (RFC 9110 list syntax): rOCCI-api reads only the
+ * first of repeated header lines, so separate lines would lose all but one value.
+ */
 function inHeaders(lines: OcciLine[], extra: Record<string, string> = {}): Rendered {
-  const headers: Record<string, string[] | string> = { ...extra };
-  for (const l of lines) ((headers[l.name] ??= []) as string[]).push(l.value);
-  return { body: '', headers };
+  const values = new Map<string, string[]>();
+  for (const l of lines) values.set(l.name, [...(values.get(l.name) ?? []), l.value]);
+  return { body: '', headers: { ...extra, ...Object.fromEntries([...values].map(([name, vs]) => [name, vs.join(', ')])) } };
 }
 
 export const textPlainRendering: Rendering = {

@@ -116,7 +116,7 @@ describe('the model rendered as categories', () => {
     const title = 'Überraschung ✓ "quoted"\nnext line';
     const mixin = { class: 'mixin', term: 'x', scheme: 'http://example.com/t#', title, depends: [], applies: [], actions: [], attributes: [], location: '/x/' } as Mixin;
     const rendered = textOcciRendering.categories([mixin]);
-    const header = (rendered.headers!['Category'] as string[])[0]!;
+    const header = rendered.headers!['Category'] as string;
     expect(header).toMatch(/^[\x20-\x7e]*$/);
     expect(parseCategory(header).title).toBe(title);
   });
