@@ -67,6 +67,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
 export const DEFAULT_RTT_WINDOW = 9;
 /** Discovery refreshes after joining, in ms from the join (then Hyperswarm's own schedule). */
 export const DEFAULT_REFRESH_SCHEDULE_MS: readonly number[] = [250, 1000, 3000, 8000];
+/** Time allowed for a graceful swarm shutdown before it is forced. */
+export const DEFAULT_SWARM_DESTROY_GRACE_MS = 2000;
 /** Pending-call bound per mesh. */
 export const DEFAULT_MAX_IN_FLIGHT = 10_000;
 
@@ -379,7 +381,15 @@ export class Mesh extends EventEmitter<MeshEvents> {
       l.rpc.destroy(reason);
       l.conn.destroy();
     }
-    if (this.ownsSwarm) await this.swarm.destroy({ force: true }).catch(() => undefined);
+    if (this.ownsSwarm) {
+      // Graceful (unannounce) within a bound, then forced: a forced destroy alone can leave native handles open.
+      const graceful = this.swarm.destroy().then(
+        () => true,
+        () => true,
+      );
+      const done = await Promise.race([graceful, sleep(DEFAULT_SWARM_DESTROY_GRACE_MS).then(() => false)]);
+      if (!done) await this.swarm.destroy({ force: true }).catch(() => undefined);
+    }
     else await this.swarm.leave(this.topic).catch(() => undefined);
     this.links.clear();
     this.memberMap.clear();

@@ -1,0 +1,150 @@
+/**
+ * Mesh benchmark (loopback testnet, no injected delay):
+ *   npm run bench:mesh [-- --nodes 10 --calls 2000]
+ * 1. time to full membership for N nodes started at once (in one process);
+ * 2. RPC round trip p50/p99 between two members;
+ * 3. GET comparisons: each scenario measures a `local` and a `forwarded`
+ *    variant of the same request. The built-in one serves a forwarded request
+ *    through mesh.forward/serveForwarded against calling the same handler
+ *    directly; the HTTP layer plugs in a real GET via `GetScenario`.
+ * Prints one JSON object on stdout; progress on stderr. Bounded: fixed
+ * iteration counts and a global watchdog.
+ */
+import { Command } from 'commander';
+import createTestnet from 'hyperdht/testnet.js';
+import { pino } from 'pino';
+import type { ForwardedRequest, ForwardedResponse } from '../src/mesh/http-forwarding.js';
+import { Mesh } from '../src/mesh/mesh.js';
+
+const DEFAULT_NODES = 10;
+const DEFAULT_CALLS = 2000;
+const WARMUP_CALLS = 200;
+const WATCHDOG_MS = 120_000;
+
+/** A GET measured locally and forwarded one mesh hop; `setup` gets the entry and target meshes. */
+export interface GetScenario {
+  name: string;
+  setup(entry: Mesh, target: Mesh): Promise<{ local(): Promise<unknown>; forwarded(): Promise<unknown>; close(): Promise<void> }>;
+}
+
+/** Mesh-only scenario: the same handler, called directly vs. through mesh.forward. */
+export const meshForwardScenario: GetScenario = {
+  name: 'forward-handler',
+  async setup(entry, target) {
+    const body = Buffer.from(JSON.stringify({ id: 'vm-1', kind: 'compute', state: 'active' }));
+    const handler = (req: ForwardedRequest): ForwardedResponse => ({
+      status: 200,
+      headers: { 'content-type': 'application/json', 'x-path': req.path },
+      body,
+    });
+    target.serveForwarded(handler);
+    const req: ForwardedRequest = { method: 'GET', path: '/compute/vm-1', headers: { accept: 'application/json' }, body: Buffer.alloc(0) };
+    return {
+      local: async () => handler(req),
+      forwarded: () => entry.forward(target.key, req, { timeoutMs: 5000 }),
+      close: async () => undefined,
+    };
+  },
+};
+
+export const scenarios: GetScenario[] = [meshForwardScenario];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+}
+
+async function timeCalls(n: number, fn: () => Promise<unknown>): Promise<{ p50: number; p99: number; mean: number }> {
+  for (let i = 0; i < Math.min(WARMUP_CALLS, n); i++) await fn();
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    t.push(performance.now() - t0);
+  }
+  t.sort((a, b) => a - b);
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  return { p50: r(percentile(t, 0.5)), p99: r(percentile(t, 0.99)), mean: r(t.reduce((a, b) => a + b, 0) / t.length) };
+}
+
+async function main(): Promise<void> {
+  const opts = new Command()
+    .option('--nodes <n>', 'nodes for the membership timing', (v) => Number(v), DEFAULT_NODES)
+    .option('--calls <n>', 'calls per latency measurement', (v) => Number(v), DEFAULT_CALLS)
+    .parse()
+    .opts<{ nodes: number; calls: number }>();
+  const log = (s: string): void => {
+    process.stderr.write(`bench:mesh: ${s}\n`);
+  };
+  const watchdog = setTimeout(() => {
+    log(`watchdog: not done after ${WATCHDOG_MS} ms`);
+    process.exit(2);
+  }, WATCHDOG_MS);
+  watchdog.unref();
+
+  const testnet = await createTestnet(3, { host: '127.0.0.1' });
+  const meshes: Mesh[] = [];
+  try {
+    log(`starting ${opts.nodes} nodes at once`);
+    const t0 = performance.now();
+    for (let i = 0; i < opts.nodes; i++) {
+      meshes.push(
+        new Mesh({
+          secret: 'bench-secret',
+          bootstrap: testnet.bootstrap,
+          name: `node-${i + 1}`,
+          logger: pino({ level: 'silent' }),
+          probesPerRound: 0,
+        }),
+      );
+    }
+    meshes.forEach((m) => m.handle('echo', (p) => p));
+    await Promise.all(meshes.map((m) => m.start()));
+    const tJoined = performance.now();
+    await Promise.all(meshes.map((m) => m.waitForMembers(opts.nodes - 1, 60_000)));
+    const fullMembershipMs = Math.round(performance.now() - t0);
+    log(`full membership of ${opts.nodes} after ${fullMembershipMs} ms (joins flushed after ${Math.round(tJoined - t0)} ms)`);
+
+    const [a, b] = meshes as [Mesh, Mesh];
+    log(`RPC round trips: ${opts.calls} small calls`);
+    const rpc = await timeCalls(opts.calls, () => a.request(b.key, 'echo', { x: 1 }));
+    log(`RPC p50 ${rpc.p50} ms, p99 ${rpc.p99} ms`);
+
+    const gets: Record<string, unknown> = {};
+    for (const s of scenarios) {
+      log(`GET scenario ${s.name}`);
+      const sc = await s.setup(a, b);
+      try {
+        const local = await timeCalls(opts.calls, sc.local);
+        const forwarded = await timeCalls(opts.calls, sc.forwarded);
+        gets[s.name] = {
+          local,
+          forwarded,
+          p50_difference_ms: Math.round((forwarded.p50 - local.p50) * 1000) / 1000,
+          p99_difference_ms: Math.round((forwarded.p99 - local.p99) * 1000) / 1000,
+        };
+      } finally {
+        await sc.close();
+      }
+    }
+    process.stdout.write(
+      `${JSON.stringify({
+        nodes: opts.nodes,
+        full_membership_ms: fullMembershipMs,
+        rpc_calls: opts.calls,
+        rpc_p50_ms: rpc.p50,
+        rpc_p99_ms: rpc.p99,
+        rpc_mean_ms: rpc.mean,
+        get: gets,
+      })}\n`,
+    );
+  } finally {
+    log('shutting down');
+    await Promise.allSettled(meshes.map((m) => m.destroy()));
+    log('meshes destroyed');
+    await testnet.destroy();
+    log('testnet destroyed');
+    clearTimeout(watchdog);
+  }
+}
+
+await main();
