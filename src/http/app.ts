@@ -150,9 +150,10 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
   };
   const postCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const category = collection(c);
-    const { rendering, mediaType } = negotiator.response(req, true);
-    const input = negotiator.request(req);
     const term = actionTerm(c);
+    // Tagging and collection actions answer with a collection, which every rendering can render.
+    const { rendering, mediaType } = negotiator.response(req, category.class === 'kind' && !term);
+    const input = negotiator.request(req);
     if (category.class === 'mixin') {
       if (term) throw OcciError.badRequest('actions are triggered on kind collections and entities, not on mixin collections');
       const members = await service.tag(principal, category, input.parseLocations(message(req)), false);
@@ -172,7 +173,7 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
   const putCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const category = collection(c);
     if (category.class !== 'mixin') throw OcciError.methodNotAllowed('PUT', c.request.path, ['GET', 'POST', 'DELETE']);
-    const { rendering, mediaType } = negotiator.response(req, true);
+    const { rendering, mediaType } = negotiator.response(req, false);
     const members = await service.tag(principal, category, negotiator.request(req).parseLocations(message(req)), true);
     send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e)), renderContext(req)));
   };

@@ -60,7 +60,8 @@ export function resourceTemplates(): Mixin[] {
     class: 'mixin',
     term: s.term,
     scheme: RESOURCE_TPL_SCHEME,
-    title: `${s.term[0]!.toUpperCase()}${s.term.slice(1)}: ${s.cores} core${s.cores > 1 ? 's' : ''}, ${s.memory} GiB memory`,
+    // No commas: clients split text/occi header values at every comma, even inside quotes.
+    title: `${s.term[0]!.toUpperCase()}${s.term.slice(1)}: ${s.cores} core${s.cores > 1 ? 's' : ''} and ${s.memory} GiB memory`,
     depends: [RESOURCE_TPL],
     applies: [COMPUTE],
     location: `/resource_tpl/${s.term}/`,
