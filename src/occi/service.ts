@@ -10,7 +10,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import type { CategoryRegistry } from './registry.js';
 import type { ActionInput, EntityInput, Filter, LocationsInput, MixinDefinitionInput, Principal } from './request.js';
 import { nextState, transitions } from './state-machine.js';
-import type { Change, EntityStore } from './store.js';
+import type { EntityStore } from './store.js';
 
 /** Where a path points. */
 export type Target =
@@ -566,20 +566,40 @@ export class OcciService {
     });
   }
 
-  /** Reconciliation: refresh an entity's observed state from the backend before rendering it. */
+  /** Reconciliation on read: the entity as the backend observes it now (stored when it changed). */
   async observe(e: Entity): Promise<Entity> {
     if (!this.backend.observe) return e;
-    const patch = await this.backend.observe(e);
-    if (!patch || Object.entries(patch).every(([k, v]) => sameValue(v, e.attributes[k]))) return e;
-    return this.mutex.run([e.id], async () => {
-      const fresh = this.store.get(e.id);
-      if (!fresh) return e;
-      const stored = withAttributes(fresh, patch);
-      const change: Change = { put: [stored] };
-      this.store.apply(change);
+    return (await this.reconcile(e.id)) ?? e;
+  }
+
+  /**
+   * Re-observes an entity through the backend under the entity's lock, so that it never reads the
+   * infrastructure halfway through a request's backend calls, and stores what changed. Called on
+   * read and when the infrastructure reports a change. Undefined when there is no such entity.
+   */
+  async reconcile(id: string): Promise<Entity | undefined> {
+    const backend = this.backend;
+    if (!backend.observe) return this.store.get(id);
+    return this.mutex.run([id], async () => {
+      const fresh = this.store.get(id);
+      if (!fresh) return undefined;
+      const patch = await backend.observe!(fresh);
+      if (!patch || Object.entries(patch).every(([k, v]) => sameValue(v, fresh.attributes[k]))) return fresh;
+      const stored = withObserved(fresh, patch);
+      this.store.apply({ put: [stored] });
       return stored;
     });
   }
+}
+
+/** The patch applied; a state that changes without a message loses the previous state's message. */
+function withObserved(e: Entity, patch: Record<string, AttributeValue>): Entity {
+  const attributes = { ...e.attributes, ...patch };
+  for (const [name, value] of Object.entries(patch)) {
+    const message = `${name}.message`;
+    if (name.endsWith('.state') && value !== e.attributes[name] && !(message in patch)) delete attributes[message];
+  }
+  return { ...e, attributes };
 }
 
 function withAttributes(e: Entity, patch: Record<string, AttributeValue>): Entity {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { Backend } from '../../src/occi/backend.js';
+import { type Backend, StateOnlyBackend } from '../../src/occi/backend.js';
 import { startNode, type RunningNode } from '../../src/node.js';
 
 export interface TestNode extends RunningNode {
@@ -11,10 +11,15 @@ export interface TestNode extends RunningNode {
   dispose(): Promise<void>;
 }
 
-/** A node on an ephemeral port with a fresh data directory, silent logs. */
-export async function startTestNode(opts: { dataDir?: string; backend?: Backend } = {}): Promise<TestNode> {
+/**
+ * A node on an ephemeral port with a fresh data directory, silent logs. It drives `hypervisor`
+ * (a libvirt URI or `sim`) when one is given; otherwise `backend`, by default the state-only one,
+ * so that the suites of the OCCI surface do not depend on a hypervisor's state.
+ */
+export async function startTestNode(opts: { dataDir?: string; backend?: Backend; hypervisor?: string } = {}): Promise<TestNode> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'occi-node-'));
-  const node = await startNode({ port: 0, dataDir, backend: opts.backend, logger: pino({ level: 'silent' }) });
+  const backend = opts.hypervisor === undefined ? (opts.backend ?? new StateOnlyBackend()) : undefined;
+  const node = await startNode({ port: 0, dataDir, backend, hypervisor: opts.hypervisor, logger: pino({ level: 'silent' }) });
   return {
     ...node,
     dataDir,
