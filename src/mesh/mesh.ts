@@ -12,9 +12,12 @@
  * - Liveness: the connection sends keep-alives every `keepAliveMs` and is
  *   destroyed after `connectionTimeoutMs` of silence; every member also gets
  *   a heartbeat every `heartbeatMs`, and a member silent for
- *   `heartbeatTimeoutMs` is dropped. Bound on loss detection:
- *   min(connectionTimeoutMs, heartbeatTimeoutMs + heartbeatMs) — 3 s with
- *   the defaults (measured ≈ 3 s after a SIGKILL on loopback).
+ *   `heartbeatTimeoutMs` is dropped. A closed connection is reported as
+ *   `member-left` after `reconnectGraceMs` unless a new one replaced it.
+ *   Bound on loss detection: min(connectionTimeoutMs, heartbeatTimeoutMs +
+ *   heartbeatMs) + reconnectGraceMs = 3.5 s with the defaults for a dead
+ *   process (measured ≈ 3.5 s after a SIGKILL on loopback), 4.5 s at most
+ *   for a process that keeps its connection open but stops answering.
  * - Duplicate connections: links are keyed by the remote public key; a new
  *   connection replaces the old link (the member stays), and idempotent
  *   calls that failed on the old link are retried on the new one.
@@ -24,7 +27,7 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import DHT, { type DHTNode, type KeyPair } from 'hyperdht';
-import Hyperswarm, { type PeerDiscoverySession, type SecretStream } from 'hyperswarm';
+import Hyperswarm, { type PeerDiscoverySession, type PeerInfo, type SecretStream } from 'hyperswarm';
 import ProtomuxRPC from 'protomux-rpc';
 import { pino, type Logger } from 'pino';
 import { authKeyFor, createProof, topicFor, verifyProof } from './auth.js';
@@ -67,6 +70,13 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
 export const DEFAULT_RTT_WINDOW = 9;
 /** Discovery refreshes after joining, in ms from the join (then Hyperswarm's own schedule). */
 export const DEFAULT_REFRESH_SCHEDULE_MS: readonly number[] = [250, 1000, 3000, 8000];
+/**
+ * After a member's connection closes, how long a new connection from the same
+ * key may take to replace it before the member is reported lost. Absorbs
+ * Hyperswarm's duplicate-connection swaps (the old stream closes just before
+ * the new one is handed over). Adds to the loss-detection bound.
+ */
+export const DEFAULT_RECONNECT_GRACE_MS = 500;
 /** Time allowed for a graceful swarm shutdown before it is forced. */
 export const DEFAULT_SWARM_DESTROY_GRACE_MS = 2000;
 /** Pending-call bound per mesh. */
@@ -127,6 +137,7 @@ export interface MeshOptions {
   heartbeatMs?: number;
   heartbeatTimeoutMs?: number;
   authTimeoutMs?: number;
+  reconnectGraceMs?: number;
   requestTimeoutMs?: number;
   maxMessageBytes?: number;
   retries?: number;
@@ -197,6 +208,7 @@ type Reply = { ok: true; v: JsonValue } | { ok: false; code: string; message: st
 class Link {
   verified = false;
   closed = false;
+  revoked = false;
   readonly ready: Promise<boolean>;
   resolveReady!: (ok: boolean) => void;
   authTimer: NodeJS.Timeout | null = null;
@@ -205,6 +217,7 @@ class Link {
     readonly key: string,
     readonly conn: SecretStream,
     readonly rpc: ProtomuxRPC,
+    readonly peerInfo?: PeerInfo,
   ) {
     this.ready = new Promise((resolve) => {
       this.resolveReady = resolve;
@@ -226,6 +239,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       | 'heartbeatMs'
       | 'heartbeatTimeoutMs'
       | 'authTimeoutMs'
+      | 'reconnectGraceMs'
       | 'requestTimeoutMs'
       | 'maxMessageBytes'
       | 'retries'
@@ -250,6 +264,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
   private readonly handlers = new Map<string, Handler>();
   private readonly rtts = new Map<string, number[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Members whose connection closed, awaiting a replacement (key → leave timer). */
+  private readonly leaving = new Map<string, NodeJS.Timeout>();
+  /** Callers waiting for a verified link to a key. */
+  private readonly linkWaiters = new Map<string, Set<() => void>>();
   private readonly pending = new Set<(err: MeshError) => void>();
   private info: MemberInfo;
   private discovery: PeerDiscoverySession | null = null;
@@ -278,6 +296,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
       authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
+      reconnectGraceMs: options.reconnectGraceMs ?? DEFAULT_RECONNECT_GRACE_MS,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
       retries: options.retries ?? DEFAULT_RETRIES,
@@ -312,10 +331,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       this.swarm = new Hyperswarm({ keyPair: this.keyPair, dht });
       this.ownsSwarm = true;
     }
-    this.swarm.on('connection', (conn, info) => {
-      void info;
-      this.onConnection(conn);
-    });
+    this.swarm.on('connection', (conn, info) => this.onConnection(conn, info));
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -399,6 +415,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
   private clearTimers(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    for (const t of this.leaving.values()) clearTimeout(t);
+    this.leaving.clear();
+    for (const waiters of this.linkWaiters.values()) for (const w of waiters) w();
+    this.linkWaiters.clear();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.heartbeatTimer = null;
@@ -480,9 +500,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.revoked.add(k);
     const link = this.links.get(k);
     if (link) {
+      link.revoked = true;
       this.countRefused(k, 'revoked');
       link.conn.destroy(MeshError.UNAUTHORIZED('revoked', k));
     }
+    if (!link && this.memberMap.has(k)) this.memberLost(k, 'revoked');
   }
 
   isRevoked(key: string): boolean {
@@ -699,8 +721,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
     for (let i = 0; i < 10; i++) {
       const link = this.links.get(peerKey);
       if (!link) {
-        if (this.memberMap.has(peerKey)) throw MeshError.UNREACHABLE(peerKey);
-        throw MeshError.NOT_MEMBER(peerKey);
+        if (!this.memberMap.has(peerKey)) throw MeshError.NOT_MEMBER(peerKey);
+        if (!this.leaving.has(peerKey)) throw MeshError.UNREACHABLE(peerKey);
+        // The connection is being replaced: wait for the new one (bounded by the deadline and the grace).
+        const left = deadline - this.clock.now();
+        if (left <= 0) throw MeshError.TIMEOUT(0, peerKey);
+        await this.waitForLink(peerKey, left);
+        continue;
       }
       if (link.verified && !link.closed) return link;
       const left = deadline - this.clock.now();
@@ -712,6 +739,25 @@ export class Mesh extends EventEmitter<MeshEvents> {
     throw MeshError.UNREACHABLE(peerKey);
   }
 
+  private waitForLink(key: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.linkWaiters.get(key);
+      if (!set) {
+        set = new Set();
+        this.linkWaiters.set(key, set);
+      }
+      const waiters = set;
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      waiters.add(done);
+    });
+  }
+
   private async delay(peerKey: string): Promise<void> {
     const d = this.delayMs?.(peerKey) ?? 0;
     if (d > 0) await sleep(d);
@@ -719,7 +765,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   // ---------------------------------------------------------------- connections
 
-  private onConnection(conn: SecretStream): void {
+  private onConnection(conn: SecretStream, info?: PeerInfo): void {
     const key = conn.remotePublicKey.toString('hex');
     conn.on('error', (err: Error) => this.log.debug({ err: err.message, peer: short(key) }, 'connection error'));
     if (this.closing) {
@@ -728,6 +774,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
     if (this.revoked.has(key)) {
       this.countRefused(key, 'revoked');
+      info?.ban(true);
       conn.destroy(MeshError.UNAUTHORIZED('revoked', key));
       return;
     }
@@ -735,11 +782,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
     conn.setTimeout(this.opts.connectionTimeoutMs);
     void conn.opened.then((opened) => {
       if (!opened || conn.destroyed || this.closing) return;
-      this.attach(key, conn);
+      this.attach(key, conn, info);
     });
   }
 
-  private attach(key: string, conn: SecretStream): void {
+  private attach(key: string, conn: SecretStream, info?: PeerInfo): void {
     const hash = conn.handshakeHash;
     if (!hash) {
       conn.destroy();
@@ -747,7 +794,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
     const proof = createProof(this.authKey, hash, this.keyPair.publicKey, conn.remotePublicKey);
     const rpc = new ProtomuxRPC(conn, { protocol: RPC_PROTOCOL, handshake: proof });
-    const link = new Link(key, conn, rpc);
+    const link = new Link(key, conn, rpc, info);
     const previous = this.links.get(key);
     this.links.set(key, link);
     if (previous && previous !== link) {
@@ -773,6 +820,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const hash = conn.handshakeHash;
     if (!hash || !verifyProof(this.authKey, hash, conn.remotePublicKey, this.keyPair.publicKey, remoteProof)) {
       this.countRefused(key, 'bad cluster proof');
+      // Do not let Hyperswarm retry a peer that cannot prove the secret.
+      link.peerInfo?.ban(true);
       conn.destroy(MeshError.UNAUTHORIZED('bad cluster proof', key));
       return;
     }
@@ -789,6 +838,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
       return null;
     });
     link.resolveReady(true);
+    const leave = this.leaving.get(key);
+    if (leave) {
+      clearTimeout(leave);
+      this.leaving.delete(key);
+      this.log.debug({ peer: short(key) }, 'connection replaced within the grace period');
+    }
+    const waiters = this.linkWaiters.get(key);
+    if (waiters) {
+      this.linkWaiters.delete(key);
+      for (const w of waiters) w();
+    }
     this.sendEvent(link, EVENT_HELLO, this.helloPayload());
   }
 
@@ -802,14 +862,38 @@ export class Mesh extends EventEmitter<MeshEvents> {
     if (!link.conn.destroyed) link.conn.destroy();
     if (!wasCurrent) return;
     this.links.delete(link.key);
-    const member = this.memberMap.get(link.key);
-    if (member) {
-      this.memberMap.delete(link.key);
-      this.vivaldi.forgetNode(link.key);
-      this.rtts.delete(link.key);
-      this.log.info({ peer: short(link.key), name: member.name }, 'member left');
-      this.emit('member-left', copyMember(member), 'connection closed');
+    const waiters = this.linkWaiters.get(link.key);
+    if (waiters) {
+      this.linkWaiters.delete(link.key);
+      for (const w of waiters) w();
     }
+    if (!this.memberMap.has(link.key) || this.leaving.has(link.key)) return;
+    if (this.closing || link.revoked || this.opts.reconnectGraceMs <= 0) {
+      this.memberLost(link.key, link.revoked ? 'revoked' : 'connection closed');
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.leaving.delete(link.key);
+      const current = this.links.get(link.key);
+      if (!current || !current.verified) this.memberLost(link.key, 'connection closed');
+    }, this.opts.reconnectGraceMs);
+    timer.unref();
+    this.leaving.set(link.key, timer);
+  }
+
+  private memberLost(key: string, reason: string): void {
+    const member = this.memberMap.get(key);
+    if (!member) return;
+    const link = this.links.get(key);
+    if (link && !link.verified) {
+      link.conn.destroy();
+      this.links.delete(key);
+    }
+    this.memberMap.delete(key);
+    this.vivaldi.forgetNode(key);
+    this.rtts.delete(key);
+    this.log.info({ peer: short(key), name: member.name, reason }, 'member left');
+    this.emit('member-left', copyMember(member), reason);
   }
 
   private countRefused(key: string, reason: string): void {

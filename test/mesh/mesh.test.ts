@@ -199,3 +199,42 @@ describe('delay injection and identity', () => {
     expect(() => fx.node('q', { bootstrap: [] })).toThrow(/bootstrap/);
   });
 });
+
+describe('connection replacement', () => {
+  let fx: MeshFixture;
+  beforeAll(async () => {
+    fx = await MeshFixture.create();
+  });
+  afterAll(async () => {
+    await fx?.dispose();
+  });
+
+  it('keeps the member and retries an idempotent call on the new connection', async () => {
+    const opts = { reconnectGraceMs: 5000, probesPerRound: 0 };
+    const p = fx.node('p', opts);
+    const q = fx.node('q', opts);
+    let calls = 0;
+    q.handle('slow-read', async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 200));
+      return 'value';
+    });
+    await Promise.all([p.start(), q.start()]);
+    await Promise.all([p.waitForMembers(1), q.waitForMembers(1)]);
+    const lost: string[] = [];
+    p.on('member-left', (m) => lost.push(m.key));
+
+    const idempotent = p.request(q.key, 'slow-read', null, { idempotent: true, timeoutMs: 8000 });
+    const once1 = p.request(q.key, 'slow-read', null, { timeoutMs: 8000 }).catch((e: unknown) => e);
+    // Drop the connection under the calls; Hyperswarm dials again and the new link takes over.
+    await new Promise((r) => setTimeout(r, 50));
+    const conn = [...(p as unknown as { swarm: { connections: Set<{ destroy(): void }> } }).swarm.connections][0]!;
+    conn.destroy();
+    const nonIdempotent = await once1;
+    expect((nonIdempotent as MeshError).code).toBe('CLOSED');
+    await expect(idempotent).resolves.toBe('value');
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(lost).toEqual([]);
+    expect(p.member(q.key)).toBeDefined();
+  });
+});

@@ -8,8 +8,8 @@ import type { Member, Mesh } from '../../src/mesh/mesh.js';
 import { MeshFixture, once, SECRET } from './mesh-helpers.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'mesh-node.ts');
-/** Loss-detection bound with the default options (connection timeout 3 s; heartbeat 3 s + 1 s period). */
-const DETECTION_BOUND_MS = 4000;
+/** Loss-detection bound with the default options: connection timeout 3 s + reconnect grace 0.5 s (+ 1 s margin for a loaded machine). */
+const DETECTION_BOUND_MS = 4500;
 
 interface Child {
   name: string;
