@@ -35,7 +35,7 @@ export interface EntityView {
 
 const UUID = new RegExp(`^${UUID_PATTERN}$`);
 const CORE_ID = 'occi.core.id';
-const USER_MIXIN_LOCATION = /^\/[A-Za-z0-9._~-]+\/([A-Za-z0-9._~-]+\/)?$/;
+const USER_MIXIN_LOCATION = /^\/[A-Za-z0-9._~-]+\/([A-Za-z0-9._~-]+\/){0,2}$/;
 const TERM = /^[a-z][a-z0-9_.-]*$/i;
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\/?[^\s#"]*#$/i;
 
@@ -117,7 +117,7 @@ export class OcciService {
     if (!SCHEME.test(input.scheme)) throw OcciError.badRequest(`mixin scheme ${JSON.stringify(input.scheme)} must be a URI ending with #`);
     const location = input.location ?? `/${input.term}/`;
     if (!USER_MIXIN_LOCATION.test(location)) {
-      throw OcciError.badRequest(`mixin location ${JSON.stringify(location)} must be a path of one or two segments ending with /`);
+      throw OcciError.badRequest(`mixin location ${JSON.stringify(location)} must be a path of one to three segments ending with /`);
     }
     for (const d of input.depends) if (!this.registry.mixin(d)) throw OcciError.unknownCategory(d);
     for (const a of input.applies) if (!this.registry.kind(a)) throw OcciError.unknownCategory(a);

@@ -106,6 +106,17 @@ describe('user mixins (tags) through the query interface', () => {
     expect(missing.status).toBe(400);
   });
 
+  it('takes locations of up to three segments, with and without the trailing slash', async () => {
+    const created = await occi.post('/-/', { mixins: [{ term: 'extra_large', scheme: 'http://example.org/tpl#', location: '/mixin/resource_tpl/extra_large/', applies: [COMPUTE] }] });
+    expect(created.status).toBe(200);
+    const vm = await post('/compute/', { kind: COMPUTE, attributes: {} });
+    expect((await occi.post('/mixin/resource_tpl/extra_large', { locations: [vm] })).status).toBe(200);
+    expect((await occi.get('/mixin/resource_tpl/extra_large/')).body.resources.map((r: { location: string }) => r.location)).toEqual([vm]);
+    const deep = await occi.post('/-/', { mixins: [{ term: 'deep', scheme: 'http://example.org/tpl#', location: '/a/b/c/d/' }] });
+    expect(deep.status).toBe(400);
+    expect(deep.body.error.message).toContain('three segments');
+  });
+
   it('refuses a location already taken by a kind', async () => {
     const res = await occi.post('/-/', { mixins: [{ term: 'clash', scheme: 'http://example.org/tags#', location: '/compute/' }] });
     expect(res.status).toBe(409);
