@@ -1,0 +1,63 @@
+/**
+ * Where an entity lives: a lookup with a cache.
+ *
+ * Why this design: ids are plain UUIDs (so that a location stays valid when an entity moves), a
+ * replicated map would cost a broadcast on every creation and migration, and lookups are rare
+ * once cached. A node that does not hold an id asks every member at once (`dir/has`, a
+ * scatter-gather with a deadline) and caches the answer; in steady state a request costs one
+ * mesh hop. A cached holder that no longer has the entity (it moved, or was deleted) is
+ * forgotten and the lookup runs again, so moved entities are still found.
+ */
+import type { JsonValue, Mesh } from './mesh.js';
+
+export const DIRECTORY_METHOD = 'dir/has';
+export const DEFAULT_LOOKUP_DEADLINE_MS = 2000;
+/** Cached holders kept at most (oldest forgotten first). */
+export const DEFAULT_CACHE_SIZE = 100_000;
+
+export interface DirectoryOptions {
+  /** Whether this node holds the entity. */
+  holds: (id: string) => boolean;
+  lookupDeadlineMs?: number;
+  cacheSize?: number;
+}
+
+export class EntityDirectory {
+  private readonly cache = new Map<string, string>();
+  private readonly deadlineMs: number;
+  private readonly cacheSize: number;
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly opts: DirectoryOptions,
+  ) {
+    this.deadlineMs = opts.lookupDeadlineMs ?? DEFAULT_LOOKUP_DEADLINE_MS;
+    this.cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
+    mesh.handle(DIRECTORY_METHOD, (payload) => this.opts.holds(String((payload as { id?: JsonValue })?.id ?? '')));
+    mesh.on('member-left', (m) => {
+      for (const [id, key] of this.cache) if (key === m.key) this.cache.delete(id);
+    });
+  }
+
+  /** The key of the member holding `id` (this node's own key when local), or undefined. */
+  async locate(id: string): Promise<string | undefined> {
+    if (this.opts.holds(id)) return this.mesh.key;
+    const cached = this.cache.get(id);
+    if (cached && this.mesh.member(cached)) return cached;
+    const { replies } = await this.mesh.gather<boolean>(DIRECTORY_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
+    const holder = replies.find((r) => r.value === true)?.key;
+    if (holder) this.remember(id, holder);
+    return holder;
+  }
+
+  /** The cached holder turned out wrong (404 there): look it up afresh next time. */
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+
+  remember(id: string, key: string): void {
+    this.cache.delete(id);
+    this.cache.set(id, key);
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+  }
+}
