@@ -19,7 +19,10 @@ export interface TestNode extends RunningNode {
 export async function startTestNode(opts: { dataDir?: string; backend?: Backend; hypervisor?: string } = {}): Promise<TestNode> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'occi-node-'));
   const backend = opts.hypervisor === undefined ? (opts.backend ?? new StateOnlyBackend()) : undefined;
-  const node = await startNode({ port: 0, dataDir, backend, hypervisor: opts.hypervisor, logger: pino({ level: 'silent' }) });
+  const node = await startNode({ port: 0, dataDir, backend, hypervisor: opts.hypervisor, logger: pino({ level: 'silent' }) }).catch((err: unknown) => {
+    if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     ...node,
     dataDir,
