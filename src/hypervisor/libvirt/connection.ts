@@ -115,6 +115,38 @@ export class LibvirtConnection {
     return this.call<T | null>(name, args, (r) => r === null, during) as Promise<T>;
   }
 
+  /**
+   * A lookup returning a handle, or null when libvirt reports `missing` (its not-found number):
+   * existence checks then build no error. Any other failure is thrown as usual.
+   */
+  lookup<T>(name: LibvirtFunctionName, args: unknown[], missing: number, during: string): Promise<T | null> {
+    if (this.#closing !== undefined) return Promise.reject(HypervisorError.CLOSED(`connection ${this.uri}`));
+    const settle = (result: T | null, detail: () => ReturnType<LibvirtBinding['threadError']>): T | null => {
+      if (result !== null) return result;
+      const error = detail();
+      if (error?.number === missing) return null;
+      throw fromLibvirt(error, during);
+    };
+    if (this.mode === 'sync') {
+      let result: T | null;
+      try {
+        result = this.binding.fn[name](...args) as T | null;
+      } catch (cause) {
+        return Promise.reject(HypervisorError.INTERNAL(`${during}: ${String(cause)}`, { cause }));
+      }
+      try {
+        return Promise.resolve(settle(result, () => this.binding.threadError()));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    const run = this.#chain.then(async () =>
+      settle((await callAsync(this.binding, name, args)) as T | null, () => this.binding.connectionError(this.#ptr)),
+    );
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
   /** A call returning an int (-1 on error). */
   int(name: LibvirtFunctionName, args: unknown[], during: string): Promise<number> {
     return this.call<number>(name, args, (r) => r < 0, during);

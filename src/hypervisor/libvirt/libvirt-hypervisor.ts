@@ -187,7 +187,7 @@ export class LibvirtHypervisor implements Hypervisor {
       await this.#createVolume(volumeXml({ name: rootVolumeName(spec), sizeGiB: this.#rootDiskGiB }, backing));
     }
     try {
-      await this.#defineXml(xml);
+      await this.#defineXml(xml, spec.id);
     } catch (err) {
       if (spec.image !== undefined) await this.deleteVolume(rootVolumeName(spec)).catch(() => {});
       throw err;
@@ -279,18 +279,17 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   async undefineDomain(id: string): Promise<void> {
-    const hadImage = await this.#onDomain(id, async (dom) => {
-      const xml = await this.connection.string('virDomainGetXMLDesc', [dom, VIR_DOMAIN_XML_INACTIVE], `describe ${id}`);
+    await this.#onDomain(id, async (dom) => {
       if ((await this.connection.int('virDomainIsActive', [dom], `state of ${id}`)) === 1) {
         await this.connection.int('virDomainDestroy', [dom], `destroy ${id}`);
       }
       const flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
       await this.connection.int('virDomainUndefineFlags', [dom, flags], `undefine ${id}`);
-      return xml.includes("name='ua-root'") || xml.includes('name="ua-root"');
     });
     this.#deferredSaves.delete(id);
     this.#forget(id);
-    if (hadImage) await this.deleteVolume(rootVolumeName({ id })).catch(() => {});
+    // The overlay a domain with an image boots from is named after the domain (rootVolumeName).
+    await this.#deleteVolumeIfAny(rootVolumeName({ id })).catch(() => {});
   }
 
   setVcpus(id: string, cores: number): Promise<void> {
@@ -533,12 +532,19 @@ export class LibvirtHypervisor implements Hypervisor {
       return cached;
     }
     const dom = await this.connection.handle<DomPtr>('virDomainLookupByUUIDString', [this.connection.ptr, id], `domain ${id}`);
-    if (!this.#handles.has(id) && this.#closing === undefined) {
-      if (this.#handles.size >= this.#handleCacheSize) this.#forget(this.#handles.keys().next().value as string);
-      this.#fn.virDomainRef(dom);
-      this.#handles.set(id, dom);
-    }
+    this.#fn.virDomainRef(dom);
+    this.#remember(id, dom);
     return dom;
+  }
+
+  /** Keeps a reference the caller hands over in the cache, or frees it (already cached, or closing). */
+  #remember(id: string, dom: DomPtr): void {
+    if (this.#handles.has(id) || this.#closing !== undefined) {
+      this.#fn.virDomainFree(dom);
+      return;
+    }
+    if (this.#handles.size >= this.#handleCacheSize) this.#forget(this.#handles.keys().next().value as string);
+    this.#handles.set(id, dom);
   }
 
   #forget(id: string): void {
@@ -654,19 +660,32 @@ export class LibvirtHypervisor implements Hypervisor {
     missing: number,
     free: 'virDomainFree' | 'virNetworkFree',
   ): Promise<boolean> {
-    try {
-      const handle = await this.connection.handle(lookup, [this.connection.ptr, key], `lookup ${key}`);
-      this.#fn[free](handle);
-      return true;
-    } catch (err) {
-      if (err instanceof HypervisorError && err.libvirtNumber === missing) return false;
-      throw err;
-    }
+    const handle = await this.connection.lookup(lookup, [this.connection.ptr, key], missing, `lookup ${key}`);
+    if (handle === null) return false;
+    this.#fn[free](handle);
+    return true;
   }
 
-  async #defineXml(xml: string): Promise<void> {
+  /** Defines a domain; with `cacheAs` (its id) the returned handle is kept for the calls that follow. */
+  async #defineXml(xml: string, cacheAs?: string): Promise<void> {
     const dom = await this.connection.handle<DomPtr>('virDomainDefineXML', [this.connection.ptr, xml], 'define domain');
-    this.#fn.virDomainFree(dom);
+    if (cacheAs === undefined) this.#fn.virDomainFree(dom);
+    else this.#remember(cacheAs, dom);
+  }
+
+  async #deleteVolumeIfAny(name: string): Promise<void> {
+    const pool = await this.#pool();
+    try {
+      const vol = await this.connection.lookup<VolPtr>('virStorageVolLookupByName', [pool, name], VIR_ERR.NO_STORAGE_VOL, `volume ${name}`);
+      if (vol === null) return;
+      try {
+        await this.connection.int('virStorageVolDelete', [vol, 0], `delete volume ${name}`);
+      } finally {
+        this.#fn.virStorageVolFree(vol);
+      }
+    } finally {
+      this.#fn.virStoragePoolFree(pool);
+    }
   }
 
   #inactiveXml(dom: DomPtr, id: string): Promise<string> {
