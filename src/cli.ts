@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { loadImageCatalogue } from './occi/templates.js';
 import { startNode } from './node.js';
@@ -17,11 +18,29 @@ const program = new Command()
   .option('-d, --data-dir <dir>', 'data directory (env DATA_DIR)', process.env['DATA_DIR'] ?? './data')
   .option('--hypervisor <uri>', 'libvirt URI (test:///default, qemu:///system…) or sim (env HYPERVISOR); default: libvirt test:///default when libvirt0 is installed, else sim', process.env['HYPERVISOR'])
   .option('--images <file>', 'image catalogue: JSON array of {term, title, image, format} (env IMAGES)', process.env['IMAGES'])
-  .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env['LOG_LEVEL'] ?? 'info');
+  .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env['LOG_LEVEL'] ?? 'info')
+  .option('--name <name>', 'name of this node (env NODE_NAME)', process.env['NODE_NAME'] ?? hostname())
+  .option('--cluster-secret <secret>', 'join the mesh of the nodes that share this secret (env CLUSTER_SECRET)', process.env['CLUSTER_SECRET'])
+  .option('--bootstrap <host:port,…>', 'DHT bootstrap nodes of the mesh, required with --cluster-secret (env BOOTSTRAP)', process.env['BOOTSTRAP'])
+  .option('--site <id>', 'site of this node, e.g. a country code of the RTT matrix (env SITE)', process.env['SITE'])
+  .option('--rtt <matrix.csv>', 'delay mesh messages by half the RTT between sites (local clusters only; env RTT_MATRIX)', process.env['RTT_MATRIX']);
 
 program.parse();
-const opts = program.opts<{ port: number; host: string; dataDir: string; hypervisor?: string; images?: string; logLevel: string }>();
+const opts = program.opts<{
+  port: number;
+  host: string;
+  dataDir: string;
+  hypervisor?: string;
+  images?: string;
+  logLevel: string;
+  name: string;
+  clusterSecret?: string;
+  bootstrap?: string;
+  site?: string;
+  rtt?: string;
+}>();
 const logger = pino({ level: opts.logLevel });
+if (opts.clusterSecret && !opts.bootstrap) program.error('--cluster-secret needs --bootstrap: a node never uses public bootstrap nodes');
 
 const node = await startNode({
   port: opts.port,
@@ -30,6 +49,10 @@ const node = await startNode({
   hypervisor: opts.hypervisor,
   images: opts.images ? loadImageCatalogue(opts.images) : undefined,
   logger,
+  name: opts.name,
+  mesh: opts.clusterSecret
+    ? { secret: opts.clusterSecret, bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()), site: opts.site, rttMatrix: opts.rtt }
+    : undefined,
 }).catch((err: unknown) => {
   logger.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

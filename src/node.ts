@@ -3,6 +3,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { createApp } from './http/app.js';
+import { MeshEdge } from './http/mesh-edge.js';
+import { Mesh } from './mesh/mesh.js';
+import { loadRttMatrix, siteDelay } from './mesh/rtt-matrix.js';
 import { type Hypervisor, openHypervisor } from './hypervisor/index.js';
 import type { Backend } from './occi/backend.js';
 import { HypervisorBackend } from './occi/hypervisor-backend.js';
@@ -23,6 +26,24 @@ export interface NodeOptions {
   /** Replaces the hypervisor (e.g. `StateOnlyBackend` for tests of the OCCI surface alone). */
   backend?: Backend;
   logger?: Logger;
+  /** Name of the node (placement attribute, mesh membership). */
+  name?: string;
+  /** Joins a mesh: every request is then served where it belongs. */
+  mesh?: NodeMeshOptions;
+}
+
+export interface NodeMeshOptions {
+  /** Cluster secret: only nodes that know it join. */
+  secret: string;
+  /** DHT bootstrap nodes (`host:port`); never the public ones. */
+  bootstrap: Array<string | { host: string; port: number }>;
+  site?: string;
+  /** RTT matrix (CSV) for delay injection between sites: each message waits half the RTT. */
+  rttMatrix?: string;
+  /** How long a forwarded request may take before the client gets a 504 (ms). */
+  forwardTimeoutMs?: number;
+  /** Mesh timings for tests (loss detection, probing). */
+  tuning?: Partial<Pick<ConstructorParameters<typeof Mesh>[0], 'probeIntervalMs' | 'heartbeatMs' | 'heartbeatTimeoutMs' | 'connectionTimeoutMs' | 'requestTimeoutMs'>>;
 }
 
 export interface RunningNode {
@@ -33,6 +54,8 @@ export interface RunningNode {
   hypervisor?: Hypervisor;
   /** Polls the hypervisor now and resolves once the entities reflect what it reported (a sync point). */
   reconcile(): Promise<void>;
+  /** The mesh, when the node joined one. */
+  mesh?: Mesh;
   close(): Promise<void>;
 }
 
@@ -46,17 +69,25 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     logger.info({ hypervisor: opened.description }, `hypervisor: ${opened.description}`);
     backend = driven = new HypervisorBackend(opened.hypervisor, { images: opts.images, description: opened.description });
   }
-  const { service, store } = openOcciService({ dataDir: opts.dataDir, backend, images: opts.images });
+  const name = opts.name ?? 'node';
+  const { service, store } = openOcciService({ dataDir: opts.dataDir, backend, images: opts.images, nodeName: name });
+  const mesh = opts.mesh ? createMesh(opts.mesh, name, opts.dataDir, logger) : undefined;
+  const edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs }) : undefined;
   const unfollow = driven?.follow(
     (id) => service.reconcile(id),
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),
   );
-  const app = await createApp({ service, logger });
+  const app = await createApp({ service, logger, mesh: edge });
   const server: Server = app.listen(opts.port, opts.host ?? '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`;
-  logger.info({ url, dataDir: opts.dataDir, backend: backend.description }, 'OCCI node listening');
+  if (mesh && edge) {
+    edge.listening(url);
+    mesh.update({ httpAddress: url });
+    await mesh.start();
+  }
+  logger.info({ url, dataDir: opts.dataDir, backend: backend.description, name, mesh: mesh?.key ?? null }, 'OCCI node listening');
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -64,9 +95,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     service,
     hypervisor: driven?.hypervisor,
     reconcile: async () => driven?.sync(),
+    mesh,
     close: () =>
       (closing ??= (async () => {
         unfollow?.();
+        await mesh?.close();
+        edge?.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await driven?.flushed();
@@ -74,4 +108,19 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         await driven?.hypervisor.close();
       })()),
   };
+}
+
+function createMesh(opts: NodeMeshOptions, name: string, dataDir: string, logger: Logger): Mesh {
+  const matrix = opts.rttMatrix ? loadRttMatrix(opts.rttMatrix) : undefined;
+  const mesh: Mesh = new Mesh({
+    secret: opts.secret,
+    bootstrap: opts.bootstrap,
+    name,
+    dataDir,
+    site: opts.site ?? null,
+    logger: logger.child({ part: 'mesh' }),
+    ...(matrix && opts.site ? { delayMs: siteDelay(matrix, opts.site, (key) => mesh.member(key)?.site ?? undefined) } : {}),
+    ...opts.tuning,
+  });
+  return mesh;
 }

@@ -9,6 +9,7 @@ import { LOCAL_ADMIN, type Filter, type Principal } from '../occi/request.js';
 import type { OcciService } from '../occi/service.js';
 import { ERROR_STATUS } from './error-status.js';
 import { Negotiator } from './negotiation.js';
+import { type MeshEdge, PARTIAL_HEADER } from './mesh-edge.js';
 import { allowedMethods, createOpenApiBackend } from './openapi-router.js';
 
 export interface AppOptions {
@@ -17,6 +18,8 @@ export interface AppOptions {
   renderings?: readonly Rendering[];
   /** Largest request body accepted, in bytes. */
   bodyLimit?: number;
+  /** The mesh this node belongs to: requests are then served where they belong. */
+  mesh?: MeshEdge;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -39,7 +42,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   const { service, logger } = opts;
   const negotiator = new Negotiator(opts.renderings ?? defaultRenderings);
   const api = await createOpenApiBackend();
-  const handlers = operationHandlers(service, negotiator);
+  const handlers = operationHandlers(service, negotiator, opts.mesh);
   api.register(handlers);
   api.register({
     notFound: (c: Context) => {
@@ -59,6 +62,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
+  if (opts.mesh) app.use(opts.mesh.middleware((req) => negotiator.request(req).parseEntity(message(req))));
   app.use((req: Request, res: Response, next: NextFunction) => {
     route(api, service, req, res, LOCAL_ADMIN).catch(next);
   });
@@ -114,7 +118,7 @@ function listFilter(req: Request, rendering: Rendering): Filter {
   return { categories: [...fromHeaders.categories, ...list(q['category'])], attributes };
 }
 
-function operationHandlers(service: OcciService, negotiator: Negotiator) {
+function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: MeshEdge | undefined) {
   const collection = (c: Context): Kind | Mixin => {
     const target = service.resolve(c.request.path);
     if (target?.type !== 'collection') throw OcciError.notFound(c.request.path);
@@ -127,10 +131,18 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
   };
   const actionTerm = (c: Context) => (c.request.query['action'] as string | undefined) ?? undefined;
 
-  const queryCategories = (_c: Context, { req, res, principal }: Exchange) => {
+  const queryCategories = async (_c: Context, { req, res, principal }: Exchange) => {
     const { rendering, mediaType } = negotiator.response(req, false);
     const filter = listFilter(req, rendering);
-    send(res, 200, mediaType, rendering.categories(service.categories(principal, filter.categories)));
+    let categories = service.categories(principal, filter.categories);
+    if (mesh && filter.categories.length === 0) {
+      // User mixins live where they were created; the query interface shows the mesh's.
+      const remote = await mesh.userMixins(principal);
+      const known = new Set(categories.map((c) => c.scheme + c.term));
+      categories = [...categories, ...remote.mixins.filter((m) => !known.has(m.scheme + m.term) && known.add(m.scheme + m.term))];
+      if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
+    }
+    send(res, 200, mediaType, rendering.categories(categories));
   };
   const createMixins = async (_c: Context, { req, res, principal }: Exchange) => {
     const { rendering, mediaType } = negotiator.response(req, false);
@@ -143,9 +155,17 @@ function operationHandlers(service: OcciService, negotiator: Negotiator) {
     sendOk(res);
   };
 
-  const listCollection = (c: Context, { req, res, principal }: Exchange) => {
+  const listCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const { rendering, mediaType } = negotiator.response(req, false);
-    const views = service.list(principal, collection(c), listFilter(req, rendering)).map((e) => service.view(principal, e));
+    const filter = listFilter(req, rendering);
+    const views = service.list(principal, collection(c), filter).map((e) => service.view(principal, e));
+    if (mesh) {
+      // Every member's part of the collection, gathered with a deadline; who missed it is said.
+      const remote = await mesh.list(principal, c.request.path, filter);
+      const seen = new Set(views.map((v) => v.entity.id));
+      for (const { entity, links } of remote.entries) if (!seen.has(entity.id) && service.registry.kind(entity.kind)) views.push(service.view(principal, entity, links));
+      if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
+    }
     send(res, 200, mediaType, rendering.collection(views, renderContext(req)));
   };
   const postCollection = async (c: Context, { req, res, principal }: Exchange) => {

@@ -1,6 +1,7 @@
 import type { Backend } from './backend.js';
 import { coreKinds } from './core-model.js';
 import { infrastructureActions, infrastructureKinds, infrastructureMixins } from './infrastructure-model.js';
+import { placementMixins } from './placement-model.js';
 import { CategoryRegistry } from './registry.js';
 import { OcciService } from './service.js';
 import { EntityStore } from './store.js';
@@ -10,6 +11,8 @@ export interface OcciNodeOptions {
   dataDir: string | ':memory:';
   backend: Backend;
   images?: ImageEntry[];
+  /** Name of this node, shown in the placement attribute of the computes it holds. */
+  nodeName?: string;
 }
 
 /** The standard categories plus this node's templates. */
@@ -21,12 +24,13 @@ export function standardRegistry(images: ImageEntry[] = DEFAULT_IMAGE_CATALOGUE)
     ...infrastructureMixins,
     ...osTemplates(images),
     ...resourceTemplates(),
+    ...placementMixins,
   ]);
 }
 
 /** Opens the store in the data directory and builds the OCCI service over it. */
 export function openOcciService(opts: OcciNodeOptions): { service: OcciService; store: EntityStore } {
   const store = new EntityStore(opts.dataDir);
-  const service = new OcciService(standardRegistry(opts.images), store, opts.backend);
+  const service = new OcciService(standardRegistry(opts.images), store, opts.backend, { nodeName: opts.nodeName });
   return { service, store };
 }

@@ -9,6 +9,7 @@ import { COMPUTE, NETWORK, NETWORKINTERFACE, OS_TPL, RESOURCE_TPL, STORAGE, STOR
 import { KeyedMutex } from './keyed-mutex.js';
 import type { CategoryRegistry } from './registry.js';
 import type { ActionInput, EntityInput, Filter, LocationsInput, MixinDefinitionInput, Principal } from './request.js';
+import { PLACEMENT, PLACEMENT_NODE } from './placement-model.js';
 import { nextState, transitions } from './state-machine.js';
 import type { EntityStore } from './store.js';
 
@@ -57,6 +58,7 @@ export class OcciService {
     readonly registry: CategoryRegistry,
     private readonly store: EntityStore,
     private readonly backend: Backend,
+    private readonly options: { nodeName?: string } = {},
   ) {
     for (const m of store.userMixins()) registry.add(m);
   }
@@ -183,20 +185,40 @@ export class OcciService {
     return out;
   }
 
-  view(principal: Principal, e: Entity): EntityView {
+  /** A collection's entities with their links, as a member sends them to the node that gathers. */
+  listWithLinks(principal: Principal, collection: Kind | Mixin, filter?: Filter): Array<{ entity: Entity; links: Entity[] }> {
+    return this.list(principal, collection, filter).map((entity) => ({ entity, links: this.linksOf(entity.id).filter((l) => this.visible(principal, l)) }));
+  }
+
+  /** The user mixins visible to the principal (the part of the query interface that differs per node). */
+  userMixins(principal: Principal): Mixin[] {
+    return this.registry.all().filter((c): c is Mixin => c.class === 'mixin' && c.user === true && this.visibleMixin(principal, c));
+  }
+
+  /** Whether this node holds the entity. */
+  holds(id: string): boolean {
+    return this.store.get(id) !== undefined;
+  }
+
+  /**
+   * The view of an entity; `links` replaces the local lookup for entities another member sent
+   * (their links live there too).
+   */
+  view(principal: Principal, e: Entity, links?: Entity[]): EntityView {
     const kind = this.registry.kind(e.kind)!;
     const mixins = e.mixins.map((m) => this.registry.mixin(m)).filter((m): m is Mixin => m !== undefined);
+    const location = `${kind.location ?? '/'}${e.id}`;
     const actions = this.registry.actionsOf(e.kind, e.mixins).filter((a) => {
       const t = transitions[a];
       return !t || nextState(a, stateOf(e, t.stateAttribute)) !== undefined;
     });
-    const view: EntityView = { entity: e, location: this.locationOf(e), kind, mixins, actions, links: [] };
+    const view: EntityView = { entity: e, location, kind, mixins, actions, links: [] };
     const ends = linkEnds(e);
     if (ends) {
       view.sourceKind = this.entityAt(ends.source)?.kind;
       view.targetKind = this.entityAt(ends.target)?.kind;
     } else {
-      view.links = this.linksOf(e.id).filter((l) => this.visible(principal, l)).map((l) => this.view(principal, l));
+      view.links = (links ?? this.linksOf(e.id)).filter((l) => this.visible(principal, l)).map((l) => this.view(principal, l));
     }
     return view;
   }
@@ -328,9 +350,17 @@ export class OcciService {
     }
     attributes[CORE_ID] = id;
     requireAll(defs, attributes);
-    const entity: Entity = { id, kind: kindId, mixins, attributes, owner: principal.tenant };
+    const entity: Entity = this.placed({ id, kind: kindId, mixins, attributes, owner: principal.tenant });
     if (isLink) this.checkLinkEnds(principal, entity, pending);
     return entity;
+  }
+
+  /** A compute names the node that holds it, in the placement mixin (kept across replacements). */
+  private placed(e: Entity): Entity {
+    const name = this.options.nodeName;
+    if (!name || e.kind !== COMPUTE || !this.registry.mixin(PLACEMENT)) return e;
+    const mixins = e.mixins.includes(PLACEMENT) ? e.mixins : [...e.mixins, PLACEMENT];
+    return { ...e, mixins, attributes: { ...e.attributes, [PLACEMENT_NODE]: name } };
   }
 
   private checkMixins(principal: Principal, kindId: string, ids: readonly string[]): string[] {
@@ -381,7 +411,7 @@ export class OcciService {
     for (const m of this.registry.mixinClosure(mixins)) Object.assign(attributes, m.defaults ?? {});
     this.mergeGiven(before, defs, attributes, withEnds(input));
     requireAll(defs, attributes);
-    const after: Entity = { ...before, mixins, attributes };
+    const after = this.placed({ ...before, mixins, attributes });
     return this.commitUpdate(principal, kind, before, after);
   }
 

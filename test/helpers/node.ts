@@ -43,3 +43,4 @@ export const SMALL = 'http://schemas.discovery-cloud.org/occi/resource_tpl#small
 export const LARGE = 'http://schemas.discovery-cloud.org/occi/resource_tpl#large';
 export const DEBIAN = 'http://schemas.discovery-cloud.org/occi/os_tpl#debian-12';
 export const OCCI_JSON = 'application/occi+json';
+export const PLACEMENT = 'http://schemas.discovery-cloud.org/occi/placement#placement';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient, type OcciClient } from '../helpers/client.js';
-import { COMPUTE, DEBIAN, LARGE, SMALL, startTestNode, type TestNode } from '../helpers/node.js';
+import { COMPUTE, DEBIAN, LARGE, PLACEMENT, SMALL, startTestNode, type TestNode } from '../helpers/node.js';
 
 let node: TestNode;
 let occi: OcciClient;
@@ -27,7 +27,8 @@ describe('compute lifecycle over OCCI JSON', () => {
       location: res.headers.location,
       attributes: { 'occi.compute.cores': 1, 'occi.compute.memory': 1, 'occi.compute.state': 'active' },
     });
-    expect(res.body.mixins).toEqual([SMALL, DEBIAN]);
+    expect(res.body.mixins).toEqual([SMALL, DEBIAN, PLACEMENT]);
+    expect(res.body.attributes['discovery.placement.node']).toBe('node');
     expect(res.body.actions).toContain('http://schemas.ogf.org/occi/infrastructure/compute/action#stop');
     expect(res.body.actions).not.toContain('http://schemas.ogf.org/occi/infrastructure/compute/action#start');
     const read = await occi.get(res.headers.location);
@@ -57,7 +58,7 @@ describe('compute lifecycle over OCCI JSON', () => {
     expect(created.headers.location).toBe(`/compute/${id}`);
     const replaced = await occi.put(`/compute/${id}`, { kind: COMPUTE, mixins: [LARGE], attributes: { 'occi.core.title': 'big' } });
     expect(replaced.status).toBe(200);
-    expect(replaced.body.mixins).toEqual([LARGE]);
+    expect(replaced.body.mixins).toEqual([LARGE, PLACEMENT]);
     expect(replaced.body.attributes).toMatchObject({ 'occi.compute.cores': 4, 'occi.compute.memory': 8, 'occi.compute.state': 'active' });
     expect(replaced.body.title).toBe('big');
   });
@@ -68,7 +69,7 @@ describe('compute lifecycle over OCCI JSON', () => {
     expect(res.status).toBe(200);
     expect(res.body.title).toBe('b');
     expect(res.body.attributes['occi.compute.hostname']).toBe('a.example.org');
-    expect(res.body.mixins).toEqual([DEBIAN]);
+    expect(res.body.mixins).toEqual([PLACEMENT, DEBIAN]);
   });
 
   it('DELETE removes the entity', async () => {

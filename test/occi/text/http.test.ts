@@ -1,6 +1,6 @@
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPUTE, DEBIAN, SMALL, startTestNode, STORAGE, type TestNode } from '../../helpers/node.js';
+import { COMPUTE, DEBIAN, PLACEMENT, SMALL, startTestNode, STORAGE, type TestNode } from '../../helpers/node.js';
 
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const kindLine = (term: string) => `${term};scheme="${INFRA}";class="kind"`;
@@ -109,7 +109,7 @@ describe('entities in text', () => {
     const path = await newCompute('one');
     const res = await http.get(path).set('Accept', 'text/plain');
     expect(res.status).toBe(200);
-    expect(bodyLines(res, 'Category')).toEqual([kindLine('compute'), mixinLine(SMALL)]);
+    expect(bodyLines(res, 'Category')).toEqual([kindLine('compute'), mixinLine(SMALL), mixinLine(PLACEMENT)]);
     const attrs = bodyLines(res, 'X-OCCI-Attribute');
     expect(attrs).toEqual(expect.arrayContaining([`occi.core.id="${path.slice(9)}"`, 'occi.core.title="one"', 'occi.compute.cores=1', 'occi.compute.memory=1', 'occi.compute.state="active"']));
     expect(bodyLines(res, 'Link')).toContain(`<${path}?action=stop>;rel="${STOP}"`);
@@ -295,6 +295,6 @@ describe('OCCI 1.1 client habits', () => {
   it('JSON clients see the same compute the text clients made', async () => {
     const path = await newCompute('shared');
     const res = await http.get(path).set('Accept', 'application/occi+json');
-    expect(res.body).toMatchObject({ kind: COMPUTE, title: 'shared', mixins: [SMALL] });
+    expect(res.body).toMatchObject({ kind: COMPUTE, title: 'shared', mixins: [SMALL, PLACEMENT] });
   });
 });
