@@ -82,10 +82,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`;
+  let statusTimer: NodeJS.Timeout | undefined;
   if (mesh && edge) {
     edge.listening(url);
     mesh.update({ httpAddress: url });
+    mesh.on('member-joined', (m) => logger.info({ member: m.name, site: m.site, url: m.httpAddress }, 'member joined'));
+    mesh.on('member-left', (m, reason) => logger.warn({ member: m.name, reason }, 'member left'));
     await mesh.start();
+    statusTimer = setInterval(() => logMeshStatus(mesh, logger), MESH_STATUS_INTERVAL_MS).unref();
   }
   logger.info({ url, dataDir: opts.dataDir, backend: backend.description, name, mesh: mesh?.key ?? null }, 'OCCI node listening');
   let closing: Promise<void> | undefined;
@@ -99,6 +103,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     close: () =>
       (closing ??= (async () => {
         unfollow?.();
+        clearInterval(statusTimer);
         await mesh?.close();
         edge?.close();
         server.closeAllConnections();
@@ -108,6 +113,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         await driven?.hypervisor.close();
       })()),
   };
+}
+
+/** How often a meshed node logs its view of the mesh (members, coordinate). */
+const MESH_STATUS_INTERVAL_MS = 5000;
+
+function logMeshStatus(mesh: Mesh, logger: Logger): void {
+  const c = mesh.self().coordinate;
+  logger.info({ members: mesh.members().length, coordinate: c ? [...c.vec.map((x) => Number(x.toFixed(2))), Number(c.height.toFixed(2))] : null }, 'mesh status');
 }
 
 function createMesh(opts: NodeMeshOptions, name: string, dataDir: string, logger: Logger): Mesh {

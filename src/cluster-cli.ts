@@ -17,12 +17,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import createTestnet from 'hyperdht/testnet.js';
-import type { MeshNodeConfig } from './mesh-node.js';
-import { loadRttMatrix, parseSites } from './rtt-matrix.js';
+import { loadRttMatrix, parseSites } from './mesh/rtt-matrix.js';
 
 const DEFAULT_BASE_PORT = 8081;
 const STOP_GRACE_MS = 5000;
-const NODE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'mesh-node.ts');
+const NODE_CLI = join(dirname(fileURLToPath(import.meta.url)), 'cli.ts');
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -38,8 +37,9 @@ const opts = new Command()
   .option('--sites <ids>', 'comma-separated site ids of the matrix, assigned to nodes in order')
   .option('--data <dir>', 'root of the nodes\' data directories')
   .option('--secret <s>', 'cluster secret (default: random)')
+  .option('--hypervisor <uri>', 'hypervisor of every node: a libvirt URI or sim (default: each node its own libvirt test:///default host)')
   .parse()
-  .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secret?: string }>();
+  .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secret?: string; hypervisor?: string }>();
 
 if ((opts.rtt === undefined) !== (opts.sites === undefined)) {
   process.stderr.write('cluster: --rtt and --sites go together\n');
@@ -68,29 +68,25 @@ for (let i = 0; i < opts.nodes; i++) {
   mkdirSync(dataDir, { recursive: true });
   const site = sites.length > 0 ? sites[i % sites.length]! : '';
   const url = `http://127.0.0.1:${opts.basePort + i}`;
-  const cfg: MeshNodeConfig = {
-    bootstrap: testnet.bootstrap,
-    secret,
-    name,
-    dataDir,
-    httpAddress: url,
-    ...(site ? { site } : {}),
-    ...(opts.rtt && site ? { rttMatrix: resolve(opts.rtt) } : {}),
-  };
-  const proc = spawn(process.execPath, ['--import', 'tsx', NODE_SCRIPT], {
-    env: { ...process.env, MESH_NODE: JSON.stringify(cfg) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
+  const args = ['--port', String(opts.basePort + i), '--data-dir', dataDir, '--name', name, '--cluster-secret', secret, '--bootstrap', bootstrap];
+  if (site) args.push('--site', site);
+  if (opts.rtt && site) args.push('--rtt', resolve(opts.rtt));
+  if (opts.hypervisor) args.push('--hypervisor', opts.hypervisor);
+  // Each node is its own process: with libvirt's test driver, each manages its own host.
+  const proc = spawn(process.execPath, ['--import', 'tsx', NODE_CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const row: Row = { name, site: site || '-', url, key: '', members: 0, coordinate: '-', proc };
   rows.push(row);
   createInterface({ input: proc.stdout! }).on('line', (line) => {
-    let msg: { event?: string; key?: string; members?: number; coordinate?: number[] | null };
+    // The node's own JSON log lines: 'OCCI node listening' carries its mesh key, 'mesh status' the rest.
+    let msg: { msg?: string; mesh?: string; members?: number; coordinate?: number[] | null; level?: number };
     try {
       msg = JSON.parse(line) as typeof msg;
     } catch {
       return;
     }
-    if (msg.key) row.key = msg.key;
+    if ((msg.level ?? 0) >= 50) process.stderr.write(`cluster: ${name}: ${line}\n`);
+    if (msg.mesh) row.key = msg.mesh;
     if (typeof msg.members === 'number') row.members = msg.members;
     if (msg.coordinate) row.coordinate = msg.coordinate.map((x) => x.toFixed(1)).join(', ');
     scheduleTable();
@@ -108,7 +104,7 @@ function scheduleTable(): void {
   }, 500);
 }
 function printTable(): void {
-  const head = ['name', 'site', 'url', 'key', 'members', 'coordinate (x, y, height) ms'];
+  const head = ['name', 'site', 'url', 'key', 'members', 'coordinate (components…, height) ms'];
   const body = rows.map((r) => [r.name, r.site, r.url, r.key.slice(0, 16), String(r.members), r.coordinate]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
