@@ -15,6 +15,11 @@ import createTestnet from 'hyperdht/testnet.js';
 import { pino } from 'pino';
 import type { ForwardedRequest, ForwardedResponse } from '../src/mesh/http-forwarding.js';
 import { Mesh } from '../src/mesh/mesh.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateOnlyBackend } from '../src/occi/backend.js';
+import { startNode } from '../src/node.js';
 
 const DEFAULT_NODES = 10;
 const DEFAULT_CALLS = 2000;
@@ -64,6 +69,42 @@ async function timeCalls(n: number, fn: () => Promise<unknown>): Promise<{ p50: 
   t.sort((a, b) => a - b);
   const r = (x: number): number => Math.round(x * 1000) / 1000;
   return { p50: r(percentile(t, 0.5)), p99: r(percentile(t, 0.99)), mean: r(t.reduce((a, b) => a + b, 0) / t.length) };
+}
+
+/** Two full nodes on the testnet; the compute lives on the second. */
+async function httpGetComparison(bootstrap: Array<{ host: string; port: number }>, calls: number) {
+  const dirs = [0, 1].map((i) => mkdtempSync(join(tmpdir(), `bench-mesh-${i}-`)));
+  const nodes = [];
+  for (const [i, dataDir] of dirs.entries()) {
+    nodes.push(await startNode({ port: 0, dataDir, name: `http-${i}`, backend: new StateOnlyBackend(), logger: pino({ level: 'silent' }), mesh: { secret: 'bench-http', bootstrap } }));
+  }
+  try {
+    await Promise.all(nodes.map((n) => n.mesh!.waitForMembers(1, 30_000)));
+    const [entry, holder] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const created = await fetch(`${holder.url}/compute/`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/occi+json' },
+      body: JSON.stringify({ kind: 'http://schemas.ogf.org/occi/infrastructure#compute' }),
+    });
+    const location = created.headers.get('location')!;
+    const get = (base: string) => async () => {
+      const res = await fetch(`${base}${location}`, { headers: { Accept: 'application/occi+json' } });
+      if (res.status !== 200) throw new Error(`GET ${base}${location}: ${res.status}`);
+      await res.arrayBuffer();
+    };
+    const local = await timeCalls(calls, get(holder.url));
+    const forwarded = await timeCalls(calls, get(entry.url));
+    return {
+      local,
+      forwarded,
+      p50_difference_ms: Math.round((forwarded.p50 - local.p50) * 1000) / 1000,
+      p99_difference_ms: Math.round((forwarded.p99 - local.p99) * 1000) / 1000,
+      goal_p50_difference_ms: 1,
+    };
+  } finally {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  }
 }
 
 async function main(): Promise<void> {
@@ -126,6 +167,8 @@ async function main(): Promise<void> {
         await sc.close();
       }
     }
+    log('GET of one compute over HTTP: at its node, and through another node (one mesh hop)');
+    gets['http-get-compute'] = await httpGetComparison(testnet.bootstrap, opts.calls);
     process.stdout.write(
       `${JSON.stringify({
         nodes: opts.nodes,
