@@ -400,7 +400,6 @@ export class OcciService {
 
   /** PUT on an existing entity: the given mixins and attributes replace the current ones. */
   private async replace(principal: Principal, before: Entity, input: EntityInput): Promise<Entity> {
-    const kind = this.registry.kind(before.kind)!;
     const mixins = this.checkMixins(principal, before.kind, input.mixins);
     const defs = this.registry.attributesOf(before.kind, mixins);
     const attributes: Record<string, AttributeValue> = {};
@@ -412,7 +411,7 @@ export class OcciService {
     this.mergeGiven(before, defs, attributes, withEnds(input));
     requireAll(defs, attributes);
     const after = this.placed({ ...before, mixins, attributes });
-    return this.commitUpdate(principal, kind, before, after);
+    return this.commitUpdate(principal, before, after);
   }
 
   /** POST on an entity: partial update; mixins are added, given attributes set. */
@@ -430,7 +429,7 @@ export class OcciService {
       }
       this.mergeGiven(before, defs, attributes, withEnds(input));
       requireAll(defs, attributes);
-      return this.commitUpdate(principal, kind, before, { ...before, mixins, attributes });
+      return this.commitUpdate(principal, before, { ...before, mixins, attributes });
     });
   }
 
@@ -444,7 +443,7 @@ export class OcciService {
     }
   }
 
-  private async commitUpdate(principal: Principal, _kind: Kind, before: Entity, after: Entity): Promise<Entity> {
+  private async commitUpdate(principal: Principal, before: Entity, after: Entity): Promise<Entity> {
     if (linkEnds(after)) this.checkLinkEnds(principal, after, []);
     const patch = await this.backend.updated(before, after, this.context());
     const stored = withAttributes(after, patch);

@@ -1,88 +1,80 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HypervisorError } from '../../src/hypervisor/errors.js';
 import type { Hypervisor } from '../../src/hypervisor/hypervisor.js';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt/libvirt-hypervisor.js';
 import { HypervisorBackend } from '../../src/occi/hypervisor-backend.js';
-import { occiClient, type OcciClient } from '../helpers/client.js';
-import { COMPUTE, NETWORK, NETWORKINTERFACE, startTestNode, type TestNode } from '../helpers/node.js';
+import { occiClient } from '../helpers/client.js';
+import { COMPUTE, NETWORK, NETWORKINTERFACE, startTestNode } from '../helpers/node.js';
 import { fixtureUri, raw } from '../hypervisor/libvirt-helpers.js';
-import { attributesOf, create, libvirtOf, storedAttributesOf, trigger } from './wiring-helpers.js';
+import { attributesOf, create, storedAttributesOf, trigger, useLibvirtNode } from './wiring-helpers.js';
 
-let node: TestNode;
-let occi: OcciClient;
-let hv: LibvirtHypervisor;
-beforeAll(async () => {
-  node = await startTestNode({ hypervisor: fixtureUri('a') });
-  occi = occiClient(node.url);
-  hv = libvirtOf(node);
-});
-afterAll(() => node.dispose());
+const suite = useLibvirtNode();
 
 const running = () => ({ kind: COMPUTE, attributes: {} });
 
 describe('OCCI state follows the domain changed behind the gateway', () => {
   it('a domain destroyed directly in libvirt shows inactive, on read and in the store once polled', async () => {
-    const a = await create(occi, '/compute/', running());
-    const b = await create(occi, '/compute/', running());
-    await node.reconcile();
-    expect(raw(hv).destroy(a.id)).toBe(0);
-    expect(raw(hv).destroy(b.id)).toBe(0);
-    expect((await attributesOf(occi, a.location))['occi.compute.state']).toBe('inactive');
-    expect((await storedAttributesOf(occi, b.location))?.['occi.compute.state']).toBe('active');
-    await node.reconcile();
-    expect((await storedAttributesOf(occi, b.location))?.['occi.compute.state']).toBe('inactive');
+    const a = await create(suite.occi, '/compute/', running());
+    const b = await create(suite.occi, '/compute/', running());
+    await suite.node.reconcile();
+    expect(raw(suite.hv).destroy(a.id)).toBe(0);
+    expect(raw(suite.hv).destroy(b.id)).toBe(0);
+    expect((await attributesOf(suite.occi, a.location))['occi.compute.state']).toBe('inactive');
+    expect((await storedAttributesOf(suite.occi, b.location))?.['occi.compute.state']).toBe('active');
+    await suite.node.reconcile();
+    expect((await storedAttributesOf(suite.occi, b.location))?.['occi.compute.state']).toBe('inactive');
   });
 
   it('a domain undefined directly in libvirt shows error with a message; actions are refused, DELETE removes it', async () => {
-    const { location, id } = await create(occi, '/compute/', running());
-    await node.reconcile();
-    raw(hv).destroy(id);
-    expect(raw(hv).undefine(id)).toBe(0);
-    await node.reconcile();
-    const stored = await storedAttributesOf(occi, location);
+    const { location, id } = await create(suite.occi, '/compute/', running());
+    await suite.node.reconcile();
+    raw(suite.hv).destroy(id);
+    expect(raw(suite.hv).undefine(id)).toBe(0);
+    await suite.node.reconcile();
+    const stored = await storedAttributesOf(suite.occi, location);
     expect(stored).toMatchObject({ 'occi.compute.state': 'error', 'occi.compute.state.message': expect.stringContaining('no longer exists') });
-    expect(await attributesOf(occi, location)).toMatchObject({ 'occi.compute.state': 'error', 'occi.compute.state.message': `the domain ${id} no longer exists on ${hv.uri}` });
-    const start = await trigger(occi, location, 'start');
+    expect(await attributesOf(suite.occi, location)).toMatchObject({ 'occi.compute.state': 'error', 'occi.compute.state.message': `the domain ${id} no longer exists on ${suite.hv.uri}` });
+    const start = await trigger(suite.occi, location, 'start');
     expect(start.status).toBe(409);
     expect(start.body.error).toMatchObject({ code: 'STATE_CONFLICT', message: expect.stringContaining(`no domain ${id}`) });
-    expect((await occi.delete(location)).status).toBe(200);
-    expect((await occi.get(location)).status).toBe(404);
+    expect((await suite.occi.delete(location)).status).toBe(200);
+    expect((await suite.occi.get(location)).status).toBe(404);
   });
 
   it('a domain started again behind the gateway comes back active without the old message', async () => {
-    const { location, id } = await create(occi, '/compute/', running());
-    raw(hv).destroy(id);
-    expect((await attributesOf(occi, location))['occi.compute.state']).toBe('inactive');
-    await hv.startDomain(id);
-    const after = await attributesOf(occi, location);
+    const { location, id } = await create(suite.occi, '/compute/', running());
+    raw(suite.hv).destroy(id);
+    expect((await attributesOf(suite.occi, location))['occi.compute.state']).toBe('inactive');
+    await suite.hv.startDomain(id);
+    const after = await attributesOf(suite.occi, location);
     expect(after['occi.compute.state']).toBe('active');
     expect(after).not.toHaveProperty('occi.compute.state.message');
   });
 
   it('a network removed behind the gateway shows error', async () => {
-    const { location, id } = await create(occi, '/network/', { kind: NETWORK, attributes: {} });
-    await hv.removeNetwork(`occi-${id}`);
-    expect(await attributesOf(occi, location)).toMatchObject({ 'occi.network.state': 'error', 'occi.network.state.message': expect.stringContaining('no longer exists') });
+    const { location, id } = await create(suite.occi, '/network/', { kind: NETWORK, attributes: {} });
+    await suite.hv.removeNetwork(`occi-${id}`);
+    expect(await attributesOf(suite.occi, location)).toMatchObject({ 'occi.network.state': 'error', 'occi.network.state.message': expect.stringContaining('no longer exists') });
   });
 });
 
 describe('hypervisor errors', () => {
   it('a refused creation leaves nothing behind: a link to a network gone from libvirt is a 409', async () => {
-    const net = await create(occi, '/network/', { kind: NETWORK, attributes: {} });
-    await hv.removeNetwork(`occi-${net.id}`);
-    const before = (await hv.listDomains()).length;
-    const res = await occi.post('/compute/', { kind: COMPUTE, attributes: { 'occi.core.title': 'orphan' }, links: [{ kind: NETWORKINTERFACE, target: { location: net.location } }] });
+    const net = await create(suite.occi, '/network/', { kind: NETWORK, attributes: {} });
+    await suite.hv.removeNetwork(`occi-${net.id}`);
+    const before = (await suite.hv.listDomains()).length;
+    const res = await suite.occi.post('/compute/', { kind: COMPUTE, attributes: { 'occi.core.title': 'orphan' }, links: [{ kind: NETWORKINTERFACE, target: { location: net.location } }] });
     expect(res.status).toBe(409);
     expect(res.body.error).toMatchObject({ code: 'STATE_CONFLICT', message: expect.stringContaining(`no network with matching name 'occi-${net.id}'`) });
-    expect((await hv.listDomains()).length).toBe(before);
-    expect((await occi.get('/compute/?attribute=occi.core.title=orphan')).body.resources ?? []).toEqual([]);
+    expect((await suite.hv.listDomains()).length).toBe(before);
+    expect((await suite.occi.get('/compute/?attribute=occi.core.title=orphan')).body.resources ?? []).toEqual([]);
   });
 
   it('invalid values for the hypervisor are a 400 and nothing is stored', async () => {
-    const res = await occi.post('/storage/', { kind: 'http://schemas.ogf.org/occi/infrastructure#storage', attributes: { 'occi.storage.size': 0, 'occi.core.title': 'empty' } });
+    const res = await suite.occi.post('/storage/', { kind: 'http://schemas.ogf.org/occi/infrastructure#storage', attributes: { 'occi.storage.size': 0, 'occi.core.title': 'empty' } });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('size 0 GiB');
-    expect((await occi.get('/storage/?attribute=occi.core.title=empty')).body.resources ?? []).toEqual([]);
+    expect((await suite.occi.get('/storage/?attribute=occi.core.title=empty')).body.resources ?? []).toEqual([]);
   });
 
   it('a domain that cannot start is undefined again and the request refused', async () => {

@@ -1,7 +1,20 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { LibvirtHypervisor } from '../../src/hypervisor/libvirt/libvirt-hypervisor.js';
-import type { OcciClient } from '../helpers/client.js';
-import type { TestNode } from '../helpers/node.js';
+import { occiClient, type OcciClient } from '../helpers/client.js';
+import { startTestNode, type TestNode } from '../helpers/node.js';
+import { fixtureUri } from '../hypervisor/libvirt-helpers.js';
+
+/** A suite's node on libvirt's test driver (fixture host `a`), started before and disposed after it. */
+export function useLibvirtNode(): { node: TestNode; occi: OcciClient; hv: LibvirtHypervisor } {
+  const suite = {} as { node: TestNode; occi: OcciClient; hv: LibvirtHypervisor };
+  beforeAll(async () => {
+    suite.node = await startTestNode({ hypervisor: fixtureUri('a') });
+    suite.occi = occiClient(suite.node.url);
+    suite.hv = libvirtOf(suite.node);
+  });
+  afterAll(() => suite.node.dispose());
+  return suite;
+}
 
 /** The libvirt driver behind a node started with a libvirt URI. */
 export function libvirtOf(node: TestNode): LibvirtHypervisor {
