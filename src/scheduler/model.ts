@@ -3,6 +3,7 @@
  * demand, and a mapping (online/offline nodes, running and ready VMs). Nothing here knows the solver.
  */
 import { SchedulerError } from './errors.js';
+import type { VmPlacement } from './placement.js';
 
 export type Resource = 'cpu' | 'mem';
 export const RESOURCES: readonly Resource[] = ['cpu', 'mem'];
@@ -14,11 +15,12 @@ export interface NodeSpec {
   readonly mem: number;
 }
 
-/** A VM's current demand, same units as NodeSpec. */
+/** A VM's current demand, same units as NodeSpec, and the placement rules it carries (placement.ts). */
 export interface VmSpec {
   readonly id: string;
   readonly cpu: number;
   readonly mem: number;
+  readonly placement?: VmPlacement;
 }
 
 export interface Model {

@@ -12,6 +12,7 @@
 import { ban, type Constraint } from '../constraints/index.js';
 import { SchedulerError } from '../errors.js';
 import type { Model, NodeSpec, VmSpec } from '../model.js';
+import { placementConstraints } from '../placement.js';
 import type { Action, Plan } from '../plan.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import { solve, type SolveOptions, type SolveResult } from '../solver/solve.js';
@@ -83,6 +84,8 @@ export interface NodeAgentOptions {
   headroomMaxPartition?: number;
   /** After an unsolvable event, the node waits this long before raising a new one. */
   unsolvableBackoffMs?: number;
+  /** Distance in ms between two nodes (e.g. coordinate distances), for the VMs' latency rules. */
+  distance?: (a: string, b: string) => number;
 }
 
 interface Reservation {
@@ -167,6 +170,7 @@ export class NodeAgent {
   private readonly unsolvableBackoffMs: number;
   private readonly headroom: number;
   private readonly headroomMaxPartition: number;
+  private readonly distance: ((a: string, b: string) => number) | undefined;
   private backoffUntil = -Infinity;
   private backoffTimer: TimerHandle | null = null;
 
@@ -201,6 +205,7 @@ export class NodeAgent {
     this.unsolvableBackoffMs = options.unsolvableBackoffMs ?? DEFAULT_UNSOLVABLE_BACKOFF_MS;
     this.headroom = options.headroom ?? DEFAULT_HEADROOM;
     this.headroomMaxPartition = options.headroomMaxPartition ?? DEFAULT_HEADROOM_MAX_PARTITION;
+    this.distance = options.distance;
     if (this.keepaliveMs >= this.leaseMs) throw SchedulerError.INVALID_OPTION('keepaliveMs must be below leaseMs');
     this.transport.onMessage((from, msg) => this.receive(from, msg));
   }
@@ -442,7 +447,9 @@ export class NodeAgent {
     lead.phase = 'solving';
     const t0 = this.env.wallNow();
     const headroom = lead.states.size < this.headroomMaxPartition ? this.headroom : 0;
-    const result = solve(model, [...this.constraints, ...drains], { ...this.solveOptions, headroom, rng: this.rng, now: () => this.env.wallNow() });
+    // The placement rules the partition's VMs carry (snapshots and admissions keep VmSpec.placement).
+    const placement = placementConstraints(model.vms.values(), [...model.nodes.keys()], this.distance);
+    const result = solve(model, [...this.constraints, ...placement, ...drains], { ...this.solveOptions, headroom, rng: this.rng, now: () => this.env.wallNow() });
     const wallMs = this.env.wallNow() - t0;
     const chargedMs = this.env.computeDelay(wallMs, result.work);
     this.observer.solverRun?.({ node: this.id, pid: lead.info.pid, partitionSize: lead.states.size, wallMs, chargedMs, status: result.status });
