@@ -601,6 +601,66 @@ export class OcciService {
     return (await this.reconcile(e.id)) ?? e;
   }
 
+  // ---- moves between nodes ------------------------------------------------------------------
+
+  /**
+   * What creating this input would store, validated, with nothing stored and no backend called:
+   * an admission decides where the entity goes before it is created there.
+   */
+  preview(principal: Principal, kind: Kind, input: EntityInput, id?: string): Entity {
+    const entity = this.build(principal, kind, id ?? this.newId(input), input);
+    this.buildInlineLinks(principal, entity, input.links);
+    return entity;
+  }
+
+  /**
+   * Moves a resource away: with it and its links locked, `transfer` gets their records and makes
+   * another node take them in; once it resolves, the backend releases the resource here and the
+   * records leave the store. Requests on the resource wait for the move, then find it gone.
+   * Undefined when the resource is not here.
+   */
+  async moveOut<T>(id: string, transfer: (records: Entity[]) => Promise<T>): Promise<T | undefined> {
+    const known = this.store.get(id);
+    if (!known) return undefined;
+    const related = this.related(known);
+    return this.mutex.run([id, ...related.map((l) => l.id)], async () => {
+      const e = this.store.get(id);
+      if (!e) return undefined;
+      const links = this.related(e);
+      const result = await transfer([e, ...links]);
+      try {
+        await this.backend.deleted(e, this.context());
+      } finally {
+        this.store.apply({ remove: [...links.map((l) => l.id), e.id] });
+      }
+      return result;
+    });
+  }
+
+  /**
+   * Takes in a resource moved or restarted from another node: its records are stored as they were
+   * (placed on this node) and the backend creates it here, with the devices of the link targets
+   * this node holds. A resource already here is left as it is.
+   */
+  async adopt(records: Entity[]): Promise<Entity> {
+    const [resource, ...links] = records;
+    if (!resource) throw OcciError.badRequest('nothing to adopt');
+    return this.mutex.run([resource.id, ...links.map((l) => l.id)], async () => {
+      const existing = this.store.get(resource.id);
+      if (existing) return existing;
+      const entity = this.placed(resource);
+      const ctx = this.context([entity, ...links]);
+      const stored = withAttributes(entity, await this.backend.created(entity, ctx));
+      try {
+        this.store.apply({ put: [stored, ...links] });
+      } catch (err) {
+        await this.undo([stored], ctx);
+        throw err;
+      }
+      return stored;
+    });
+  }
+
   /**
    * Re-observes an entity through the backend under the entity's lock, so that it never reads the
    * infrastructure halfway through a request's backend calls, and stores what changed. Called on
