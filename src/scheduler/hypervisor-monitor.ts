@@ -1,0 +1,156 @@
+/**
+ * The scheduler's view of the local hypervisor host (`HostMonitor` of the DVMS agent), sampled from
+ * the hypervisor's real counters.
+ *
+ * - `refresh()` lists the domains; only running and paused ones count (they hold their memory).
+ *   CPU demand of a domain = CPU time consumed since the previous sample / wall time elapsed, in %
+ *   of one core (100 = one core busy); a paused domain uses no CPU. Memory demand = the allocated
+ *   memory: it cannot be overcommitted, so what a domain may use is what it holds.
+ * - First sample of a domain (no delta yet, or its CPU time went backwards after a restart): the
+ *   demand the scheduler planned with when the domain was reserved here (admission or incoming
+ *   migration), else its allocated vCPUs × 100. Counting a newcomer at its full allocation is the
+ *   safe side: under-counting it would let the next admission or migration pack this host over
+ *   capacity before the first delta exists; over-counting costs at most one refresh period of
+ *   pessimism (the next refresh measures it).
+ * - `reserve(vm)` / `release(id)`: capacity held for an admission or an incoming migration in
+ *   flight. A reservation counts in snapshots until released or until its domain shows up active
+ *   in a refresh (then the domain itself counts).
+ * - `snapshot()` is synchronous: the last refresh plus the reservations. Call `refresh()` once
+ *   before handing the monitor to an agent (until then the capacity is the one given, or zero).
+ *
+ * Usage:
+ *   const monitor = new HypervisorMonitor(hypervisor, { nodeId: mesh.key });
+ *   await monitor.refresh();
+ *   setInterval(() => void monitor.refresh().then(() => agent.sample()), 1000);
+ */
+import type { DomainInfo, Hypervisor } from '../hypervisor/hypervisor.js';
+import type { NodeSpec, VmSpec } from './model.js';
+import type { VmPlacement } from './placement.js';
+import type { HostMonitor, NodeSnapshot } from './protocol/transport.js';
+
+const ACTIVE = new Set<DomainInfo['state']>(['running', 'paused']);
+
+export interface HypervisorMonitorOptions {
+  /** Scheduler node id of this host (the mesh key). */
+  nodeId: string;
+  /** CPU in % of one core, memory in MiB; default from `hypervisor.capacity()` (cores × 100, memoryMiB). */
+  capacity?: { cpu: number; mem: number };
+  /** Placement rules of a VM, attached to its VmSpec in snapshots. */
+  placementOf?: (vmId: string) => VmPlacement | undefined;
+  /** Wall clock in ms for CPU-time deltas (default performance.now). */
+  now?: () => number;
+}
+
+interface Sample {
+  cpuTimeNs: number;
+  at: number;
+}
+
+export class HypervisorMonitor implements HostMonitor {
+  readonly nodeId: string;
+  private readonly hypervisor: Hypervisor;
+  private readonly placementOf: ((vmId: string) => VmPlacement | undefined) | undefined;
+  private readonly now: () => number;
+  private capacity: { cpu: number; mem: number } | null;
+  private readonly samples = new Map<string, Sample>();
+  /** Last refresh: domain id → demand. */
+  private measured = new Map<string, { cpu: number; mem: number }>();
+  private readonly reservations = new Map<string, VmSpec>();
+  private chain: Promise<NodeSnapshot> | null = null;
+
+  constructor(hypervisor: Hypervisor, opts: HypervisorMonitorOptions) {
+    this.hypervisor = hypervisor;
+    this.nodeId = opts.nodeId;
+    this.capacity = opts.capacity ? { ...opts.capacity } : null;
+    this.placementOf = opts.placementOf;
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** Samples the hypervisor now; concurrent calls run one after the other (each sees a fresh listing). */
+  refresh(): Promise<NodeSnapshot> {
+    const run = (): Promise<NodeSnapshot> => this.sampleNow();
+    const next = this.chain ? this.chain.then(run, run) : run();
+    this.chain = next;
+    void next.finally(() => {
+      if (this.chain === next) this.chain = null;
+    }).catch(() => undefined);
+    return next;
+  }
+
+  snapshot(): NodeSnapshot {
+    const cap = this.capacity ?? { cpu: 0, mem: 0 };
+    const node: NodeSpec = { id: this.nodeId, cpu: cap.cpu, mem: cap.mem };
+    const vms: VmSpec[] = [];
+    for (const [id, d] of this.measured) vms.push(this.spec(id, d.cpu, d.mem));
+    for (const [id, r] of this.reservations) if (!this.measured.has(id)) vms.push(this.spec(id, r.cpu, r.mem, r));
+    return { node, vms };
+  }
+
+  /** Holds capacity for `vm` (admission or incoming migration in flight). */
+  reserve(vm: VmSpec): void {
+    this.reservations.set(vm.id, { ...vm });
+  }
+
+  release(id: string): void {
+    this.reservations.delete(id);
+  }
+
+  /** Ids currently reserved (not yet seen active). */
+  reserved(): string[] {
+    return [...this.reservations.keys()];
+  }
+
+  /** Demand of the last snapshot (measured domains plus reservations). */
+  usage(): { cpu: number; mem: number } {
+    let cpu = 0;
+    let mem = 0;
+    for (const v of this.snapshot().vms) {
+      cpu += v.cpu;
+      mem += v.mem;
+    }
+    return { cpu, mem };
+  }
+
+  /** Capacity left (may be negative when overloaded): a quick local admission check. */
+  free(): { cpu: number; mem: number } {
+    const cap = this.capacity ?? { cpu: 0, mem: 0 };
+    const u = this.usage();
+    return { cpu: cap.cpu - u.cpu, mem: cap.mem - u.mem };
+  }
+
+  private spec(id: string, cpu: number, mem: number, base?: VmSpec): VmSpec {
+    const placement = this.placementOf?.(id) ?? base?.placement;
+    return placement === undefined ? { id, cpu, mem } : { id, cpu, mem, placement };
+  }
+
+  private async sampleNow(): Promise<NodeSnapshot> {
+    if (this.capacity === null) {
+      const c = await this.hypervisor.capacity();
+      this.capacity ??= { cpu: c.cores * 100, mem: c.memoryMiB };
+    }
+    const domains = await this.hypervisor.listDomains();
+    const at = this.now();
+    const measured = new Map<string, { cpu: number; mem: number }>();
+    const seen = new Set<string>();
+    for (const d of domains) {
+      if (!ACTIVE.has(d.state)) continue;
+      seen.add(d.id);
+      const prev = this.samples.get(d.id);
+      let cpu: number;
+      if (d.state === 'paused') cpu = 0;
+      else if (prev && d.cpuTimeNs >= prev.cpuTimeNs && at > prev.at) {
+        cpu = ((d.cpuTimeNs - prev.cpuTimeNs) / 1e6 / (at - prev.at)) * 100;
+      } else if (prev && d.cpuTimeNs >= prev.cpuTimeNs) {
+        cpu = this.measured.get(d.id)?.cpu ?? d.cores * 100; // no time elapsed: keep the last figure
+      } else {
+        cpu = this.reservations.get(d.id)?.cpu ?? d.cores * 100;
+      }
+      this.samples.set(d.id, { cpuTimeNs: d.cpuTimeNs, at });
+      measured.set(d.id, { cpu, mem: d.memoryMiB });
+      this.reservations.delete(d.id);
+    }
+    for (const id of this.samples.keys()) if (!seen.has(id)) this.samples.delete(id);
+    this.measured = measured;
+    return this.snapshot();
+  }
+}
