@@ -1,3 +1,4 @@
+import { HypervisorError } from './errors.js';
 import type { Hypervisor } from './hypervisor.js';
 import { libvirtAvailable } from './libvirt/binding.js';
 import { LibvirtHypervisor, type LibvirtHypervisorOptions } from './libvirt/libvirt-hypervisor.js';
@@ -18,17 +19,62 @@ export interface OpenedHypervisor {
   description: string;
 }
 
+const SIM_PARAMS: Record<string, 'cores' | 'memoryMiB' | 'cpuOvercommit' | 'loadFile'> = {
+  cores: 'cores',
+  memoryMiB: 'memoryMiB',
+  cpuOvercommit: 'cpuOvercommit',
+  loadFile: 'loadFile',
+};
+
 /**
- * Opens the hypervisor named by `uri` (`--hypervisor`): `sim` for the simulated
- * driver, any libvirt URI otherwise. With no URI: libvirt's `test:///default`
+ * Options of a simulated host named by `sim` or `sim:///?cores=4&memoryMiB=4096` (also
+ * `cpuOvercommit=<factor>` and `loadFile=<path>`, see simulated/load-file.ts); null when `uri`
+ * does not name the simulated driver. Throws INVALID_ARG on an unknown or bad parameter.
+ */
+export function parseSimUri(uri: string): SimulatedHypervisorOptions | null {
+  if (uri === SIM_URI) return {};
+  if (!uri.startsWith(`${SIM_URI}:`)) return null;
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (err) {
+    throw HypervisorError.INVALID_ARG(`bad simulated host URI ${uri}: ${(err as Error).message}`);
+  }
+  if (url.host !== '' || (url.pathname !== '' && url.pathname !== '/')) {
+    throw HypervisorError.INVALID_ARG(`bad simulated host URI ${uri}: expected sim:///?cores=N&memoryMiB=M`);
+  }
+  const out: SimulatedHypervisorOptions = {};
+  for (const [name, value] of url.searchParams) {
+    const key = SIM_PARAMS[name];
+    if (key === undefined) throw HypervisorError.INVALID_ARG(`simulated host URI: unknown parameter ${name} (cores, memoryMiB, cpuOvercommit, loadFile)`);
+    if (key === 'loadFile') {
+      out.loadFile = value;
+      continue;
+    }
+    const n = Number(value);
+    const ok = key === 'cpuOvercommit' ? Number.isFinite(n) && n > 0 : Number.isInteger(n) && n >= 1;
+    if (!ok) throw HypervisorError.INVALID_ARG(`simulated host URI: ${name}=${value} is not ${key === 'cpuOvercommit' ? 'a positive number' : 'a positive integer'}`);
+    out[key] = n;
+  }
+  return out;
+}
+
+/**
+ * Opens the hypervisor named by `uri` (`--hypervisor`): `sim` (or `sim:///?cores=4&memoryMiB=4096`)
+ * for the simulated driver, any libvirt URI otherwise. With no URI: libvirt's `test:///default`
  * when libvirt0 can be loaded, else the simulated driver.
  */
 export async function openHypervisor(
   uri: string | undefined,
   opts: OpenHypervisorOptions = {},
 ): Promise<OpenedHypervisor> {
-  if (uri === SIM_URI) {
-    return { hypervisor: new SimulatedHypervisor(opts.simulated), kind: 'simulated', description: 'simulated (requested)' };
+  const sim = uri === undefined ? null : parseSimUri(uri);
+  if (sim !== null) {
+    const options = { ...opts.simulated, ...sim };
+    const hypervisor = new SimulatedHypervisor(options);
+    const { cores, memoryMiB } = hypervisor.host.capacity();
+    const load = hypervisor.loadFile ? `, loads from ${hypervisor.loadFile.path}` : '';
+    return { hypervisor, kind: 'simulated', description: `simulated (requested; ${cores} cores, ${memoryMiB} MiB${load})` };
   }
   if (uri === undefined || uri === '') {
     const libraryPath = opts.libvirt?.library;

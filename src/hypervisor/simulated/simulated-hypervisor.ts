@@ -21,6 +21,7 @@ import type {
 } from '../hypervisor.js';
 import { copyMigrate } from '../migrate.js';
 import { StatePoller } from '../watch.js';
+import { SIM_LOAD_FILE_ENV, SimLoadFile } from './load-file.js';
 import { SimHost, type SimHostOptions } from './sim-host.js';
 
 export const SIM_URI = 'sim';
@@ -29,6 +30,11 @@ export interface SimulatedHypervisorOptions extends SimHostOptions {
   /** Share an existing core (e.g. one the scheduler's simulator already holds). */
   host?: SimHost;
   pollIntervalMs?: number;
+  /**
+   * Per-domain loads read from this JSON file (test hook, see load-file.ts); default: the file
+   * named by the environment variable DISCOVERY_SIM_LOAD_FILE; `null` disables the hook.
+   */
+  loadFile?: string | null;
 }
 
 /**
@@ -39,11 +45,15 @@ export interface SimulatedHypervisorOptions extends SimHostOptions {
 export class SimulatedHypervisor implements Hypervisor {
   readonly uri = SIM_URI;
   readonly host: SimHost;
+  /** The load-file hook, when one is configured. */
+  readonly loadFile: SimLoadFile | null;
   readonly #poller: StatePoller;
   #closed = false;
 
   constructor(opts: SimulatedHypervisorOptions = {}) {
     this.host = opts.host ?? new SimHost(opts);
+    const loadPath = opts.loadFile === undefined ? process.env[SIM_LOAD_FILE_ENV] : opts.loadFile;
+    this.loadFile = loadPath ? new SimLoadFile(loadPath) : null;
     this.#poller = new StatePoller(() => this.listDomains(), {
       ...(opts.pollIntervalMs === undefined ? {} : { intervalMs: opts.pollIntervalMs }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -60,7 +70,7 @@ export class SimulatedHypervisor implements Hypervisor {
   }
 
   usage(): Promise<HostUsage> {
-    return this.#run((h) => h.usage());
+    return this.#run((h) => h.usage(), true);
   }
 
   defineDomain(spec: DomainSpec): Promise<DomainInfo> {
@@ -104,11 +114,11 @@ export class SimulatedHypervisor implements Hypervisor {
   }
 
   domainInfo(id: string): Promise<DomainInfo> {
-    return this.#run((h) => h.domainInfo(id));
+    return this.#run((h) => h.domainInfo(id), true);
   }
 
   listDomains(): Promise<DomainInfo[]> {
-    return this.#run((h) => h.listDomains());
+    return this.#run((h) => h.listDomains(), true);
   }
 
   domainDescription(id: string): Promise<DomainSpec> {
@@ -199,7 +209,10 @@ export class SimulatedHypervisor implements Hypervisor {
     return this.host;
   }
 
-  async #run<T>(op: (host: SimHost) => T): Promise<T> {
-    return op(this.#open());
+  /** `sampled`: a read of domain state or load, before which the load file is checked. */
+  async #run<T>(op: (host: SimHost) => T, sampled = false): Promise<T> {
+    const host = this.#open();
+    if (sampled) this.loadFile?.apply(host);
+    return op(host);
   }
 }
