@@ -1,6 +1,7 @@
 import type { Backend } from './backend.js';
 import { coreKinds } from './core-model.js';
 import { infrastructureActions, infrastructureKinds, infrastructureMixins } from './infrastructure-model.js';
+import { checkPlacement, type NodeResolver } from './placement-constraints.js';
 import { placementMixins } from './placement-model.js';
 import { CategoryRegistry } from './registry.js';
 import { OcciService } from './service.js';
@@ -13,6 +14,11 @@ export interface OcciNodeOptions {
   images?: ImageEntry[];
   /** Name of this node, shown in the placement attribute of the computes it holds. */
   nodeName?: string;
+  /**
+   * Node name → scheduler node id (mesh key), to check the node names of ban/fence constraints.
+   * Default: only `nodeName` is known (it resolves to itself).
+   */
+  resolveNode?: NodeResolver;
 }
 
 /** The standard categories plus this node's templates. */
@@ -31,6 +37,8 @@ export function standardRegistry(images: ImageEntry[] = DEFAULT_IMAGE_CATALOGUE)
 /** Opens the store in the data directory and builds the OCCI service over it. */
 export function openOcciService(opts: OcciNodeOptions): { service: OcciService; store: EntityStore } {
   const store = new EntityStore(opts.dataDir);
-  const service = new OcciService(standardRegistry(opts.images), store, opts.backend, { nodeName: opts.nodeName });
+  const registry = standardRegistry(opts.images);
+  const resolveNode = opts.resolveNode ?? ((name: string) => (name === opts.nodeName ? name : undefined));
+  const service = new OcciService(registry, store, opts.backend, { nodeName: opts.nodeName, check: (e) => checkPlacement(e, registry, resolveNode) });
   return { service, store };
 }

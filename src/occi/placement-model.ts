@@ -12,6 +12,85 @@ export const LOCALITY_NEAR = 'discovery.locality.near';
 export const LOCALITY_COORDINATE = 'discovery.locality.coordinate';
 export const LOCALITY_MAX_RTT = 'discovery.locality.max_rtt';
 
+/** btrPlace-style placement constraints (see placement-constraints.ts for their meaning). */
+export const SPREAD = `${PLACEMENT_SCHEME}spread`;
+export const GATHER = `${PLACEMENT_SCHEME}gather`;
+export const BAN = `${PLACEMENT_SCHEME}ban`;
+export const FENCE = `${PLACEMENT_SCHEME}fence`;
+export const LATENCY = `${PLACEMENT_SCHEME}latency`;
+export const PLACEMENT_GROUP = 'discovery.placement.group';
+export const PLACEMENT_NODES = 'discovery.placement.nodes';
+export const PLACEMENT_MAX_RTT = 'discovery.placement.max_rtt';
+/** Group names: letters, digits, `.`, `_`, `~`, `-`. */
+export const GROUP_NAME_PATTERN = '[A-Za-z0-9][A-Za-z0-9._~-]*';
+
+const groupAttribute = (what: string) =>
+  attribute(PLACEMENT_GROUP, { type: 'string', pattern: GROUP_NAME_PATTERN, description: `Name of the group of computes ${what} (per tenant)` });
+const nodesAttribute = (what: string) =>
+  attribute(PLACEMENT_NODES, { type: 'string', description: `Names of the nodes the compute ${what}: separated by commas or spaces` });
+
+/** Placement constraints a user applies to computes; a user mixin that depends on one makes its members a group. */
+export const placementConstraintMixins: Mixin[] = [
+  {
+    class: 'mixin',
+    term: 'spread',
+    scheme: PLACEMENT_SCHEME,
+    title: 'Spread: computes of one group never share a host',
+    depends: [],
+    applies: [COMPUTE],
+    location: '/placement/spread/',
+    actions: [],
+    attributes: [groupAttribute('kept on distinct hosts')],
+  },
+  {
+    class: 'mixin',
+    term: 'gather',
+    scheme: PLACEMENT_SCHEME,
+    title: 'Gather: computes of one group run on one host',
+    depends: [],
+    applies: [COMPUTE],
+    location: '/placement/gather/',
+    actions: [],
+    attributes: [groupAttribute('kept on one host')],
+  },
+  {
+    class: 'mixin',
+    term: 'latency',
+    scheme: PLACEMENT_SCHEME,
+    title: 'Latency: computes of one group run on hosts within a round-trip time of each other',
+    depends: [],
+    applies: [COMPUTE],
+    location: '/placement/latency/',
+    actions: [],
+    attributes: [
+      groupAttribute('kept close to each other'),
+      attribute(PLACEMENT_MAX_RTT, { type: 'number', minimum: 0, description: 'Largest RTT in ms between the hosts of any two computes of the group (more than 0)' }),
+    ],
+  },
+  {
+    class: 'mixin',
+    term: 'ban',
+    scheme: PLACEMENT_SCHEME,
+    title: 'Ban: the compute never runs on the named nodes',
+    depends: [],
+    applies: [COMPUTE],
+    location: '/placement/ban/',
+    actions: [],
+    attributes: [nodesAttribute('never runs on')],
+  },
+  {
+    class: 'mixin',
+    term: 'fence',
+    scheme: PLACEMENT_SCHEME,
+    title: 'Fence: the compute runs only on the named nodes',
+    depends: [],
+    applies: [COMPUTE],
+    location: '/placement/fence/',
+    actions: [],
+    attributes: [nodesAttribute('may run on (only those)')],
+  },
+];
+
 export const placementMixins: Mixin[] = [
   {
     class: 'mixin',
@@ -43,4 +122,5 @@ export const placementMixins: Mixin[] = [
       attribute(LOCALITY_MAX_RTT, { type: 'number', minimum: 0, description: 'Largest acceptable RTT in ms between the user and the node' }),
     ],
   },
+  ...placementConstraintMixins,
 ];

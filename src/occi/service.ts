@@ -58,7 +58,11 @@ export class OcciService {
     readonly registry: CategoryRegistry,
     private readonly store: EntityStore,
     private readonly backend: Backend,
-    private readonly options: { nodeName?: string } = {},
+    private readonly options: {
+      nodeName?: string;
+      /** Further checks of an entity about to be created, replaced or tagged (placement constraints); throws an OcciError to refuse. */
+      check?: (entity: Entity) => void;
+    } = {},
   ) {
     for (const m of store.userMixins()) registry.add(m);
   }
@@ -351,6 +355,7 @@ export class OcciService {
     attributes[CORE_ID] = id;
     requireAll(defs, attributes);
     const entity: Entity = this.placed({ id, kind: kindId, mixins, attributes, owner: principal.tenant });
+    this.options.check?.(entity);
     if (isLink) this.checkLinkEnds(principal, entity, pending);
     return entity;
   }
@@ -444,6 +449,7 @@ export class OcciService {
   }
 
   private async commitUpdate(principal: Principal, before: Entity, after: Entity): Promise<Entity> {
+    this.options.check?.(after);
     if (linkEnds(after)) this.checkLinkEnds(principal, after, []);
     const patch = await this.backend.updated(before, after, this.context());
     const stored = withAttributes(after, patch);
@@ -569,7 +575,9 @@ export class OcciService {
         const fresh = this.store.get(e.id)!;
         if (fresh.mixins.includes(mixinId)) continue;
         this.checkMixins(principal, fresh.kind, [...fresh.mixins, mixinId]);
-        put.push({ ...fresh, mixins: [...fresh.mixins, mixinId] });
+        const tagged = { ...fresh, mixins: [...fresh.mixins, mixinId] };
+        this.options.check?.(tagged);
+        put.push(tagged);
       }
       for (const e of current) {
         const fresh = this.store.get(e.id);
