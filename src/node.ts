@@ -1,8 +1,10 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './http/app.js';
+import { AUDIT_FILE, AuditLog } from './http/audit-log.js';
+import { type Limits, resolveLimits } from './http/limits.js';
+import { listen, listenReentry, readTlsFiles } from './http/listener.js';
+import type { RateLimitOptions } from './http/rate-limit.js';
 import { MeshEdge } from './http/mesh-edge.js';
 import { Mesh } from './mesh/mesh.js';
 import { loadRttMatrix, siteDelay } from './mesh/rtt-matrix.js';
@@ -30,6 +32,16 @@ export interface NodeOptions {
   name?: string;
   /** Joins a mesh: every request is then served where it belongs. */
   mesh?: NodeMeshOptions;
+  /** PEM certificate and key files: the node then serves HTTPS only (with HSTS). */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Request limits; each one not given takes its default (src/http/limits.ts). */
+  limits?: Partial<Limits>;
+  /**
+   * Per-token rate limit (per client address without a token). Off unless given: the CLI turns
+   * it on by default (`--rate-limit`), in-process callers (tests, benchmarks) choose.
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
 export interface NodeMeshOptions {
@@ -70,6 +82,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     backend = driven = new HypervisorBackend(opened.hypervisor, { images: opts.images, description: opened.description });
   }
   const name = opts.name ?? 'node';
+  const tls = readTlsFiles(opts.tlsCert, opts.tlsKey);
+  const limits = resolveLimits(opts.limits);
   const { service, store } = openOcciService({ dataDir: opts.dataDir, backend, images: opts.images, nodeName: name });
   const mesh = opts.mesh ? createMesh(opts.mesh, name, opts.dataDir, logger) : undefined;
   const edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs }) : undefined;
@@ -77,14 +91,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     (id) => service.reconcile(id),
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),
   );
-  const app = await createApp({ service, logger, mesh: edge });
-  const server: Server = app.listen(opts.port, opts.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  const url = `http://${opts.host && opts.host !== '0.0.0.0' ? opts.host : '127.0.0.1'}:${port}`;
+  const audit = await AuditLog.open(join(opts.dataDir, AUDIT_FILE));
+  const app = await createApp({ service, logger, mesh: edge, limits, rateLimit: opts.rateLimit, audit: { log: audit, node: name }, tls: !!tls });
+  const listening = await listen(app, { port: opts.port, host: opts.host ?? '127.0.0.1', limits, tls, logger });
+  const { url, port } = listening;
+  if (!tls) logger.info({ url }, 'TLS is off: plain HTTP (give --tls-cert and --tls-key on a public edge)');
+  // Requests forwarded by members re-enter through a loopback listener (listener.ts says why).
+  const reentry = edge ? await listenReentry(app, limits) : undefined;
   let statusTimer: NodeJS.Timeout | undefined;
   if (mesh && edge) {
-    edge.listening(url);
+    edge.listening(reentry!.url);
     mesh.update({ httpAddress: url });
     mesh.on('member-joined', (m) => logger.info({ member: m.name, site: m.site, url: m.httpAddress }, 'member joined'));
     mesh.on('member-left', (m, reason) => logger.warn({ member: m.name, reason }, 'member left'));
@@ -106,8 +122,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         clearInterval(statusTimer);
         await mesh?.close();
         edge?.close();
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await reentry?.close();
+        await listening.close();
+        await audit.close();
         await driven?.flushed();
         store.close();
         await driven?.hypervisor.close();

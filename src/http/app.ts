@@ -9,6 +9,10 @@ import { LOCAL_ADMIN, type Filter, type Principal } from '../occi/request.js';
 import type { OcciService } from '../occi/service.js';
 import { ERROR_STATUS } from './error-status.js';
 import { Negotiator } from './negotiation.js';
+import { type AuditLog, auditTrail } from './audit-log.js';
+import { handlerTimeout, headerCountLimit, type Limits, withInputLimits } from './limits.js';
+import { rateLimit, type RateLimitOptions } from './rate-limit.js';
+import { securityHeaders } from './security-headers.js';
 import { type MeshEdge, PARTIAL_HEADER } from './mesh-edge.js';
 import { allowedMethods, createOpenApiBackend } from './openapi-router.js';
 
@@ -20,6 +24,14 @@ export interface AppOptions {
   bodyLimit?: number;
   /** The mesh this node belongs to: requests are then served where they belong. */
   mesh?: MeshEdge;
+  /** Request limits (limits.ts `resolveLimits`); header size and timeouts go to the server. */
+  limits?: Limits;
+  /** Per-token (else per-address) token buckets; off when absent or false. */
+  rateLimit?: RateLimitOptions | false;
+  /** Where mutating requests are audited, and the node name written there. */
+  audit?: { log: AuditLog; node: string };
+  /** The node serves HTTPS: Strict-Transport-Security on every answer. */
+  tls?: boolean;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -40,7 +52,9 @@ interface Exchange {
  */
 export async function createApp(opts: AppOptions): Promise<express.Express> {
   const { service, logger } = opts;
-  const negotiator = new Negotiator(opts.renderings ?? defaultRenderings);
+  const limits = opts.limits;
+  const renderings = opts.renderings ?? defaultRenderings;
+  const negotiator = new Negotiator(limits ? renderings.map((r) => withInputLimits(r, limits)) : renderings);
   const api = await createOpenApiBackend();
   const handlers = operationHandlers(service, negotiator, opts.mesh);
   api.register(handlers);
@@ -61,7 +75,13 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
+  // First, so that every answer (errors and relayed ones included) carries them and is audited.
+  app.use(securityHeaders({ hsts: opts.tls ?? false }));
+  if (opts.audit) app.use(auditTrail({ ...opts.audit, logger }));
+  if (limits) app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
+  app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
+  // After authentication: keyed by the request's token (by its address without one).
+  if (opts.rateLimit) app.use(rateLimit(opts.rateLimit));
   if (opts.mesh) app.use(opts.mesh.middleware((req) => negotiator.request(req).parseEntity(message(req))));
   app.use((req: Request, res: Response, next: NextFunction) => {
     route(api, service, req, res, LOCAL_ADMIN).catch(next);

@@ -28,6 +28,8 @@ import type { OcciService } from '../occi/service.js';
 export const LOCAL_TOKEN_HEADER = 'x-discovery-local';
 export const PARTIAL_HEADER = 'X-Discovery-Partial';
 export const SERVED_BY_HEADER = 'X-Discovery-Served-By';
+/** On a request re-entering from a member: the member's name (the audit log's forwardedFrom). */
+export const FORWARDED_FROM_HEADER = 'x-discovery-forwarded-from';
 const LIST_METHOD = 'occi/list';
 const MIXINS_METHOD = 'occi/user-mixins';
 export const DEFAULT_GATHER_DEADLINE_MS = 3000;
@@ -206,9 +208,15 @@ export class MeshEdge implements MeshCollections {
   private serveLocally(req: ForwardedRequest): Promise<ForwardedResponse> {
     const url = this.localUrl;
     if (!url) return Promise.reject(new Error('this node is not listening yet'));
+    // `localUrl` is the node's plain re-entry listener on 127.0.0.1 (listener.ts), also when the
+    // node serves HTTPS: no TLS to itself, and members' traffic is not limited twice.
+    const headers: Record<string, string | string[]> = { ...stripHopByHop(req.headers), [LOCAL_TOKEN_HEADER]: this.token };
+    delete headers[FORWARDED_FROM_HEADER];
+    const from = req.via?.at(-1);
+    if (from) headers[FORWARDED_FROM_HEADER] = this.opts.mesh.member(from)?.name ?? from.slice(0, 8);
     return new Promise((resolve, reject) => {
       const out = httpRequest(
-        { host: url.hostname, port: url.port, method: req.method, path: req.path, agent: this.agent, headers: { ...stripHopByHop(req.headers), [LOCAL_TOKEN_HEADER]: this.token } },
+        { host: url.hostname, port: url.port, method: req.method, path: req.path, agent: this.agent, headers },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

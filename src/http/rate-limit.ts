@@ -1,0 +1,103 @@
+/**
+ * Per-token rate limits: a token bucket per authenticated token (`res.locals.principal.tokenId`),
+ * or per client address for requests without one. A bucket holds `burst` requests and refills at
+ * `ratePerSecond`; an empty bucket answers 429 RATE_LIMITED with `Retry-After` (whole seconds).
+ * Requests that members forwarded to this node on loopback were limited at their entry node and
+ * are not counted again.
+ *
+ * @example
+ *   app.use(authenticate(…));                                  // sets res.locals.principal
+ *   app.use(rateLimit({ ratePerSecond: 50, burst: 100 }));
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { OcciError } from '../occi/errors.js';
+import { clientAddress, isInternal } from './limits.js';
+
+export interface RateLimitOptions {
+  /** Sustained requests per second per token (or address). */
+  ratePerSecond: number;
+  /** Requests a full bucket allows at once. */
+  burst: number;
+  /** Buckets kept at most; full (idle) ones are dropped first, then the oldest. */
+  maxKeys?: number;
+  /** Clock in ms, for tests. */
+  now?: () => number;
+}
+
+export const DEFAULT_RATE_PER_SECOND = 50;
+export const DEFAULT_BURST = 100;
+export const DEFAULT_MAX_KEYS = 100_000;
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Token buckets by key; `take` spends one token or says how long to wait for one. */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly now: () => number;
+  private readonly maxKeys: number;
+
+  constructor(private readonly opts: RateLimitOptions) {
+    if (!(opts.ratePerSecond > 0) || !(opts.burst >= 1)) throw new RangeError('a rate limit needs ratePerSecond > 0 and burst ≥ 1');
+    this.now = opts.now ?? Date.now;
+    this.maxKeys = opts.maxKeys ?? DEFAULT_MAX_KEYS;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  /** Spends one request; when the bucket is empty, the seconds until it holds one again. */
+  take(key: string): { ok: true } | { ok: false; retryAfterSec: number } {
+    const now = this.now();
+    const { ratePerSecond, burst } = this.opts;
+    const b = this.buckets.get(key);
+    const tokens = b ? Math.min(burst, b.tokens + ((now - b.at) / 1000) * ratePerSecond) : burst;
+    if (tokens < 1) {
+      b!.tokens = tokens;
+      b!.at = now;
+      return { ok: false, retryAfterSec: Math.max(1, Math.ceil((1 - tokens) / ratePerSecond)) };
+    }
+    if (b) {
+      // Re-inserted so that the map stays ordered by last use (oldest first for eviction).
+      this.buckets.delete(key);
+      b.tokens = tokens - 1;
+      b.at = now;
+      this.buckets.set(key, b);
+    } else {
+      if (this.buckets.size >= this.maxKeys) this.evict(now);
+      this.buckets.set(key, { tokens: tokens - 1, at: now });
+    }
+    return { ok: true };
+  }
+
+  /** Drops buckets that refilled (as good as absent), then the least recently used if needed. */
+  private evict(now: number): void {
+    const { ratePerSecond, burst } = this.opts;
+    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * ratePerSecond >= burst) this.buckets.delete(k);
+    for (const k of this.buckets.keys()) {
+      if (this.buckets.size < this.maxKeys * 0.9) break;
+      this.buckets.delete(k);
+    }
+  }
+}
+
+/** The key of a request's bucket: its token, else its client address. */
+export function rateLimitKey(req: Request, res: Response): string {
+  const tokenId = (res.locals['principal'] as { tokenId?: string } | undefined)?.tokenId;
+  return tokenId ? `token:${tokenId}` : `address:${clientAddress(req.socket)}`;
+}
+
+/** Express middleware factory; see the module comment. Place it after authentication. */
+export function rateLimit(opts: RateLimitOptions) {
+  const buckets = new TokenBuckets(opts);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (isInternal(req)) return next();
+    const taken = buckets.take(rateLimitKey(req, res));
+    if (taken.ok) return next();
+    res.setHeader('Retry-After', String(taken.retryAfterSec));
+    next(new OcciError('RATE_LIMITED', `too many requests; retry in ${taken.retryAfterSec} s (limit: ${opts.ratePerSecond} per second, bursts of ${opts.burst})`));
+  };
+}
