@@ -18,11 +18,13 @@ import { MeshError } from '../mesh/errors.js';
 import { type ForwardedRequest, type ForwardedResponse, forwardErrorStatus, stripHopByHop } from '../mesh/http-forwarding.js';
 import type { JsonValue, Member, Mesh } from '../mesh/mesh.js';
 import type { Coordinate } from '../mesh/vivaldi/coordinate.js';
-import type { Mixin } from '../occi/category.js';
+import { categoryId, type Kind, type Mixin } from '../occi/category.js';
+import type { Cloud } from '../occi/cloud/cloud.js';
 import type { Entity } from '../occi/entity.js';
 import { OcciError } from '../occi/errors.js';
 import { LOCALITY, LOCALITY_COORDINATE, LOCALITY_MAX_RTT, LOCALITY_NEAR } from '../occi/placement-model.js';
-import type { EntityInput, Filter, Principal } from '../occi/request.js';
+import { COMPUTE } from '../occi/infrastructure-model.js';
+import { type EntityInput, type Filter, LOCAL_ADMIN, type Principal } from '../occi/request.js';
 import type { OcciService } from '../occi/service.js';
 
 export const LOCAL_TOKEN_HEADER = 'x-discovery-local';
@@ -30,6 +32,8 @@ export const PARTIAL_HEADER = 'X-Discovery-Partial';
 export const SERVED_BY_HEADER = 'X-Discovery-Served-By';
 /** On a request re-entering from a member: the member's name (the audit log's forwardedFrom). */
 export const FORWARDED_FROM_HEADER = 'x-discovery-forwarded-from';
+/** On a request from a member: the compute was admitted by a partition and is created here at this id. */
+export const ADMITTED_HEADER = 'x-discovery-admitted';
 const LIST_METHOD = 'occi/list';
 const MIXINS_METHOD = 'occi/user-mixins';
 export const DEFAULT_GATHER_DEADLINE_MS = 3000;
@@ -41,6 +45,8 @@ export interface MeshEdgeOptions {
   logger: Logger;
   gatherDeadlineMs?: number;
   forwardTimeoutMs?: number;
+  /** Admission and moves of computes across the mesh; without it computes are created where asked. */
+  cloud?: Cloud;
 }
 
 /** What the HTTP app asks of the mesh when it answers collections and the query interface. */
@@ -105,18 +111,54 @@ export class MeshEdge implements MeshCollections {
   }
 
   private async route(req: Request, res: Response, parseCreation: (req: Request) => EntityInput | undefined): Promise<boolean> {
-    if (req.headers[LOCAL_TOKEN_HEADER] === this.token) return false;
+    // A request from a member (or this node's own re-entry) is served here, never forwarded again.
+    const fromMember = req.headers[LOCAL_TOKEN_HEADER] === this.token;
     delete req.headers[LOCAL_TOKEN_HEADER];
-    const target = this.opts.service.resolve(req.path);
+    const admitted = fromMember ? req.headers[ADMITTED_HEADER] : undefined;
+    delete req.headers[ADMITTED_HEADER];
+    const { service, cloud } = this.opts;
+    const target = service.resolve(req.path);
     if (target?.type === 'entity') {
-      if (this.opts.service.holds(target.id.toLowerCase())) return false;
-      return this.forwardToHolder(target.id.toLowerCase(), req, res);
+      const id = target.id.toLowerCase();
+      // A compute moving to another node: wait for the move, then follow it.
+      await cloud?.moves.settled(id);
+      if (service.holds(id)) return false;
+      if (!fromMember && (await this.forwardToHolder(id, req, res))) return true;
+      // Nobody holds it: a PUT creates it, and a compute is admitted as a POST would be.
+      if (req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE || admitted === id) return false;
+      return this.admit(target.kind, req, res, parseCreation, id);
     }
     if (target?.type === 'collection' && target.category.class === 'kind' && req.method === 'POST' && req.query['action'] === undefined) {
-      const input = safely(() => parseCreation(req));
-      if (!input?.mixins.includes(LOCALITY)) return false;
-      return this.forwardToNearest(input, req, res);
+      if (!fromMember) {
+        const input = safely(() => parseCreation(req));
+        if (input?.mixins.includes(LOCALITY) && (await this.forwardToNearest(input, req, res))) return true;
+      }
+      if (categoryId(target.category) !== COMPUTE || admitted !== undefined) return false;
+      return this.admit(target.category, req, res, parseCreation);
     }
+    return false;
+  }
+
+  /**
+   * Admission of a compute created here: served here when it fits, else placed by a partition and
+   * created on the chosen node, whose answer goes to the client. Requests the service would refuse
+   * are left to it (it answers the error).
+   */
+  private async admit(kind: Kind, req: Request, res: Response, parseCreation: (req: Request) => EntityInput | undefined, id?: string): Promise<boolean> {
+    const cloud = this.opts.cloud;
+    if (!cloud) return false;
+    const principal = (res.locals['principal'] as Principal | undefined) ?? LOCAL_ADMIN;
+    const input = safely(() => parseCreation(req));
+    const compute = input && safely(() => this.opts.service.preview(principal, kind, input, id));
+    if (!compute) return false;
+    const admission = await cloud.admit(compute, async (claimant) => {
+      const placed = { method: 'PUT', path: `${kind.location}${compute.id}`, extraHeaders: { [ADMITTED_HEADER]: compute.id } };
+      const answer = claimant === this.opts.mesh.key ? await this.serveLocally(this.asForwarded(req, placed)) : await this.forward(claimant, req, true, placed);
+      this.send(res, answer);
+      return answer.status;
+    });
+    if (admission.where === 'elsewhere') return true;
+    res.once('close', admission.release);
     return false;
   }
 
@@ -139,7 +181,7 @@ export class MeshEdge implements MeshCollections {
   private async forwardToNearest(input: EntityInput, req: Request, res: Response): Promise<boolean> {
     const candidates = await this.rank(input.attributes);
     for (const key of candidates) {
-      if (key === this.opts.mesh.key) return false;
+      if (key === this.opts.mesh.key) return false; // this node is the nearest: admitted here
       try {
         this.send(res, await this.forward(key, req, true));
         return true;
@@ -179,13 +221,8 @@ export class MeshEdge implements MeshCollections {
     return within;
   }
 
-  private async forward(key: string, req: Request, creation = false): Promise<ForwardedResponse> {
-    const forwarded: ForwardedRequest = {
-      method: req.method,
-      path: req.originalUrl,
-      headers: req.headers as Record<string, string | string[]>,
-      body: Buffer.from(typeof req.body === 'string' ? req.body : ''),
-    };
+  private async forward(key: string, req: Request, creation = false, override?: RequestOverride): Promise<ForwardedResponse> {
+    const forwarded = this.asForwarded(req, override);
     const name = this.opts.mesh.member(key)?.name ?? key.slice(0, 8);
     try {
       return await this.opts.mesh.forward(key, forwarded, { timeoutMs: this.forwardTimeoutMs });
@@ -196,6 +233,16 @@ export class MeshEdge implements MeshCollections {
       if (status === 413) throw new OcciError('PAYLOAD_TOO_LARGE', `the request is too large to forward to ${name}`, {}, { cause: err });
       throw OcciError.unavailable(`member ${name} holding this request's target is unreachable: ${why}`, err);
     }
+  }
+
+  /** The request as a member receives it; an admission sends it as a PUT at its chosen id. */
+  private asForwarded(req: Request, override?: RequestOverride): ForwardedRequest {
+    return {
+      method: override?.method ?? req.method,
+      path: override?.path ?? req.originalUrl,
+      headers: { ...(req.headers as Record<string, string | string[]>), ...override?.extraHeaders },
+      body: Buffer.from(typeof req.body === 'string' ? req.body : ''),
+    };
   }
 
   private send(res: Response, answer: ForwardedResponse): void {
@@ -232,6 +279,12 @@ export class MeshEdge implements MeshCollections {
   close(): void {
     this.agent.destroy();
   }
+}
+
+interface RequestOverride {
+  method: string;
+  path: string;
+  extraHeaders: Record<string, string>;
 }
 
 function safely<T>(f: () => T): T | undefined {

@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNode, type RunningNode } from '../../src/node.js';
+import { occiClient } from '../helpers/client.js';
+import { COMPUTE, SMALL } from '../helpers/node.js';
+
+const NAMES = ['edge-a', 'edge-b', 'edge-c'];
+/** Each host takes two small computes (1 core, 1 GiB each). */
+const HOST = 'sim:///?cores=2&memoryMiB=2048';
+
+let testnet: Testnet;
+const nodes: RunningNode[] = [];
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  testnet = await createTestnet(3, { host: '127.0.0.1' });
+  for (const [i, name] of NAMES.entries()) {
+    const dataDir = mkdtempSync(join(tmpdir(), `cloud-node-${i}-`));
+    dirs.push(dataDir);
+    nodes.push(
+      await startNode({
+        port: 0,
+        dataDir,
+        name,
+        hypervisor: HOST,
+        auth: 'none',
+        logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }),
+        mesh: {
+          secret: 'admission-test',
+          bootstrap: testnet.bootstrap,
+          forwardTimeoutMs: 5000,
+          tuning: { connectionTimeoutMs: 1500, heartbeatTimeoutMs: 1500, requestTimeoutMs: 3000 },
+          cloud: { samplingMs: 500, admissionTimeoutMs: 8000, agent: { unsolvableBackoffMs: 200 } },
+        },
+      }),
+    );
+  }
+  await Promise.all(nodes.map((n) => n.mesh!.waitForMembers(NAMES.length - 1, 20_000)));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.allSettled(nodes.map((n) => n.close()));
+  await testnet.destroy();
+  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+const small = (title: string) => ({ kind: COMPUTE, mixins: [SMALL], attributes: { 'occi.core.title': title } });
+
+describe('admission across the mesh', () => {
+  it('places computes on the entry node while it has room, then on a neighbour', async () => {
+    const entry = occiClient(nodes[0]!.url);
+    const placed: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await entry.post('/compute/', small(`vm-${i}`));
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.headers.location).toMatch(/^\/compute\/|\/compute\//);
+      placed.push(res.body.attributes['discovery.placement.node']);
+    }
+    expect(placed.slice(0, 2)).toEqual(['edge-a', 'edge-a']);
+    expect(placed.slice(2).every((n) => n !== 'edge-a')).toBe(true);
+    // The spilled computes run on their node's host and are reachable through the entry node.
+    for (const [i, name] of placed.entries()) {
+      const node = nodes[NAMES.indexOf(name)]!;
+      const listed = await node.hypervisor!.listDomains();
+      expect(listed.filter((d) => d.state === 'running').length).toBeGreaterThan(0);
+      const all = await entry.get('/compute/');
+      expect(all.status).toBe(200);
+      expect(JSON.stringify(all.body)).toContain(`vm-${i}`);
+    }
+  }, 60_000);
+
+  it('answers 503 naming the missing capacity when no node has room, and creates nothing', async () => {
+    const entry = occiClient(nodes[1]!.url);
+    const before = (await entry.get('/compute/')).body;
+    const res = await entry.post('/compute/', { kind: COMPUTE, mixins: [SMALL], attributes: { 'occi.core.title': 'too-big', 'occi.compute.cores': 8 } });
+    expect(res.status, JSON.stringify(res.body)).toBe(503);
+    expect(JSON.stringify(res.body)).toMatch(/no capacity/);
+    const after = (await entry.get('/compute/')).body;
+    expect(JSON.stringify(after)).not.toContain('too-big');
+    expect(after.resources?.length ?? 0).toBe(before.resources?.length ?? 0);
+  }, 60_000);
+});
