@@ -10,6 +10,20 @@ function port(value: string): number {
   return n;
 }
 
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+const env = (name: string) => process.env[name];
+
 const program = new Command()
   .name('discovery-node')
   .description('Start one node of the DISCOVERY OCCI gateway')
@@ -23,6 +37,13 @@ const program = new Command()
   .option('--cluster-secret <secret>', 'join the mesh of the nodes that share this secret (env CLUSTER_SECRET)', process.env['CLUSTER_SECRET'])
   .option('--bootstrap <host:port,…>', 'DHT bootstrap nodes of the mesh, required with --cluster-secret (env BOOTSTRAP)', process.env['BOOTSTRAP'])
   .option('--site <id>', 'site of this node, e.g. a country code of the RTT matrix (env SITE)', process.env['SITE'])
+  .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS only, with HSTS (env TLS_CERT)', env('TLS_CERT'))
+  .option('--tls-key <file>', 'PEM private key of --tls-cert (env TLS_KEY)', env('TLS_KEY'))
+  .option('--rate-limit <per-second>', 'requests per second per token (per client address without one); 0: off (env RATE_LIMIT)', count, env('RATE_LIMIT') ? count(env('RATE_LIMIT')!) : 50)
+  .option('--rate-burst <requests>', 'requests a token may send at once (env RATE_BURST)', count, env('RATE_BURST') ? count(env('RATE_BURST')!) : 100)
+  .option('--max-connections-per-address <n>', 'open connections per client address; 0: no cap (env MAX_CONNECTIONS_PER_ADDRESS)', count, env('MAX_CONNECTIONS_PER_ADDRESS') ? count(env('MAX_CONNECTIONS_PER_ADDRESS')!) : 64)
+  .option('--headers-timeout <s>', 'time a client has to send its request headers (env HEADERS_TIMEOUT)', seconds, env('HEADERS_TIMEOUT') ? seconds(env('HEADERS_TIMEOUT')!) : 10)
+  .option('--request-timeout <s>', 'time a client has to send its whole request (env REQUEST_TIMEOUT)', seconds, env('REQUEST_TIMEOUT') ? seconds(env('REQUEST_TIMEOUT')!) : 30)
   .option('--rtt <matrix.csv>', 'delay mesh messages by half the RTT between sites (local clusters only; env RTT_MATRIX)', process.env['RTT_MATRIX']);
 
 program.parse();
@@ -38,6 +59,13 @@ const opts = program.opts<{
   bootstrap?: string;
   site?: string;
   rtt?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  rateLimit: number;
+  rateBurst: number;
+  maxConnectionsPerAddress: number;
+  headersTimeout: number;
+  requestTimeout: number;
 }>();
 const logger = pino({ level: opts.logLevel });
 if (opts.clusterSecret && !opts.bootstrap) program.error('--cluster-secret needs --bootstrap: a node never uses public bootstrap nodes');
@@ -50,6 +78,14 @@ const node = await startNode({
   images: opts.images ? loadImageCatalogue(opts.images) : undefined,
   logger,
   name: opts.name,
+  tlsCert: opts.tlsCert,
+  tlsKey: opts.tlsKey,
+  rateLimit: opts.rateLimit > 0 ? { ratePerSecond: opts.rateLimit, burst: Math.max(1, opts.rateBurst) } : false,
+  limits: {
+    connectionsPerAddress: opts.maxConnectionsPerAddress,
+    headersTimeoutMs: Math.round(opts.headersTimeout * 1000),
+    requestTimeoutMs: Math.round(opts.requestTimeout * 1000),
+  },
   mesh: opts.clusterSecret
     ? { secret: opts.clusterSecret, bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()), site: opts.site, rttMatrix: opts.rtt }
     : undefined,
