@@ -39,7 +39,15 @@ export interface HypervisorMonitorOptions {
   placementOf?: (vmId: string) => VmPlacement | undefined;
   /** Wall clock in ms for CPU-time deltas (default performance.now). */
   now?: () => number;
+  /**
+   * Shortest wall time a CPU figure is measured over (ms): a refresh sooner than this after the
+   * previous one (e.g. right after a migration) keeps the last figure and the older base sample,
+   * so that timing noise on a short interval does not distort the figure.
+   */
+  minIntervalMs?: number;
 }
+
+export const DEFAULT_MIN_INTERVAL_MS = 100;
 
 interface Sample {
   cpuTimeNs: number;
@@ -51,6 +59,7 @@ export class HypervisorMonitor implements HostMonitor {
   private readonly hypervisor: Hypervisor;
   private readonly placementOf: ((vmId: string) => VmPlacement | undefined) | undefined;
   private readonly now: () => number;
+  private readonly minIntervalMs: number;
   private capacity: { cpu: number; mem: number } | null;
   private readonly samples = new Map<string, Sample>();
   /** Last refresh: domain id → demand. */
@@ -64,6 +73,7 @@ export class HypervisorMonitor implements HostMonitor {
     this.capacity = opts.capacity ? { ...opts.capacity } : null;
     this.placementOf = opts.placementOf;
     this.now = opts.now ?? (() => performance.now());
+    this.minIntervalMs = opts.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
   }
 
   /** Samples the hypervisor now; concurrent calls run one after the other (each sees a fresh listing). */
@@ -128,24 +138,29 @@ export class HypervisorMonitor implements HostMonitor {
       const c = await this.hypervisor.capacity();
       this.capacity ??= { cpu: c.cores * 100, mem: c.memoryMiB };
     }
-    const domains = await this.hypervisor.listDomains();
+    // Read the clock when the listing is asked for: synchronous drivers (simulated, libvirt test
+    // driver) account CPU time at that instant; for others the call latency cancels out between samples.
     const at = this.now();
+    const domains = await this.hypervisor.listDomains();
     const measured = new Map<string, { cpu: number; mem: number }>();
     const seen = new Set<string>();
     for (const d of domains) {
       if (!ACTIVE.has(d.state)) continue;
       seen.add(d.id);
       const prev = this.samples.get(d.id);
+      const last = this.measured.get(d.id);
       let cpu: number;
-      if (d.state === 'paused') cpu = 0;
+      let base = true;
+      if (prev && d.cpuTimeNs >= prev.cpuTimeNs && last && at - prev.at < this.minIntervalMs) {
+        cpu = d.state === 'paused' ? 0 : last.cpu; // too soon for a fair delta: keep the figure and the base
+        base = false;
+      } else if (d.state === 'paused') cpu = 0;
       else if (prev && d.cpuTimeNs >= prev.cpuTimeNs && at > prev.at) {
         cpu = ((d.cpuTimeNs - prev.cpuTimeNs) / 1e6 / (at - prev.at)) * 100;
-      } else if (prev && d.cpuTimeNs >= prev.cpuTimeNs) {
-        cpu = this.measured.get(d.id)?.cpu ?? d.cores * 100; // no time elapsed: keep the last figure
       } else {
         cpu = this.reservations.get(d.id)?.cpu ?? d.cores * 100;
       }
-      this.samples.set(d.id, { cpuTimeNs: d.cpuTimeNs, at });
+      if (base) this.samples.set(d.id, { cpuTimeNs: d.cpuTimeNs, at });
       measured.set(d.id, { cpu, mem: d.memoryMiB });
       this.reservations.delete(d.id);
     }

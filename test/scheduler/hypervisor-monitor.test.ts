@@ -56,6 +56,12 @@ describe('HypervisorMonitor on the simulated driver', () => {
     expect(monitor.free()).toEqual({ cpu: 180, mem: 4096 - 1536 });
     // snapshot() is the last refresh, synchronously.
     expect(demand(monitor.snapshot())).toEqual(demand(await monitor.refresh()));
+    // A refresh sooner than minIntervalMs (100 ms) keeps the figure; the next one measures from the older base.
+    clock.t += 50;
+    hv.setLoad(a.id, 10, 0);
+    expect(demand(await monitor.refresh())[a.id]?.cpu).toBe(170);
+    clock.t += 100;
+    expect(demand(await monitor.refresh())[a.id]?.cpu).toBe((190 * 50 + 10 * 100) / 150);
   });
 
   it('counts paused domains with no CPU, skips stopped ones, and starts over after a restart', async () => {
