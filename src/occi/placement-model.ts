@@ -107,7 +107,7 @@ export const placementMixins: Mixin[] = [
     class: 'mixin',
     term: 'locality',
     scheme: PLACEMENT_SCHEME,
-    title: 'Where the user wants the compute: near a node or site, or a coordinate',
+    title: 'Where the user wants the compute: near a node or a site or a coordinate',
     depends: [],
     applies: [COMPUTE],
     location: '/locality/',
