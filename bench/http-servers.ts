@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startNode } from '../src/node.js';
 
-const node = await startNode({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'bench-http-')), logger: pino({ level: 'silent' }) });
+const node = await startNode({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'bench-http-')), logger: pino({ level: 'silent' }), auth: 'none' });
 const created = await fetch(`${node.url}/compute/`, {
   method: 'POST',
   headers: { 'Content-Type': 'application/occi+json' },

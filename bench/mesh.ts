@@ -76,7 +76,7 @@ async function httpGetComparison(bootstrap: Array<{ host: string; port: number }
   const dirs = [0, 1].map((i) => mkdtempSync(join(tmpdir(), `bench-mesh-${i}-`)));
   const nodes = [];
   for (const [i, dataDir] of dirs.entries()) {
-    nodes.push(await startNode({ port: 0, dataDir, name: `http-${i}`, backend: new StateOnlyBackend(), logger: pino({ level: 'silent' }), mesh: { secret: 'bench-http', bootstrap } }));
+    nodes.push(await startNode({ port: 0, dataDir, name: `http-${i}`, backend: new StateOnlyBackend(), logger: pino({ level: 'silent' }), auth: 'none', mesh: { secret: 'bench-http', bootstrap } }));
   }
   try {
     await Promise.all(nodes.map((n) => n.mesh!.waitForMembers(1, 30_000)));

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { loadImageCatalogue } from './occi/templates.js';
@@ -44,6 +44,7 @@ const program = new Command()
   .option('--max-connections-per-address <n>', 'open connections per client address; 0: no cap (env MAX_CONNECTIONS_PER_ADDRESS)', count, env('MAX_CONNECTIONS_PER_ADDRESS') ? count(env('MAX_CONNECTIONS_PER_ADDRESS')!) : 64)
   .option('--headers-timeout <s>', 'time a client has to send its request headers (env HEADERS_TIMEOUT)', seconds, env('HEADERS_TIMEOUT') ? seconds(env('HEADERS_TIMEOUT')!) : 10)
   .option('--request-timeout <s>', 'time a client has to send its whole request (env REQUEST_TIMEOUT)', seconds, env('REQUEST_TIMEOUT') ? seconds(env('REQUEST_TIMEOUT')!) : 30)
+  .addOption(new Option('--auth <mode>', 'token: every request needs a token (the first start prints an admin token); none: no authentication, local trials only (env AUTH)').choices(['token', 'none']).default(process.env['AUTH'] ?? 'token'))
   .option('--rtt <matrix.csv>', 'delay mesh messages by half the RTT between sites (local clusters only; env RTT_MATRIX)', process.env['RTT_MATRIX']);
 
 program.parse();
@@ -59,6 +60,7 @@ const opts = program.opts<{
   bootstrap?: string;
   site?: string;
   rtt?: string;
+  auth: 'token' | 'none';
   tlsCert?: string;
   tlsKey?: string;
   rateLimit: number;
@@ -78,6 +80,7 @@ const node = await startNode({
   images: opts.images ? loadImageCatalogue(opts.images) : undefined,
   logger,
   name: opts.name,
+  auth: opts.auth,
   tlsCert: opts.tlsCert,
   tlsKey: opts.tlsKey,
   rateLimit: opts.rateLimit > 0 ? { ratePerSecond: opts.rateLimit, burst: Math.max(1, opts.rateBurst) } : false,

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './http/app.js';
+import type { AuthMode } from './http/auth/authenticate.js';
+import { type NodeAuth, openNodeAuth } from './http/auth/node-auth.js';
 import { AUDIT_FILE, AuditLog } from './http/audit-log.js';
 import { type Limits, resolveLimits } from './http/limits.js';
 import { listen, listenReentry, readTlsFiles } from './http/listener.js';
@@ -42,6 +44,13 @@ export interface NodeOptions {
    * it on by default (`--rate-limit`), in-process callers (tests, benchmarks) choose.
    */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * `token` (default): every request needs a token (docs/security.md); `none`: every client is
+   * admin of every tenant, for local trials only (logged loudly at every start).
+   */
+  auth?: AuthMode;
+  /** Print the first admin token on stdout (default true; it is logged either way). */
+  printAdminToken?: boolean;
 }
 
 export interface NodeMeshOptions {
@@ -68,6 +77,8 @@ export interface RunningNode {
   reconcile(): Promise<void>;
   /** The mesh, when the node joined one. */
   mesh?: Mesh;
+  /** Tokens, quotas and their replication; `auth.initialAdminToken` on a data directory's first start. */
+  auth: NodeAuth;
   close(): Promise<void>;
 }
 
@@ -86,13 +97,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const limits = resolveLimits(opts.limits);
   const { service, store } = openOcciService({ dataDir: opts.dataDir, backend, images: opts.images, nodeName: name });
   const mesh = opts.mesh ? createMesh(opts.mesh, name, opts.dataDir, logger) : undefined;
+  const auth = openNodeAuth({ mode: opts.auth ?? 'token', dataDir: opts.dataDir, clusterSecret: opts.mesh?.secret, mesh, service, logger });
   const edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs }) : undefined;
   const unfollow = driven?.follow(
     (id) => service.reconcile(id),
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),
   );
   const audit = await AuditLog.open(join(opts.dataDir, AUDIT_FILE));
-  const app = await createApp({ service, logger, mesh: edge, limits, rateLimit: opts.rateLimit, audit: { log: audit, node: name }, tls: !!tls });
+  const app = await createApp({ service, logger, mesh: edge, auth, limits, rateLimit: opts.rateLimit, audit: { log: audit, node: name }, tls: !!tls });
   const listening = await listen(app, { port: opts.port, host: opts.host ?? '127.0.0.1', limits, tls, logger });
   const { url, port } = listening;
   if (!tls) logger.info({ url }, 'TLS is off: plain HTTP (give --tls-cert and --tls-key on a public edge)');
@@ -107,7 +119,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await mesh.start();
     statusTimer = setInterval(() => logMeshStatus(mesh, logger), MESH_STATUS_INTERVAL_MS).unref();
   }
-  logger.info({ url, dataDir: opts.dataDir, backend: backend.description, name, mesh: mesh?.key ?? null }, 'OCCI node listening');
+  logger.info({ url, dataDir: opts.dataDir, backend: backend.description, name, mesh: mesh?.key ?? null, auth: auth.mode }, 'OCCI node listening');
+  auth.announce(opts.printAdminToken === false ? () => undefined : undefined);
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -116,6 +129,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     hypervisor: driven?.hypervisor,
     reconcile: async () => driven?.sync(),
     mesh,
+    auth,
     close: () =>
       (closing ??= (async () => {
         unfollow?.();
@@ -126,6 +140,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         await listening.close();
         await audit.close();
         await driven?.flushed();
+        await auth.close();
         store.close();
         await driven?.hypervisor.close();
       })()),

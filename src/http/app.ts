@@ -5,7 +5,7 @@ import type { Kind, Mixin } from '../occi/category.js';
 import { OcciError } from '../occi/errors.js';
 import type { RenderContext, Rendered, Rendering, RequestMessage } from '../occi/rendering.js';
 import { renderings as defaultRenderings } from '../occi/renderings.js';
-import { LOCAL_ADMIN, type Filter, type Principal } from '../occi/request.js';
+import type { Filter, Principal } from '../occi/request.js';
 import type { OcciService } from '../occi/service.js';
 import { ERROR_STATUS } from './error-status.js';
 import { Negotiator } from './negotiation.js';
@@ -14,6 +14,10 @@ import { handlerTimeout, headerCountLimit, type Limits, withInputLimits } from '
 import { rateLimit, type RateLimitOptions } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { type MeshEdge, PARTIAL_HEADER } from './mesh-edge.js';
+import { adminHandlers } from './auth/admin.js';
+import { carried } from './auth/authenticate.js';
+import type { NodeAuth } from './auth/node-auth.js';
+import type { QuotaGate } from './auth/quota.js';
 import { allowedMethods, createOpenApiBackend } from './openapi-router.js';
 
 export interface AppOptions {
@@ -32,6 +36,8 @@ export interface AppOptions {
   audit?: { log: AuditLog; node: string };
   /** The node serves HTTPS: Strict-Transport-Security on every answer. */
   tls?: boolean;
+  /** Authentication (`mode: 'token'` or `'none'`), tenants' quotas, admin endpoints: src/http/auth/. */
+  auth: NodeAuth;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -56,8 +62,9 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   const renderings = opts.renderings ?? defaultRenderings;
   const negotiator = new Negotiator(limits ? renderings.map((r) => withInputLimits(r, limits)) : renderings);
   const api = await createOpenApiBackend();
-  const handlers = operationHandlers(service, negotiator, opts.mesh);
+  const handlers = operationHandlers(service, negotiator, opts.mesh, opts.auth.quotas);
   api.register(handlers);
+  api.register(adminHandlers(opts.auth));
   api.register({
     notFound: (c: Context) => {
       throw OcciError.notFound(c.request.path);
@@ -80,11 +87,12 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   if (opts.audit) app.use(auditTrail({ ...opts.audit, logger }));
   if (limits) app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
+  app.use(opts.auth.middleware());
   // After authentication: keyed by the request's token (by its address without one).
   if (opts.rateLimit) app.use(rateLimit(opts.rateLimit));
   if (opts.mesh) app.use(opts.mesh.middleware((req) => negotiator.request(req).parseEntity(message(req))));
   app.use((req: Request, res: Response, next: NextFunction) => {
-    route(api, service, req, res, LOCAL_ADMIN).catch(next);
+    route(api, service, req, res, res.locals['principal'] as Principal).catch(next);
   });
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     sendError(negotiator, req, res, asOcciError(err, req, logger));
@@ -138,7 +146,7 @@ function listFilter(req: Request, rendering: Rendering): Filter {
   return { categories: [...fromHeaders.categories, ...list(q['category'])], attributes };
 }
 
-function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: MeshEdge | undefined) {
+function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: MeshEdge | undefined, quotas: QuotaGate) {
   const collection = (c: Context): Kind | Mixin => {
     const target = service.resolve(c.request.path);
     if (target?.type !== 'collection') throw OcciError.notFound(c.request.path);
@@ -157,7 +165,7 @@ function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: M
     let categories = service.categories(principal, filter.categories);
     if (mesh && filter.categories.length === 0) {
       // User mixins live where they were created; the query interface shows the mesh's.
-      const remote = await mesh.userMixins(principal);
+      const remote = await mesh.userMixins(carried(principal));
       const known = new Set(categories.map((c) => c.scheme + c.term));
       categories = [...categories, ...remote.mixins.filter((m) => !known.has(m.scheme + m.term) && known.add(m.scheme + m.term))];
       if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
@@ -181,7 +189,7 @@ function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: M
     const views = service.list(principal, collection(c), filter).map((e) => service.view(principal, e));
     if (mesh) {
       // Every member's part of the collection, gathered with a deadline; who missed it is said.
-      const remote = await mesh.list(principal, c.request.path, filter);
+      const remote = await mesh.list(carried(principal), c.request.path, filter);
       const seen = new Set(views.map((v) => v.entity.id));
       for (const { entity, links } of remote.entries) if (!seen.has(entity.id) && service.registry.kind(entity.kind)) views.push(service.view(principal, entity, links));
       if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
@@ -205,7 +213,8 @@ function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: M
       send(res, 200, mediaType, rendering.collection(done.map((e) => service.view(principal, e)), renderContext(req)));
       return;
     }
-    const entity = await service.create(principal, category, input.parseEntity(message(req)));
+    const parsed = input.parseEntity(message(req));
+    const entity = await quotas.admit(principal, { type: 'create', kind: category, input: parsed }, () => service.create(principal, category, parsed));
     const view = service.view(principal, entity);
     res.setHeader('Location', view.location);
     send(res, 201, mediaType, rendering.created(view, renderContext(req)));
@@ -238,7 +247,8 @@ function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: M
   const putEntity = async (c: Context, { req, res, principal }: Exchange) => {
     const { kind, id } = entityTarget(c);
     const { rendering, mediaType } = negotiator.response(req, true);
-    const { entity, created } = await service.put(principal, kind, id, negotiator.request(req).parseEntity(message(req)));
+    const input = negotiator.request(req).parseEntity(message(req));
+    const { entity, created } = await quotas.admit(principal, { type: 'put', kind, id, input }, () => service.put(principal, kind, id, input));
     const view = service.view(principal, entity);
     if (created) res.setHeader('Location', view.location);
     send(res, created ? 201 : 200, mediaType, created ? rendering.created(view, renderContext(req)) : rendering.entity(view));
@@ -248,9 +258,14 @@ function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: M
     const { rendering, mediaType } = negotiator.response(req, true);
     const input = negotiator.request(req);
     const term = actionTerm(c);
-    const entity = term
-      ? await service.act(principal, kind, id, term, input.parseAction(message(req)))
-      : await service.update(principal, kind, id, input.parseEntity(message(req)));
+    let entity;
+    if (term) {
+      const action = input.parseAction(message(req));
+      entity = await quotas.admit(principal, { type: 'action', kind, id, term, input: action }, () => service.act(principal, kind, id, term, action));
+    } else {
+      const update = input.parseEntity(message(req));
+      entity = await quotas.admit(principal, { type: 'update', kind, id, input: update }, () => service.update(principal, kind, id, update));
+    }
     send(res, 200, mediaType, rendering.entity(service.view(principal, entity)));
   };
   const deleteEntity = async (c: Context, { req, res, principal }: Exchange) => {

@@ -30,6 +30,7 @@ beforeAll(async () => {
         name,
         backend: new StateOnlyBackend(),
         logger: pino({ level: 'silent' }),
+        auth: 'none',
         mesh: { secret: 'forwarding-test', bootstrap: testnet.bootstrap, site: ['FR', 'DE', 'JP'][i], forwardTimeoutMs: 2000, tuning: { connectionTimeoutMs: 1500, heartbeatTimeoutMs: 1500, requestTimeoutMs: 1500 } },
       }),
     );

@@ -14,12 +14,13 @@ export interface TestNode extends RunningNode {
 /**
  * A node on an ephemeral port with a fresh data directory, silent logs. It drives `hypervisor`
  * (a libvirt URI or `sim`) when one is given; otherwise `backend`, by default the state-only one,
- * so that the suites of the OCCI surface do not depend on a hypervisor's state.
+ * so that the suites of the OCCI surface do not depend on a hypervisor's state. Authentication is
+ * off (`auth: 'none'`): the suites of test/security/ start their nodes with tokens.
  */
 export async function startTestNode(opts: { dataDir?: string; backend?: Backend; hypervisor?: string } = {}): Promise<TestNode> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'occi-node-'));
   const backend = opts.hypervisor === undefined ? (opts.backend ?? new StateOnlyBackend()) : undefined;
-  const node = await startNode({ port: 0, dataDir, backend, hypervisor: opts.hypervisor, logger: pino({ level: 'silent' }) }).catch((err: unknown) => {
+  const node = await startNode({ port: 0, dataDir, backend, hypervisor: opts.hypervisor, logger: pino({ level: 'silent' }), auth: 'none' }).catch((err: unknown) => {
     if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     throw err;
   });

@@ -13,7 +13,7 @@ export interface NodeProcess {
 
 /** Starts `src/cli.ts` as a separate process and waits until it listens. */
 export async function startNodeProcess(args: string[], env: Record<string, string> = {}): Promise<NodeProcess> {
-  const child = spawn(TSX, ['src/cli.ts', '--port', '0', '--log-level', 'info', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TSX, ['src/cli.ts', '--port', '0', '--log-level', 'info', '--auth', 'none', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
