@@ -204,7 +204,7 @@ describe('DVMS over the mesh (4 sites of countries.csv)', () => {
         try {
           await startVm(n, vm);
         } catch (err) {
-          n.monitor.release(vm);
+          n.monitor.release(vm.id);
           throw err;
         }
         await n.monitor.refresh();
