@@ -169,9 +169,9 @@ describe('DVMS over the mesh (4 sites of countries.csv)', () => {
     const [de, us] = [bySite('DE').mesh.key, bySite('US').mesh.key];
     await eventually('FR measured its RTT to DE', () => fr.mesh.measuredRtt(de) !== undefined, 10_000);
     expect(d(fr.mesh.key, de)).toBe(fr.mesh.measuredRtt(de));
-    // One-way latency: half the measured RTT FR → DE (43 ms in the matrix).
+    // One-way latency: half the measured RTT FR → DE (43 ms in the matrix, more on a busy machine).
+    expect(fr.transport.latency(de)).toBe(fr.mesh.measuredRtt(de)! / 2);
     expect(fr.transport.latency(de)).toBeGreaterThan(15);
-    expect(fr.transport.latency(de)).toBeLessThan(45);
     expect(fr.transport.latency(fr.mesh.key)).toBe(0);
     expect(d(de, us)).toBeGreaterThan(d(fr.mesh.key, de));
     expect(d(us, us)).toBe(0);
