@@ -5,6 +5,9 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
+  /** `after` runs once the work is done, still holding the keys (e.g. waits for replication). */
+  constructor(private readonly after?: () => Promise<void>) {}
+
   async run<T>(keys: Iterable<string>, work: () => Promise<T>): Promise<T> {
     const sorted = [...new Set(keys)].sort();
     let release!: () => void;
@@ -13,7 +16,9 @@ export class KeyedMutex {
     for (const k of sorted) this.tails.set(k, held);
     try {
       await Promise.all(waits);
-      return await work();
+      const result = await work();
+      await this.after?.();
+      return result;
     } finally {
       release();
       for (const k of sorted) if (this.tails.get(k) === held) this.tails.delete(k);

@@ -2,7 +2,7 @@ import type { Backend } from './backend.js';
 import { coreKinds } from './core-model.js';
 import { infrastructureActions, infrastructureKinds, infrastructureMixins } from './infrastructure-model.js';
 import { checkPlacement, type NodeResolver } from './placement-constraints.js';
-import { placementMixins } from './placement-model.js';
+import { placementMixins, restartMixin } from './placement-model.js';
 import { CategoryRegistry } from './registry.js';
 import { OcciService } from './service.js';
 import { EntityStore } from './store.js';
@@ -31,6 +31,7 @@ export function standardRegistry(images: ImageEntry[] = DEFAULT_IMAGE_CATALOGUE)
     ...osTemplates(images),
     ...resourceTemplates(),
     ...placementMixins,
+    restartMixin,
   ]);
 }
 

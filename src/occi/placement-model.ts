@@ -8,6 +8,8 @@ export const PLACEMENT_SCHEME = `${PROJECT_SCHEME_BASE}placement#`;
 export const PLACEMENT = `${PLACEMENT_SCHEME}placement`;
 export const LOCALITY = `${PLACEMENT_SCHEME}locality`;
 export const PLACEMENT_NODE = 'discovery.placement.node';
+/** Increases each time the compute gets a new holder (move, restart after a node loss): fencing. */
+export const PLACEMENT_GENERATION = 'discovery.placement.generation';
 export const LOCALITY_NEAR = 'discovery.locality.near';
 export const LOCALITY_COORDINATE = 'discovery.locality.coordinate';
 export const LOCALITY_MAX_RTT = 'discovery.locality.max_rtt';
@@ -101,7 +103,10 @@ export const placementMixins: Mixin[] = [
     applies: [COMPUTE],
     location: '/placement/',
     actions: [],
-    attributes: [attribute(PLACEMENT_NODE, { type: 'string', mutable: false, description: 'Name of the node that holds the compute' })],
+    attributes: [
+      attribute(PLACEMENT_NODE, { type: 'string', mutable: false, description: 'Name of the node that holds the compute' }),
+      attribute(PLACEMENT_GENERATION, { type: 'number', mutable: false, description: 'Increases each time the compute gets a new holder (moved, or restarted after a node loss)' }),
+    ],
   },
   {
     class: 'mixin',
@@ -124,3 +129,31 @@ export const placementMixins: Mixin[] = [
   },
   ...placementConstraintMixins,
 ];
+
+// ---- restart policy -------------------------------------------------------------------------
+
+export const RESTART = `${PLACEMENT_SCHEME}restart`;
+export const RESTART_POLICY = 'discovery.restart.policy';
+export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+export const DEFAULT_RESTART_POLICY: RestartPolicy = 'on-failure';
+
+/** What the node does when a compute's domain crashes, disappears or stops by itself (src/occi/cloud/restart-policy.ts). */
+export const restartMixin: Mixin = {
+  class: 'mixin',
+  term: 'restart',
+  scheme: PLACEMENT_SCHEME,
+  title: 'Restart policy: what the node does when the compute crashes, disappears from its host or stops by itself',
+  depends: [],
+  applies: [COMPUTE],
+  location: '/placement/restart/',
+  actions: [],
+  attributes: [
+    attribute(RESTART_POLICY, {
+      type: 'string',
+      enum: [...RESTART_POLICIES],
+      default: DEFAULT_RESTART_POLICY,
+      description: 'always: also when the guest stops by itself; on-failure (default): when it crashes or disappears; never',
+    }),
+  ],
+};

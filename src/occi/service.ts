@@ -9,7 +9,7 @@ import { COMPUTE, NETWORK, NETWORKINTERFACE, OS_TPL, RESOURCE_TPL, STORAGE, STOR
 import { KeyedMutex } from './keyed-mutex.js';
 import type { CategoryRegistry } from './registry.js';
 import type { ActionInput, EntityInput, Filter, LocationsInput, MixinDefinitionInput, Principal } from './request.js';
-import { PLACEMENT, PLACEMENT_NODE } from './placement-model.js';
+import { PLACEMENT, PLACEMENT_GENERATION, PLACEMENT_NODE } from './placement-model.js';
 import { nextState, transitions } from './state-machine.js';
 import type { EntityStore } from './store.js';
 
@@ -34,6 +34,7 @@ export interface EntityView {
   targetKind?: string;
 }
 
+const START_ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#start';
 const UUID = new RegExp(`^${UUID_PATTERN}$`);
 const CORE_ID = 'occi.core.id';
 const USER_MIXIN_LOCATION = /^\/[A-Za-z0-9._~-]+\/([A-Za-z0-9._~-]+\/){0,2}$/;
@@ -52,7 +53,7 @@ const LINK_ENDS: Record<string, { source: string; target: string }> = {
  * changes nothing.
  */
 export class OcciService {
-  private readonly mutex = new KeyedMutex();
+  private readonly mutex: KeyedMutex;
 
   constructor(
     readonly registry: CategoryRegistry,
@@ -64,6 +65,8 @@ export class OcciService {
       check?: (entity: Entity) => void;
     } = {},
   ) {
+    // A write answers once the store's listeners (replication of computes) are done with it.
+    this.mutex = new KeyedMutex(() => store.settled());
     for (const m of store.userMixins()) registry.add(m);
   }
 
@@ -365,7 +368,7 @@ export class OcciService {
     const name = this.options.nodeName;
     if (!name || e.kind !== COMPUTE || !this.registry.mixin(PLACEMENT)) return e;
     const mixins = e.mixins.includes(PLACEMENT) ? e.mixins : [...e.mixins, PLACEMENT];
-    return { ...e, mixins, attributes: { ...e.attributes, [PLACEMENT_NODE]: name } };
+    return { ...e, mixins, attributes: { ...e.attributes, [PLACEMENT_NODE]: name, [PLACEMENT_GENERATION]: e.attributes[PLACEMENT_GENERATION] ?? 1 } };
   }
 
   private checkMixins(principal: Principal, kindId: string, ids: readonly string[]): string[] {
@@ -648,7 +651,8 @@ export class OcciService {
   /**
    * Takes in a resource moved or restarted from another node: its records are stored as they were
    * (placed on this node) and the backend creates it here, with the devices of the link targets
-   * this node holds. A resource already here is left as it is.
+   * this node holds. A resource already here is left as it is. A compute's generation increases:
+   * it has a new holder (fencing: a node that comes back after a crash drops older copies).
    */
   async adopt(records: Entity[]): Promise<Entity> {
     const [resource, ...links] = records;
@@ -656,7 +660,8 @@ export class OcciService {
     return this.mutex.run([resource.id, ...links.map((l) => l.id)], async () => {
       const existing = this.store.get(resource.id);
       if (existing) return existing;
-      const entity = this.placed(resource);
+      const generation = Number(resource.attributes[PLACEMENT_GENERATION] ?? 1);
+      const entity = this.placed(resource.kind === COMPUTE ? { ...resource, attributes: { ...resource.attributes, [PLACEMENT_GENERATION]: generation + 1 } } : resource);
       const ctx = this.context([entity, ...links]);
       const stored = withAttributes(entity, await this.backend.created(entity, ctx));
       try {
@@ -666,6 +671,67 @@ export class OcciService {
         throw err;
       }
       return stored;
+    });
+  }
+
+  /** A resource's records as a move or a replica carries them: the resource, then its links. */
+  records(id: string): Entity[] | undefined {
+    const e = this.store.get(id);
+    return e ? [e, ...this.related(e)] : undefined;
+  }
+
+  /**
+   * Restarts a compute on this node's host after its domain crashed or disappeared (restart
+   * policy): a domain still defined is started, a missing one is defined again from the compute.
+   * The compute becomes active with `message`. Undefined when the compute is not here.
+   */
+  async restart(id: string, message: string): Promise<Entity | undefined> {
+    return this.mutex.run([id], async () => {
+      const e = this.store.get(id);
+      if (!e || e.kind !== COMPUTE) return undefined;
+      const active = { ...e, attributes: { ...e.attributes, 'occi.compute.state': 'active' } };
+      const ctx = this.context();
+      let patch: Record<string, AttributeValue>;
+      try {
+        patch = await this.backend.acted(e, START_ACTION, {}, 'active', ctx);
+      } catch {
+        // No domain any more (or it cannot start as it is): define it again.
+        await this.backend.deleted(e, ctx).catch(() => undefined);
+        patch = await this.backend.created(active, this.context([active]));
+      }
+      const stored = withAttributes({ ...active, attributes: { ...active.attributes, 'occi.compute.state.message': message } }, patch);
+      this.store.apply({ put: [stored] });
+      return stored;
+    });
+  }
+
+  /** Sets the message of a compute's state (what the node did about it); nothing else changes. */
+  async annotate(id: string, message: string): Promise<void> {
+    await this.mutex.run([id], async () => {
+      const e = this.store.get(id);
+      if (!e || e.kind !== COMPUTE || e.attributes['occi.compute.state.message'] === message) return;
+      this.store.apply({ put: [{ ...e, attributes: { ...e.attributes, 'occi.compute.state.message': message } }] });
+    });
+  }
+
+  /**
+   * Forgets a resource that now runs elsewhere (moved or restarted after this node was lost): the
+   * backend releases it here (already gone is fine) and its records and links leave the store,
+   * with nothing sent anywhere. False when it is not here.
+   */
+  async forget(id: string): Promise<boolean> {
+    const known = this.store.get(id);
+    if (!known) return false;
+    return this.mutex.run([id, ...this.related(known).map((l) => l.id)], async () => {
+      const e = this.store.get(id);
+      if (!e) return false;
+      const links = this.related(e);
+      try {
+        await this.backend.deleted(e, this.context());
+      } finally {
+        this.store.apply({ remove: [...links.map((l) => l.id), e.id] });
+      }
+      return true;
     });
   }
 

@@ -13,6 +13,12 @@ export interface Change {
 }
 
 /**
+ * Called after a change is committed, with the entities it removed as they were. A returned
+ * promise is awaited by `settled()` (replication to other nodes before the client's answer).
+ */
+export type ChangeListener = (change: Change, removed: Entity[]) => Promise<void> | void;
+
+/**
  * Durable entity store: SQLite (WAL, synchronous=FULL) on disk, mirrored in memory for reads.
  * A change is committed and fsynced before `apply` returns, so an acknowledged write survives a
  * crash; the memory mirror is updated only after the commit succeeded.
@@ -24,6 +30,8 @@ export class EntityStore {
   /** Link ids by the location of either end, so a resource finds its links without a scan. */
   private readonly linksByEnd = new Map<string, Set<string>>();
   private readonly statements;
+  private readonly listeners = new Set<ChangeListener>();
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(dataDir: string | ':memory:') {
     if (dataDir !== ':memory:') mkdirSync(dataDir, { recursive: true });
@@ -73,6 +81,7 @@ export class EntityStore {
       for (const m of change.putMixins ?? []) putMixin.run(m.scheme + m.term, JSON.stringify(m));
       for (const id of change.removeMixins ?? []) removeMixin.run(id);
     })();
+    const removed = (change.remove ?? []).map((id) => this.entities.get(id)).filter((e): e is Entity => e !== undefined);
     for (const id of change.remove ?? []) this.forget(id);
     for (const e of change.put ?? []) {
       this.forget(e.id);
@@ -80,6 +89,24 @@ export class EntityStore {
     }
     for (const id of change.removeMixins ?? []) this.mixins.delete(id);
     for (const m of change.putMixins ?? []) this.mixins.set(m.scheme + m.term, m);
+    for (const listener of this.listeners) {
+      const done = Promise.resolve()
+        .then(() => listener(change, removed))
+        .catch(() => undefined);
+      this.pending.add(done);
+      void done.finally(() => this.pending.delete(done));
+    }
+  }
+
+  /** Follows committed changes; returns the function that stops it. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Resolves when the listeners' work for the changes committed so far is done. */
+  async settled(): Promise<void> {
+    if (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   private remember(e: Entity): void {

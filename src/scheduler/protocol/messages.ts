@@ -2,7 +2,7 @@
 import type { VmSpec } from '../model.js';
 import type { NodeSnapshot } from './transport.js';
 
-export type DvmsEventKind = 'overload' | 'underload' | 'admission' | 'node-loss';
+export type DvmsEventKind = 'overload' | 'underload' | 'admission' | 'node-loss' | 'drain';
 
 export interface DvmsEvent {
   readonly id: string;

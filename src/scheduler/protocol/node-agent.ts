@@ -181,6 +181,7 @@ export class NodeAgent {
   private readonly migrating = new Set<string>();
   private seq = 0;
   private closed = false;
+  private draining = false;
 
   constructor(options: NodeAgentOptions) {
     this.id = options.id;
@@ -258,6 +259,16 @@ export class NodeAgent {
   /** A neighbour was lost: its VMs are restarted by a partition started here. */
   nodeLost(node: string, vms: readonly VmSpec[]): void {
     this.submit(this.event('node-loss', { vms, lost: node }));
+  }
+
+  /**
+   * An operator removes this node: a partition started here moves every VM of this node away
+   * (they are banned from it), and from now on the node joins no other partition, so nothing is
+   * placed here again. Call again to retry when VMs remain.
+   */
+  drain(): void {
+    this.draining = true;
+    this.submit(this.event('drain'));
   }
 
   /** Stops timers and releases a partition this node leads. Safe to call twice. */
@@ -423,6 +434,13 @@ export class NodeAgent {
         vms.set(v.id, v);
         ready.add(v.id);
         problem = true;
+      }
+      if (e.kind === 'drain') {
+        const s = lead.states.get(e.origin);
+        if (s && s.vms.length > 0) {
+          drains.push(ban(s.vms.map((v) => v.id), [e.origin]));
+          problem = true;
+        }
       }
       if (e.kind === 'underload') {
         const s = lead.states.get(e.origin);
@@ -813,7 +831,7 @@ export class NodeAgent {
 
   private onJoin(from: string, info: PartitionInfo, sentAt: number): void {
     const fresh = this.env.now() - sentAt <= this.handoverTimeoutMs / 2;
-    if (this.res || !fresh) {
+    if (this.res || !fresh || this.draining) {
       const busy: BusyPartition | null = this.res ? { pid: this.res.pid, created: this.res.created, leader: this.res.leader } : null;
       this.transport.send(from, { type: 'bounce', pid: info.pid, epoch: info.epoch, busy });
       return;
