@@ -143,7 +143,7 @@ export const restartMixin: Mixin = {
   class: 'mixin',
   term: 'restart',
   scheme: PLACEMENT_SCHEME,
-  title: 'Restart policy: what the node does when the compute crashes, disappears from its host or stops by itself',
+  title: 'Restart policy: what the node does when the compute crashes or disappears from its host or stops by itself',
   depends: [],
   applies: [COMPUTE],
   location: '/placement/restart/',

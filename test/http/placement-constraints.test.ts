@@ -69,6 +69,12 @@ describe('placement constraint mixins', () => {
     expect(text.text).toContain(`Category: spread;scheme="${SCHEME}";class="mixin";title="Spread: computes of one group never share a host";location="/placement/spread/";attributes="discovery.placement.group"`);
   });
 
+  it('no category title in the query interface holds a comma (rOCCI-cli splits text/occi header values at every comma)', async () => {
+    const { kinds, mixins, actions } = (await occi.get('/-/')).body as Record<string, Array<{ scheme: string; term: string; title?: string }>>;
+    const withComma = [...kinds!, ...mixins!, ...actions!].filter((c) => c.title?.includes(',')).map((c) => `${c.scheme}${c.term}: ${c.title}`);
+    expect(withComma).toEqual([]);
+  });
+
   it('JSON: spread and gather by group name, latency with a bound, fence by node name', async () => {
     const a = await create([SPREAD], { 'discovery.placement.group': 'web' });
     expect(a.status, JSON.stringify(a.body)).toBe(201);
