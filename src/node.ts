@@ -98,7 +98,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const { service, store } = openOcciService({ dataDir: opts.dataDir, backend, images: opts.images, nodeName: name });
   const mesh = opts.mesh ? createMesh(opts.mesh, name, opts.dataDir, logger) : undefined;
   const auth = openNodeAuth({ mode: opts.auth ?? 'token', dataDir: opts.dataDir, clusterSecret: opts.mesh?.secret, mesh, service, logger });
-  const edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs }) : undefined;
+  const edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs, auth: auth.forwarding }) : undefined;
   const unfollow = driven?.follow(
     (id) => service.reconcile(id),
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),

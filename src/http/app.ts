@@ -18,6 +18,7 @@ import { adminHandlers } from './auth/admin.js';
 import { carried } from './auth/authenticate.js';
 import type { NodeAuth } from './auth/node-auth.js';
 import type { QuotaGate } from './auth/quota.js';
+import { heldByAnotherTenant } from './auth/tenancy.js';
 import { allowedMethods, createOpenApiBackend } from './openapi-router.js';
 
 export interface AppOptions {
@@ -247,6 +248,7 @@ function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: M
   const putEntity = async (c: Context, { req, res, principal }: Exchange) => {
     const { kind, id } = entityTarget(c);
     const { rendering, mediaType } = negotiator.response(req, true);
+    if (heldByAnotherTenant(service, principal, id)) throw OcciError.notFound(c.request.path);
     const input = negotiator.request(req).parseEntity(message(req));
     const { entity, created } = await quotas.admit(principal, { type: 'put', kind, id, input }, () => service.put(principal, kind, id, input));
     const view = service.view(principal, entity);

@@ -26,6 +26,7 @@ import { LOCALITY, LOCALITY_COORDINATE, LOCALITY_MAX_RTT, LOCALITY_NEAR } from '
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import { type EntityInput, type Filter, LOCAL_ADMIN, type Principal } from '../occi/request.js';
 import type { OcciService } from '../occi/service.js';
+import type { MeshEdgeAuth } from './auth/forwarded-principal.js';
 
 export const LOCAL_TOKEN_HEADER = 'x-discovery-local';
 export const PARTIAL_HEADER = 'X-Discovery-Partial';
@@ -47,6 +48,8 @@ export interface MeshEdgeOptions {
   forwardTimeoutMs?: number;
   /** Admission and moves of computes across the mesh; without it computes are created where asked. */
   cloud?: Cloud;
+  /** Principals of forwarded requests and gathers (src/http/auth/forwarded-principal.ts); trusted as claimed without it. */
+  auth?: MeshEdgeAuth;
 }
 
 /** What the HTTP app asks of the mesh when it answers collections and the query interface. */
@@ -68,14 +71,16 @@ export class MeshEdge implements MeshCollections {
     this.gatherDeadlineMs = opts.gatherDeadlineMs ?? DEFAULT_GATHER_DEADLINE_MS;
     this.forwardTimeoutMs = opts.forwardTimeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS;
     this.directory = new EntityDirectory(mesh, { holds: (id) => service.holds(id) });
-    mesh.serveForwarded((req) => this.serveLocally(req));
+    mesh.serveForwarded((req, fromKey) => this.serveLocally(req, fromKey));
+    const verified = (claimed: Principal) => (opts.auth ? opts.auth.gatherPrincipal(claimed) : claimed);
     mesh.handle(LIST_METHOD, (payload) => {
-      const { path, filter, principal } = payload as unknown as { path: string; filter: Filter; principal: Principal };
+      const { path, filter, principal: claimed } = payload as unknown as { path: string; filter: Filter; principal: Principal };
+      const principal = verified(claimed);
       const target = service.resolve(path);
       if (target?.type !== 'collection') return [];
       return service.listWithLinks(principal, target.category, filter) as unknown as JsonValue;
     });
-    mesh.handle(MIXINS_METHOD, (payload) => service.userMixins((payload as unknown as { principal: Principal }).principal) as unknown as JsonValue);
+    mesh.handle(MIXINS_METHOD, (payload) => service.userMixins(verified((payload as unknown as { principal: Principal }).principal)) as unknown as JsonValue);
   }
 
   /** Where this node's own HTTP surface listens (known once it listens). */
@@ -223,6 +228,8 @@ export class MeshEdge implements MeshCollections {
 
   private async forward(key: string, req: Request, creation = false, override?: RequestOverride): Promise<ForwardedResponse> {
     const forwarded = this.asForwarded(req, override);
+    // The principal this node authenticated, bound to it and to this request (signed envelope).
+    if (this.opts.auth) forwarded.headers = { ...forwarded.headers, ...this.opts.auth.seal(req, forwarded, this.opts.mesh.key) };
     const name = this.opts.mesh.member(key)?.name ?? key.slice(0, 8);
     try {
       return await this.opts.mesh.forward(key, forwarded, { timeoutMs: this.forwardTimeoutMs });
@@ -252,12 +259,14 @@ export class MeshEdge implements MeshCollections {
   }
 
   /** A request another member forwarded: through this node's own HTTP surface, on loopback. */
-  private serveLocally(req: ForwardedRequest): Promise<ForwardedResponse> {
+  private serveLocally(req: ForwardedRequest, fromKey?: string): Promise<ForwardedResponse> {
     const url = this.localUrl;
     if (!url) return Promise.reject(new Error('this node is not listening yet'));
     // `localUrl` is the node's plain re-entry listener on 127.0.0.1 (listener.ts), also when the
     // node serves HTTPS: no TLS to itself, and members' traffic is not limited twice.
-    const headers: Record<string, string | string[]> = { ...stripHopByHop(req.headers), [LOCAL_TOKEN_HEADER]: this.token };
+    // From a member: its envelope and the token are verified here; the app gets the decision.
+    const verified = fromKey && this.opts.auth ? this.opts.auth.open(req, fromKey) : req.headers;
+    const headers: Record<string, string | string[]> = { ...stripHopByHop(verified), [LOCAL_TOKEN_HEADER]: this.token };
     delete headers[FORWARDED_FROM_HEADER];
     const from = req.via?.at(-1);
     if (from) headers[FORWARDED_FROM_HEADER] = this.opts.mesh.member(from)?.name ?? from.slice(0, 8);

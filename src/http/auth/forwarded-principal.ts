@@ -16,7 +16,7 @@
  *
  * @example
  *   const fp = new ForwardedPrincipals({ keyPair: mesh.keyPair, verifier, logger });
- *   forwarded.headers = { ...forwarded.headers, ...fp.seal(req, mesh.key, body) };   // entry node
+ *   forwarded.headers = { ...forwarded.headers, ...fp.seal(req, forwarded, mesh.key) }; // entry node
  *   const headers = fp.open(forwardedRequest, fromKey);                              // serving node
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign, timingSafeEqual, verify } from 'node:crypto';
@@ -55,7 +55,7 @@ interface Envelope {
 /** What MeshEdge asks of the authentication layer. */
 export interface MeshEdgeAuth {
   /** Headers to add to a request this node forwards (the signed envelope). */
-  seal(req: Request, entryKey: string, body: Buffer): HttpHeaders;
+  seal(req: Request, forwarded: ForwardedRequest, entryKey: string): HttpHeaders;
   /** The headers to serve a forwarded request with on loopback: the verified principal or the refusal. */
   open(req: ForwardedRequest, fromKey: string): HttpHeaders;
   /** The principal of a gather, verified again from the token it carries. Throws when it does not verify. */
@@ -87,14 +87,13 @@ export class ForwardedPrincipals implements MeshEdgeAuth {
   private readonly now: () => number;
 
   constructor(private readonly opts: ForwardedPrincipalsOptions) {
-    const { publicKey, secretKey } = opts.keyPair;
-    this.privateKey = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: secretKey.subarray(0, 32).toString('base64url'), x: publicKey.toString('base64url') }, format: 'jwk' });
+    this.privateKey = ed25519PrivateKey(opts.keyPair);
     this.maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
     this.replayCacheSize = opts.replayCacheSize ?? DEFAULT_REPLAY_CACHE_SIZE;
     this.now = opts.now ?? Date.now;
   }
 
-  seal(req: Request, entryKey: string, body: Buffer): HttpHeaders {
+  seal(req: Request, forwarded: ForwardedRequest, entryKey: string): HttpHeaders {
     const principal = this.opts.principalOf(req);
     if (this.opts.mode === 'none' || !principal?.tokenId) return {};
     const envelope: Envelope = {
@@ -102,9 +101,9 @@ export class ForwardedPrincipals implements MeshEdgeAuth {
       admin: principal.admin,
       tid: principal.tokenId,
       entry: entryKey,
-      method: req.method,
-      path: req.originalUrl,
-      body: digest(body),
+      method: forwarded.method,
+      path: forwarded.path,
+      body: digest(forwarded.body),
       ts: this.now(),
       nonce: randomBytes(16).toString('base64url'),
     };
