@@ -247,6 +247,9 @@ describe('DVMS over the mesh (4 sites of countries.csv)', () => {
         actuator,
         neighbours: n.order,
         distance: meshDistance(n.mesh),
+        // Generous protocol timeouts: on a busy machine a 2 s stall would count the nearest node as dead.
+        probeTimeoutMs: 8_000,
+        handoverTimeoutMs: 8_000,
         observer: {
           eventSolved: (_e, size) => solvedPartitions.push(size),
           migrationEnded: (_pid, _vm, ok) => {
@@ -271,16 +274,21 @@ describe('DVMS over the mesh (4 sites of countries.csv)', () => {
     expect(bySite('DE').hv.host.has(hot.id)).toBe(true);
     expect(bySite('FR').hv.host.has(hot.id)).toBe(false);
     expect(bySite('DE').hv.host.load().cpuPercentOfCore).toBe(190);
+    expect(bySite('FR').hv.host.load().cpuPercentOfCore).toBe(240);
+    // Measured figures carry the timing noise of a busy machine (a preempted sample), hence the margin.
     await bySite('FR').monitor.refresh();
-    expect(bySite('FR').monitor.usage().cpu).toBeCloseTo(240, 0);
+    expect(bySite('FR').monitor.usage().cpu).toBeGreaterThan(200);
+    expect(bySite('FR').monitor.usage().cpu).toBeLessThan(300);
 
     // Admission on US (memory full): placed on CA, its nearest neighbour, which has room.
     const fresh = vm(100, 2048);
+    const us = bySite('US');
+    const usOrder = [0, 1, 2].map((i) => siteOfKey.get(us.order.at(us.mesh.key, i)!));
     const t1 = performance.now();
-    bySite('US').agent!.admit([fresh]);
+    us.agent!.admit([fresh]);
     await eventually('admitted VM running', () => started.some((s) => s.vm === fresh.id), 20_000, 10);
     const admissionMs = performance.now() - t1;
-    expect(started).toEqual([{ vm: fresh.id, on: 'CA' }]);
+    expect(started, `US order ${usOrder.join(',')}`).toEqual([{ vm: fresh.id, on: 'CA' }]);
     expect((await bySite('CA').hv.domainInfo(fresh.id)).state).toBe('running');
     expect(bySite('US').hv.host.has(fresh.id)).toBe(false);
     // Nothing else moved: no host is over capacity, so no further partition acted.
