@@ -37,6 +37,11 @@ export interface HypervisorMonitorOptions {
   capacity?: { cpu: number; mem: number };
   /** Placement rules of a VM, attached to its VmSpec in snapshots. */
   placementOf?: (vmId: string) => VmPlacement | undefined;
+  /**
+   * Least CPU demand counted for a running domain (% of a core), e.g. its vCPUs × 100 divided by
+   * the cloud's CPU allocation ratio: idle domains still hold their share of the host.
+   */
+  minCpuOf?: (domain: DomainInfo) => number;
   /** Wall clock in ms for CPU-time deltas (default performance.now). */
   now?: () => number;
   /**
@@ -58,6 +63,7 @@ export class HypervisorMonitor implements HostMonitor {
   readonly nodeId: string;
   private readonly hypervisor: Hypervisor;
   private readonly placementOf: ((vmId: string) => VmPlacement | undefined) | undefined;
+  private readonly minCpuOf: ((domain: DomainInfo) => number) | undefined;
   private readonly now: () => number;
   private readonly minIntervalMs: number;
   private capacity: { cpu: number; mem: number } | null;
@@ -72,6 +78,7 @@ export class HypervisorMonitor implements HostMonitor {
     this.nodeId = opts.nodeId;
     this.capacity = opts.capacity ? { ...opts.capacity } : null;
     this.placementOf = opts.placementOf;
+    this.minCpuOf = opts.minCpuOf;
     this.now = opts.now ?? (() => performance.now());
     this.minIntervalMs = opts.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
   }
@@ -161,7 +168,7 @@ export class HypervisorMonitor implements HostMonitor {
         cpu = this.reservations.get(d.id)?.cpu ?? d.cores * 100;
       }
       if (base) this.samples.set(d.id, { cpuTimeNs: d.cpuTimeNs, at });
-      measured.set(d.id, { cpu, mem: d.memoryMiB });
+      measured.set(d.id, { cpu: Math.max(cpu, this.minCpuOf?.(d) ?? 0), mem: d.memoryMiB });
       this.reservations.delete(d.id);
     }
     for (const id of this.samples.keys()) if (!seen.has(id)) this.samples.delete(id);

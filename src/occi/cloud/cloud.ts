@@ -17,7 +17,10 @@ import type { OcciService } from '../service.js';
 import { CloudActuator } from './actuator.js';
 import { Admissions, type AdmittedVm, fitsHere, type PlaceRequest, UNPLACEABLE_METHOD } from './admissions.js';
 import { Moves } from './moves.js';
-import { demandOf } from './vm-demand.js';
+import { cpuShare, DEFAULT_CPU_ALLOCATION_RATIO, demandOf } from './vm-demand.js';
+
+export const GROUPS_METHOD = 'cloud/groups';
+const GROUPS_DEADLINE_MS = 2_000;
 
 /** How often the node samples its host and checks for overload (ms). */
 export const DEFAULT_SAMPLING_MS = 2_000;
@@ -33,8 +36,13 @@ export interface CloudOptions {
   logger: Logger;
   /** This host's capacity for the scheduler (cpu in % of a core, mem in MiB); default: the hypervisor's. */
   capacity?: { cpu: number; mem: number };
-  /** The placement rules of a compute (from its placement mixins). */
-  placementOf?: (compute: Entity) => VmPlacement | undefined;
+  /**
+   * The placement rules of a compute (from its placement mixins). `strict`: a rule that cannot be
+   * read is an OcciError (admission); otherwise it is skipped (computes already running).
+   */
+  placementOf?: (compute: Entity, strict: boolean) => VmPlacement | undefined;
+  /** vCPUs allocated per host core (see vm-demand.ts). */
+  cpuAllocationRatio?: number;
   samplingMs?: number;
   admissionTimeoutMs?: number;
   agent?: AgentTuning;
@@ -54,18 +62,21 @@ export class Cloud {
   private sampler: NodeJS.Timeout | undefined;
   private sampling: Promise<void> | undefined;
   private closed = false;
+  private readonly ratio: number;
 
   constructor(private readonly opts: CloudOptions) {
     const { mesh, service, hypervisor, logger } = opts;
+    this.ratio = opts.cpuAllocationRatio ?? DEFAULT_CPU_ALLOCATION_RATIO;
     const log = logger.child({ part: 'cloud' });
     this.monitor = new HypervisorMonitor(hypervisor, {
       nodeId: mesh.key,
       ...(opts.capacity ? { capacity: opts.capacity } : {}),
       placementOf: (id) => this.placementOfId(id),
+      minCpuOf: (d) => cpuShare(d.cores, this.ratio),
     });
     this.transport = new MeshSchedulerTransport(mesh, { logger: log });
     this.neighbours = new MeshNeighbourOrder(mesh);
-    this.moves = new Moves({ mesh, service, logger: log, arriving: (records) => records[0] && this.hold(demandOf(records[0])) });
+    this.moves = new Moves({ mesh, service, logger: log, arriving: (records) => this.hold(demandOf(records[0]!, this.ratio)) });
     let admissions: Admissions | undefined;
     this.actuator = new CloudActuator({
       mesh,
@@ -93,6 +104,7 @@ export class Cloud {
       },
       ...opts.agent,
     });
+    mesh.handle(GROUPS_METHOD, () => this.localGroups());
     admissions = this.admissions = new Admissions({ mesh, agent: this.agent, logger: log, timeoutMs: opts.admissionTimeoutMs });
   }
 
@@ -119,18 +131,65 @@ export class Cloud {
     return this.sampling;
   }
 
-  /** The scheduler's view of a compute about to be created here or elsewhere. */
-  vmOf(compute: Entity): AdmittedVm {
-    const placement = this.opts.placementOf?.(compute);
-    return { ...demandOf(compute), ...(placement ? { placement } : {}), origin: this.opts.mesh.key };
+  /**
+   * The scheduler's view of a compute about to be created here or elsewhere. A partition sees only
+   * some nodes, so the groups it must join (gather, latency) are looked up mesh-wide and become a
+   * fence to the nodes where they can be joined; `allowed` (the user's maximum RTT) fences it too.
+   */
+  async vmOf(compute: Entity, allowed?: readonly string[]): Promise<AdmittedVm> {
+    const rules = this.opts.placementOf?.(compute, true);
+    const fences: string[][] = [];
+    if (allowed) fences.push([...allowed]);
+    if (rules?.fence?.length) fences.push([...rules.fence]);
+    const joins = [...(rules?.gather ?? []), ...(rules?.latency ?? []).map((l) => l.group)];
+    if (joins.length > 0) {
+      const hosts = await this.groupHosts(joins);
+      const distance = meshDistance(this.opts.mesh);
+      const nodes = [this.opts.mesh.key, ...this.opts.mesh.members().map((m) => m.key)];
+      for (const g of rules?.gather ?? []) {
+        const at = hosts.get(g);
+        if (at?.size) fences.push([...at]);
+      }
+      for (const { group, maxRttMs } of rules?.latency ?? []) {
+        const at = hosts.get(group);
+        if (at?.size) fences.push(nodes.filter((n) => [...at].every((h) => distance(n, h) <= maxRttMs)));
+      }
+    }
+    const fence = fences.length > 0 ? fences.reduce((a, b) => a.filter((n) => b.includes(n))) : undefined;
+    const placement: VmPlacement | undefined = rules || fence ? { ...rules, ...(fence ? { fence } : {}) } : undefined;
+    return { ...demandOf(compute, this.ratio), ...(placement ? { placement } : {}), origin: this.opts.mesh.key };
+  }
+
+  /** Nodes (mesh keys) running computes of these groups, asked of every member. */
+  private async groupHosts(groups: readonly string[]): Promise<Map<string, Set<string>>> {
+    const { mesh } = this.opts;
+    const out = new Map<string, Set<string>>();
+    const note = (key: string, present: readonly string[]) => {
+      for (const g of present) if (groups.includes(g)) (out.get(g) ?? out.set(g, new Set()).get(g)!).add(key);
+    };
+    note(mesh.key, this.localGroups());
+    const { replies } = await mesh.gather<string[]>(GROUPS_METHOD, null, { includeSelf: false, deadlineMs: GROUPS_DEADLINE_MS });
+    for (const r of replies) note(r.key, Array.isArray(r.value) ? r.value : []);
+    return out;
+  }
+
+  /** Gather and latency groups of the computes held here. */
+  private localGroups(): string[] {
+    const groups = new Set<string>();
+    for (const vm of this.monitor.snapshot().vms) {
+      for (const g of vm.placement?.gather ?? []) groups.add(g);
+      for (const l of vm.placement?.latency ?? []) groups.add(l.group);
+    }
+    return [...groups];
   }
 
   /**
    * Admits a compute at this node: it is served here when it fits (capacity held until `release`),
-   * else through a partition, whose chosen node gets the request through `place`.
+   * else through a partition, whose chosen node gets the request through `place`. `allowed`: the
+   * nodes within the user's maximum RTT, when the user set one.
    */
-  async admit(compute: Entity, place: PlaceRequest): Promise<Admission> {
-    const vm = this.vmOf(compute);
+  async admit(compute: Entity, place: PlaceRequest, allowed?: readonly string[]): Promise<Admission> {
+    const vm = await this.vmOf(compute, allowed);
     if (fitsHere(vm, this.opts.mesh.key, this.monitor.snapshot())) return { where: 'here', release: this.hold(vm) };
     return { where: 'elsewhere', node: await this.admissions.viaPartition(vm, place) };
   }
@@ -138,18 +197,20 @@ export class Cloud {
   /** Capacity held for a VM on its way to this host; the returned function gives it back. */
   private hold(vm: VmSpec): () => void {
     this.monitor.reserve(vm);
-    return () => void this.sample().finally(() => this.monitor.release(vm.id));
+    // A fresh listing first: a domain that now exists takes over from its reservation.
+    return () => void this.monitor.refresh().finally(() => this.monitor.release(vm.id)).catch(() => undefined);
   }
 
   private placementOfId(id: string): VmPlacement | undefined {
     const e = this.opts.service.entityAt(`/compute/${id}`);
-    return e ? this.opts.placementOf?.(e) : undefined;
+    return e ? this.opts.placementOf?.(e, false) : undefined;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sampler);
+    this.opts.mesh.unhandle(GROUPS_METHOD);
     this.admissions.close();
     this.agent.close();
     this.moves.close();

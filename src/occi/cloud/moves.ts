@@ -18,8 +18,8 @@ export interface MovesOptions {
   service: OcciService;
   logger: Logger;
   timeoutMs?: number;
-  /** Called on the target when a compute arrives, before it is created (capacity accounting). */
-  arriving?(records: Entity[]): void;
+  /** Called on the target when a compute arrives, before it is created: holds its capacity until the returned function is called. */
+  arriving?(records: Entity[]): () => void;
 }
 
 export class Moves {
@@ -28,8 +28,8 @@ export class Moves {
   constructor(private readonly opts: MovesOptions) {
     opts.mesh.handle(ADOPT_METHOD, async (payload, from) => {
       const records = (payload as { records?: unknown }).records as Entity[];
-      opts.arriving?.(records);
-      const adopted = await opts.service.adopt(records);
+      const release = opts.arriving?.(records);
+      const adopted = await opts.service.adopt(records).finally(() => release?.());
       opts.logger.info({ compute: adopted.id, from: from.slice(0, 8) }, 'compute moved in');
       return { id: adopted.id };
     });

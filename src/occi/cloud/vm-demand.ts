@@ -3,9 +3,18 @@ import { cores, memoryMiB } from '../domain-spec.js';
 import type { Entity } from '../entity.js';
 
 /**
- * What a compute asks of a host before it runs: its cores in full (the scheduler counts CPU in %
- * of a core) and its memory. Once it runs, the monitor measures its real CPU use instead.
+ * vCPUs the cloud allocates per core of a host: a compute is admitted for its cores divided by
+ * this ratio (CPU is overcommitted, as clouds do), and never counts less than that once it runs;
+ * when computes get busier than their share, the monitor measures it and DVMS rebalances.
  */
-export function demandOf(compute: Entity): VmSpec {
-  return { id: compute.id, cpu: Math.max(1, cores(compute) || 1) * 100, mem: Math.max(1, memoryMiB(compute) || 0) };
+export const DEFAULT_CPU_ALLOCATION_RATIO = 4;
+
+/** What a compute asks of a host (the scheduler counts CPU in % of a core, memory in MiB). */
+export function demandOf(compute: Entity, cpuAllocationRatio = DEFAULT_CPU_ALLOCATION_RATIO): VmSpec {
+  return { id: compute.id, cpu: cpuShare(cores(compute) || 1, cpuAllocationRatio), mem: Math.max(1, memoryMiB(compute) || 0) };
+}
+
+/** CPU (in % of a core) that `vcpus` hold on a host at this allocation ratio. */
+export function cpuShare(vcpus: number, cpuAllocationRatio = DEFAULT_CPU_ALLOCATION_RATIO): number {
+  return (Math.max(1, vcpus) * 100) / cpuAllocationRatio;
 }
