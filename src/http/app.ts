@@ -85,7 +85,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   app.set('query parser', 'simple');
   // First, so that every answer (errors and relayed ones included) carries them and is audited.
   app.use(securityHeaders({ hsts: opts.tls ?? false }));
-  if (opts.audit) app.use(auditTrail({ ...opts.audit, logger }));
+  if (opts.audit) app.use(auditTrail({ ...opts.audit, logger, isLocalToken: (t) => opts.mesh?.isLocalToken(t) ?? false }));
   if (limits) app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
   app.use(opts.auth.middleware());

@@ -3,7 +3,8 @@
  * or refused, in `<dataDir>/audit.log`:
  *   {"time":"…","tenant":"acme","tokenId":"…","node":"edge-fr","method":"POST","path":"/compute/",
  *    "status":201,"location":"/compute/…","ms":4.2}
- * plus `forwardedFrom` (the member that forwarded the request here) or `forwardedTo` (the member
+ * plus `forwardedFrom` (the member that forwarded the request here: believed only on the loopback
+ * re-entry listener with the mesh edge's per-process token) or `forwardedTo` (the member
  * that served a request this node forwarded), and `aborted` when the client was gone before the
  * answer. A forwarded request is thus audited twice: where it entered and where it was served.
  * Neither tokens nor bodies are logged; the path keeps its query (`?action=stop`).
@@ -133,6 +134,8 @@ export interface AuditTrailOptions {
   /** This node's name, written in every line and sent as X-Discovery-Served-By. */
   node: string;
   logger: Logger;
+  /** Whether a request's `x-discovery-local` value is this process's token (MeshEdge.isLocalToken). */
+  isLocalToken?: (value: unknown) => boolean;
 }
 
 /**
@@ -146,6 +149,8 @@ export function auditTrail(opts: AuditTrailOptions) {
     res.setHeader(SERVED_BY_HEADER, node);
     if (!AUDITED_METHODS.has(req.method)) return next();
     const started = performance.now();
+    // Read before the mesh edge consumes it: a request that re-entered from a member.
+    const fromMember = isInternal(req) && (opts.isLocalToken?.(req.headers[LOCAL_TOKEN_HEADER]) ?? false);
     const end = res.end;
     let ended = false;
     res.end = function (this: Response, ...args: unknown[]) {
@@ -160,7 +165,7 @@ export function auditTrail(opts: AuditTrailOptions) {
         res.statusCode = status;
         (end as (...a: unknown[]) => Response).apply(res, args);
       };
-      log.append(auditEntry(req, res, node, started)).then(finish, (err: unknown) => {
+      log.append(auditEntry(req, res, node, started, fromMember)).then(finish, (err: unknown) => {
         logger.error({ err, method: req.method, path: req.path }, 'audit log write failed; the answer leaves unaudited');
         finish();
       });
@@ -170,7 +175,7 @@ export function auditTrail(opts: AuditTrailOptions) {
   };
 }
 
-function auditEntry(req: Request, res: Response, node: string, started: number): AuditEntry {
+function auditEntry(req: Request, res: Response, node: string, started: number, fromMember: boolean): AuditEntry {
   const principal = res.locals['principal'] as { tenant?: string; tokenId?: string } | undefined;
   const entry: AuditEntry = {
     time: new Date().toISOString(),
@@ -184,20 +189,10 @@ function auditEntry(req: Request, res: Response, node: string, started: number):
   };
   const location = res.getHeader('Location');
   if (res.statusCode === 201 && typeof location === 'string') entry.location = location;
-  const from = forwardedFrom(req);
-  if (from) entry.forwardedFrom = from;
+  const from = req.headers[FORWARDED_FROM_HEADER];
+  if (fromMember && typeof from === 'string') entry.forwardedFrom = from;
   const servedBy = res.getHeader(SERVED_BY_HEADER);
   if (typeof servedBy === 'string' && servedBy !== node) entry.forwardedTo = servedBy;
   if (req.socket.destroyed && !res.headersSent) entry.aborted = true;
   return entry;
-}
-
-/**
- * The member that forwarded this request: trusted only on the loopback re-entry listener and
- * when the mesh edge accepted the request's local token (it deletes a token it does not accept).
- */
-function forwardedFrom(req: Request): string | undefined {
-  if (!isInternal(req) || req.headers[LOCAL_TOKEN_HEADER] === undefined) return undefined;
-  const from = req.headers[FORWARDED_FROM_HEADER];
-  return typeof from === 'string' ? from : undefined;
 }

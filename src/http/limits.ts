@@ -147,8 +147,9 @@ export function clientAddress(socket: { remoteAddress?: string | undefined }): s
  * its parser refuses (431, 408, 400) in OCCI JSON with the security headers.
  */
 export function guardServer(server: HttpServer | HttpsServer, limits: Limits, opts: { hsts?: boolean; logger?: Logger } = {}): void {
-  // Node stops storing headers past maxHeadersCount; one more lets headerCountLimit see the excess.
-  server.maxHeadersCount = limits.headerCount + 1;
+  // Not Node's maxHeadersCount: it silently drops the fields past it (Host among them, which
+  // then gets a bare 400); the header section size bounds the count, headerCountLimit answers 431.
+  server.maxHeadersCount = 0;
   if (limits.maxConnections > 0) server.maxConnections = limits.maxConnections;
   if (limits.connectionsPerAddress > 0) {
     const open = new Map<string, number>();

@@ -51,7 +51,7 @@ export async function listen(app: RequestListener, opts: { port: number; host: s
 export async function listenReentry(app: RequestListener, limits: Limits): Promise<Listening> {
   // Forwarded requests carry the client's headers plus the mesh's own two: a little more room.
   const server = createHttpServer({ ...serverOptions(limits), maxHeaderSize: limits.headerBytes + 1024 }, app);
-  server.maxHeadersCount = limits.headerCount + 8;
+  server.maxHeadersCount = 0; // as guardServer: bounded by the header section size
   markInternal(server);
   return started(server, 0, '127.0.0.1', (port) => `http://127.0.0.1:${port}`);
 }
