@@ -17,7 +17,7 @@ import { EntityDirectory } from '../mesh/directory.js';
 import { MeshError } from '../mesh/errors.js';
 import { type ForwardedRequest, type ForwardedResponse, forwardErrorStatus, stripHopByHop } from '../mesh/http-forwarding.js';
 import type { JsonValue, Member, Mesh } from '../mesh/mesh.js';
-import type { Coordinate } from '../mesh/vivaldi/coordinate.js';
+import { type Coordinate, distance } from '../mesh/vivaldi/coordinate.js';
 import { categoryId, type Kind, type Mixin } from '../occi/category.js';
 import type { Cloud } from '../occi/cloud/cloud.js';
 import type { Entity } from '../occi/entity.js';
@@ -93,6 +93,11 @@ export class MeshEdge implements MeshCollections {
     return value === this.token;
   }
 
+  /** Whether a request's local token is this process's: it re-entered from a member (audit-log.ts). */
+  isLocalToken(value: unknown): boolean {
+    return value === this.token;
+  }
+
   async list(principal: Principal, path: string, filter: Filter) {
     const { replies, missing } = await this.opts.mesh.gather<Array<{ entity: Entity; links: Entity[] }>>(
       LIST_METHOD,
@@ -161,14 +166,21 @@ export class MeshEdge implements MeshCollections {
     const input = safely(() => parseCreation(req));
     const compute = input && safely(() => this.opts.service.preview(principal, kind, input, id));
     if (!compute) return false;
+    const allowed = this.withinMaxRtt(input.attributes, input.mixins);
     const admission = await cloud.admit(compute, async (claimant) => {
       const placed = { method: 'PUT', path: `${kind.location}${compute.id}`, extraHeaders: { [ADMITTED_HEADER]: compute.id } };
       const answer = claimant === this.opts.mesh.key ? await this.serveLocally(this.asForwarded(req, placed)) : await this.forward(claimant, req, true, placed);
       this.send(res, answer);
       return answer.status;
-    });
+    }, allowed);
     if (admission.where === 'elsewhere') return true;
     res.once('close', admission.release);
+    // Served here at the id the capacity was held for: a POST becomes the PUT of that id.
+    if (id === undefined && !this.opts.service.holds(compute.id)) {
+      const query = req.url.indexOf('?');
+      req.url = `${kind.location}${compute.id}${query >= 0 ? req.url.slice(query) : ''}`;
+      req.method = 'PUT';
+    }
     return false;
   }
 
@@ -205,6 +217,24 @@ export class MeshEdge implements MeshCollections {
       }
     }
     throw OcciError.unavailable('no member of the mesh that the locality allows could be reached');
+  }
+
+  /**
+   * The nodes (this one included) within the user's maximum RTT, when the locality sets one: the
+   * user stands at the coordinate given, else at the named node or site, else at this node (the
+   * node nearest the user).
+   */
+  private withinMaxRtt(attributes: Record<string, unknown>, mixins: readonly string[]): string[] | undefined {
+    const maxRtt = Number(attributes[LOCALITY_MAX_RTT]);
+    if (!mixins.includes(LOCALITY) || attributes[LOCALITY_MAX_RTT] === undefined || !Number.isFinite(maxRtt)) return undefined;
+    const mesh = this.opts.mesh;
+    const everyone = [mesh.self(), ...mesh.members()];
+    const near = attributes[LOCALITY_NEAR];
+    const coordinate = attributes[LOCALITY_COORDINATE];
+    const anchor = typeof near === 'string' && near !== '' ? everyone.find((m) => m.name === near || m.site === near) : undefined;
+    const from = typeof coordinate === 'string' ? parseCoordinate(coordinate, mesh.self()) : (anchor ?? mesh.self()).coordinate;
+    if (!from) return [mesh.key];
+    return everyone.filter((m) => m.key === mesh.key || (m.coordinate !== null && distance(from, m.coordinate) <= maxRtt)).map((m) => m.key);
   }
 
   /** Member keys, nearest first, that the locality attributes allow. */
