@@ -93,11 +93,6 @@ export class MeshEdge implements MeshCollections {
     return value === this.token;
   }
 
-  /** Whether a request's local token is this process's: it re-entered from a member (audit-log.ts). */
-  isLocalToken(value: unknown): boolean {
-    return value === this.token;
-  }
-
   async list(principal: Principal, path: string, filter: Filter) {
     const { replies, missing } = await this.opts.mesh.gather<Array<{ entity: Entity; links: Entity[] }>>(
       LIST_METHOD,
