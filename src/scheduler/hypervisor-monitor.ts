@@ -14,7 +14,8 @@
  *   pessimism (the next refresh measures it).
  * - `reserve(vm)` / `release(id)`: capacity held for an admission or an incoming migration in
  *   flight. A reservation counts in snapshots until released or until its domain shows up active
- *   in a refresh (then the domain itself counts).
+ *   in a refresh (then the domain itself counts); one left behind expires after
+ *   `reservationTtlMs`. Callers release on failure.
  * - `snapshot()` is synchronous: the last refresh plus the reservations. Call `refresh()` once
  *   before handing the monitor to an agent (until then the capacity is the one given, or zero).
  *
@@ -50,9 +51,15 @@ export interface HypervisorMonitorOptions {
    * so that timing noise on a short interval does not distort the figure.
    */
   minIntervalMs?: number;
+  /**
+   * A reservation neither released nor seen active expires after this long (ms): a safety net for
+   * an admission or migration whose caller never came back. Longer than any migration should last.
+   */
+  reservationTtlMs?: number;
 }
 
 export const DEFAULT_MIN_INTERVAL_MS = 100;
+export const DEFAULT_RESERVATION_TTL_MS = 10 * 60_000;
 
 interface Sample {
   cpuTimeNs: number;
@@ -66,11 +73,12 @@ export class HypervisorMonitor implements HostMonitor {
   private readonly minCpuOf: ((domain: DomainInfo) => number) | undefined;
   private readonly now: () => number;
   private readonly minIntervalMs: number;
+  private readonly reservationTtlMs: number;
   private capacity: { cpu: number; mem: number } | null;
   private readonly samples = new Map<string, Sample>();
   /** Last refresh: domain id → demand. */
   private measured = new Map<string, { cpu: number; mem: number }>();
-  private readonly reservations = new Map<string, VmSpec>();
+  private readonly reservations = new Map<string, { vm: VmSpec; until: number }>();
   private chain: Promise<NodeSnapshot> | null = null;
 
   constructor(hypervisor: Hypervisor, opts: HypervisorMonitorOptions) {
@@ -81,6 +89,7 @@ export class HypervisorMonitor implements HostMonitor {
     this.minCpuOf = opts.minCpuOf;
     this.now = opts.now ?? (() => performance.now());
     this.minIntervalMs = opts.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
+    this.reservationTtlMs = opts.reservationTtlMs ?? DEFAULT_RESERVATION_TTL_MS;
   }
 
   /** Samples the hypervisor now; concurrent calls run one after the other (each sees a fresh listing). */
@@ -99,22 +108,27 @@ export class HypervisorMonitor implements HostMonitor {
     const node: NodeSpec = { id: this.nodeId, cpu: cap.cpu, mem: cap.mem };
     const vms: VmSpec[] = [];
     for (const [id, d] of this.measured) vms.push(this.spec(id, d.cpu, d.mem));
-    for (const [id, r] of this.reservations) if (!this.measured.has(id)) vms.push(this.spec(id, r.cpu, r.mem, r));
+    const now = this.now();
+    for (const [id, r] of this.reservations) {
+      if (r.until <= now) this.reservations.delete(id);
+      else if (!this.measured.has(id)) vms.push(this.spec(id, r.vm.cpu, r.vm.mem, r.vm));
+    }
     return { node, vms };
   }
 
   /** Holds capacity for `vm` (admission or incoming migration in flight). */
   reserve(vm: VmSpec): void {
-    this.reservations.set(vm.id, { ...vm });
+    this.reservations.set(vm.id, { vm: { ...vm }, until: this.now() + this.reservationTtlMs });
   }
 
   release(id: string): void {
     this.reservations.delete(id);
   }
 
-  /** Ids currently reserved (not yet seen active). */
+  /** Ids currently reserved (not yet seen active, not expired). */
   reserved(): string[] {
-    return [...this.reservations.keys()];
+    const now = this.now();
+    return [...this.reservations].filter(([, r]) => r.until > now).map(([id]) => id);
   }
 
   /** Demand of the last snapshot (measured domains plus reservations). */
@@ -165,7 +179,7 @@ export class HypervisorMonitor implements HostMonitor {
       else if (prev && d.cpuTimeNs >= prev.cpuTimeNs && at > prev.at) {
         cpu = ((d.cpuTimeNs - prev.cpuTimeNs) / 1e6 / (at - prev.at)) * 100;
       } else {
-        cpu = this.reservations.get(d.id)?.cpu ?? d.cores * 100;
+        cpu = this.reservations.get(d.id)?.vm.cpu ?? d.cores * 100;
       }
       if (base) this.samples.set(d.id, { cpuTimeNs: d.cpuTimeNs, at });
       measured.set(d.id, { cpu: Math.max(cpu, this.minCpuOf?.(d) ?? 0), mem: d.memoryMiB });

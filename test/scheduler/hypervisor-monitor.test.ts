@@ -111,6 +111,19 @@ describe('HypervisorMonitor on the simulated driver', () => {
     expect(demand(await monitor.refresh())).toEqual({ incoming: { cpu: 60, mem: 1024 } });
   });
 
+  it('expires a reservation nobody released', async () => {
+    const { monitor, clock } = simulated();
+    const short = new HypervisorMonitor(new SimulatedHypervisor({ loadFile: null, now: () => clock.t }), { nodeId: 'n2', now: () => clock.t, reservationTtlMs: 5_000 });
+    short.reserve({ id: 'lost', cpu: 100, mem: 512 });
+    monitor.reserve({ id: 'kept', cpu: 100, mem: 512 });
+    clock.t += 4_999;
+    expect(short.reserved()).toEqual(['lost']);
+    clock.t += 1;
+    expect(short.reserved()).toEqual([]);
+    expect(short.snapshot().vms).toEqual([]);
+    expect(monitor.reserved()).toEqual(['kept']);
+  });
+
   it('sees a domain leave by migration at the next refresh and attaches placement rules', async () => {
     const { hv, monitor } = simulated();
     const other = new SimulatedHypervisor({ cores: 4, memoryMiB: 4096, loadFile: null });
