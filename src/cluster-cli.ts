@@ -1,27 +1,353 @@
 /**
  * Local cluster on loopback:
  *   npm run cluster -- --nodes <n> [--base-port 8081] [--rtt <matrix.csv> --sites a,b,c] [--data <dir>]
+ *                      [--hypervisor sim:///?cores=2&memoryMiB=4096] [--capacity <cores,MiB>] [--auth none|token]
  * Starts a DHT testnet bound to 127.0.0.1 (nothing reaches public bootstrap
- * nodes) and n node processes, each with its own data directory and HTTP
- * port; with --rtt/--sites, node i sits at site i (round-robin) and every
- * mesh message is delayed by half the RTT between the two sites. Prints a
- * table of the nodes (refreshed as coordinates settle) on stdout; Ctrl-C or
+ * nodes) and n node processes, each with its own data directory, HTTP port
+ * and hypervisor host; with --rtt/--sites, node i sits at site i (round-robin)
+ * and every mesh message is delayed by half the RTT between the two sites.
+ * With a simulated hypervisor each node reads its domains' loads from
+ * `<data dir>/<node>/loads.json` (src/hypervisor/README.md, test hook). Prints
+ * a table of the nodes (refreshed as coordinates settle) on stdout; Ctrl-C or
  * SIGTERM stops them all.
+ *
+ * `LocalCluster` is the same thing as a library (the process tests and bench:cluster use it):
+ *   const cluster = await LocalCluster.start({ nodes: 5, sites: ['FR', 'DE'], rtt, hypervisor: 'sim:///?cores=2' });
+ *   await cluster.waitForMembership();
+ *   await cluster.kill(2, 'SIGKILL'); await cluster.restart(2);
+ *   await cluster.close();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
-import createTestnet from 'hyperdht/testnet.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
 import { loadRttMatrix, parseSites } from './mesh/rtt-matrix.js';
 
 const DEFAULT_BASE_PORT = 8081;
 const STOP_GRACE_MS = 5000;
-const NODE_CLI = join(dirname(fileURLToPath(import.meta.url)), 'cli.ts');
+const DEFAULT_START_TIMEOUT_MS = 120_000;
+const DEFAULT_MEMBERSHIP_TIMEOUT_MS = 60_000;
+/** Log lines each node keeps for `waitForLine` and for diagnostics. */
+const KEPT_LINES = 5000;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const NODE_CLI = join(ROOT, 'src', 'cli.ts');
+
+/** A domain's load in the simulated driver's load file: cpu in % of one core, mem in MiB. */
+export type DomainLoads = Record<string, { cpu: number; mem?: number }>;
+
+export interface LocalClusterOptions {
+  nodes: number;
+  /** Site of node i: sites[i % sites.length] (ids of the RTT matrix when `rtt` is given). */
+  sites?: readonly string[];
+  /** RTT matrix (CSV) for delay injection between the nodes' sites. */
+  rtt?: string;
+  /** HTTP port of the first node, then consecutive; 0 (default): ephemeral, kept across restarts. */
+  basePort?: number;
+  /** Root of the nodes' data directories (default: a fresh temporary directory, removed by close). */
+  dataRoot?: string;
+  secret?: string;
+  /**
+   * Hypervisor of every node: a libvirt URI, or `sim` / `sim:///?cores=N&memoryMiB=M&…` (each node
+   * then reads its domains' loads from its load file). Default: each node its own libvirt test:///default.
+   */
+  hypervisor?: string;
+  /** Simulated hosts: one load file per node (default), or one shared by all (a load follows its domain). */
+  loads?: 'per-node' | 'shared';
+  /** Host capacity the scheduler may fill (`--capacity`). */
+  capacity?: { cores: number; memoryMiB: number };
+  /** `--auth` of every node (default: the node's own default, token). */
+  auth?: 'none' | 'token';
+  /** More arguments for every node's CLI. */
+  nodeArgs?: readonly string[];
+  logLevel?: string;
+  /** Every JSON log line of every node (the node's own stdout). */
+  onLine?: (node: ClusterNode, line: LogLine) => void;
+  /** Anything else a node writes (stderr, non-JSON stdout). */
+  onOutput?: (node: ClusterNode, text: string) => void;
+  startTimeoutMs?: number;
+}
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+type Waiter = (line: LogLine) => boolean;
+
+/** One node process of the cluster. */
+export class ClusterNode {
+  url = '';
+  port: number;
+  /** Mesh key (hex), kept across restarts (the identity lives in the data directory). */
+  key = '';
+  proc: ChildProcess | undefined;
+  /** Names of the members this node currently sees (from its `member joined` / `member left` lines). */
+  readonly members = new Set<string>();
+  coordinate: number[] | null = null;
+  /** The first admin token, printed on a data directory's first start with `--auth token`. */
+  adminToken: string | undefined;
+  /** Recent JSON log lines, oldest first. */
+  readonly lines: LogLine[] = [];
+  private readonly waiters = new Set<Waiter>();
+
+  constructor(
+    readonly index: number,
+    readonly name: string,
+    readonly site: string | undefined,
+    readonly dataDir: string,
+    readonly loadFile: string | undefined,
+    port: number,
+  ) {
+    this.port = port;
+  }
+
+  get alive(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Resolves with the first line (kept or future) that matches; rejects after timeoutMs. */
+  waitForLine(match: (line: LogLine) => boolean, timeoutMs = 30_000, since = 0): Promise<LogLine> {
+    const kept = this.lines.slice(since).find(match);
+    if (kept) return Promise.resolve(kept);
+    return new Promise((resolveLine, reject) => {
+      const waiter: Waiter = (line) => {
+        if (!match(line)) return false;
+        clearTimeout(timer);
+        resolveLine(line);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Position in `lines` now (for `waitForLine(match, t, since)` on what comes next). */
+  mark(): number {
+    return this.lines.length;
+  }
+
+  /** @internal */
+  receive(line: LogLine): void {
+    this.lines.push(line);
+    if (this.lines.length > KEPT_LINES) this.lines.splice(0, this.lines.length - KEPT_LINES);
+    if (line.msg === 'OCCI node listening') {
+      this.url = String(line['url']);
+      this.port = Number(new URL(this.url).port);
+      if (typeof line['mesh'] === 'string') this.key = line['mesh'];
+    } else if (line.msg === 'member joined' && typeof line['member'] === 'string') this.members.add(line['member']);
+    else if (line.msg === 'member left' && typeof line['member'] === 'string') this.members.delete(line['member']);
+    if (Array.isArray(line['coordinate'])) this.coordinate = line['coordinate'] as number[];
+    for (const w of [...this.waiters]) if (w(line)) this.waiters.delete(w);
+  }
+}
+
+export class LocalCluster {
+  readonly nodes: ClusterNode[] = [];
+  readonly secret: string;
+  readonly dataRoot: string;
+  /** The load file every node reads, with `loads: 'shared'`. */
+  readonly sharedLoadFile: string | undefined;
+  private readonly ownsDataRoot: boolean;
+  private readonly sharedLoads: DomainLoads = {};
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly testnet: Testnet,
+    private readonly opts: LocalClusterOptions,
+  ) {
+    this.secret = opts.secret ?? randomBytes(16).toString('hex');
+    this.ownsDataRoot = opts.dataRoot === undefined;
+    this.dataRoot = resolve(opts.dataRoot ?? mkdtempSync(join(tmpdir(), 'discovery-cluster-')));
+    const simulated = isSimulated(opts.hypervisor);
+    this.sharedLoadFile = simulated && opts.loads === 'shared' ? join(this.dataRoot, 'loads.json') : undefined;
+    if (this.sharedLoadFile) writeLoadFile(this.sharedLoadFile, {});
+    const basePort = opts.basePort ?? 0;
+    for (let i = 0; i < opts.nodes; i++) {
+      const name = `node-${i + 1}`;
+      const dataDir = join(this.dataRoot, name);
+      mkdirSync(dataDir, { recursive: true });
+      const site = opts.sites && opts.sites.length > 0 ? opts.sites[i % opts.sites.length] : undefined;
+      const loadFile = simulated ? (this.sharedLoadFile ?? join(dataDir, 'loads.json')) : undefined;
+      if (loadFile && !this.sharedLoadFile) writeLoadFile(loadFile, {});
+      this.nodes.push(new ClusterNode(i, name, site, dataDir, loadFile, basePort === 0 ? 0 : basePort + i));
+    }
+  }
+
+  /** Starts the testnet and every node; resolves once each node listens (see `waitForMembership`). */
+  static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
+    const testnet = await createTestnet(3, { host: '127.0.0.1' });
+    const cluster = new LocalCluster(testnet, opts);
+    try {
+      await Promise.all(cluster.nodes.map((n) => cluster.spawnNode(n)));
+    } catch (err) {
+      await cluster.close();
+      throw err;
+    }
+    return cluster;
+  }
+
+  get bootstrap(): string {
+    return this.testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
+  }
+
+  node(nameOrSite: string): ClusterNode {
+    const n = this.nodes.find((x) => x.name === nameOrSite || x.site === nameOrSite);
+    if (!n) throw new Error(`no node named or at site ${nameOrSite}`);
+    return n;
+  }
+
+  /** Resolves once every live node sees every other live node as a member. */
+  async waitForMembership(timeoutMs = DEFAULT_MEMBERSHIP_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const live = this.nodes.filter((n) => n.alive);
+      const complete = live.every((n) => live.every((m) => m === n || n.members.has(m.name)) && n.members.size === live.length - 1);
+      if (complete) return;
+      if (Date.now() > deadline) {
+        const views = live.map((n) => `${n.name}: ${[...n.members].sort().join(',')}`).join('; ');
+        throw new Error(`membership incomplete after ${timeoutMs} ms (${views})`);
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Sends a signal to node i and resolves once its process exited. */
+  async kill(i: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const node = this.nodes[i]!;
+    const proc = node.proc;
+    if (!proc || !node.alive) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    const hard = signal === 'SIGKILL' ? undefined : setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+    proc.kill(signal);
+    await exited;
+    clearTimeout(hard);
+  }
+
+  /** Starts node i again with its data directory and HTTP port; resolves once it listens. */
+  async restart(i: number): Promise<ClusterNode> {
+    const node = this.nodes[i]!;
+    if (node.alive) throw new Error(`${node.name} is running`);
+    node.members.clear();
+    await this.spawnNode(node);
+    return node;
+  }
+
+  /**
+   * Sets the loads of simulated domains: in node i's load file (per-node loads), or in the shared
+   * file (i ignored), merged with the loads set before. `null` removes a domain's entry.
+   */
+  setLoads(i: number, loads: Record<string, { cpu: number; mem?: number } | null>): void {
+    const file = this.sharedLoadFile ?? this.nodes[i]?.loadFile;
+    if (!file) throw new Error('the nodes do not run simulated hosts');
+    const current = this.sharedLoadFile ? this.sharedLoads : (this.perNodeLoads[i] ??= {});
+    for (const [id, load] of Object.entries(loads)) {
+      if (load === null) delete current[id];
+      else current[id] = load;
+    }
+    writeLoadFile(file, current);
+  }
+
+  private readonly perNodeLoads: DomainLoads[] = [];
+
+  /** Stops every node (SIGTERM, then SIGKILL after a grace period) and the testnet. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled(this.nodes.map((_, i) => this.kill(i, 'SIGTERM')));
+      await this.testnet.destroy();
+      if (this.ownsDataRoot) rmSync(this.dataRoot, { recursive: true, force: true });
+    })();
+    return this.closing;
+  }
+
+  private args(node: ClusterNode): string[] {
+    const o = this.opts;
+    const args = ['--port', String(node.port), '--data-dir', node.dataDir, '--name', node.name, '--cluster-secret', this.secret, '--bootstrap', this.bootstrap];
+    args.push('--log-level', o.logLevel ?? 'info');
+    if (node.site) args.push('--site', node.site);
+    if (o.rtt && node.site) args.push('--rtt', resolve(o.rtt));
+    if (o.hypervisor) args.push('--hypervisor', node.loadFile ? withLoadFile(o.hypervisor, node.loadFile) : o.hypervisor);
+    if (o.capacity) args.push('--capacity', `${o.capacity.cores},${o.capacity.memoryMiB}`);
+    if (o.auth) args.push('--auth', o.auth);
+    args.push(...(o.nodeArgs ?? []));
+    return args;
+  }
+
+  private spawnNode(node: ClusterNode): Promise<void> {
+    // Each node is its own process: with libvirt's test driver, each manages its own host.
+    const proc = spawn(process.execPath, ['--import', 'tsx', NODE_CLI, ...this.args(node)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    node.proc = proc;
+    node.url = '';
+    createInterface({ input: proc.stdout! }).on('line', (raw) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(raw) as LogLine;
+      } catch {
+        const token = /^Admin token[^:]*: (\S+)/.exec(raw);
+        if (token) node.adminToken = token[1];
+        this.opts.onOutput?.(node, `${raw}\n`);
+        return;
+      }
+      node.receive(line);
+      this.opts.onLine?.(node, line);
+    });
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+      this.opts.onOutput?.(node, d.toString());
+    });
+    const timeoutMs = this.opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    return new Promise<void>((resolveStart, reject) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        clearTimeout(timer);
+        reject(new Error(`${node.name} exited (${signal ?? code}) before listening: ${stderr}`));
+      };
+      const timer = setTimeout(() => {
+        proc.off('exit', onExit);
+        proc.kill('SIGKILL');
+        reject(new Error(`${node.name} did not listen within ${timeoutMs} ms: ${stderr}`));
+      }, timeoutMs);
+      proc.once('exit', onExit);
+      node.waitForLine((l) => l.msg === 'OCCI node listening', timeoutMs, node.mark()).then(
+        () => {
+          clearTimeout(timer);
+          proc.off('exit', onExit);
+          resolveStart();
+        },
+        () => undefined,
+      );
+    });
+  }
+}
+
+export function isSimulated(hypervisor: string | undefined): boolean {
+  return hypervisor === 'sim' || (hypervisor?.startsWith('sim:') ?? false);
+}
+
+/** The simulated host URI with `loadFile` set (unless it names one already). */
+export function withLoadFile(uri: string, loadFile: string): string {
+  const url = new URL(uri === 'sim' ? 'sim:///' : uri);
+  if (!url.searchParams.has('loadFile')) url.searchParams.set('loadFile', loadFile);
+  return url.toString();
+}
+
+/** Written atomically (temporary file, then rename), as the driver's README asks. */
+export function writeLoadFile(path: string, loads: DomainLoads): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(loads));
+  renameSync(tmp, path);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -29,110 +355,109 @@ function positiveInt(v: string): number {
   return n;
 }
 
-const opts = new Command()
-  .name('cluster')
-  .requiredOption('--nodes <n>', 'number of nodes', positiveInt)
-  .option('--base-port <p>', 'HTTP port of the first node (then consecutive)', positiveInt, DEFAULT_BASE_PORT)
-  .option('--rtt <csv>', 'RTT matrix for delay injection')
-  .option('--sites <ids>', 'comma-separated site ids of the matrix, assigned to nodes in order')
-  .option('--data <dir>', 'root of the nodes\' data directories')
-  .option('--secret <s>', 'cluster secret (default: random)')
-  .option('--hypervisor <uri>', 'hypervisor of every node: a libvirt URI or sim (default: each node its own libvirt test:///default host)')
-  .parse()
-  .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secret?: string; hypervisor?: string }>();
-
-if ((opts.rtt === undefined) !== (opts.sites === undefined)) {
-  process.stderr.write('cluster: --rtt and --sites go together\n');
-  process.exit(2);
+function capacity(value: string): { cores: number; memoryMiB: number } {
+  const [cores, memoryMiB] = value.split(',').map(Number);
+  if (!Number.isFinite(cores) || !Number.isFinite(memoryMiB) || cores! <= 0 || memoryMiB! <= 0) throw new InvalidArgumentError('capacity is <cores>,<MiB>, e.g. 4,8192');
+  return { cores: cores!, memoryMiB: memoryMiB! };
 }
-const sites = opts.rtt && opts.sites ? parseSites(loadRttMatrix(opts.rtt), opts.sites) : [];
-const dataRoot = resolve(opts.data ?? join(tmpdir(), `discovery-cluster-${process.pid}`));
-const secret = opts.secret ?? randomBytes(16).toString('hex');
 
-const testnet = await createTestnet(3, { host: '127.0.0.1' });
-process.stderr.write(`cluster: testnet on 127.0.0.1:${testnet.bootstrap[0]!.port}, data in ${dataRoot}\n`);
+async function main(): Promise<void> {
+  const opts = new Command()
+    .name('cluster')
+    .requiredOption('--nodes <n>', 'number of nodes', positiveInt)
+    .option('--base-port <p>', 'HTTP port of the first node (then consecutive)', positiveInt, DEFAULT_BASE_PORT)
+    .option('--rtt <csv>', 'RTT matrix for delay injection')
+    .option('--sites <ids>', 'comma-separated site ids of the matrix, assigned to nodes in order')
+    .option('--data <dir>', "root of the nodes' data directories (default: a new temporary directory)")
+    .option('--secret <s>', 'cluster secret (default: random)')
+    .option(
+      '--hypervisor <uri>',
+      'hypervisor of every node: a libvirt URI, or sim / sim:///?cores=N&memoryMiB=M&cpuOvercommit=F (each node then reads its loads from <data>/<node>/loads.json); default: each node its own libvirt test:///default host',
+    )
+    .option('--capacity <cores,MiB>', 'host capacity the scheduler may fill on every node', capacity)
+    .addOption(new Option('--auth <mode>', 'authentication of every node (token: the first node prints an admin token valid on all)').choices(['token', 'none']).default('token'))
+    .option('--log-level <level>', "the nodes' log level", 'info')
+    .parse()
+    .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secret?: string; hypervisor?: string; capacity?: { cores: number; memoryMiB: number }; auth: 'none' | 'token'; logLevel: string }>();
 
-interface Row {
-  name: string;
-  site: string;
-  url: string;
-  key: string;
-  members: number;
-  coordinate: string;
-  proc: ChildProcess;
-}
-const rows: Row[] = [];
-for (let i = 0; i < opts.nodes; i++) {
-  const name = `node-${i + 1}`;
-  const dataDir = join(dataRoot, name);
-  mkdirSync(dataDir, { recursive: true });
-  const site = sites.length > 0 ? sites[i % sites.length]! : '';
-  const url = `http://127.0.0.1:${opts.basePort + i}`;
-  const bootstrap = testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(',');
-  const args = ['--port', String(opts.basePort + i), '--data-dir', dataDir, '--name', name, '--cluster-secret', secret, '--bootstrap', bootstrap];
-  if (site) args.push('--site', site);
-  if (opts.rtt && site) args.push('--rtt', resolve(opts.rtt));
-  if (opts.hypervisor) args.push('--hypervisor', opts.hypervisor);
-  // Each node is its own process: with libvirt's test driver, each manages its own host.
-  const proc = spawn(process.execPath, ['--import', 'tsx', NODE_CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const row: Row = { name, site: site || '-', url, key: '', members: 0, coordinate: '-', proc };
-  rows.push(row);
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    // The node's own JSON log lines: 'OCCI node listening' carries its mesh key, 'mesh status' the rest.
-    let msg: { msg?: string; mesh?: string; members?: number; coordinate?: number[] | null; level?: number };
-    try {
-      msg = JSON.parse(line) as typeof msg;
-    } catch {
-      return;
-    }
-    if ((msg.level ?? 0) >= 50) process.stderr.write(`cluster: ${name}: ${line}\n`);
-    if (msg.mesh) row.key = msg.mesh;
-    if (typeof msg.members === 'number') row.members = msg.members;
-    if (msg.coordinate) row.coordinate = msg.coordinate.map((x) => x.toFixed(1)).join(', ');
-    scheduleTable();
+  if ((opts.rtt === undefined) !== (opts.sites === undefined)) {
+    process.stderr.write('cluster: --rtt and --sites go together\n');
+    process.exit(2);
+  }
+  const sites = opts.rtt && opts.sites ? parseSites(loadRttMatrix(opts.rtt), opts.sites) : [];
+
+  let tableTimer: NodeJS.Timeout | null = null;
+  let cluster: LocalCluster | undefined;
+  const scheduleTable = (): void => {
+    tableTimer ??= setTimeout(() => {
+      tableTimer = null;
+      if (cluster) printTable(cluster);
+    }, 500);
+  };
+  let stopping = false;
+  let tokenShown = false;
+  const stopAll = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write('cluster: stopping\n');
+    if (tableTimer) clearTimeout(tableTimer);
+    await cluster?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stopAll());
+  process.on('SIGTERM', () => void stopAll());
+
+  cluster = await LocalCluster.start({
+    nodes: opts.nodes,
+    sites,
+    rtt: opts.rtt,
+    basePort: opts.basePort,
+    dataRoot: opts.data ?? join(tmpdir(), `discovery-cluster-${process.pid}`),
+    secret: opts.secret,
+    hypervisor: opts.hypervisor,
+    capacity: opts.capacity,
+    auth: opts.auth,
+    logLevel: opts.logLevel,
+    onLine: (node, line) => {
+      // The node's own JSON log lines: warnings and errors go to stderr; the table follows the rest.
+      if ((line.level ?? 0) >= 50) process.stderr.write(`cluster: ${node.name}: ${JSON.stringify(line)}\n`);
+      if (line.msg === 'member joined' || line.msg === 'member left' || line.msg === 'mesh status') scheduleTable();
+    },
+    onOutput: (node, text) => {
+      // Every node derives its signing key from the cluster secret: one node's admin token is valid on all.
+      if (!text.startsWith('Admin token')) process.stderr.write(`cluster: ${node.name}: ${text}`);
+      else if (!tokenShown && node.adminToken) {
+        tokenShown = true;
+        process.stderr.write(`cluster: admin token (valid on every node; send it as X-Auth-Token): ${node.adminToken}\n`);
+      }
+    },
+  }).catch((err: unknown) => {
+    process.stderr.write(`cluster: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
   });
-  proc.on('exit', (code, signal) => {
-    process.stderr.write(`cluster: ${name} exited (${signal ?? code})\n`);
-  });
+  process.stderr.write(`cluster: testnet on ${cluster.bootstrap}, data in ${cluster.dataRoot}\n`);
+  for (const n of cluster.nodes) {
+    n.proc!.on('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`cluster: ${n.name} exited (${signal ?? code})\n`);
+    });
+    if (n.loadFile) process.stderr.write(`cluster: ${n.name} reads its domains' loads from ${n.loadFile}\n`);
+  }
+  printTable(cluster);
 }
 
-let tableTimer: NodeJS.Timeout | null = null;
-function scheduleTable(): void {
-  tableTimer ??= setTimeout(() => {
-    tableTimer = null;
-    printTable();
-  }, 500);
-}
-function printTable(): void {
+function printTable(cluster: LocalCluster): void {
   const head = ['name', 'site', 'url', 'key', 'members', 'coordinate (components…, height) ms'];
-  const body = rows.map((r) => [r.name, r.site, r.url, r.key.slice(0, 16), String(r.members), r.coordinate]);
+  const body = cluster.nodes.map((n) => [
+    n.name,
+    n.site ?? '-',
+    n.alive ? n.url : '(stopped)',
+    n.key.slice(0, 16),
+    String(n.members.size),
+    n.coordinate ? n.coordinate.map((x) => x.toFixed(1)).join(', ') : '-',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`\n${fmt(head)}\n${body.map(fmt).join('\n')}\n`);
 }
 
-let stopping = false;
-async function stopAll(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write('cluster: stopping\n');
-  await Promise.all(
-    rows.map(
-      (r) =>
-        new Promise<void>((resolveStop) => {
-          if (r.proc.exitCode !== null || r.proc.signalCode !== null) return resolveStop();
-          const t = setTimeout(() => r.proc.kill('SIGKILL'), STOP_GRACE_MS);
-          r.proc.once('exit', () => {
-            clearTimeout(t);
-            resolveStop();
-          });
-          r.proc.kill('SIGTERM');
-        }),
-    ),
-  );
-  if (tableTimer) clearTimeout(tableTimer);
-  await testnet.destroy();
-  process.exit(0);
-}
-process.on('SIGINT', () => void stopAll());
-process.on('SIGTERM', () => void stopAll());
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();
