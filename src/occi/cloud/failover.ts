@@ -1,0 +1,369 @@
+/**
+ * Node loss and fencing.
+ *
+ * Loss: when a member is lost (its connection closed without the `cloud/leaving` notice a clean
+ * stop sends), each of its computes has an heir: the first live node of the compute's replica
+ * order (the lost node's replica holders, nearest first; deterministic, so one heir acts, and the
+ * next takes over when the heir is lost too). The heir raises a DVMS node-loss event with the
+ * computes' VmSpecs, marked `restartOf`; the node the partition chooses claims each compute from
+ * the heir (granted once), takes the description in (`service.adopt`: the generation increases,
+ * the domain is defined and started there), and tells the lost node's replica holders, which drop
+ * their copy. The heir checks again after a timeout and raises the event anew, with backoff, for
+ * every compute not running anywhere (a partition without room, or whose leader died).
+ *
+ * Fencing: a node that starts asks the mesh about its computes before it restarts any: a compute
+ * that a member holds, or that a replica holder knows under a newer generation or as claimed by
+ * another node, is dropped here (domain undefined, records forgotten). Only then does the restart
+ * policy run.
+ */
+import type { Logger } from 'pino';
+import type { JsonValue, Mesh } from '../../mesh/mesh.js';
+import type { VmSpec } from '../../scheduler/model.js';
+import type { AttributeValue } from '../attribute.js';
+import type { Entity } from '../entity.js';
+import { COMPUTE } from '../infrastructure-model.js';
+import { DEFAULT_RESTART_POLICY, RESTART, RESTART_POLICY } from '../placement-model.js';
+import type { OcciService } from '../service.js';
+import type { EntityStore } from '../store.js';
+import type { Cloud } from './cloud.js';
+import { demandOf } from './vm-demand.js';
+import { generationOf, type ReplicaRow, type ReplicaStore, type Replicator } from './replicas.js';
+
+export const WHEREIS_METHOD = 'cloud/whereis';
+export const RESTART_CLAIM_METHOD = 'cloud/restart-claim';
+export const RESTARTED_METHOD = 'cloud/restarted';
+export const LEAVING_METHOD = 'cloud/leaving';
+/** First wait before the heir checks that the computes of a lost node run again (doubles each round). */
+export const DEFAULT_RECOVERY_RETRY_MS = 5_000;
+export const DEFAULT_RECOVERY_ROUNDS = 8;
+/** How long a claim stands before the heir may grant the compute to another node. */
+export const DEFAULT_CLAIM_TTL_MS = 15_000;
+/** How long a starting node waits for the members that hold its computes' replicas. */
+export const DEFAULT_FENCE_WAIT_MS = 10_000;
+const STATE = 'occi.compute.state';
+const MESSAGE = 'occi.compute.state.message';
+
+/** Marks a VM of a node-loss event: which lost node held it, which heir raised it. */
+export interface RestartOf {
+  lost: string;
+  heir: string;
+  generation: number;
+}
+
+export interface RestartVm extends VmSpec {
+  readonly restartOf: RestartOf;
+}
+
+export function isRestartVm(vm: VmSpec): vm is RestartVm {
+  const r = (vm as Partial<RestartVm>).restartOf;
+  return typeof r === 'object' && r !== null && typeof r.lost === 'string' && typeof r.heir === 'string';
+}
+
+/** What a member says about some compute ids. */
+interface WhereIs {
+  held: Record<string, number>;
+  replicas: Record<string, Array<{ holder: string; generation: number; claimedBy: string | null }>>;
+}
+
+export interface FailoverOptions {
+  mesh: Mesh;
+  service: OcciService;
+  store: EntityStore;
+  replicas: ReplicaStore;
+  replicator: Replicator;
+  cloud: Cloud;
+  logger: Logger;
+  retryMs?: number;
+  rounds?: number;
+  claimTtlMs?: number;
+  fenceWaitMs?: number;
+  /** Deadline of the mesh-wide questions (whereis), ms. */
+  gatherMs?: number;
+}
+
+export class Failover {
+  private readonly cleanlyLeft = new Set<string>();
+  /** Lost nodes this node is heir of, being recovered: since when, how many computes, the next round. */
+  private readonly recovering = new Map<string, { since: number; total: number; timer?: NodeJS.Timeout }>();
+  private readonly onLeft = (m: { key: string }, reason: string): void => this.memberLost(m.key, reason);
+  private readonly onJoined = (m: { key: string }): void => void this.cleanlyLeft.delete(m.key);
+  private closed = false;
+  /** Resolves once this node's computes have been checked against the mesh (fencing). */
+  readonly fenced: Promise<void>;
+  private resolveFenced!: () => void;
+  /** Ms from each node loss seen here as heir to all its computes running again (figures). */
+  readonly recoveries: Array<{ lost: string; computes: number; ms: number }> = [];
+
+  constructor(private readonly opts: FailoverOptions) {
+    this.fenced = new Promise((resolve) => (this.resolveFenced = resolve));
+    const { mesh } = opts;
+    mesh.handle(WHEREIS_METHOD, (payload) => this.whereIs(((payload as { ids?: unknown })?.ids ?? []) as string[]) as unknown as JsonValue);
+    mesh.handle(RESTART_CLAIM_METHOD, (payload, from) => {
+      const { lost, id } = payload as { lost: string; id: string };
+      return this.grant(lost, id, from) as unknown as JsonValue;
+    });
+    mesh.handle(RESTARTED_METHOD, (payload) => {
+      const { lost, id, generation } = payload as { lost: string; id: string; generation: number };
+      const row = opts.replicas.get(lost, id);
+      if (row && row.generation < generation) opts.replicas.remove(lost, id);
+      this.checkRecovered(lost);
+      return true;
+    });
+    mesh.handle(LEAVING_METHOD, (_payload, from) => {
+      this.cleanlyLeft.add(from);
+      return true;
+    });
+    mesh.on('member-left', this.onLeft);
+    mesh.on('member-joined', this.onJoined);
+    opts.cloud.actuator.onStart((vm) => (isRestartVm(vm) ? this.startHere(vm) : undefined));
+  }
+
+  /** Fencing, then the recovery of lost nodes this node already knows of (after a restart). */
+  async start(): Promise<void> {
+    try {
+      await this.fence();
+    } finally {
+      this.resolveFenced();
+    }
+    for (const holder of this.opts.replicas.holders()) if (!this.opts.mesh.member(holder)) this.recover(holder, 'lost while this node was away');
+  }
+
+  /** Tells the members this node stops cleanly: they do not restart its computes elsewhere. */
+  async leaving(): Promise<void> {
+    await this.opts.mesh.gather(LEAVING_METHOD, {}, { deadlineMs: 1_000, includeSelf: false });
+  }
+
+  // ---- loss ------------------------------------------------------------------------------------
+
+  private memberLost(key: string, reason: string): void {
+    if (this.closed) return;
+    if (this.cleanlyLeft.has(key)) {
+      this.opts.logger.info({ member: key.slice(0, 8) }, 'member left cleanly: its computes wait for it');
+      return;
+    }
+    this.recover(key, reason);
+    // This node may now be the heir of nodes lost earlier whose heir this member was.
+    for (const holder of this.opts.replicas.holders()) if (holder !== key && !this.opts.mesh.member(holder) && !this.cleanlyLeft.has(holder)) this.recover(holder, 'its heir was lost');
+  }
+
+  /** The first live node of the compute's replica order: this node or a member. */
+  private heirOf(row: ReplicaRow): string | undefined {
+    const { mesh } = this.opts;
+    return row.order.find((k) => k === mesh.key || mesh.member(k) !== undefined);
+  }
+
+  private recover(lost: string, why: string): void {
+    if (this.recovering.has(lost) || this.closed) return;
+    const mine = this.opts.replicas.rowsOf(lost).filter((r) => this.heirOf(r) === this.opts.mesh.key);
+    if (mine.length === 0) return;
+    this.opts.logger.warn({ lost: lost.slice(0, 8), computes: mine.length, why }, 'node lost: restarting its computes elsewhere');
+    this.recovering.set(lost, { since: Date.now(), total: mine.length });
+    void this.round(lost, 0);
+  }
+
+  /** Every compute of a lost node this node is heir of runs elsewhere: the recovery is over. */
+  private checkRecovered(lost: string): boolean {
+    const r = this.recovering.get(lost);
+    if (!r) return false;
+    if (this.opts.replicas.rowsOf(lost).some((row) => this.heirOf(row) === this.opts.mesh.key)) return false;
+    clearTimeout(r.timer);
+    this.recovering.delete(lost);
+    const ms = Date.now() - r.since;
+    this.recoveries.push({ lost, computes: r.total, ms });
+    this.opts.logger.info({ lost: lost.slice(0, 8), computes: r.total, ms }, 'every compute of the lost node runs elsewhere');
+    return true;
+  }
+
+  /** One recovery round of the heir: raise the node-loss event for the computes that run nowhere. */
+  private async round(lost: string, attempt: number): Promise<void> {
+    const { mesh, replicas, cloud, logger } = this.opts;
+    const retryMs = this.opts.retryMs ?? DEFAULT_RECOVERY_RETRY_MS;
+    const claimTtl = this.opts.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+    try {
+      if (this.closed) return;
+      if (mesh.member(lost)) {
+        logger.info({ lost: lost.slice(0, 8) }, 'lost node is back: it decides about its computes');
+        this.recovering.delete(lost);
+        return;
+      }
+      let rows = replicas.rowsOf(lost).filter((r) => this.heirOf(r) === mesh.key);
+      if (rows.length > 0) {
+        const where = await this.ask(rows.map((r) => r.id));
+        for (const r of rows) if (where.held.has(r.id)) replicas.remove(lost, r.id);
+        rows = replicas.rowsOf(lost).filter((r) => this.heirOf(r) === mesh.key);
+      }
+      if (rows.length === 0 && this.checkRecovered(lost)) return;
+      const now = Date.now();
+      const inFlight = (r: ReplicaRow) => r.claimedBy !== null && now - r.claimedAt < claimTtl && (r.claimedBy === mesh.key || mesh.member(r.claimedBy) !== undefined);
+      for (const r of rows) if (r.claimedBy !== null && !inFlight(r)) replicas.claim(lost, r.id, null);
+      const raise = rows.filter((r) => !inFlight(r));
+      if (attempt >= (this.opts.rounds ?? DEFAULT_RECOVERY_ROUNDS)) {
+        logger.error({ lost: lost.slice(0, 8), computes: rows.map((r) => r.id) }, 'gave up restarting computes of a lost node; they are kept as replicas');
+        this.recovering.delete(lost);
+        return;
+      }
+      if (raise.length > 0) {
+        const vms = await Promise.all(raise.map((r) => this.vmOf(r, lost)));
+        logger.info({ lost: lost.slice(0, 8), computes: vms.length, attempt }, 'node-loss event raised');
+        cloud.agent.nodeLost(lost, vms);
+      }
+    } catch (err) {
+      logger.warn({ err, lost: lost.slice(0, 8) }, 'recovery round failed');
+    }
+    const state = this.recovering.get(lost);
+    if (this.closed || !state) return;
+    const wait = Math.min(retryMs * 2 ** Math.min(attempt, 4), 60_000);
+    state.timer = setTimeout(() => void this.round(lost, attempt + 1), wait);
+    state.timer.unref();
+  }
+
+  private async vmOf(row: ReplicaRow, lost: string): Promise<RestartVm> {
+    const compute = row.records[0]!;
+    let vm: VmSpec;
+    try {
+      const { origin: _origin, ...spec } = await this.opts.cloud.vmOf(compute);
+      vm = spec;
+    } catch {
+      vm = demandOf(compute); // its placement rules no longer read (e.g. a named node is gone)
+    }
+    return { ...vm, restartOf: { lost, heir: this.opts.mesh.key, generation: row.generation } };
+  }
+
+  /** On the heir: the compute goes to the first node that claims it while its holder is away. */
+  private grant(lost: string, id: string, claimant: string): { ok: boolean; records?: Entity[]; order?: string[]; why?: string } {
+    const { mesh, replicas } = this.opts;
+    if (mesh.member(lost)) return { ok: false, why: 'the node is back' };
+    const row = replicas.get(lost, id);
+    if (!row) return { ok: false, why: 'no description of it here' };
+    const claimTtl = this.opts.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+    const other = row.claimedBy !== null && row.claimedBy !== claimant && Date.now() - row.claimedAt < claimTtl;
+    if (other && (row.claimedBy === mesh.key || mesh.member(row.claimedBy!))) return { ok: false, why: 'claimed by another node' };
+    replicas.claim(lost, id, claimant);
+    return { ok: true, records: row.records, order: row.order };
+  }
+
+  /** On the node the partition chose: claim the compute from the heir and start it here. */
+  private async startHere(vm: RestartVm): Promise<void> {
+    const { mesh, service, logger } = this.opts;
+    const { lost, heir } = vm.restartOf;
+    if (service.holds(vm.id)) return;
+    const answer =
+      heir === mesh.key
+        ? this.grant(lost, vm.id, mesh.key)
+        : await mesh.request<{ ok: boolean; records?: Entity[]; order?: string[]; why?: string }>(heir, RESTART_CLAIM_METHOD, { lost, id: vm.id });
+    if (!answer.ok || !answer.records?.[0]) throw new Error(`restart of ${vm.id} not granted: ${answer.why ?? 'no description'}`);
+    // Nobody runs it already (a second heir's event, or the holder came back).
+    const where = await this.ask([vm.id]);
+    if (where.held.has(vm.id)) throw new Error(`compute ${vm.id} already runs on another node`);
+    const records = this.restarted(answer.records, lost);
+    const adopted = await service.adopt(records);
+    logger.info({ compute: vm.id, lost: lost.slice(0, 8), generation: generationOf(adopted) }, 'compute restarted here after the loss of its node');
+    const notify = [...new Set([heir, ...(answer.order ?? [])])].filter((k) => k !== lost);
+    await Promise.all(
+      notify.map((k) =>
+        k === mesh.key
+          ? (this.opts.replicas.remove(lost, vm.id), this.checkRecovered(lost))
+          : mesh.request(k, RESTARTED_METHOD, { lost, id: vm.id, generation: generationOf(adopted) }).catch(() => undefined),
+      ),
+    );
+  }
+
+  /** The compute as it restarts after its node's loss: running again unless its policy says never. */
+  private restarted(records: Entity[], lost: string): Entity[] {
+    const [compute, ...links] = records as [Entity, ...Entity[]];
+    const policy = compute.mixins.includes(RESTART) ? String(compute.attributes[RESTART_POLICY] ?? DEFAULT_RESTART_POLICY) : DEFAULT_RESTART_POLICY;
+    const state = String(compute.attributes[STATE] ?? 'inactive');
+    const lostName = this.opts.mesh.member(lost)?.name ?? lost.slice(0, 8);
+    const here = this.opts.mesh.self().name;
+    const wasRunning = state === 'active' || state === 'error';
+    let next = state;
+    let message: string | undefined;
+    if (wasRunning && policy === 'never') {
+      next = 'inactive';
+      message = `not restarted after the loss of node ${lostName} (restart policy never); held by ${here}`;
+    } else if (wasRunning) {
+      next = 'active';
+      message = `restarted on ${here} after the loss of node ${lostName}`;
+    } else message = `taken over by ${here} after the loss of node ${lostName}`;
+    const attributes: Record<string, AttributeValue> = { ...compute.attributes, [STATE]: next };
+    if (message) attributes[MESSAGE] = message;
+    return [{ ...compute, attributes }, ...links];
+  }
+
+  // ---- questions to the mesh ------------------------------------------------------------------
+
+  private whereIs(ids: string[]): WhereIs {
+    const { service, replicas } = this.opts;
+    const out: WhereIs = { held: {}, replicas: {} };
+    for (const id of ids.slice(0, 10_000)) {
+      if (typeof id !== 'string') continue;
+      const records = service.records(id);
+      if (records?.[0]?.kind === COMPUTE) out.held[id] = generationOf(records[0]);
+      const rows = replicas.rowsFor(id);
+      if (rows.length > 0) out.replicas[id] = rows.map((r) => ({ holder: r.holder, generation: r.generation, claimedBy: r.claimedBy }));
+    }
+    return out;
+  }
+
+  /** Who holds these computes (members only), and what the replica holders know of them. */
+  private async ask(ids: string[]): Promise<{ held: Map<string, { key: string; generation: number }>; replicas: Map<string, Array<{ holder: string; generation: number; claimedBy: string | null }>> }> {
+    const { replies } = await this.opts.mesh.gather<WhereIs>(WHEREIS_METHOD, { ids }, { deadlineMs: this.opts.gatherMs ?? 3_000, includeSelf: false });
+    const held = new Map<string, { key: string; generation: number }>();
+    const replicas = new Map<string, Array<{ holder: string; generation: number; claimedBy: string | null }>>();
+    for (const r of replies) {
+      for (const [id, generation] of Object.entries(r.value.held ?? {})) held.set(id, { key: r.key, generation });
+      for (const [id, rows] of Object.entries(r.value.replicas ?? {})) replicas.set(id, [...(replicas.get(id) ?? []), ...rows]);
+    }
+    return { held, replicas };
+  }
+
+  // ---- fencing ---------------------------------------------------------------------------------
+
+  private async fence(): Promise<void> {
+    const { mesh, store, service, replicas, logger } = this.opts;
+    const computes = [...store.all()].filter((e) => e.kind === COMPUTE);
+    if (computes.length === 0) return;
+    const outbound = replicas.outbound();
+    const asked = new Set(computes.flatMap((c) => outbound.get(c.id) ?? []));
+    const waitMs = this.opts.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS;
+    // Wait for the replica holders of these computes (for any member if they were never replicated).
+    const reachable = () => (asked.size > 0 ? [...asked].some((k) => mesh.member(k)) : mesh.members().length > 0);
+    const deadline = Date.now() + (asked.size > 0 ? waitMs * 6 : Math.min(waitMs, 3_000));
+    while (!reachable() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 200));
+    if (this.closed) return;
+    if (!reachable() && asked.size > 0) logger.warn('fencing: none of the replica holders answered; computes are kept as they are');
+    const claimTtl = this.opts.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
+    let pending = computes.map((c) => c.id);
+    // A claimed copy may be starting elsewhere right now: ask again until it runs there or the claim lapses.
+    for (let round = 0; pending.length > 0 && round < 3 && !this.closed; round++) {
+      const where = await this.ask(pending);
+      const again: string[] = [];
+      for (const id of pending) {
+        const local = generationOf(store.get(id));
+        const holder = where.held.get(id);
+        const rows = where.replicas.get(id) ?? [];
+        const newer = rows.find((r) => r.holder !== mesh.key && r.generation > local);
+        const claimed = rows.find((r) => r.holder === mesh.key && r.claimedBy !== null);
+        if (holder || newer) {
+          const by = holder ? (mesh.member(holder.key)?.name ?? holder.key.slice(0, 8)) : 'another node';
+          logger.warn({ compute: id, by }, 'fencing: the compute runs elsewhere now; dropping the copy here');
+          await service.forget(id);
+        } else if (claimed && round < 2) again.push(id);
+      }
+      pending = again;
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(claimTtl, 5_000)));
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.resolveFenced();
+    for (const r of this.recovering.values()) clearTimeout(r.timer);
+    this.recovering.clear();
+    const { mesh } = this.opts;
+    mesh.off('member-left', this.onLeft);
+    mesh.off('member-joined', this.onJoined);
+    mesh.unhandle(WHEREIS_METHOD).unhandle(RESTART_CLAIM_METHOD).unhandle(RESTARTED_METHOD).unhandle(LEAVING_METHOD);
+  }
+}

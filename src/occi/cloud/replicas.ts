@@ -1,0 +1,357 @@
+/**
+ * Replication of the computes a node holds, so that they survive the node's loss.
+ *
+ * Every compute a node holds (with its links) is copied as a description to the `count` members
+ * nearest to it by Vivaldi distance (its replica holders, nearest first), on every change of the
+ * compute: creation, replacement, update, action, observed state, deletion, move. A change is sent
+ * before the client's answer (the store's listeners are awaited under the entity's lock), so an
+ * acknowledged change is on the replica holders that answered in time; one that did not answer is
+ * retried in the background. When a replica holder leaves, the next nearest member takes its place
+ * and receives every description.
+ *
+ * Replica holders keep the descriptions in their own SQLite file (replicas.db: WAL, synchronous
+ * FULL), keyed by (holder node key, compute id), with the compute's generation and a version that
+ * orders the updates of one holder. They accept descriptions only from members of the mesh.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { JsonValue, Mesh } from '../../mesh/mesh.js';
+import { type Entity, linkEnds } from '../entity.js';
+import { COMPUTE } from '../infrastructure-model.js';
+import { PLACEMENT_GENERATION } from '../placement-model.js';
+import type { OcciService } from '../service.js';
+import type { Change, EntityStore } from '../store.js';
+
+export const REPLICA_METHOD = 'cloud/replica';
+export const REPLICAS_FILE = 'replicas.db';
+export const DEFAULT_REPLICA_COUNT = 2;
+export const DEFAULT_REPLICATION_TIMEOUT_MS = 2_000;
+export const DEFAULT_REPLICATION_RETRY_MS = 2_000;
+/** Descriptions per message when a new replica holder receives them all. */
+const BATCH = 50;
+
+/** One compute's description on a replica holder. */
+export interface ReplicaRow {
+  holder: string;
+  id: string;
+  generation: number;
+  version: number;
+  /** The holder's replica holders for it, nearest first (who inherits it when the holder is lost). */
+  order: string[];
+  /** The compute, then its links. */
+  records: Entity[];
+  /** The node that claimed it to restart it after the holder's loss, and when (ms since epoch). */
+  claimedBy: string | null;
+  claimedAt: number;
+}
+
+/** A description as sent: `records` null when the compute was deleted or left the holder. */
+export interface ReplicaItem {
+  id: string;
+  generation: number;
+  version: number;
+  order: string[];
+  records: Entity[] | null;
+}
+
+export function generationOf(compute: Entity | undefined): number {
+  const g = Number(compute?.attributes[PLACEMENT_GENERATION] ?? 1);
+  return Number.isFinite(g) ? g : 1;
+}
+
+/** The descriptions this node keeps for others, and where its own computes were sent. */
+export class ReplicaStore {
+  private readonly db: Database.Database;
+  private readonly st;
+
+  constructor(dataDir: string | ':memory:') {
+    if (dataDir !== ':memory:') mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, REPLICAS_FILE));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS replica (
+        holder TEXT NOT NULL, id TEXT NOT NULL, generation INTEGER NOT NULL, version INTEGER NOT NULL,
+        ord TEXT NOT NULL, records TEXT NOT NULL, claimed_by TEXT, claimed_at INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (holder, id));
+      CREATE TABLE IF NOT EXISTS outbound (id TEXT PRIMARY KEY, ord TEXT NOT NULL);
+    `);
+    this.st = {
+      get: this.db.prepare('SELECT * FROM replica WHERE holder = ? AND id = ?'),
+      put: this.db.prepare(
+        `INSERT INTO replica (holder, id, generation, version, ord, records, claimed_by, claimed_at) VALUES (?, ?, ?, ?, ?, ?, NULL, 0)
+         ON CONFLICT(holder, id) DO UPDATE SET generation = excluded.generation, version = excluded.version, ord = excluded.ord,
+         records = excluded.records, claimed_by = NULL, claimed_at = 0`,
+      ),
+      remove: this.db.prepare('DELETE FROM replica WHERE holder = ? AND id = ?'),
+      ofHolder: this.db.prepare('SELECT * FROM replica WHERE holder = ?'),
+      ofId: this.db.prepare('SELECT * FROM replica WHERE id = ?'),
+      holders: this.db.prepare('SELECT DISTINCT holder FROM replica'),
+      claim: this.db.prepare('UPDATE replica SET claimed_by = ?, claimed_at = ? WHERE holder = ? AND id = ?'),
+      putOut: this.db.prepare('INSERT INTO outbound (id, ord) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET ord = excluded.ord'),
+      removeOut: this.db.prepare('DELETE FROM outbound WHERE id = ?'),
+      allOut: this.db.prepare('SELECT id, ord FROM outbound'),
+    };
+  }
+
+  get(holder: string, id: string): ReplicaRow | undefined {
+    const r = this.st.get.get(holder, id) as RawRow | undefined;
+    return r && row(r);
+  }
+
+  /** Stores a holder's description unless a newer one is already here; true when stored. */
+  put(holder: string, item: ReplicaItem & { records: Entity[] }): boolean {
+    const known = this.get(holder, item.id);
+    if (known && known.version >= item.version) return false;
+    this.st.put.run(holder, item.id, item.generation, item.version, JSON.stringify(item.order), JSON.stringify(item.records));
+    return true;
+  }
+
+  /** Forgets a holder's description (unless `version` is given and an newer one is here). */
+  remove(holder: string, id: string, version?: number): void {
+    const known = this.get(holder, id);
+    if (!known || (version !== undefined && known.version > version)) return;
+    this.st.remove.run(holder, id);
+  }
+
+  rowsOf(holder: string): ReplicaRow[] {
+    return (this.st.ofHolder.all(holder) as RawRow[]).map(row);
+  }
+
+  rowsFor(id: string): ReplicaRow[] {
+    return (this.st.ofId.all(id) as RawRow[]).map(row);
+  }
+
+  holders(): string[] {
+    return (this.st.holders.all() as Array<{ holder: string }>).map((r) => r.holder);
+  }
+
+  claim(holder: string, id: string, by: string | null): void {
+    this.st.claim.run(by, by === null ? 0 : Date.now(), holder, id);
+  }
+
+  /** This node's own compute `id` was last sent to `order`. */
+  sent(id: string, order: string[] | null): void {
+    if (order) this.st.putOut.run(id, JSON.stringify(order));
+    else this.st.removeOut.run(id);
+  }
+
+  /** Where this node's computes were last sent (its fencing asks them after a restart). */
+  outbound(): Map<string, string[]> {
+    return new Map((this.st.allOut.all() as Array<{ id: string; ord: string }>).map((r) => [r.id, JSON.parse(r.ord) as string[]]));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+interface RawRow {
+  holder: string;
+  id: string;
+  generation: number;
+  version: number;
+  ord: string;
+  records: string;
+  claimed_by: string | null;
+  claimed_at: number;
+}
+
+function row(r: RawRow): ReplicaRow {
+  return {
+    holder: r.holder,
+    id: r.id,
+    generation: r.generation,
+    version: r.version,
+    order: JSON.parse(r.ord) as string[],
+    records: JSON.parse(r.records) as Entity[],
+    claimedBy: r.claimed_by,
+    claimedAt: r.claimed_at,
+  };
+}
+
+export interface ReplicatorOptions {
+  mesh: Mesh;
+  service: OcciService;
+  store: EntityStore;
+  replicas: ReplicaStore;
+  logger: Logger;
+  /** Replica holders per compute (default 2). */
+  count?: number;
+  timeoutMs?: number;
+  retryMs?: number;
+}
+
+/** Sends this node's computes to its replica holders and keeps the descriptions others send. */
+export class Replicator {
+  private order: string[] = [];
+  /** Orders the descriptions this node sends, across restarts (microseconds since the epoch, then +1). */
+  private version = Date.now() * 1000;
+  /** Computes whose last description did not reach every replica holder. */
+  private readonly dirty = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private choosing: Promise<void> | undefined;
+  private again = false;
+  /** Sends and re-choices run one at a time, so a description never reaches a holder just dropped. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private unfollow: (() => void) | undefined;
+  private closed = false;
+  private readonly count: number;
+  private readonly timeoutMs: number;
+  private readonly onMembers = (): void => void this.choose();
+
+  constructor(private readonly opts: ReplicatorOptions) {
+    this.count = opts.count ?? DEFAULT_REPLICA_COUNT;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_REPLICATION_TIMEOUT_MS;
+    opts.mesh.handle(REPLICA_METHOD, (payload, from) => this.receive(payload, from));
+  }
+
+  /** The current replica holders of this node's computes, nearest first. */
+  holders(): string[] {
+    return [...this.order];
+  }
+
+  /** Follows the store's changes and the membership; sends every compute once to its holders. */
+  start(): void {
+    const { mesh, store } = this.opts;
+    this.unfollow = store.onChange((change, removed) => this.changed(change, removed));
+    mesh.on('member-joined', this.onMembers);
+    mesh.on('member-left', this.onMembers);
+    this.retryTimer = setInterval(() => void this.retry(), this.opts.retryMs ?? DEFAULT_REPLICATION_RETRY_MS);
+    this.retryTimer.unref();
+    void this.choose();
+  }
+
+  /** Resolves once the replica holders are chosen from the current members. */
+  async ready(): Promise<void> {
+    await this.choose();
+  }
+
+  /** Sends the current description of compute `id` (or its deletion) to the replica holders now. */
+  async push(id: string): Promise<void> {
+    await this.serial(() => this.sendItems(this.order, [this.itemOf(id)]));
+  }
+
+  private itemOf(id: string): ReplicaItem {
+    const records = this.opts.service.records(id) ?? null;
+    const compute = records?.[0];
+    const item: ReplicaItem = { id, generation: generationOf(compute), version: ++this.version, order: [...this.order], records: compute?.kind === COMPUTE ? records : null };
+    this.opts.replicas.sent(id, item.records ? item.order : null);
+    return item;
+  }
+
+  /** The computes a committed change touched: themselves, or the source of a link. */
+  private async changed(change: Change, removed: Entity[]): Promise<void> {
+    if (this.closed) return;
+    const ids = new Set<string>();
+    for (const e of [...(change.put ?? []), ...removed]) {
+      if (e.kind === COMPUTE) ids.add(e.id);
+      const ends = linkEnds(e);
+      if (ends?.source.startsWith('/compute/')) ids.add(ends.source.slice('/compute/'.length));
+    }
+    if (ids.size === 0) return;
+    await this.serial(() => this.sendItems(this.order, [...ids].map((id) => this.itemOf(id))));
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work, work);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sendItems(to: readonly string[], items: ReplicaItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const { mesh, logger } = this.opts;
+    const results = await Promise.all(
+      to.map((key) =>
+        mesh.request(key, REPLICA_METHOD, { items } as unknown as JsonValue, { timeoutMs: this.timeoutMs, idempotent: true }).then(
+          () => true,
+          (err: unknown) => {
+            logger.warn({ member: mesh.member(key)?.name ?? key.slice(0, 8), err: (err as Error).message }, 'replication to a member failed; retrying in the background');
+            return false;
+          },
+        ),
+      ),
+    );
+    for (const item of items) {
+      if (results.every(Boolean)) this.dirty.delete(item.id);
+      else this.dirty.add(item.id);
+    }
+  }
+
+  private async retry(): Promise<void> {
+    if (this.closed || this.dirty.size === 0) return;
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    for (let i = 0; i < ids.length; i += BATCH) await this.serial(() => this.sendItems(this.order, ids.slice(i, i + BATCH).map((id) => this.itemOf(id))));
+  }
+
+  /** Chooses the replica holders again (nearest members first); new ones receive every compute. */
+  private choose(): Promise<void> {
+    if (this.choosing) {
+      this.again = true;
+      return this.choosing;
+    }
+    this.choosing = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.serial(() => this.chooseOnce());
+        } while (this.again && !this.closed);
+      } finally {
+        this.choosing = undefined;
+      }
+    })();
+    return this.choosing;
+  }
+
+  private async chooseOnce(): Promise<void> {
+        if (this.closed) return;
+        const { mesh, store } = this.opts;
+        const ranked = await mesh.nearest({ includeSelf: false });
+        const next = ranked.map((r) => r.candidate.key).slice(0, this.count);
+        const kept = this.order.filter((k) => mesh.member(k));
+        // Keep the live holders (stable choices); fill up with the nearest others.
+        const chosen = [...kept, ...next.filter((k) => !kept.includes(k))].slice(0, this.count);
+        chosen.sort((a, b) => next.indexOf(a) - next.indexOf(b));
+        if (chosen.length === this.order.length && chosen.every((k, i) => k === this.order[i])) return;
+        const dropped = this.order.filter((k) => !chosen.includes(k) && mesh.member(k));
+        this.order = chosen;
+        const ids = [...store.all()].filter((e) => e.kind === COMPUTE).map((e) => e.id);
+        this.opts.logger.info({ holders: chosen.map((k) => mesh.member(k)?.name ?? k.slice(0, 8)), computes: ids.length }, 'replica holders chosen');
+        // Everyone gets the new order; the new holders get every description for the first time.
+        for (let i = 0; i < ids.length; i += BATCH) {
+          const items = ids.slice(i, i + BATCH).map((id) => this.itemOf(id));
+          await this.sendItems(chosen, items);
+          if (dropped.length > 0) {
+            const forget = items.map((it) => ({ ...it, records: null }));
+            await Promise.all(dropped.map((k) => mesh.request(k, REPLICA_METHOD, { items: forget } as unknown as JsonValue, { timeoutMs: this.timeoutMs }).catch(() => undefined)));
+          }
+        }
+  }
+
+  /** Descriptions from a member (the holder is the sender). */
+  private receive(payload: JsonValue, from: string): JsonValue {
+    if (!this.opts.mesh.member(from)) throw new Error('replicas are accepted from members only');
+    const items = ((payload as { items?: unknown })?.items ?? []) as ReplicaItem[];
+    const { replicas } = this.opts;
+    for (const item of items) {
+      if (typeof item?.id !== 'string' || typeof item.version !== 'number') continue;
+      if (item.records) replicas.put(from, { ...item, records: item.records });
+      else replicas.remove(from, item.id, item.version);
+    }
+    return { ok: true };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.retryTimer);
+    this.unfollow?.();
+    this.opts.mesh.off('member-joined', this.onMembers);
+    this.opts.mesh.off('member-left', this.onMembers);
+    this.opts.mesh.unhandle(REPLICA_METHOD);
+  }
+}

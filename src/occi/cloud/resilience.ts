@@ -1,0 +1,115 @@
+/**
+ * Failures and drain of one node (docs/cloud.md, "Failures and drain"): replication of its
+ * computes' descriptions, recovery of lost members' computes, fencing at start, the restart
+ * policy, and the drain. Started once the node is in the mesh; closed before the mesh is.
+ */
+import type { Logger } from 'pino';
+import type { Hypervisor } from '../../hypervisor/hypervisor.js';
+import type { Mesh } from '../../mesh/mesh.js';
+import type { OcciService } from '../service.js';
+import type { EntityStore } from '../store.js';
+import type { Cloud } from './cloud.js';
+import { Drain } from './drain.js';
+import { Failover } from './failover.js';
+import { Replicator, ReplicaStore } from './replicas.js';
+import { RestartPolicyKeeper } from './restart-policy.js';
+
+export interface ResilienceTuning {
+  /** Replica holders per compute (default 2). */
+  replicas?: number;
+  replicationTimeoutMs?: number;
+  /** First wait of the heir before it checks a lost node's computes run again (doubles each round). */
+  recoveryRetryMs?: number;
+  claimTtlMs?: number;
+  fenceWaitMs?: number;
+  restartCheckMs?: number;
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  drainTimeoutMs?: number;
+  drainRetryMs?: number;
+}
+
+export interface ResilienceOptions extends ResilienceTuning {
+  mesh: Mesh;
+  service: OcciService;
+  store: EntityStore;
+  hypervisor: Hypervisor;
+  cloud: Cloud;
+  logger: Logger;
+  dataDir: string;
+  nodeName: string;
+  /** Stops the node's part of the mesh once drained (the cloud, then the mesh, cleanly). */
+  leaveMesh(): Promise<void>;
+}
+
+export class Resilience {
+  readonly replicas: ReplicaStore;
+  readonly replicator: Replicator;
+  readonly failover: Failover;
+  readonly restarts: RestartPolicyKeeper;
+  readonly drain: Drain;
+  private closed = false;
+
+  constructor(opts: ResilienceOptions) {
+    const { mesh, service, store, hypervisor, cloud, dataDir, nodeName } = opts;
+    const logger = opts.logger.child({ part: 'failures' });
+    this.replicas = new ReplicaStore(dataDir);
+    this.replicator = new Replicator({ mesh, service, store, replicas: this.replicas, logger, count: opts.replicas, timeoutMs: opts.replicationTimeoutMs });
+    this.failover = new Failover({
+      mesh,
+      service,
+      store,
+      replicas: this.replicas,
+      replicator: this.replicator,
+      cloud,
+      logger,
+      retryMs: opts.recoveryRetryMs,
+      claimTtlMs: opts.claimTtlMs,
+      fenceWaitMs: opts.fenceWaitMs,
+    });
+    this.restarts = new RestartPolicyKeeper({
+      service,
+      store,
+      hypervisor,
+      logger,
+      nodeName,
+      ready: this.failover.fenced,
+      maxRestarts: opts.maxRestarts,
+      windowMs: opts.restartWindowMs,
+      checkMs: opts.restartCheckMs,
+    });
+    this.drain = new Drain({
+      mesh,
+      cloud,
+      store,
+      logger,
+      timeoutMs: opts.drainTimeoutMs,
+      retryMs: opts.drainRetryMs,
+      leave: async () => {
+        await this.close();
+        await opts.leaveMesh();
+      },
+    });
+  }
+
+  /** Replication and the restart policy start now; fencing runs in the background (`failover.fenced`). */
+  start(): void {
+    this.replicator.start();
+    this.restarts.start();
+    void this.failover.start();
+  }
+
+  /**
+   * Stops. `clean` (default): the members are told this node leaves on purpose, so they do not
+   * restart its computes elsewhere (they wait for it; drain it to move them away).
+   */
+  async close(clean = true): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failover.close();
+    this.restarts.close();
+    if (clean) await this.failover.leaving().catch(() => undefined);
+    this.replicator.close();
+    this.replicas.close();
+  }
+}
