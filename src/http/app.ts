@@ -20,6 +20,7 @@ import type { NodeAuth } from './auth/node-auth.js';
 import type { QuotaGate } from './auth/quota.js';
 import { heldByAnotherTenant } from './auth/tenancy.js';
 import { allowedMethods, createOpenApiBackend } from './openapi-router.js';
+import { type NodeControl, nodeAdminHandlers } from './node-admin.js';
 
 export interface AppOptions {
   service: OcciService;
@@ -39,6 +40,8 @@ export interface AppOptions {
   tls?: boolean;
   /** Authentication (`mode: 'token'` or `'none'`), tenants' quotas, admin endpoints: src/http/auth/. */
   auth: NodeAuth;
+  /** The operator's view and drain of this node (node-admin.ts). */
+  node?: NodeControl;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -66,6 +69,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   const handlers = operationHandlers(service, negotiator, opts.mesh, opts.auth.quotas);
   api.register(handlers);
   api.register(adminHandlers(opts.auth));
+  api.register(nodeAdminHandlers(opts.node));
   api.register({
     notFound: (c: Context) => {
       throw OcciError.notFound(c.request.path);
@@ -91,6 +95,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   app.use(opts.auth.middleware());
   // After authentication: keyed by the request's token (by its address without one).
   if (opts.rateLimit) app.use(rateLimit(opts.rateLimit));
+  if (opts.node) app.use(opts.node.gate());
   if (opts.mesh) app.use(opts.mesh.middleware((req) => negotiator.request(req).parseEntity(message(req))));
   app.use((req: Request, res: Response, next: NextFunction) => {
     route(api, service, req, res, res.locals['principal'] as Principal).catch(next);
