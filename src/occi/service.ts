@@ -747,7 +747,9 @@ export class OcciService {
       const fresh = this.store.get(id);
       if (!fresh) return undefined;
       const patch = await backend.observe!(fresh);
-      if (!patch || Object.entries(patch).every(([k, v]) => sameValue(v, fresh.attributes[k]))) return fresh;
+      // A stored message that extends the observed one (what the node did about it) is kept.
+      const same = (k: string, v: unknown) => sameValue(v, fresh.attributes[k]) || (k.endsWith('.message') && typeof v === 'string' && String(fresh.attributes[k] ?? '').startsWith(v));
+      if (!patch || Object.entries(patch).every(([k, v]) => same(k, v))) return fresh;
       const stored = withObserved(fresh, patch);
       this.store.apply({ put: [stored] });
       return stored;
