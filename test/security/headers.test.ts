@@ -1,7 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPUTE, OCCI_JSON, SMALL } from '../helpers/node.js';
 import { call, type LimitedNode, type RawAnswer, rawExchange, SECURITY_HEADER_VALUES, startLimitedNode } from './limit-helpers.js';
@@ -56,46 +52,4 @@ describe('security headers on every answer of a node', () => {
   });
 });
 
-describe('security headers on answers relayed from another member', () => {
-  let testnet: Testnet;
-  const nodes: LimitedNode[] = [];
-  const dirs: string[] = [];
-  beforeAll(async () => {
-    testnet = await createTestnet(3, { host: '127.0.0.1' });
-    for (const name of ['hdr-a', 'hdr-b']) {
-      const dataDir = mkdtempSync(join(tmpdir(), 'occi-hdr-mesh-'));
-      dirs.push(dataDir);
-      nodes.push(
-        await startLimitedNode({
-          dataDir,
-          name,
-          mesh: { secret: 'headers-test', bootstrap: testnet.bootstrap, forwardTimeoutMs: 5000, tuning: { connectionTimeoutMs: 1500, heartbeatTimeoutMs: 1500, requestTimeoutMs: 1500 } },
-        }),
-      );
-    }
-    await Promise.all(nodes.map((n) => n.mesh!.waitForMembers(1, 20_000)));
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.allSettled(nodes.map((n) => n.dispose()));
-    await testnet.destroy();
-    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-  });
-
-  it('a forwarded 200, a forwarded 4xx and a mesh-wide collection carry them', async () => {
-    const [a, b] = nodes as [LimitedNode, LimitedNode];
-    const created = await call(b.url, '/compute/', { method: 'POST', headers: { 'Content-Type': OCCI_JSON }, body: JSON.stringify({ kind: COMPUTE, mixins: [SMALL] }) });
-    const location = created.headers.location!;
-    const read = await call(a.url, location);
-    expect(read.status).toBe(200);
-    expect(read.headers['x-discovery-served-by']).toBe('hdr-b');
-    expectSecurityHeaders(read, 'forwarded 200');
-    const refused = await call(a.url, `${location}?action=nosuchaction`, { method: 'POST', headers: { 'Content-Type': OCCI_JSON }, body: '{}' });
-    expect(refused.status).toBeGreaterThanOrEqual(400);
-    expect(refused.status).toBeLessThan(500);
-    expect(refused.headers['x-discovery-served-by']).toBe('hdr-b');
-    expectSecurityHeaders(refused, 'forwarded 4xx');
-    const list = await call(a.url, '/compute/');
-    expect(JSON.parse(list.body).resources.map((r: { location: string }) => r.location)).toContain(location);
-    expectSecurityHeaders(list, 'mesh-wide collection');
-  });
-});
+// Answers relayed from another member: tls.test.ts (a mesh of TLS nodes) checks them, HSTS included.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StateOnlyBackend } from '../../src/occi/backend.js';
+import { type AttributePatch, StateOnlyBackend } from '../../src/occi/backend.js';
+import type { Entity } from '../../src/occi/entity.js';
 import { DEFAULT_ATTRIBUTES, DEFAULT_LINKS, DEFAULT_MIXINS } from '../../src/http/limits.js';
 import { TokenBuckets } from '../../src/http/rate-limit.js';
 import { COMPUTE, NETWORK, NETWORKINTERFACE, OCCI_JSON, SMALL } from '../helpers/node.js';
@@ -8,12 +9,26 @@ import { call, rawExchange, type LimitedNode, startLimitedNode } from './limit-h
 const json = (body: unknown) => ({ method: 'POST', headers: { 'Content-Type': OCCI_JSON }, body: JSON.stringify(body) });
 const errorOf = (body: string) => (JSON.parse(body) as { error: { status: number; code: string; message: string } }).error;
 
+/** A compute titled `slow` is created only once the test lets it: a handler that takes too long. */
+let release: () => void = () => undefined;
+const gate = new Promise<void>((r) => (release = r));
+class SlowBackend extends StateOnlyBackend {
+  override async created(entity?: Entity): Promise<AttributePatch> {
+    if (entity?.attributes['occi.core.title'] === 'slow') await gate;
+    return {};
+  }
+}
+
+let node: LimitedNode;
+beforeAll(async () => {
+  node = await startLimitedNode({ backend: new SlowBackend(), limits: { headerCount: 40, handlerTimeoutMs: 300 } });
+});
+afterAll(async () => {
+  release();
+  await node.dispose();
+});
+
 describe('what one request may carry', () => {
-  let node: LimitedNode;
-  beforeAll(async () => {
-    node = await startLimitedNode({ limits: { headerCount: 40 } });
-  });
-  afterAll(() => node.dispose());
 
   it('a body over 1 MiB is refused with 413 PAYLOAD_TOO_LARGE in OCCI JSON', async () => {
     const big = { kind: COMPUTE, attributes: { 'occi.core.title': 'x'.repeat(1024 * 1024) } };
@@ -75,26 +90,9 @@ describe('what one request may carry', () => {
 });
 
 describe('a handler that takes too long', () => {
-  let release: () => void = () => undefined;
-  let node: LimitedNode;
-  beforeAll(async () => {
-    const gate = new Promise<void>((r) => (release = r));
-    class SlowBackend extends StateOnlyBackend {
-      override async created() {
-        await gate;
-        return {};
-      }
-    }
-    node = await startLimitedNode({ backend: new SlowBackend(), limits: { handlerTimeoutMs: 300 } });
-  });
-  afterAll(async () => {
-    release();
-    await node.dispose();
-  });
-
   it('answers 504 GATEWAY_TIMEOUT instead of hanging, and says the change may still happen', async () => {
     const t0 = performance.now();
-    const res = await call(node.url, '/compute/', json({ kind: COMPUTE, mixins: [SMALL] }));
+    const res = await call(node.url, '/compute/', json({ kind: COMPUTE, mixins: [SMALL], attributes: { 'occi.core.title': 'slow' } }));
     const ms = performance.now() - t0;
     expect(res.status).toBe(504);
     expect(errorOf(res.body)).toMatchObject({ code: 'GATEWAY_TIMEOUT' });
@@ -134,7 +132,7 @@ describe('rate limits', () => {
   });
 
   describe('per token over HTTP', () => {
-    let node: LimitedNode;
+    let node: LimitedNode; // its own, with authentication
     let tokenA: string;
     let tokenB: string;
     beforeAll(async () => {
@@ -165,7 +163,7 @@ describe('rate limits', () => {
   });
 
   describe('per client address without a token', () => {
-    let node: LimitedNode;
+    let node: LimitedNode; // its own, without authentication
     beforeAll(async () => {
       node = await startLimitedNode({ rateLimit: { ratePerSecond: 1, burst: 3 } });
     });

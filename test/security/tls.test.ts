@@ -80,6 +80,14 @@ describe('a mesh of TLS nodes', () => {
     expect(read.headers['strict-transport-security']).toBe(HSTS);
     for (const [k, v] of Object.entries(SECURITY_HEADER_VALUES)) expect(read.headers[k], k).toBe(v);
 
+    const refused = await call(a.url, `${location}?action=nosuchaction`, { ca: tls.ca, method: 'POST', headers: { 'Content-Type': OCCI_JSON }, body: '{}' });
+    expect(refused.status).toBe(400);
+    expect(refused.headers['x-discovery-served-by']).toBe('tls-b');
+    for (const [k, v] of Object.entries({ ...SECURITY_HEADER_VALUES, 'strict-transport-security': HSTS })) expect(refused.headers[k], `${k} on a relayed 400`).toBe(v);
+    const list = await call(a.url, '/compute/', { ca: tls.ca });
+    expect(JSON.parse(list.body).resources.map((r: { location: string }) => r.location)).toContain(location);
+    for (const [k, v] of Object.entries({ ...SECURITY_HEADER_VALUES, 'strict-transport-security': HSTS })) expect(list.headers[k], `${k} on a mesh-wide collection`).toBe(v);
+
     const updated = await call(a.url, location, { ca: tls.ca, method: 'POST', headers: { 'Content-Type': OCCI_JSON }, body: JSON.stringify({ attributes: { 'occi.core.title': 'renamed' } }) });
     expect(updated.status).toBe(200);
     expect(JSON.parse((await call(b.url, location, { ca: tls.ca })).body).title).toBe('renamed');
