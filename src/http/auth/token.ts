@@ -97,8 +97,10 @@ export function verifyToken(key: Buffer, token: string, nowMs = Date.now()): Tok
   if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
   const parts = token.split('.');
   if (parts.length !== 3 || parts[0] !== TOKEN_PREFIX || !B64URL.test(parts[1]!) || !B64URL.test(parts[2]!)) return { ok: false, reason: 'malformed' };
-  const given = Buffer.from(parts[2]!, 'base64url');
-  const expected = mac(key, parts[1]!);
+  // Compared as text: base64url decoding ignores the unused low bits of the last character, so
+  // comparing decoded bytes would accept several spellings of one signature.
+  const given = Buffer.from(parts[2]!);
+  const expected = Buffer.from(mac(key, parts[1]!).toString('base64url'));
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad-signature' };
   const claims = parseClaims(parts[1]!);
   if (!claims) return { ok: false, reason: 'malformed' };
