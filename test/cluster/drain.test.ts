@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient } from '../helpers/client.js';
@@ -63,5 +66,18 @@ describe('drain', () => {
     const after = await occiClient(a.url).get(`/compute/${ids[0]}`);
     expect(after.status).toBe(503);
     expect(JSON.stringify(after.body)).toMatch(/draining: node dr-a left the mesh/);
+  }, 60_000);
+
+  it('is what `npm run drain` does, waiting for the end', async () => {
+    // The first drain put two computes on dr-b and dr-c (two fit on a host): drain the one with more.
+    const count = (i: number) => cluster.nodes[i]!.resilience!.drain.status().remaining;
+    const [b, c] = count(1) >= count(2) ? [cluster.nodes[1]!, cluster.nodes[2]!] : [cluster.nodes[2]!, cluster.nodes[1]!];
+    const held = (await supertest(b.url).get('/.well-known/discovery/node')).body.computes as string[];
+    expect(held.length).toBeGreaterThan(0);
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const { stdout, stderr } = await promisify(execFile)(`${root}node_modules/.bin/tsx`, ['src/drain-cli.ts', '--node', b.url, '--timeout', '40'], { cwd: root, timeout: 50_000 });
+    expect(stderr).toMatch(/draining dr-[bc] \(\d computes\)/);
+    expect(JSON.parse(stdout)).toMatchObject({ state: 'left', remaining: 0, moved: held.length });
+    for (const id of held) expect(c.service.holds(id)).toBe(true);
   }, 60_000);
 });
