@@ -20,6 +20,8 @@ export interface CloudActuatorOptions {
   hold(vm: VmSpec): () => void;
   /** Asks the admission's origin (maybe this node) to create the VM here; true once created. */
   claim(origin: string, id: string): Promise<boolean>;
+  /** Samples the host again (after a compute left, so that it no longer counts here). */
+  refresh(): Promise<unknown>;
 }
 
 export class CloudActuator implements HostActuator {
@@ -53,5 +55,6 @@ export class CloudActuator implements HostActuator {
   async migrate(vm: string, from: string, to: string): Promise<void> {
     if (from !== this.opts.mesh.key) throw new Error(`migration of ${vm} sent to ${this.opts.mesh.key.slice(0, 8)}, not its source`);
     await this.opts.moves.moveTo(vm, to);
+    await this.opts.refresh().catch(() => undefined);
   }
 }

@@ -83,6 +83,7 @@ export class Cloud {
       moves: this.moves,
       hold: (vm) => this.hold(vm),
       claim: (origin, id) => admissions!.claimFrom(origin, id),
+      refresh: () => this.monitor.refresh(),
     });
     this.agent = new NodeAgent({
       id: mesh.key,
