@@ -3,7 +3,7 @@
  * timings, and an abrupt stop that looks like a crash to the others (no clean-leave notice, the
  * mesh connections destroyed).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
@@ -25,9 +25,16 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}): Promise<Cluster> {
+/** `rttMs`: every node on its own site, this RTT between sites (each mesh message waits half of it). */
+export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}, net: { rttMs?: number } = {}): Promise<Cluster> {
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
   const dirs = names.map((_, i) => mkdtempSync(join(tmpdir(), `failures-${i}-`)));
+  let rttMatrix: string | undefined;
+  if (net.rttMs !== undefined) {
+    rttMatrix = join(dirs[0]!, 'rtt.csv');
+    const sites = names.map((_, i) => `s${i}`);
+    writeFileSync(rttMatrix, [`site,${sites.join(',')}`, ...sites.map((a) => `${a},${sites.map((b) => (a === b ? 0 : net.rttMs)).join(',')}`)].join('\n'));
+  }
   const nodes: Array<RunningNode | undefined> = names.map(() => undefined);
   const start = async (i: number) => {
     const node = await startNode({
@@ -40,6 +47,7 @@ export async function startCluster(secret: string, names: string[], cloud: NodeC
       mesh: {
         secret,
         bootstrap: testnet.bootstrap,
+        ...(rttMatrix ? { rttMatrix, site: `s${i}` } : {}),
         forwardTimeoutMs: 5000,
         tuning: { connectionTimeoutMs: 1500, heartbeatTimeoutMs: 1500, requestTimeoutMs: 3000 },
         cloud: {
