@@ -119,8 +119,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await mesh.start();
     statusTimer = setInterval(() => logMeshStatus(mesh, logger), MESH_STATUS_INTERVAL_MS).unref();
   }
-  logger.info({ url, dataDir: opts.dataDir, backend: backend.description, name, mesh: mesh?.key ?? null, auth: auth.mode }, 'OCCI node listening');
+  // Before the listening line: whoever waits for that line has seen the token line already.
   auth.announce(opts.printAdminToken === false ? () => undefined : undefined);
+  logger.info({ url, dataDir: opts.dataDir, backend: backend.description, name, mesh: mesh?.key ?? null, auth: auth.mode }, 'OCCI node listening');
   let closing: Promise<void> | undefined;
   return {
     url,

@@ -1,0 +1,81 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { StateOnlyBackend } from '../../src/occi/backend.js';
+import { startNode } from '../../src/node.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
+const dataDir = mkdtempSync(join(tmpdir(), 'first-start-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+/** Starts the CLI and answers everything it printed up to its listening line (printed after the token line). */
+async function start(args: string[]): Promise<{ out: string; url: string; child: ChildProcess }> {
+  const child = spawn(TSX, ['src/cli.ts', '--port', '0', '--data-dir', dataDir, '--rate-limit', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line in 30 s: ${out}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"(http:\/\/[^"]+)".*"msg":"OCCI node listening"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+  });
+  return { out, url, child };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+describe('secure by default', () => {
+  it('the first start of the CLI prints an admin token once (stdout and log); it works; the next start prints none', async () => {
+    const first = await start([]);
+    let token: string;
+    try {
+      const lines = first.out.split('\n').filter((l) => l.includes('dsc1.'));
+      expect(lines).toHaveLength(2); // the stdout line and the log line
+      token = /^Admin token \(shown once; keep it safe\): (dsc1\.\S+)$/m.exec(first.out)![1]!;
+      expect(JSON.parse(lines.find((l) => l.startsWith('{'))!).token).toBe(token);
+      expect((await fetch(`${first.url}/-/`)).status).toBe(401);
+      expect((await fetch(`${first.url}/-/`, { headers: { 'X-Auth-Token': token } })).status).toBe(200);
+      expect(statSync(join(dataDir, 'auth-key')).mode & 0o777).toBe(0o600);
+    } finally {
+      await stop(first.child);
+    }
+    // A later start on the same data directory issues none (in-process: same code path, no second process).
+    const again = await startNode({ port: 0, dataDir, backend: new StateOnlyBackend(), logger: pino({ level: 'silent' }), printAdminToken: false });
+    try {
+      expect(again.auth.initialAdminToken).toBeUndefined();
+      expect((await fetch(`${again.url}/-/`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+    } finally {
+      await again.close();
+    }
+  }, 90_000);
+
+  it('--auth none says so loudly at every start, and serves without a token', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const dir = mkdtempSync(join(tmpdir(), 'auth-none-'));
+    const node = await startNode({ port: 0, dataDir: dir, backend: new StateOnlyBackend(), logger, auth: 'none' });
+    try {
+      expect(lines.some((l) => /"level":40.*AUTHENTICATION IS DISABLED \(--auth none\)/.test(l))).toBe(true);
+      expect(lines.join('')).not.toContain('dsc1.');
+      expect((await fetch(`${node.url}/-/`)).status).toBe(200);
+    } finally {
+      await node.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
