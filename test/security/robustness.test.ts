@@ -83,10 +83,10 @@ function credential(): { headers: Record<string, string>; as: Tenant | 'admin' |
   const r = rnd();
   const who = pick(rnd, [...TENANTS, ...TENANTS, 'admin'] as const);
   const valid = tokens[who];
-  const put = (t: string) => (rnd() < 0.5 ? { 'X-Auth-Token': t } : { Authorization: `${pick(rnd, ['Bearer', 'Bearer', 'bearer', 'BEARER', 'Basic', 'Token'])} ${t}` });
+  const put = (t: string): Record<string, string> => (rnd() < 0.5 ? { 'X-Auth-Token': t } : { Authorization: `${pick(rnd, ['Bearer', 'Bearer', 'bearer', 'BEARER', 'Basic', 'Token'])} ${t}` });
   if (r < 0.5) {
     const h = put(valid);
-    const ok = 'X-Auth-Token' in h || /^bearer /i.test((h as { Authorization: string }).Authorization);
+    const ok = 'X-Auth-Token' in h || /^bearer /i.test(h['Authorization'] ?? '');
     return { headers: h, as: ok ? who : null };
   }
   if (r < 0.56) return { headers: {}, as: null };
