@@ -170,16 +170,28 @@ export function guardServer(server: HttpServer | HttpsServer, limits: Limits, op
       });
     });
   }
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
     // As Node's own handler: answer only when no response has started on this connection.
-    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) socket.write(rawErrorResponse(err.code, opts.hsts ?? false));
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: { method?: string } } })._httpMessage;
+    if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+      // A body only when the request is surely not a HEAD (whose answer must have none).
+      const method = inFlight?.req?.method ?? requestMethod(err.rawPacket);
+      socket.write(rawErrorResponse(err.code, opts.hsts ?? false, method !== undefined && method !== 'HEAD'));
+    }
     socket.destroy();
   });
 }
 
-/** The HTTP response to a request Node's parser refused, as Node would answer, with an OCCI body. */
-function rawErrorResponse(parserCode: string | undefined, hsts: boolean): string {
+/** The method of the request line a raw packet starts with, if it starts with one. */
+function requestMethod(raw: Buffer | undefined): string | undefined {
+  return raw ? /^([A-Z]{3,10}) /.exec(raw.subarray(0, 12).toString('latin1'))?.[1] : undefined;
+}
+
+/**
+ * The HTTP response to a request Node's parser refused, as Node would answer, with an OCCI JSON
+ * body when `withBody` (the method is known and is not HEAD).
+ */
+function rawErrorResponse(parserCode: string | undefined, hsts: boolean, withBody: boolean): string {
   const [code, message]: [OcciErrorCode, string] =
     parserCode === 'HPE_HEADER_OVERFLOW'
       ? ['HEADERS_TOO_LARGE', 'the request header section is larger than the node accepts']
@@ -189,10 +201,10 @@ function rawErrorResponse(parserCode: string | undefined, hsts: boolean): string
           ? ['PAYLOAD_TOO_LARGE', 'the chunk extensions are larger than the node accepts']
           : ['BAD_REQUEST', 'the request is not valid HTTP'];
   const status = ERROR_STATUS[code];
-  const body = JSON.stringify({ error: { status, code, message } });
+  const body = withBody ? JSON.stringify({ error: { status, code, message } }) : '';
   const reason = { 400: 'Bad Request', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large' }[status] ?? 'Error';
   const headers = {
-    'Content-Type': 'application/occi+json; charset=utf-8',
+    ...(withBody ? { 'Content-Type': 'application/occi+json; charset=utf-8' } : {}),
     'Content-Length': String(Buffer.byteLength(body)),
     Connection: 'close',
     ...securityHeaderValues(hsts),

@@ -55,6 +55,13 @@ describe('what one request may carry', () => {
     expect(errorOf(answer.split('\r\n\r\n')[1]!)).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
   });
 
+  it('the 431 to a HEAD request has no body (a client on a kept-alive connection parses it)', async () => {
+    const res = await call(node.url, '/-/', { method: 'HEAD', headers: { 'X-Big': 'z'.repeat(20 * 1024) } });
+    expect(res.status).toBe(431);
+    expect(res.body).toBe('');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+  });
+
   it(`more than ${DEFAULT_ATTRIBUTES} attributes, ${DEFAULT_LINKS} links or ${DEFAULT_MIXINS} mixins: 413 LIMIT_EXCEEDED, nothing created`, async () => {
     const attributes = Object.fromEntries(Array.from({ length: DEFAULT_ATTRIBUTES + 1 }, (_, i) => [`x.attr${i}`, i]));
     const tooManyAttributes = await call(node.url, '/compute/', json({ kind: COMPUTE, attributes }));

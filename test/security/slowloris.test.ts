@@ -93,7 +93,8 @@ describe('slow clients cannot hold a node', () => {
       const limit = s.kind === 'body' ? REQUEST_TIMEOUT_MS : HEADERS_TIMEOUT_MS;
       expect(s.closedAfterMs!, s.kind).toBeGreaterThanOrEqual(limit * 0.9);
       expect(s.closedAfterMs!, s.kind).toBeLessThan(limit + 1500);
-      expect(s.answer).toContain('"code":"REQUEST_TIMEOUT"');
+      // The method is known once the headers are in: then the answer has an OCCI body.
+      if (s.kind === 'body') expect(s.answer).toContain('"code":"REQUEST_TIMEOUT"');
     }
 
     const b = summary(before);
