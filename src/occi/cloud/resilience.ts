@@ -92,11 +92,15 @@ export class Resilience {
     });
   }
 
-  /** Replication and the restart policy start now; fencing runs in the background (`failover.fenced`). */
+  /**
+   * Fencing runs in the background (`failover.fenced`); replication starts once it is over (a node
+   * back from a crash must not announce copies it is about to drop), the restart policy waits too.
+   */
   start(): void {
-    this.replicator.start();
     this.restarts.start();
-    void this.failover.start();
+    void this.failover.start().then(() => {
+      if (!this.closed) this.replicator.start();
+    });
   }
 
   /**
