@@ -122,6 +122,13 @@ describe('token details', () => {
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_request"');
   });
 
+  it('another Authorization scheme beside X-Auth-Token is ignored; alone it is no credential', async () => {
+    expect((await call('GET', '/compute/', { 'X-Auth-Token': tokens.acme, Authorization: 'Basic dXNlcjpwYXNz', Accept: 'application/json' }, '')).status).toBe(200);
+    const basic = await call('GET', '/compute/', { Authorization: 'Basic dXNlcjpwYXNz', Accept: 'application/json' }, '');
+    expect(basic.status).toBe(401);
+    expect(basic.headers.get('www-authenticate')).toBe('Bearer realm="occi"');
+  });
+
   it('a token whose claims were edited (tenant changed, signature kept) is refused', async () => {
     const [prefix, payload, sig] = tokens.acme.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());

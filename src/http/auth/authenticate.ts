@@ -61,7 +61,8 @@ export function credentialIn(headers: Record<string, string | string[] | undefin
   const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.trim();
   const x = first(headers[AUTH_TOKEN_HEADER]);
   const authz = first(headers['authorization']);
-  const bearer = authz && /^bearer\s+/i.test(authz) ? authz.replace(/^bearer\s+/i, '').trim() : authz ? '' : undefined;
+  // Other schemes (Basic…) are not ours: ignored, not an error.
+  const bearer = authz && /^bearer\s+/i.test(authz) ? authz.replace(/^bearer\s+/i, '').trim() : undefined;
   if (x && bearer !== undefined && bearer !== x) return { ambiguous: true };
   const token = x || bearer;
   return token ? { token } : {};
