@@ -81,15 +81,18 @@ export class ProcessCluster {
   /**
    * What each node holds, asked of every node through `through`: the mesh-wide collection filtered
    * by `discovery.placement.node` (each member answers for its own store, so a compute held by two
-   * nodes would show twice). Missing members make it throw (the answer would be partial).
+   * nodes would show twice). A live member missing from an answer makes it throw (the answer would
+   * be partial), unless named in `outOfMesh` (a node that runs but left the mesh).
    */
-  async holdings(through: number | string): Promise<ComputeView[]> {
+  async holdings(through: number | string, outOfMesh: readonly string[] = []): Promise<ComputeView[]> {
     const out: ComputeView[] = [];
     for (const n of this.nodes) {
       const res = await this.client(through).get(`/compute/?attribute=${encodeURIComponent(`${PLACEMENT_NODE}=${n.name}`)}`);
       if (res.status !== 200) throw new Error(`collection through ${String(through)}: ${res.status}`);
-      const partial = res.headers['x-discovery-partial'];
-      if (partial && n.alive) throw new Error(`collection through ${String(through)} misses ${partial}`);
+      // A member that did not answer in time is named; a live one makes the answer unusable.
+      const missing = String(res.headers['x-discovery-partial'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const liveMissing = missing.filter((name) => !outOfMesh.includes(name) && this.nodes.some((x) => x.name === name && x.alive));
+      if (liveMissing.length > 0) throw new Error(`collection through ${String(through)} misses ${liveMissing.join(', ')}`);
       for (const e of (res.body.resources ?? []) as Array<{ id: string; attributes: Record<string, unknown> }>) {
         if (e.attributes[PLACEMENT_NODE] !== n.name) continue;
         out.push({ id: e.id, node: n.name, state: String(e.attributes['occi.compute.state']), title: e.attributes['occi.core.title'] as string | undefined });
@@ -98,13 +101,15 @@ export class ProcessCluster {
     return out;
   }
 
-  /** Deletes computes through a live node (404s are fine: already gone). */
+  /** Deletes computes through a live node (404s are fine: already gone); throws after trying them all if one failed. */
   async remove(ids: Iterable<string>): Promise<void> {
     const c = this.client(this.live()[0]!.name);
+    const failed: string[] = [];
     for (const id of ids) {
       const res = await c.delete(`/compute/${id}`);
-      if (res.status >= 300 && res.status !== 404) throw new Error(`DELETE /compute/${id}: ${res.status} ${res.text}`);
+      if (res.status >= 300 && res.status !== 404) failed.push(`DELETE /compute/${id}: ${res.status} ${res.text}`);
     }
+    if (failed.length > 0) throw new Error(failed.join('\n'));
   }
 
   live(): ClusterNode[] {
