@@ -49,6 +49,7 @@ export class NodeControl {
       computes,
       members: mesh ? mesh.members().map((m) => ({ name: m.name, key: m.key, site: m.site, url: m.httpAddress })) : [],
       partition: cloud?.agent.partition ?? null,
+      fenced: resilience?.failover.isFenced ?? null,
       replicaHolders: resilience ? resilience.replicator.holders().map((k) => mesh?.member(k)?.name ?? k) : [],
       drain: resilience?.drain.status() ?? null,
     };

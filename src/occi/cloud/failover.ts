@@ -91,6 +91,8 @@ export class Failover {
   /** Resolves once this node's computes have been checked against the mesh (fencing). */
   readonly fenced: Promise<void>;
   private resolveFenced!: () => void;
+  /** True once fencing is over. */
+  isFenced = false;
   /** Ms from each node loss seen here as heir to all its computes running again (figures). */
   readonly recoveries: Array<{ lost: string; computes: number; ms: number }> = [];
 
@@ -123,6 +125,7 @@ export class Failover {
     try {
       await this.fence();
     } finally {
+      this.isFenced = true;
       this.resolveFenced();
     }
     for (const holder of this.opts.replicas.holders()) if (!this.opts.mesh.member(holder)) this.recover(holder, 'lost while this node was away');
