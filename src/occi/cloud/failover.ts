@@ -101,7 +101,8 @@ export class Failover {
     const { mesh } = opts;
     mesh.handle(WHEREIS_METHOD, (payload) => this.whereIs(((payload as { ids?: unknown })?.ids ?? []) as string[]) as unknown as JsonValue);
     mesh.handle(RESTART_CLAIM_METHOD, (payload, from) => {
-      const { lost, id } = payload as { lost: string; id: string };
+      const { lost, id, release } = payload as { lost: string; id: string; release?: boolean };
+      if (release) return this.release(lost, id, from);
       return this.grant(lost, id, from) as unknown as JsonValue;
     });
     mesh.handle(RESTARTED_METHOD, (payload) => {
@@ -245,6 +246,13 @@ export class Failover {
     return { ok: true, records: row.records, order: row.order };
   }
 
+  /** On the heir: a claimant could not start the compute; another may claim it at once. */
+  private release(lost: string, id: string, claimant: string): boolean {
+    const row = this.opts.replicas.get(lost, id);
+    if (row?.claimedBy === claimant) this.opts.replicas.claim(lost, id, null);
+    return true;
+  }
+
   /** On the node the partition chose: claim the compute from the heir and start it here. */
   private async startHere(vm: RestartVm): Promise<void> {
     const { mesh, service, logger } = this.opts;
@@ -259,7 +267,14 @@ export class Failover {
     const where = await this.ask([vm.id]);
     if (where.held.has(vm.id)) throw new Error(`compute ${vm.id} already runs on another node`);
     const records = this.restarted(answer.records, lost);
-    const adopted = await service.adopt(records);
+    let adopted: Entity;
+    try {
+      adopted = await service.adopt(records);
+    } catch (err) {
+      if (heir === mesh.key) this.release(lost, vm.id, mesh.key);
+      else await mesh.request(heir, RESTART_CLAIM_METHOD, { lost, id: vm.id, release: true }).catch(() => undefined);
+      throw err;
+    }
     logger.info({ compute: vm.id, lost: lost.slice(0, 8), generation: generationOf(adopted) }, 'compute restarted here after the loss of its node');
     const notify = [...new Set([heir, ...(answer.order ?? [])])].filter((k) => k !== lost);
     await Promise.all(
