@@ -90,4 +90,24 @@ describe('restart policy', () => {
     expect(domainState(id)).toBe('absent');
     expect(a.resilience!.restarts.restarts).toBe(before);
   }, 30_000);
+
+  it('restarts the computes of a node stopped cleanly when it starts again (nobody took them over)', async () => {
+    let b = cluster.nodes[1]!;
+    const res = await occiClient(b.url).post('/compute/', small('waits-for-its-node'));
+    expect(res.status).toBe(201);
+    expect(res.body.attributes['discovery.placement.node']).toBe('rp-b');
+    const id = res.body.id as string;
+    await b.close();
+    // A clean stop is not a loss: the other node keeps the description and starts nothing.
+    await until('rp-a to see rp-b gone', () => a.mesh!.member(b.mesh!.key) === undefined, 10_000);
+    expect(a.resilience!.replicas.get(b.mesh!.key, id)).toBeDefined();
+    b = await cluster.start(1);
+    await b.resilience!.failover.fenced;
+    await until('the compute running again on rp-b', () => (b.hypervisor as SimulatedHypervisor).host.domainInfo(id).state === 'running', 20_000);
+    const compute = b.service.entityAt(`/compute/${id}`)!;
+    expect(compute.attributes['occi.compute.state']).toBe('active');
+    expect(compute.attributes['occi.compute.state.message']).toMatch(/^restarted on rp-b: its domain disappeared from the host \(restart policy on-failure/);
+    expect(compute.attributes['discovery.placement.generation']).toBe(1);
+    expect(a.service.holds(id)).toBe(false);
+  }, 40_000);
 });
