@@ -80,4 +80,26 @@ describe('a node that crashes', () => {
     expect(await a.hypervisor!.listDomains()).toEqual([]);
     for (const id of ids) expect((await occiClient(a.url).get(`/compute/${id}`)).status).toBe(200);
   }, 60_000);
+
+  it('is covered by the next replica holder when the heir is lost with it', async () => {
+    const a = cluster.nodes[0]!;
+    const lost: string[] = [];
+    for (const t of ['orphan-1', 'orphan-2']) {
+      const res = await occiClient(a.url).post('/compute/', small(t));
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.attributes['discovery.placement.node']).toBe('fo-a');
+      lost.push(res.body.id);
+    }
+    const [heirKey, nextKey] = a.resilience!.replicator.holders();
+    const heirIndex = cluster.nodes.findIndex((n) => n?.mesh?.key === heirKey);
+    const next = cluster.nodes.find((n) => n?.mesh?.key === nextKey)!;
+    await Promise.all([cluster.crash(0), cluster.crash(heirIndex)]);
+    await until('the computes of both lost nodes held by the live ones', () => lost.every((id) => holdersOf(cluster, id).length === 1), 40_000);
+    expect(next.resilience!.failover.recoveries.some((r) => r.lost === a.mesh!.key)).toBe(true);
+    for (const id of lost) {
+      const [holder] = holdersOf(cluster, id);
+      const node = cluster.nodes[NAMES.indexOf(holder!)]!;
+      expect((await node.hypervisor!.listDomains()).find((d) => d.id === id)?.state).toBe('running');
+    }
+  }, 60_000);
 });
