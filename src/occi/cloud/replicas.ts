@@ -196,6 +196,8 @@ export class Replicator {
   private again = false;
   /** Sends and re-choices run one at a time, so a description never reaches a holder just dropped. */
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly queued = new Set<string>();
+  private nextFlush: Promise<void> | undefined;
   private unfollow: (() => void) | undefined;
   private closed = false;
   private readonly count: number;
@@ -252,7 +254,22 @@ export class Replicator {
       if (ends?.source.startsWith('/compute/')) ids.add(ends.source.slice('/compute/'.length));
     }
     if (ids.size === 0) return;
-    await this.serial(() => this.sendItems(this.order, [...ids].map((id) => this.itemOf(id))));
+    await this.enqueue(ids);
+  }
+
+  /**
+   * Group commit: the computes changed while a send is under way go together in the next one, so
+   * concurrent writes share a round trip instead of queueing one behind the other.
+   */
+  private enqueue(ids: Iterable<string>): Promise<void> {
+    for (const id of ids) this.queued.add(id);
+    this.nextFlush ??= this.serial(async () => {
+      this.nextFlush = undefined;
+      const batch = [...this.queued];
+      this.queued.clear();
+      for (let i = 0; i < batch.length; i += BATCH) await this.sendItems(this.order, batch.slice(i, i + BATCH).map((id) => this.itemOf(id)));
+    });
+    return this.nextFlush;
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
