@@ -86,7 +86,15 @@ export class Failover {
   /** Lost nodes this node is heir of, being recovered: since when, how many computes, the next round. */
   private readonly recovering = new Map<string, { since: number; total: number; timer?: NodeJS.Timeout }>();
   private readonly onLeft = (m: { key: string }, reason: string): void => this.memberLost(m.key, reason);
-  private readonly onJoined = (m: { key: string }): void => void this.cleanlyLeft.delete(m.key);
+  private readonly onJoined = (m: { key: string }): void => {
+    this.cleanlyLeft.delete(m.key);
+    this.seen.add(m.key);
+  };
+  /** Members seen since this node started: others may not be connected yet right after a start. */
+  private readonly seen = new Set<string>();
+  /** Until then, a replica holder that is not a member may just not be connected yet. */
+  private readonly settledAt: number;
+  private startTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Resolves once this node's computes have been checked against the mesh (fencing). */
   readonly fenced: Promise<void>;
@@ -99,6 +107,8 @@ export class Failover {
   constructor(private readonly opts: FailoverOptions) {
     this.fenced = new Promise((resolve) => (this.resolveFenced = resolve));
     const { mesh } = opts;
+    this.settledAt = Date.now() + (opts.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS);
+    for (const m of mesh.members()) this.seen.add(m.key);
     mesh.handle(WHEREIS_METHOD, (payload) => this.whereIs(((payload as { ids?: unknown })?.ids ?? []) as string[]) as unknown as JsonValue);
     mesh.handle(RESTART_CLAIM_METHOD, (payload, from) => {
       const { lost, id, release } = payload as { lost: string; id: string; release?: boolean };
@@ -129,7 +139,11 @@ export class Failover {
       this.isFenced = true;
       this.resolveFenced();
     }
-    for (const holder of this.opts.replicas.holders()) if (!this.opts.mesh.member(holder)) this.recover(holder, 'lost while this node was away');
+    // Nodes lost while this one was away: once the membership had time to form.
+    this.startTimer = setTimeout(() => {
+      for (const holder of this.opts.replicas.holders()) if (!this.opts.mesh.member(holder) && !this.cleanlyLeft.has(holder)) this.recover(holder, 'lost while this node was away');
+    }, Math.max(0, this.settledAt - Date.now()));
+    this.startTimer.unref();
   }
 
   /** Tells the members this node stops cleanly: they do not restart its computes elsewhere. */
@@ -147,7 +161,10 @@ export class Failover {
     }
     this.recover(key, reason);
     // This node may now be the heir of nodes lost earlier whose heir this member was.
-    for (const holder of this.opts.replicas.holders()) if (holder !== key && !this.opts.mesh.member(holder) && !this.cleanlyLeft.has(holder)) this.recover(holder, 'its heir was lost');
+    const settled = Date.now() >= this.settledAt;
+    for (const holder of this.opts.replicas.holders()) {
+      if (holder !== key && !this.opts.mesh.member(holder) && !this.cleanlyLeft.has(holder) && (settled || this.seen.has(holder))) this.recover(holder, 'its heir was lost');
+    }
   }
 
   /** The first live node of the compute's replica order: this node or a member. */
@@ -377,6 +394,7 @@ export class Failover {
     if (this.closed) return;
     this.closed = true;
     this.resolveFenced();
+    clearTimeout(this.startTimer);
     for (const r of this.recovering.values()) clearTimeout(r.timer);
     this.recovering.clear();
     const { mesh } = this.opts;
