@@ -123,6 +123,21 @@ describe('revocations and quotas replicate to every member', () => {
     for (const n of nodes) expect(n.auth.store.tokens().some((t) => t.tid === meta.tid)).toBe(true);
   });
 
+  it('a member that missed a revocation refuses the token once it pulls the state (as it does when it joins)', async () => {
+    const { token, meta } = nodes[0]!.auth.issue({ tenant: 'acme', admin: false });
+    await nodes[0]!.auth.replication!.flushed();
+    nodes[2]!.mesh!.unhandle('auth/delta');
+    try {
+      await nodes[0]!.auth.revoke(meta.tid);
+      expect((await call(nodes[1]!, 'GET', '/compute/', token)).status).toBe(401);
+      expect((await call(nodes[2]!, 'GET', '/compute/', token)).status).toBe(200); // the push did not reach it
+      await nodes[2]!.auth.replication!.pull(nodes[2]!.mesh!.member(nodes[0]!.mesh!.key)!);
+      expect((await call(nodes[2]!, 'GET', '/compute/', token)).status).toBe(401);
+    } finally {
+      nodes[2]!.mesh!.handle('auth/delta', (p) => (nodes[2]!.auth.store.merge(p as never), null));
+    }
+  });
+
   it('quotas: a 403 naming the quota, counted over the mesh, at creation, update and resize', async () => {
     const t = nodes[0]!.auth.issue({ tenant: 'quota-t', admin: false }).token;
     const set = await call(nodes[0]!, 'PUT', '/.well-known/discovery/tenants/quota-t', admin, { instances: 2, cores: 3, storageGiB: 10 });
