@@ -22,6 +22,12 @@ import { cpuShare, DEFAULT_CPU_ALLOCATION_RATIO, demandOf } from './vm-demand.js
 export const GROUPS_METHOD = 'cloud/groups';
 const GROUPS_DEADLINE_MS = 2_000;
 
+/**
+ * Protocol timeouts of a real node: a member that is busy (or far) must not be taken for dead while
+ * a partition probes it or hands over to it; 2 s (the simulator's) proved too short on loaded hosts.
+ */
+const REAL_NODE_TIMEOUTS: AgentTuning = { probeTimeoutMs: 5_000, handoverTimeoutMs: 5_000 };
+
 /** How often the node samples its host and checks for overload (ms). */
 export const DEFAULT_SAMPLING_MS = 2_000;
 
@@ -103,6 +109,7 @@ export class Cloud {
         migrationStarted: (pid, vm, _from, to) => log.info({ pid, vm, to: mesh.member(to)?.name ?? to.slice(0, 8) }, 'migration started'),
         eventSolved: (event, size, _at, migrations) => log.info({ event: event.kind, partition: size, migrations }, 'event solved'),
       },
+      ...REAL_NODE_TIMEOUTS,
       ...opts.agent,
     });
     mesh.handle(GROUPS_METHOD, () => this.localGroups());
