@@ -446,9 +446,10 @@ async function main(): Promise<void> {
 }
 
 function printTable(cluster: LocalCluster): void {
-  const head = ['name', 'site', 'url', 'key', 'members', 'coordinate (components…, height) ms'];
+  const head = ['name', 'pid', 'site', 'url', 'key', 'members', 'coordinate (components…, height) ms'];
   const body = cluster.nodes.map((n) => [
     n.name,
+    n.alive ? String(n.proc!.pid) : '-',
     n.site ?? '-',
     n.alive ? n.url : '(stopped)',
     n.key.slice(0, 16),
