@@ -10,6 +10,12 @@ function port(value: string): number {
   return n;
 }
 
+function capacity(value: string): { cores: number; memoryMiB: number } {
+  const [cores, memoryMiB] = value.split(',').map(Number);
+  if (!Number.isFinite(cores) || !Number.isFinite(memoryMiB) || cores! <= 0 || memoryMiB! <= 0) throw new InvalidArgumentError('capacity is <cores>,<MiB>, e.g. 4,8192');
+  return { cores: cores!, memoryMiB: memoryMiB! };
+}
+
 function count(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0');
@@ -37,6 +43,8 @@ const program = new Command()
   .option('--cluster-secret <secret>', 'join the mesh of the nodes that share this secret (env CLUSTER_SECRET)', process.env['CLUSTER_SECRET'])
   .option('--bootstrap <host:port,…>', 'DHT bootstrap nodes of the mesh, required with --cluster-secret (env BOOTSTRAP)', process.env['BOOTSTRAP'])
   .option('--site <id>', 'site of this node, e.g. a country code of the RTT matrix (env SITE)', process.env['SITE'])
+  .option('--capacity <cores,MiB>', 'host capacity the scheduler may fill, e.g. 4,8192 (env CAPACITY); default: what the hypervisor reports', capacity, process.env['CAPACITY'] ? capacity(process.env['CAPACITY']) : undefined)
+  .addOption(new Option('--auth <mode>', 'token: every request needs a token (the first start prints an admin token); none: no authentication, local trials only (env AUTH)').choices(['token', 'none']).default(process.env['AUTH'] ?? 'token'))
   .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS only, with HSTS (env TLS_CERT)', env('TLS_CERT'))
   .option('--tls-key <file>', 'PEM private key of --tls-cert (env TLS_KEY)', env('TLS_KEY'))
   .option('--rate-limit <per-second>', 'requests per second per token (per client address without one); 0: off (env RATE_LIMIT)', count, env('RATE_LIMIT') ? count(env('RATE_LIMIT')!) : 50)
@@ -44,7 +52,6 @@ const program = new Command()
   .option('--max-connections-per-address <n>', 'open connections per client address; 0: no cap (env MAX_CONNECTIONS_PER_ADDRESS)', count, env('MAX_CONNECTIONS_PER_ADDRESS') ? count(env('MAX_CONNECTIONS_PER_ADDRESS')!) : 64)
   .option('--headers-timeout <s>', 'time a client has to send its request headers (env HEADERS_TIMEOUT)', seconds, env('HEADERS_TIMEOUT') ? seconds(env('HEADERS_TIMEOUT')!) : 10)
   .option('--request-timeout <s>', 'time a client has to send its whole request (env REQUEST_TIMEOUT)', seconds, env('REQUEST_TIMEOUT') ? seconds(env('REQUEST_TIMEOUT')!) : 30)
-  .addOption(new Option('--auth <mode>', 'token: every request needs a token (the first start prints an admin token); none: no authentication, local trials only (env AUTH)').choices(['token', 'none']).default(process.env['AUTH'] ?? 'token'))
   .option('--rtt <matrix.csv>', 'delay mesh messages by half the RTT between sites (local clusters only; env RTT_MATRIX)', process.env['RTT_MATRIX']);
 
 program.parse();
@@ -60,7 +67,6 @@ const opts = program.opts<{
   bootstrap?: string;
   site?: string;
   rtt?: string;
-  auth: 'token' | 'none';
   tlsCert?: string;
   tlsKey?: string;
   rateLimit: number;
@@ -68,6 +74,8 @@ const opts = program.opts<{
   maxConnectionsPerAddress: number;
   headersTimeout: number;
   requestTimeout: number;
+  auth: 'token' | 'none';
+  capacity?: { cores: number; memoryMiB: number };
 }>();
 const logger = pino({ level: opts.logLevel });
 if (opts.clusterSecret && !opts.bootstrap) program.error('--cluster-secret needs --bootstrap: a node never uses public bootstrap nodes');
@@ -80,7 +88,6 @@ const node = await startNode({
   images: opts.images ? loadImageCatalogue(opts.images) : undefined,
   logger,
   name: opts.name,
-  auth: opts.auth,
   tlsCert: opts.tlsCert,
   tlsKey: opts.tlsKey,
   rateLimit: opts.rateLimit > 0 ? { ratePerSecond: opts.rateLimit, burst: Math.max(1, opts.rateBurst) } : false,
@@ -89,8 +96,9 @@ const node = await startNode({
     headersTimeoutMs: Math.round(opts.headersTimeout * 1000),
     requestTimeoutMs: Math.round(opts.requestTimeout * 1000),
   },
+  auth: opts.auth,
   mesh: opts.clusterSecret
-    ? { secret: opts.clusterSecret, bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()), site: opts.site, rttMatrix: opts.rtt }
+    ? { secret: opts.clusterSecret, bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()), site: opts.site, rttMatrix: opts.rtt, cloud: { capacity: opts.capacity } }
     : undefined,
 }).catch((err: unknown) => {
   logger.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
