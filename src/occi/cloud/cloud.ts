@@ -100,7 +100,8 @@ export class Cloud {
       neighbours: this.neighbours,
       distance: meshDistance(mesh),
       observer: {
-        eventUnsolvable: (event) => {
+        eventUnsolvable: (event, size) => {
+          log.warn({ event: event.kind, origin: mesh.member(event.origin)?.name ?? 'self', partition: size }, 'event unsolvable');
           const ids = (event.vms ?? []).map((v) => v.id);
           if (event.kind !== 'admission' || ids.length === 0) return;
           if (event.origin === mesh.key) for (const id of ids) admissions!.unplaceable(id);

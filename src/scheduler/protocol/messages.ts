@@ -34,6 +34,8 @@ export interface PartitionInfo {
   readonly members: readonly string[];
   /** Next index in the initiator's neighbour order. */
   readonly cursor: number;
+  /** Nodes that answered this round's join with another partition (busy, maybe free later). */
+  readonly bounced: readonly string[];
   /** Nodes found dead this partition. */
   readonly dead: readonly string[];
   readonly busy: readonly BusyPartition[];

@@ -338,7 +338,7 @@ export class NodeAgent {
     const pid = `${this.id}#${this.seq++}`;
     const created = this.env.now();
     this.reserve({ pid, epoch: 1, leader: this.id, created });
-    const info: PartitionInfo = { pid, created, epoch: 1, initiator: this.id, events, members: [this.id], cursor: 0, dead: [], busy: [], rounds: 0 };
+    const info: PartitionInfo = { pid, created, epoch: 1, initiator: this.id, events, members: [this.id], cursor: 0, bounced: [], dead: [], busy: [], rounds: 0 };
     this.becomeLeader(info);
   }
 
@@ -505,13 +505,21 @@ export class NodeAgent {
       this.finish(false);
       return;
     }
-    const skip = new Set([...info.members, ...info.dead]);
+    const skip = new Set([...info.members, ...info.dead, ...info.bounced]);
     const size = this.neighbours.size();
     for (let i = info.cursor; i < size; i++) {
       const c = this.neighbours.at(info.initiator, i);
       if (c === undefined) break;
       if (skip.has(c) || c === this.id) continue;
       this.handover(c, i + 1);
+      return;
+    }
+    // Each leader ranks the initiator's neighbours from its own view of the coordinates (a mesh),
+    // so a node before the cursor may not have been asked yet: ask it before giving up.
+    for (let i = 0; i < Math.min(info.cursor, size); i++) {
+      const c = this.neighbours.at(info.initiator, i);
+      if (c === undefined || skip.has(c) || c === this.id) continue;
+      this.handover(c, info.cursor);
       return;
     }
     // Order exhausted.
@@ -535,7 +543,7 @@ export class NodeAgent {
     lead.timer = this.env.setTimer(this.retryMs, () => {
       if (this.lead !== lead || lead.phase !== 'waiting') return;
       lead.timer = null;
-      this.updateInfo({ cursor: 0, busy: [] });
+      this.updateInfo({ cursor: 0, busy: [], bounced: [] });
       this.probe(new Set());
     });
   }
@@ -754,7 +762,7 @@ export class NodeAgent {
         lead.timer = null;
         const other = msg.busy && msg.busy.pid !== lead.info.pid ? msg.busy : null;
         const busy = other ? [...lead.info.busy.filter((b) => b.pid !== other.pid), other] : lead.info.busy;
-        this.resume({ busy, dead: other ? lead.info.dead : [...lead.info.dead, from] });
+        this.resume(other ? { busy, bounced: [...lead.info.bounced, from] } : { dead: [...lead.info.dead, from] });
         return;
       }
       case 'probe':
