@@ -376,7 +376,7 @@ async function main(): Promise<void> {
     )
     .option('--capacity <cores,MiB>', 'host capacity the scheduler may fill on every node', capacity)
     .addOption(new Option('--auth <mode>', 'authentication of every node (token: the first node prints an admin token valid on all)').choices(['token', 'none']).default('token'))
-    .option('--log-level <level>', "the nodes' log level", 'info')
+    .option('--log-level <level>', "the nodes' log level (info or more verbose: the table follows the nodes' info lines)", 'info')
     .parse()
     .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secret?: string; hypervisor?: string; capacity?: { cores: number; memoryMiB: number }; auth: 'none' | 'token'; logLevel: string }>();
 
