@@ -1,52 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNode, type RunningNode } from '../../src/node.js';
+import type { RunningNode } from '../../src/node.js';
 import { occiClient } from '../helpers/client.js';
+import { type Cluster, startCluster } from '../helpers/mesh-cluster.js';
 import { COMPUTE, SMALL } from '../helpers/node.js';
 
 const NAMES = ['edge-a', 'edge-b', 'edge-c'];
 /** Each host takes two small computes (1 core, 1 GiB each): memory binds (CPU is allocated 4:1). */
 const HOST = 'sim:///?cores=1&memoryMiB=2048&cpuOvercommit=4';
 
-let testnet: Testnet;
-const nodes: RunningNode[] = [];
-const dirs: string[] = [];
+let cluster: Cluster;
+let nodes: RunningNode[];
 
 beforeAll(async () => {
-  testnet = await createTestnet(3, { host: '127.0.0.1' });
-  for (const [i, name] of NAMES.entries()) {
-    const dataDir = mkdtempSync(join(tmpdir(), `cloud-node-${i}-`));
-    dirs.push(dataDir);
-    nodes.push(
-      await startNode({
-        port: 0,
-        dataDir,
-        name,
-        hypervisor: HOST,
-        auth: 'none',
-        logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }),
-        mesh: {
-          secret: 'admission-test',
-          bootstrap: testnet.bootstrap,
-          forwardTimeoutMs: 5000,
-          tuning: { connectionTimeoutMs: 1500, heartbeatTimeoutMs: 1500, requestTimeoutMs: 3000 },
-          cloud: { samplingMs: 500, admissionTimeoutMs: 8000, agent: { unsolvableBackoffMs: 200 } },
-        },
-      }),
-    );
-  }
-  await Promise.all(nodes.map((n) => n.mesh!.waitForMembers(NAMES.length - 1, 20_000)));
+  cluster = await startCluster('admission-test', NAMES, {}, { host: HOST });
+  nodes = cluster.nodes as RunningNode[];
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.allSettled(nodes.map((n) => n.close()));
-  await testnet.destroy();
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-});
+afterAll(() => cluster.close());
 
 const small = (title: string) => ({ kind: COMPUTE, mixins: [SMALL], attributes: { 'occi.core.title': title } });
 

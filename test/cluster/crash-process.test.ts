@@ -8,7 +8,7 @@ import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient } from '../helpers/client.js';
-import { small, until } from './failures-cluster.js';
+import { small, until } from '../helpers/mesh-cluster.js';
 
 /** Separate node processes; one is killed with SIGKILL and started again from its data directory. */
 const NAMES = ['kp-a', 'kp-b', 'kp-c'];

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient } from '../helpers/client.js';
-import { type Cluster, holdersOf, small, startCluster, until } from './failures-cluster.js';
+import { type Cluster, holdersOf, small, startCluster, until } from '../helpers/mesh-cluster.js';
 
 const NAMES = ['dr-a', 'dr-b', 'dr-c'];
 let cluster: Cluster;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient } from '../helpers/client.js';
-import { type Cluster, holdersOf, small, startCluster, until } from './failures-cluster.js';
+import { type Cluster, holdersOf, small, startCluster, until } from '../helpers/mesh-cluster.js';
 
 const NAMES = ['fo-a', 'fo-b', 'fo-c', 'fo-d'];
 const RESTART = 'http://schemas.discovery-cloud.org/occi/placement#restart';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { occiClient } from '../helpers/client.js';
-import { type Cluster, holdersOf, small, startCluster, until } from './failures-cluster.js';
+import { type Cluster, holdersOf, small, startCluster, until } from '../helpers/mesh-cluster.js';
 
 const NAMES = ['lc-a', 'lc-b', 'lc-c', 'lc-d'];
 /** Every mesh message waits 150 ms: a partition that grows lasts long enough to lose its leader. */

@@ -1,63 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedHypervisor } from '../../src/hypervisor/simulated/simulated-hypervisor.js';
-import { startNode, type RunningNode } from '../../src/node.js';
+import type { RunningNode } from '../../src/node.js';
 import { occiClient } from '../helpers/client.js';
+import { type Cluster, startCluster, until } from '../helpers/mesh-cluster.js';
 import { COMPUTE, SMALL } from '../helpers/node.js';
 
 const NAMES = ['edge-a', 'edge-b', 'edge-c'];
 /** Two cores: three idle small computes fit by measured use; three busy ones overload the host. */
 const HOST = 'sim:///?cores=2&memoryMiB=4096&cpuOvercommit=4';
 
-let testnet: Testnet;
-const nodes: RunningNode[] = [];
-const dirs: string[] = [];
+let cluster: Cluster;
+let nodes: RunningNode[];
 
 beforeAll(async () => {
-  testnet = await createTestnet(3, { host: '127.0.0.1' });
-  for (const [i, name] of NAMES.entries()) {
-    const dataDir = mkdtempSync(join(tmpdir(), `rebalance-node-${i}-`));
-    dirs.push(dataDir);
-    nodes.push(
-      await startNode({
-        port: 0,
-        dataDir,
-        name,
-        hypervisor: HOST,
-        auth: 'none',
-        logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }),
-        mesh: {
-          secret: 'rebalancing-test',
-          bootstrap: testnet.bootstrap,
-          forwardTimeoutMs: 5000,
-          tuning: { connectionTimeoutMs: 1500, heartbeatTimeoutMs: 1500, requestTimeoutMs: 3000 },
-          cloud: { samplingMs: 300 },
-        },
-      }),
-    );
-  }
-  await Promise.all(nodes.map((n) => n.mesh!.waitForMembers(NAMES.length - 1, 20_000)));
+  cluster = await startCluster('rebalancing-test', NAMES, { samplingMs: 300 }, { host: HOST });
+  nodes = cluster.nodes as RunningNode[];
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.allSettled(nodes.map((n) => n.close()));
-  await testnet.destroy();
-  dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
-});
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+afterAll(() => cluster.close());
 
 describe('rebalancing from monitoring', () => {
   it('an overloaded node migrates a compute away; the compute keeps its id and stays reachable through every node', async () => {
@@ -69,7 +29,7 @@ describe('rebalancing from monitoring', () => {
       await until('idle computes', async () => {
         await a.cloud!.sample();
         // Idle: each compute counts its share of the host only (1 core at 4 vCPUs per core).
-        return a.cloud!.monitor.usage().cpu <= ids.length * 25 + 5 ? true : undefined;
+        return a.cloud!.monitor.usage().cpu <= ids.length * 25 + 5;
       });
       const res = await entry.post('/compute/', { kind: COMPUTE, mixins: [SMALL], attributes: { 'occi.core.title': `busy-${i}` } });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -86,7 +46,7 @@ describe('rebalancing from monitoring', () => {
       for (const id of ids) statuses.add((await reader.get(`/compute/${id}`)).status);
       const away = ids.filter((id) => !a.service.holds(id));
       return away.length > 0 ? away : undefined;
-    });
+    }, 30_000, 100);
     expect([...statuses]).toEqual([200]);
     for (const id of moved) {
       const res = await occiClient(nodes[1]!.url).get(`/compute/${id}`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { occiClient } from '../helpers/client.js';
-import { type Cluster, small, startCluster, until } from './failures-cluster.js';
+import { type Cluster, small, startCluster, until } from '../helpers/mesh-cluster.js';
 
 const NAMES = ['rep-a', 'rep-b', 'rep-c', 'rep-d'];
 let cluster: Cluster;

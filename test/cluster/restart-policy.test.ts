@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedHypervisor } from '../../src/hypervisor/simulated/simulated-hypervisor.js';
 import type { RunningNode } from '../../src/node.js';
 import { occiClient } from '../helpers/client.js';
-import { type Cluster, small, startCluster, until } from './failures-cluster.js';
+import { type Cluster, small, startCluster, until } from '../helpers/mesh-cluster.js';
 
 const RESTART = 'http://schemas.discovery-cloud.org/occi/placement#restart';
 let cluster: Cluster;
