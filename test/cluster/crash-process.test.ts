@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient } from '../helpers/client.js';
 import { small, until } from '../helpers/mesh-cluster.js';
+import { type NodeProcess, startNodeProcess } from '../helpers/process-node.js';
 
 /** Separate node processes; one is killed with SIGKILL and started again from its data directory. */
 const NAMES = ['kp-a', 'kp-b', 'kp-c'];
@@ -26,51 +24,6 @@ const args = (i: number) => [
 ];
 
 const LOGS = ['', '', '', ''];
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-interface NodeProcess {
-  url: string;
-  child: ChildProcess;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
-
-/**
- * `src/cli.ts` in one Node process (tsx as a loader, not its CLI, whose wrapper would survive a
- * SIGKILL meant for the node); resolves once it listens.
- */
-async function startNodeProcess(extra: string[]): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--port', '0', '--log-level', 'info', '--auth', 'none', ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`node did not start in 30 s: ${stderr}`)), 30_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"(http:\/\/[^"]+)".*"msg":"OCCI node listening"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`node exited with ${code}: ${stderr}`));
-    });
-  });
-  return {
-    url,
-    child,
-    kill: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      await once(child, 'exit');
-    },
-  };
-}
-
 const info = async (url: string) => (await supertest(url).get('/.well-known/discovery/node')).body as { computes: string[]; members: unknown[]; fenced: boolean | null };
 
 beforeAll(async () => {
