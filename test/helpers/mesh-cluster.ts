@@ -1,5 +1,5 @@
 /**
- * In-process meshes for the failure tests: nodes with simulated hosts on a loopback testnet, fast
+ * In-process meshes for the one-cloud tests: nodes with simulated hosts on a loopback testnet, fast
  * timings, and an abrupt stop that looks like a crash to the others (no clean-leave notice, the
  * mesh connections destroyed).
  */
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
 import { pino } from 'pino';
 import { startNode, type NodeCloudOptions, type RunningNode } from '../../src/node.js';
-import { COMPUTE, SMALL } from '../helpers/node.js';
+import { COMPUTE, SMALL } from './node.js';
 
 /** Each host takes two small computes (1 core, 1 GiB each). */
 export const HOST = 'sim:///?cores=2&memoryMiB=2048';
@@ -25,8 +25,11 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-/** `rttMs`: every node on its own site, this RTT between sites (each mesh message waits half of it). */
-export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}, net: { rttMs?: number } = {}): Promise<Cluster> {
+/**
+ * `rttMs`: every node on its own site, this RTT between sites (each mesh message waits half of it).
+ * `host`: the simulated host of every node (default {@link HOST}).
+ */
+export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}, net: { rttMs?: number; host?: string } = {}): Promise<Cluster> {
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
   const dirs = names.map((_, i) => mkdtempSync(join(tmpdir(), `failures-${i}-`)));
   let rttMatrix: string | undefined;
@@ -41,7 +44,7 @@ export async function startCluster(secret: string, names: string[], cloud: NodeC
       port: 0,
       dataDir: dirs[i]!,
       name: names[i]!,
-      hypervisor: HOST,
+      hypervisor: net.host ?? HOST,
       auth: 'none',
       logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }),
       mesh: {
