@@ -197,7 +197,12 @@ function operationHandlers(service: OcciService, negotiator: Negotiator, mesh: M
       // Every member's part of the collection, gathered with a deadline; who missed it is said.
       const remote = await mesh.list(carried(principal), c.request.path, filter);
       const seen = new Set(views.map((v) => v.entity.id));
-      for (const { entity, links } of remote.entries) if (!seen.has(entity.id) && service.registry.kind(entity.kind)) views.push(service.view(principal, entity, links));
+      // A compute moving between two members may be in both replies for an instant: listed once.
+      for (const { entity, links } of remote.entries) {
+        if (seen.has(entity.id) || !service.registry.kind(entity.kind)) continue;
+        seen.add(entity.id);
+        views.push(service.view(principal, entity, links));
+      }
       if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
     }
     send(res, 200, mediaType, rendering.collection(views, renderContext(req)));

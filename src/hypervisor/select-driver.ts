@@ -27,12 +27,19 @@ const SIM_PARAMS: Record<string, 'cores' | 'memoryMiB' | 'cpuOvercommit' | 'load
 };
 
 /**
+ * vCPUs per core a simulated host of a node accepts unless its URI says otherwise: as many as the
+ * cloud allocates (4 per core, src/occi/cloud/vm-demand.ts), so that the scheduler's admission
+ * decides, as on a real host, and the host does not refuse what the scheduler admitted.
+ */
+export const SIM_NODE_CPU_OVERCOMMIT = 4;
+
+/**
  * Options of a simulated host named by `sim` or `sim:///?cores=4&memoryMiB=4096` (also
  * `cpuOvercommit=<factor>` and `loadFile=<path>`, see simulated/load-file.ts); null when `uri`
  * does not name the simulated driver. Throws INVALID_ARG on an unknown or bad parameter.
  */
 export function parseSimUri(uri: string): SimulatedHypervisorOptions | null {
-  if (uri === SIM_URI) return {};
+  if (uri === SIM_URI) return { cpuOvercommit: SIM_NODE_CPU_OVERCOMMIT };
   if (!uri.startsWith(`${SIM_URI}:`)) return null;
   let url: URL;
   try {
@@ -43,7 +50,7 @@ export function parseSimUri(uri: string): SimulatedHypervisorOptions | null {
   if (url.host !== '' || (url.pathname !== '' && url.pathname !== '/')) {
     throw HypervisorError.INVALID_ARG(`bad simulated host URI ${uri}: expected sim:///?cores=N&memoryMiB=M`);
   }
-  const out: SimulatedHypervisorOptions = {};
+  const out: SimulatedHypervisorOptions = { cpuOvercommit: SIM_NODE_CPU_OVERCOMMIT };
   for (const [name, value] of url.searchParams) {
     const key = SIM_PARAMS[name];
     if (key === undefined) throw HypervisorError.INVALID_ARG(`simulated host URI: unknown parameter ${name} (cores, memoryMiB, cpuOvercommit, loadFile)`);

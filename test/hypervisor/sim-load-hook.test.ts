@@ -130,8 +130,8 @@ describe('simulated driver: load file hook', () => {
 
 describe('simulated driver: host size in the URI', () => {
   it('accepts sim and sim:///?cores=…&memoryMiB=…', async () => {
-    expect(parseSimUri('sim')).toEqual({});
-    expect(parseSimUri('sim:///?cores=4&memoryMiB=4096')).toEqual({ cores: 4, memoryMiB: 4096 });
+    expect(parseSimUri('sim')).toEqual({ cpuOvercommit: 4 });
+    expect(parseSimUri('sim:///?cores=4&memoryMiB=4096')).toEqual({ cores: 4, memoryMiB: 4096, cpuOvercommit: 4 });
     expect(parseSimUri('sim:?cpuOvercommit=1.5&loadFile=/tmp/x.json')).toEqual({ cpuOvercommit: 1.5, loadFile: '/tmp/x.json' });
     expect(parseSimUri('test:///default')).toBeNull();
     expect(parseSimUri('simple:///x')).toBeNull();

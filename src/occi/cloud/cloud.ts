@@ -144,9 +144,11 @@ export class Cloud {
    * The scheduler's view of a compute about to be created here or elsewhere. A partition sees only
    * some nodes, so the groups it must join (gather, latency) are looked up mesh-wide and become a
    * fence to the nodes where they can be joined; `allowed` (the user's maximum RTT) fences it too.
+   * `strict`: rules that cannot be read are an error (a new compute), else skipped (a running one,
+   * whose rules may name a node that is gone).
    */
-  async vmOf(compute: Entity, allowed?: readonly string[]): Promise<AdmittedVm> {
-    const rules = this.opts.placementOf?.(compute, true);
+  async vmOf(compute: Entity, allowed?: readonly string[], strict = true): Promise<AdmittedVm> {
+    const rules = this.opts.placementOf?.(compute, strict);
     const fences: string[][] = [];
     if (allowed) fences.push([...allowed]);
     if (rules?.fence?.length) fences.push([...rules.fence]);

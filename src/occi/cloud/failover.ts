@@ -242,10 +242,10 @@ export class Failover {
     const compute = row.records[0]!;
     let vm: VmSpec;
     try {
-      const { origin: _origin, ...spec } = await this.opts.cloud.vmOf(compute);
+      const { origin: _origin, ...spec } = await this.opts.cloud.vmOf(compute, undefined, false);
       vm = spec;
     } catch {
-      vm = demandOf(compute); // its placement rules no longer read (e.g. a named node is gone)
+      vm = demandOf(compute); // the mesh could not say where its groups run
     }
     return { ...vm, restartOf: { lost, heir: this.opts.mesh.key, generation: row.generation } };
   }
