@@ -77,7 +77,7 @@ export class HypervisorMonitor implements HostMonitor {
   private capacity: { cpu: number; mem: number } | null;
   private readonly samples = new Map<string, Sample>();
   /** Last refresh: domain id → demand. */
-  private measured = new Map<string, { cpu: number; mem: number }>();
+  private measured = new Map<string, { cpu: number; mem: number; floor: number }>();
   private readonly reservations = new Map<string, { vm: VmSpec; until: number }>();
   private chain: Promise<NodeSnapshot> | null = null;
 
@@ -107,13 +107,32 @@ export class HypervisorMonitor implements HostMonitor {
     const cap = this.capacity ?? { cpu: 0, mem: 0 };
     const node: NodeSpec = { id: this.nodeId, cpu: cap.cpu, mem: cap.mem };
     const vms: VmSpec[] = [];
-    for (const [id, d] of this.measured) vms.push(this.spec(id, d.cpu, d.mem));
+    for (const [id, d] of this.measured) vms.push(this.spec(id, Math.max(d.cpu, d.floor), d.mem));
     const now = this.now();
     for (const [id, r] of this.reservations) {
       if (r.until <= now) this.reservations.delete(id);
       else if (!this.measured.has(id)) vms.push(this.spec(id, r.vm.cpu, r.vm.mem, r.vm));
     }
     return { node, vms };
+  }
+
+  /**
+   * What the host's domains use now as measured (no `minCpuOf` floor) plus the reservations: an
+   * overload is real use above capacity, not shares of idle domains counted in full.
+   */
+  load(): { cpu: number; mem: number } {
+    let cpu = 0;
+    let mem = 0;
+    for (const d of this.measured.values()) {
+      cpu += d.cpu;
+      mem += d.mem;
+    }
+    for (const [id, r] of this.reservations) {
+      if (this.measured.has(id)) continue;
+      cpu += r.vm.cpu;
+      mem += r.vm.mem;
+    }
+    return { cpu, mem };
   }
 
   /** Holds capacity for `vm` (admission or incoming migration in flight). */
@@ -163,7 +182,7 @@ export class HypervisorMonitor implements HostMonitor {
     // driver) account CPU time at that instant; for others the call latency cancels out between samples.
     const at = this.now();
     const domains = await this.hypervisor.listDomains();
-    const measured = new Map<string, { cpu: number; mem: number }>();
+    const measured = new Map<string, { cpu: number; mem: number; floor: number }>();
     const seen = new Set<string>();
     for (const d of domains) {
       if (!ACTIVE.has(d.state)) continue;
@@ -182,7 +201,7 @@ export class HypervisorMonitor implements HostMonitor {
         cpu = this.reservations.get(d.id)?.vm.cpu ?? d.cores * 100;
       }
       if (base) this.samples.set(d.id, { cpuTimeNs: d.cpuTimeNs, at });
-      measured.set(d.id, { cpu: Math.max(cpu, this.minCpuOf?.(d) ?? 0), mem: d.memoryMiB });
+      measured.set(d.id, { cpu, mem: d.memoryMiB, floor: this.minCpuOf?.(d) ?? 0 });
       this.reservations.delete(d.id);
     }
     for (const id of this.samples.keys()) if (!seen.has(id)) this.samples.delete(id);

@@ -244,7 +244,8 @@ export class NodeAgent {
       cpu += v.cpu;
       mem += v.mem;
     }
-    if (cpu > snap.node.cpu + 1e-9 || mem > snap.node.mem + 1e-9) {
+    const load = this.monitor.load?.() ?? { cpu, mem };
+    if (load.cpu > snap.node.cpu + 1e-9 || load.mem > snap.node.mem + 1e-9) {
       this.startPartition([this.event('overload')]);
     } else if (this.underloadThreshold > 0 && snap.vms.length > 0 && cpu < this.underloadThreshold * snap.node.cpu) {
       this.startPartition([this.event('underload')]);

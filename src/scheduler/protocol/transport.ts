@@ -39,6 +39,11 @@ export interface NodeSnapshot {
 /** The monitoring layer's view of the local node. */
 export interface HostMonitor {
   snapshot(): NodeSnapshot;
+  /**
+   * The node's measured use, when its snapshot may count more (e.g. each VM at least its allocated
+   * share): overload is detected on this, partitions still plan with the snapshots.
+   */
+  load?(): { cpu: number; mem: number };
 }
 
 /**
