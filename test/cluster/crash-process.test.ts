@@ -71,6 +71,8 @@ describe('a node process killed with SIGKILL', () => {
     procs[0] = back;
     await until('the restarted node fenced', async () => (await info(back.url)).fenced === true, 40_000);
     expect((await info(back.url)).computes).toEqual([]);
+    // It finds the computes through its members: wait until it sees every one of them again.
+    await until('the restarted node back in full membership', async () => (await info(back.url)).members.length === NAMES.length - 1, 30_000);
     for (const id of ids) {
       const res = await occiClient(back.url).get(`/compute/${id}`);
       expect(res.status).toBe(200);
