@@ -57,8 +57,8 @@ describe('rebalancing from monitoring', () => {
       expect((await holder.hypervisor!.domainInfo(id)).state).toBe('running');
       expect((await a.hypervisor!.listDomains()).some((d) => d.id === id)).toBe(false);
     }
-    // edge-a is within capacity again.
+    // edge-a is within capacity again (CPU measured over wall-clock intervals: within 1 %).
     await a.cloud!.sample();
-    expect(a.cloud!.monitor.usage().cpu).toBeLessThanOrEqual(200);
+    expect(a.cloud!.monitor.load().cpu).toBeLessThanOrEqual(200 * 1.01);
   }, 60_000);
 });
