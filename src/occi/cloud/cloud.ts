@@ -27,12 +27,14 @@ const GROUPS_DEADLINE_MS = 2_000;
  * a partition probes it or hands over to it; 2 s (the simulator's) proved too short on loaded hosts.
  */
 const REAL_NODE_TIMEOUTS: AgentTuning = { probeTimeoutMs: 5_000, handoverTimeoutMs: 5_000 };
+/** Measured CPU above capacity by less than this fraction is measuring error, not an overload. */
+const REAL_NODE_OVERLOAD_MARGIN = 0.02;
 
 /** How often the node samples its host and checks for overload (ms). */
 export const DEFAULT_SAMPLING_MS = 2_000;
 
 export type AgentTuning = Partial<
-  Pick<NodeAgentOptions, 'leaseMs' | 'keepaliveMs' | 'probeTimeoutMs' | 'handoverTimeoutMs' | 'execTimeoutMs' | 'retryMs' | 'unsolvableBackoffMs' | 'underloadThreshold' | 'headroom'>
+  Pick<NodeAgentOptions, 'leaseMs' | 'keepaliveMs' | 'probeTimeoutMs' | 'handoverTimeoutMs' | 'execTimeoutMs' | 'retryMs' | 'unsolvableBackoffMs' | 'underloadThreshold' | 'headroom' | 'overloadMargin'>
 >;
 
 export interface CloudOptions {
@@ -111,6 +113,7 @@ export class Cloud {
         eventSolved: (event, size, _at, migrations) => log.info({ event: event.kind, partition: size, migrations }, 'event solved'),
       },
       ...REAL_NODE_TIMEOUTS,
+      overloadMargin: REAL_NODE_OVERLOAD_MARGIN,
       ...opts.agent,
     });
     mesh.handle(GROUPS_METHOD, () => this.localGroups());

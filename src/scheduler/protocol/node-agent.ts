@@ -86,6 +86,11 @@ export interface NodeAgentOptions {
   unsolvableBackoffMs?: number;
   /** Distance in ms between two nodes (e.g. coordinate distances), for the VMs' latency rules. */
   distance?: (a: string, b: string) => number;
+  /**
+   * Fraction of capacity a measured load may exceed it by before it is an overload: real monitors
+   * measure CPU over wall-clock intervals, and a host used exactly to capacity reads a little over.
+   */
+  overloadMargin?: number;
 }
 
 interface Reservation {
@@ -168,6 +173,7 @@ export class NodeAgent {
   private readonly retryMs: number;
   private readonly maxRounds: number;
   private readonly unsolvableBackoffMs: number;
+  private readonly overloadMargin: number;
   private readonly headroom: number;
   private readonly headroomMaxPartition: number;
   private readonly distance: ((a: string, b: string) => number) | undefined;
@@ -204,6 +210,7 @@ export class NodeAgent {
     this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
     this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
     this.unsolvableBackoffMs = options.unsolvableBackoffMs ?? DEFAULT_UNSOLVABLE_BACKOFF_MS;
+    this.overloadMargin = options.overloadMargin ?? 0;
     this.headroom = options.headroom ?? DEFAULT_HEADROOM;
     this.headroomMaxPartition = options.headroomMaxPartition ?? DEFAULT_HEADROOM_MAX_PARTITION;
     this.distance = options.distance;
@@ -245,7 +252,7 @@ export class NodeAgent {
       mem += v.mem;
     }
     const load = this.monitor.load?.() ?? { cpu, mem };
-    if (load.cpu > snap.node.cpu + 1e-9 || load.mem > snap.node.mem + 1e-9) {
+    if (load.cpu > snap.node.cpu * (1 + this.overloadMargin) + 1e-9 || load.mem > snap.node.mem + 1e-9) {
       this.startPartition([this.event('overload')]);
     } else if (this.underloadThreshold > 0 && snap.vms.length > 0 && cpu < this.underloadThreshold * snap.node.cpu) {
       this.startPartition([this.event('underload')]);
