@@ -16,8 +16,11 @@ import type { NodeSnapshot } from '../../scheduler/protocol/transport.js';
 export const CLAIM_METHOD = 'cloud/claim';
 export const UNPLACEABLE_METHOD = 'cloud/unplaceable';
 export const DEFAULT_ADMISSION_TIMEOUT_MS = 20_000;
-/** How long the origin waits for the claimant's creation once it granted a claim. */
-export const DEFAULT_PLACE_TIMEOUT_MS = 30_000;
+/**
+ * How long a claimant waits for its origin to create the compute on it: the origin's forward to
+ * the claimant (10 s by default) and the creation there fit well within.
+ */
+export const CLAIM_TIMEOUT_MS = 35_000;
 
 /** A VM being admitted; the protocol passes VmSpecs through unchanged, so `origin` reaches the claimant. */
 export interface AdmittedVm extends VmSpec {
@@ -82,7 +85,7 @@ export class Admissions {
     const answer =
       origin === mesh.key
         ? await this.claim(id, mesh.key)
-        : await mesh.request<JsonValue>(origin, CLAIM_METHOD, { id }, { timeoutMs: DEFAULT_PLACE_TIMEOUT_MS + 5_000 });
+        : await mesh.request<JsonValue>(origin, CLAIM_METHOD, { id }, { timeoutMs: CLAIM_TIMEOUT_MS });
     return (answer as { ok?: boolean } | null)?.ok === true;
   }
 

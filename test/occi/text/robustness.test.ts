@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestNode, type TestNode } from '../../helpers/node.js';
+import { seededRandom } from '../../helpers/random.js';
 
 /** Mutated text requests (bodies, headers, paths, methods, huge and empty values): only 2xx/4xx. */
 
@@ -13,18 +14,6 @@ interface Req {
   path: string;
   headers: Record<string, string>;
   body: string;
-}
-
-/** mulberry32: a small seeded generator, so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
@@ -138,7 +127,7 @@ it(`${REQUESTS} mutated text requests get only 2xx/4xx answers and the node stay
   const compute = await locationOf({ method: 'POST', path: '/compute/', headers, body: `Category: ${kind('compute')}\n` });
   const storage = await locationOf({ method: 'POST', path: '/storage/', headers, body: `Category: ${kind('storage')}\nX-OCCI-Attribute: occi.storage.size=2\n` });
   const base = seeds(compute, storage);
-  const rnd = random(SEED);
+  const rnd = seededRandom(SEED);
   const reqs = Array.from({ length: REQUESTS }, () => mutate(base[Math.floor(rnd() * base.length)]!, rnd));
 
   const bad: Array<{ status: number; req: Req }> = [];
