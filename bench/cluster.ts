@@ -16,12 +16,13 @@
  * wait and a global watchdog.
  */
 import { Command } from 'commander';
-import { LocalCluster } from '../src/cluster-cli.js';
+import { LocalCluster } from '../src/cli/local-cluster.js';
+import { COUNTRIES_RTT_MATRIX } from '../src/mesh/rtt-matrix.js';
 
 const HOST_CORES = 64;
 const HOST = `sim:///?cores=${HOST_CORES}&memoryMiB=262144&cpuOvercommit=4`;
 const SITES = ['FR', 'DE', 'US', 'JP', 'BR'];
-const RTT = new URL('../../shared/data/rtt/countries.csv', import.meta.url).pathname;
+const RTT = COUNTRIES_RTT_MATRIX;
 const J = 'application/occi+json';
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const SMALL = 'http://schemas.discovery-cloud.org/occi/resource_tpl#small';

@@ -1,9 +1,13 @@
 /**
- * RTT matrices in the format of `shared/data/rtt/countries.csv`: a header
+ * RTT matrices in the format of `vendor/rtt/countries.csv`: a header
  * `id,<c1>,…,<cn>` then rows `<ci>,<rtt to c1>,…` in ms. Used by the Vivaldi
  * evaluation and by delay injection (`--rtt <csv> --sites a,b,c`).
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The measured 95-country matrix vendored with the project (vendor/rtt/README.md: provenance, caveats). */
+export const COUNTRIES_RTT_MATRIX = fileURLToPath(new URL('../../vendor/rtt/countries.csv', import.meta.url));
 
 export interface RttMatrixData {
   readonly ids: readonly string[];

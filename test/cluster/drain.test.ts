@@ -75,7 +75,7 @@ describe('drain', () => {
     const held = (await supertest(b.url).get('/.well-known/discovery/node')).body.computes as string[];
     expect(held.length).toBeGreaterThan(0);
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const { stdout, stderr } = await promisify(execFile)(`${root}node_modules/.bin/tsx`, ['src/drain-cli.ts', '--node', b.url, '--timeout', '40'], { cwd: root, timeout: 50_000 });
+    const { stdout, stderr } = await promisify(execFile)(`${root}node_modules/.bin/tsx`, ['src/cli/drain.ts', '--node', b.url, '--timeout', '40'], { cwd: root, timeout: 50_000 });
     expect(stderr).toMatch(/draining dr-[bc] \(\d computes\)/);
     expect(JSON.parse(stdout)).toMatchObject({ state: 'left', remaining: 0, moved: held.length });
     for (const id of held) expect(c.service.holds(id)).toBe(true);

@@ -1,5 +1,5 @@
 /**
- * A cluster of node processes on a loopback testnet for end-to-end tests (src/cluster-cli.ts's
+ * A cluster of node processes on a loopback testnet for end-to-end tests (src/cli/local-cluster.ts's
  * LocalCluster): five sites of countries.csv with their RTTs injected into the mesh transport,
  * simulated hosts whose domain loads the test writes to each node's load file, `--auth none`.
  *
@@ -9,13 +9,12 @@
  *   await pc.until('moved', async () => ((await pc.nodeOf(id)) !== 'node-1' ? true : undefined));
  *   await pc.close();                                  // in afterAll: always kills the processes
  */
-import { fileURLToPath } from 'node:url';
-import { type ClusterNode, LocalCluster, type LocalClusterOptions } from '../../src/cluster-cli.js';
-import { loadRttMatrix, siteRtt, type RttMatrixData } from '../../src/mesh/rtt-matrix.js';
+import { type ClusterNode, LocalCluster, type LocalClusterOptions } from '../../src/cli/local-cluster.js';
+import { COUNTRIES_RTT_MATRIX, loadRttMatrix, siteRtt, type RttMatrixData } from '../../src/mesh/rtt-matrix.js';
 import { occiClient, type OcciClient } from './client.js';
 import { COMPUTE } from './node.js';
 
-export const RTT_MATRIX = fileURLToPath(new URL('../../../shared/data/rtt/countries.csv', import.meta.url));
+export const RTT_MATRIX = COUNTRIES_RTT_MATRIX;
 /** Spread-out sites: FR–DE 43 ms, FR–US 114, US–JP 130, JP–BR 249 (countries.csv means). */
 export const SITES = ['FR', 'DE', 'US', 'JP', 'BR'] as const;
 export const LOCALITY = 'http://schemas.discovery-cloud.org/occi/placement#locality';

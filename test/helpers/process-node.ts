@@ -11,11 +11,11 @@ export interface NodeProcess {
 }
 
 /**
- * Starts `src/cli.ts` in one Node process (tsx as a loader, not its CLI, whose wrapper process
+ * Starts `src/cli/node.ts` in one Node process (tsx as a loader, not its CLI, whose wrapper process
  * would survive a SIGKILL meant for the node) and waits until it listens.
  */
 export async function startNodeProcess(args: string[], env: Record<string, string> = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--port', '0', '--log-level', 'info', '--auth', 'none', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/node.ts', '--port', '0', '--log-level', 'info', '--auth', 'none', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

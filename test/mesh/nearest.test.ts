@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chooseNearest } from '../../src/mesh/nearest.js';
-import { loadRttMatrix, parseRttMatrix, parseSites, siteDelay, zeroDiagonal } from '../../src/mesh/rtt-matrix.js';
+import { COUNTRIES_RTT_MATRIX, loadRttMatrix, parseRttMatrix, parseSites, siteDelay, zeroDiagonal } from '../../src/mesh/rtt-matrix.js';
 import { evaluateVivaldi } from '../../src/mesh/vivaldi-evaluation.js';
 import type { Coordinate } from '../../src/mesh/vivaldi/coordinate.js';
 
-const COUNTRIES = join(import.meta.dirname, '../../../shared/data/rtt/countries.csv');
+const COUNTRIES = COUNTRIES_RTT_MATRIX;
 const at = (x: number): Coordinate => ({ vec: [x, 0], error: 0.1, adjustment: 0, height: 0 });
 
 describe('chooseNearest', () => {

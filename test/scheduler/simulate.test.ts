@@ -4,6 +4,7 @@ import { metricsTable, traceCsv, violationSvg } from '../../src/scheduler/sim/re
 import { simulate, type SimMetrics } from '../../src/scheduler/sim/simulate.js';
 import { parseRttCsv } from '../../src/scheduler/sim/topology.js';
 import { EventQueue } from '../../src/scheduler/sim/event-queue.js';
+import { COUNTRIES_RTT_MATRIX } from '../../src/mesh/rtt-matrix.js';
 
 const small = { hosts: 24, vms: 240, durationS: 300, solveTime: 'model' as const };
 const withoutWall = (m: SimMetrics): Omit<SimMetrics, 'wall_s'> => {
@@ -56,7 +57,7 @@ describe('simulator', () => {
   });
 
   it('runs over the RTT matrix of countries', () => {
-    const r = simulate({ ...small, seed: 1, topology: '/work/shared/data/rtt/countries.csv' }, 'dvms');
+    const r = simulate({ ...small, seed: 1, topology: COUNTRIES_RTT_MATRIX }, 'dvms');
     expect(r.trace.every((t) => t.site.length === 2)).toBe(true);
     expect(r.metrics.events).toBeGreaterThan(0);
   });

@@ -16,7 +16,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** Starts the CLI and answers everything it printed up to its listening line (printed after the token line). */
 async function start(args: string[]): Promise<{ out: string; url: string; child: ChildProcess }> {
-  const child = spawn(TSX, ['src/cli.ts', '--port', '0', '--data-dir', dataDir, '--rate-limit', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TSX, ['src/cli/node.ts', '--port', '0', '--data-dir', dataDir, '--rate-limit', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line in 30 s: ${out}`)), 30_000);

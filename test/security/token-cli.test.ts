@@ -8,7 +8,7 @@ import { type SecureNode, startSecureNode } from './security-helpers.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const run = promisify(execFile);
-const token = (...args: string[]) => run(TSX, ['src/http/token-cli.ts', ...args], { cwd: ROOT, timeout: 30_000 });
+const token = (...args: string[]) => run(TSX, ['src/cli/token.ts', ...args], { cwd: ROOT, timeout: 30_000 });
 
 let node: SecureNode;
 beforeAll(async () => {

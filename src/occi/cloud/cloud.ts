@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Hypervisor } from '../../hypervisor/hypervisor.js';
-import { MeshNeighbourOrder, MeshSchedulerTransport, meshDistance } from '../../mesh/scheduler-link.js';
+import { MeshNeighbourOrder, MeshSchedulerTransport, meshDistance } from '../../cloud/scheduler-link.js';
 import type { Mesh } from '../../mesh/mesh.js';
 import { HypervisorMonitor } from '../../scheduler/hypervisor-monitor.js';
 import type { VmSpec } from '../../scheduler/model.js';

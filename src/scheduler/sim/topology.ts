@@ -1,6 +1,6 @@
 /**
  * Network topologies for the simulator: random coordinates in a plane (one-way latency = half the
- * round trip), or hosts spread over the sites of an RTT matrix such as the shared countries.csv.
+ * round trip), or hosts spread over the sites of an RTT matrix such as vendor/rtt/countries.csv.
  */
 import { readFileSync } from 'node:fs';
 import { SchedulerError } from '../errors.js';

@@ -28,9 +28,9 @@ import { pino, type Logger } from 'pino';
 import type { DvmsMessage } from '../scheduler/protocol/messages.js';
 import type { NeighbourOrder } from '../scheduler/protocol/neighbours.js';
 import type { SchedulerTransport } from '../scheduler/protocol/transport.js';
-import { short } from './errors.js';
-import type { JsonValue, Member, Mesh } from './mesh.js';
-import { distance, type Coordinate } from './vivaldi/coordinate.js';
+import { short } from '../mesh/errors.js';
+import type { JsonValue, Member, Mesh } from '../mesh/mesh.js';
+import { distance, type Coordinate } from '../mesh/vivaldi/coordinate.js';
 
 /** Mesh RPC method carrying DVMS messages. */
 export const DVMS_METHOD = 'dvms/message';

@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
-import { loadImageCatalogue } from './occi/templates.js';
-import { startNode } from './node.js';
+import { loadImageCatalogue } from '../occi/templates.js';
+import { startNode } from '../node.js';
 
 function port(value: string): number {
   const n = Number(value);

@@ -6,9 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { SchedulerError } from './errors.js';
-import { metricsTable, traceCsv, violationSvg } from './sim/report.js';
-import { SCHEDULERS, SIM_DEFAULTS, simulate, type SchedulerName, type SimResult } from './sim/simulate.js';
+import { SchedulerError } from '../scheduler/errors.js';
+import { metricsTable, traceCsv, violationSvg } from '../scheduler/sim/report.js';
+import { SCHEDULERS, SIM_DEFAULTS, simulate, type SchedulerName, type SimResult } from '../scheduler/sim/simulate.js';
 
 const PROGRESS_LINE_EVERY = 0.1;
 const BAR_WIDTH = 30;

@@ -6,21 +6,20 @@
  * driver's migration.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import DHT from 'hyperdht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedHypervisor } from '../../src/hypervisor/simulated/index.js';
 import type { Mesh } from '../../src/mesh/mesh.js';
-import { loadRttMatrix, siteDelay, siteRtt } from '../../src/mesh/rtt-matrix.js';
-import { DVMS_METHOD, MeshNeighbourOrder, MeshSchedulerTransport, meshDistance } from '../../src/mesh/scheduler-link.js';
+import { COUNTRIES_RTT_MATRIX, loadRttMatrix, siteDelay, siteRtt } from '../../src/mesh/rtt-matrix.js';
+import { DVMS_METHOD, MeshNeighbourOrder, MeshSchedulerTransport, meshDistance } from '../../src/cloud/scheduler-link.js';
 import { HypervisorMonitor } from '../../src/scheduler/hypervisor-monitor.js';
 import type { VmSpec } from '../../src/scheduler/model.js';
 import type { DvmsMessage } from '../../src/scheduler/protocol/messages.js';
 import { NodeAgent } from '../../src/scheduler/protocol/node-agent.js';
 import { realEnvironment, type HostActuator } from '../../src/scheduler/protocol/transport.js';
-import { MeshFixture, once } from './mesh-helpers.js';
+import { MeshFixture, once } from '../mesh/mesh-helpers.js';
 
-const COUNTRIES = join(import.meta.dirname, '../../../shared/data/rtt/countries.csv');
+const COUNTRIES = COUNTRIES_RTT_MATRIX;
 const SITES = ['FR', 'DE', 'US', 'CA'] as const;
 type Site = (typeof SITES)[number];
 /** Each site's nearest other site in the matrix (43 ms and 87 ms; every other pair is over 110 ms). */

@@ -15,9 +15,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { keyFingerprint, KEY_FILE, loadOrCreateStandaloneKey, newClaims, parseDuration, signingKeyFromSecret, signToken, TENANT_PATTERN } from './auth/token.js';
-import { AUTH_DB_FILE, TokenStore } from './auth/token-store.js';
-import { META_FINGERPRINT, META_SIGNING } from './auth/node-auth.js';
+import { keyFingerprint, KEY_FILE, loadOrCreateStandaloneKey, newClaims, parseDuration, signingKeyFromSecret, signToken, TENANT_PATTERN } from '../http/auth/token.js';
+import { AUTH_DB_FILE, TokenStore } from '../http/auth/token-store.js';
+import { META_FINGERPRINT, META_SIGNING } from '../http/auth/node-auth.js';
 
 const TOKEN_ENV = 'DISCOVERY_TOKEN';
 

@@ -4,9 +4,9 @@
  * Prints one JSON object on stdout; progress goes to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadRttMatrix, zeroDiagonal } from './rtt-matrix.js';
-import { DEFAULT_SHORTLIST } from './nearest.js';
-import { DEFAULT_ROUNDS, DEFAULT_SEED, evaluateVivaldi } from './vivaldi-evaluation.js';
+import { loadRttMatrix, zeroDiagonal } from '../mesh/rtt-matrix.js';
+import { DEFAULT_SHORTLIST } from '../mesh/nearest.js';
+import { DEFAULT_ROUNDS, DEFAULT_SEED, evaluateVivaldi } from '../mesh/vivaldi-evaluation.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -23,7 +23,7 @@ function integer(value: string): number {
 const program = new Command()
   .name('vivaldi')
   .description('Run the Vivaldi coordinates and nearest-node choice over an RTT matrix in simulation')
-  .requiredOption('--matrix <csv>', 'RTT matrix (format of shared/data/rtt/countries.csv)')
+  .requiredOption('--matrix <csv>', 'RTT matrix (format of vendor/rtt/countries.csv)')
   .option('--rounds <r>', 'probe rounds (each node probes one peer per round)', positiveInt, DEFAULT_ROUNDS)
   .option('--neighbours <k>', 'restrict each node to a fixed random set of k peers', positiveInt)
   .option('--seed <s>', 'random seed', integer, DEFAULT_SEED)

@@ -1,0 +1,127 @@
+/**
+ * Local cluster on loopback:
+ *   npm run cluster -- --nodes <n> [--base-port 8081] [--rtt <matrix.csv> --sites a,b,c] [--data <dir>]
+ *                      [--hypervisor sim:///?cores=2&memoryMiB=4096] [--capacity <cores,MiB>] [--auth none|token]
+ * Starts the nodes of a `LocalCluster` (local-cluster.ts), prints a table of the nodes (refreshed
+ * as coordinates settle) on stdout; Ctrl-C or SIGTERM stops them all.
+ */
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadRttMatrix, parseSites } from '../mesh/rtt-matrix.js';
+import { DEFAULT_BASE_PORT, LocalCluster } from './local-cluster.js';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function capacity(value: string): { cores: number; memoryMiB: number } {
+  const [cores, memoryMiB] = value.split(',').map(Number);
+  if (!Number.isFinite(cores) || !Number.isFinite(memoryMiB) || cores! <= 0 || memoryMiB! <= 0) throw new InvalidArgumentError('capacity is <cores>,<MiB>, e.g. 4,8192');
+  return { cores: cores!, memoryMiB: memoryMiB! };
+}
+
+async function main(): Promise<void> {
+  const opts = new Command()
+    .name('cluster')
+    .requiredOption('--nodes <n>', 'number of nodes', positiveInt)
+    .option('--base-port <p>', 'HTTP port of the first node (then consecutive)', positiveInt, DEFAULT_BASE_PORT)
+    .option('--rtt <csv>', 'RTT matrix for delay injection')
+    .option('--sites <ids>', 'comma-separated site ids of the matrix, assigned to nodes in order')
+    .option('--data <dir>', "root of the nodes' data directories (default: a new temporary directory)")
+    .option('--secret <s>', 'cluster secret (default: random)')
+    .option(
+      '--hypervisor <uri>',
+      'hypervisor of every node: a libvirt URI, or sim / sim:///?cores=N&memoryMiB=M&cpuOvercommit=F (each node then reads its loads from <data>/<node>/loads.json); default: each node its own libvirt test:///default host',
+    )
+    .option('--capacity <cores,MiB>', 'host capacity the scheduler may fill on every node', capacity)
+    .addOption(new Option('--auth <mode>', 'authentication of every node (token: the first node prints an admin token valid on all)').choices(['token', 'none']).default('token'))
+    .option('--log-level <level>', "the nodes' log level (info or more verbose: the table follows the nodes' info lines)", 'info')
+    .parse()
+    .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secret?: string; hypervisor?: string; capacity?: { cores: number; memoryMiB: number }; auth: 'none' | 'token'; logLevel: string }>();
+
+  if ((opts.rtt === undefined) !== (opts.sites === undefined)) {
+    process.stderr.write('cluster: --rtt and --sites go together\n');
+    process.exit(2);
+  }
+  const sites = opts.rtt && opts.sites ? parseSites(loadRttMatrix(opts.rtt), opts.sites) : [];
+
+  let tableTimer: NodeJS.Timeout | null = null;
+  let cluster: LocalCluster | undefined;
+  const scheduleTable = (): void => {
+    tableTimer ??= setTimeout(() => {
+      tableTimer = null;
+      if (cluster) printTable(cluster);
+    }, 500);
+  };
+  let stopping = false;
+  let tokenShown = false;
+  const stopAll = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write('cluster: stopping\n');
+    if (tableTimer) clearTimeout(tableTimer);
+    await cluster?.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stopAll());
+  process.on('SIGTERM', () => void stopAll());
+
+  cluster = await LocalCluster.start({
+    nodes: opts.nodes,
+    sites,
+    rtt: opts.rtt,
+    basePort: opts.basePort,
+    dataRoot: opts.data ?? join(tmpdir(), `discovery-cluster-${process.pid}`),
+    secret: opts.secret,
+    hypervisor: opts.hypervisor,
+    capacity: opts.capacity,
+    auth: opts.auth,
+    logLevel: opts.logLevel,
+    onLine: (node, line) => {
+      // The node's own JSON log lines: warnings and errors go to stderr; the table follows the rest.
+      if ((line.level ?? 0) >= 50) process.stderr.write(`cluster: ${node.name}: ${JSON.stringify(line)}\n`);
+      if (line.msg === 'member joined' || line.msg === 'member left' || line.msg === 'mesh status') scheduleTable();
+    },
+    onOutput: (node, text) => {
+      // Every node derives its signing key from the cluster secret: one node's admin token is valid on all.
+      if (!text.startsWith('Admin token')) process.stderr.write(`cluster: ${node.name}: ${text}`);
+      else if (!tokenShown && node.adminToken) {
+        tokenShown = true;
+        process.stderr.write(`cluster: admin token (valid on every node; send it as X-Auth-Token): ${node.adminToken}\n`);
+      }
+    },
+  }).catch((err: unknown) => {
+    process.stderr.write(`cluster: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+  process.stderr.write(`cluster: testnet on ${cluster.bootstrap}, data in ${cluster.dataRoot}\n`);
+  for (const n of cluster.nodes) {
+    n.proc!.on('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`cluster: ${n.name} exited (${signal ?? code})\n`);
+    });
+    if (n.loadFile) process.stderr.write(`cluster: ${n.name} reads its domains' loads from ${n.loadFile}\n`);
+  }
+  printTable(cluster);
+}
+
+function printTable(cluster: LocalCluster): void {
+  const head = ['name', 'pid', 'site', 'url', 'key', 'members', 'coordinate (components…, height) ms'];
+  const body = cluster.nodes.map((n) => [
+    n.name,
+    n.alive ? String(n.proc!.pid) : '-',
+    n.site ?? '-',
+    n.alive ? n.url : '(stopped)',
+    n.key.slice(0, 16),
+    String(n.members.size),
+    n.coordinate ? n.coordinate.map((x) => x.toFixed(1)).join(', ') : '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  process.stdout.write(`\n${fmt(head)}\n${body.map(fmt).join('\n')}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();
