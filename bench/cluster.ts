@@ -255,7 +255,7 @@ async function burst(cluster: LocalCluster, o: Opts) {
     cluster.setLoads(0, Object.fromEntries([...loads].map(([id, cpu]) => [id, { cpu }])));
   };
   // A node is above capacity when its computes' loads add up to more than its cores; the scheduler
-  // counts each compute at least at its share (vCPUs / 4 cores, src/occi/cloud/vm-demand.ts).
+  // counts each compute at least at its share (vCPUs / 4 cores, src/cloud/vm-demand.ts).
   const share = (BURST_CORES * 100) / 4;
   const over = (where: Map<string, { node: string }>, counted = false) => {
     const sum = new Map<string, number>();

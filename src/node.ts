@@ -15,10 +15,10 @@ import type { Backend } from './occi/backend.js';
 import { HypervisorBackend } from './occi/hypervisor-backend.js';
 import { openOcciService } from './occi/occi-node.js';
 import type { OcciService } from './occi/service.js';
-import { type AgentTuning, Cloud } from './occi/cloud/cloud.js';
-import { Resilience, type ResilienceTuning } from './occi/cloud/resilience.js';
+import { type AgentTuning, Cloud } from './cloud/lrt.js';
+import { Resilience, type ResilienceTuning } from './cloud/resilience.js';
 import { NodeControl } from './http/node-admin.js';
-import { placementOf } from './occi/placement-constraints.js';
+import { placementOf } from './cloud/placement.js';
 import type { ImageEntry } from './occi/templates.js';
 
 export interface NodeOptions {

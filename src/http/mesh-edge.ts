@@ -19,7 +19,7 @@ import { type ForwardedRequest, type ForwardedResponse, forwardErrorStatus, stri
 import type { JsonValue, Member, Mesh } from '../mesh/mesh.js';
 import { type Coordinate, distance } from '../mesh/vivaldi/coordinate.js';
 import { categoryId, type Kind, type Mixin } from '../occi/category.js';
-import type { Cloud } from '../occi/cloud/cloud.js';
+import type { Cloud } from '../cloud/lrt.js';
 import type { Entity } from '../occi/entity.js';
 import { OcciError } from '../occi/errors.js';
 import { LOCALITY, LOCALITY_COORDINATE, LOCALITY_MAX_RTT, LOCALITY_NEAR } from '../occi/placement-model.js';

@@ -10,8 +10,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Context } from 'openapi-backend';
 import type { Mesh } from '../mesh/mesh.js';
-import type { Cloud } from '../occi/cloud/cloud.js';
-import type { Resilience } from '../occi/cloud/resilience.js';
+import type { Cloud } from '../cloud/lrt.js';
+import type { Resilience } from '../cloud/resilience.js';
 import { OcciError } from '../occi/errors.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import type { Principal } from '../occi/request.js';

@@ -28,7 +28,7 @@ const SIM_PARAMS: Record<string, 'cores' | 'memoryMiB' | 'cpuOvercommit' | 'load
 
 /**
  * vCPUs per core a simulated host of a node accepts unless its URI says otherwise: as many as the
- * cloud allocates (4 per core, src/occi/cloud/vm-demand.ts), so that the scheduler's admission
+ * cloud allocates (4 per core, src/cloud/vm-demand.ts), so that the scheduler's admission
  * decides, as on a real host, and the host does not refuse what the scheduler admitted.
  */
 export const SIM_NODE_CPU_OVERCOMMIT = 4;

@@ -1,6 +1,6 @@
 /**
- * Placement constraints expressed with ordinary OCCI (the mixins of placement-model.ts) and their
- * translation into the scheduler's per-VM placement rules (src/scheduler/placement.ts).
+ * Placement constraints expressed with ordinary OCCI (the mixins of placement-model.ts), read and
+ * validated into plain rules; src/cloud/placement.ts hands them to the scheduler.
  *
  * A compute states a rule in one of two ways:
  *
@@ -25,9 +25,20 @@ import { OcciError } from './errors.js';
 import { COMPUTE } from './infrastructure-model.js';
 import { BAN, FENCE, GATHER, LATENCY, PLACEMENT_GROUP, PLACEMENT_MAX_RTT, PLACEMENT_NODES, SPREAD } from './placement-model.js';
 import type { CategoryRegistry } from './registry.js';
-import type { VmPlacement } from '../scheduler/placement.js';
 
-export type { VmPlacement } from '../scheduler/placement.js';
+/** The rules a compute states, with node names resolved to node ids (the scheduler's `VmPlacement`). */
+export interface PlacementRules {
+  /** Node ids the compute must never run on. */
+  readonly ban?: readonly string[];
+  /** Node ids the compute may only run on. */
+  readonly fence?: readonly string[];
+  /** Group names: computes sharing one never share a node. */
+  readonly spread?: readonly string[];
+  /** Group names: computes sharing one run on one node. */
+  readonly gather?: readonly string[];
+  /** Computes of the group stay on nodes pairwise within maxRttMs. */
+  readonly latency?: readonly { group: string; maxRttMs: number }[];
+}
 
 /** Node name → scheduler node id (the mesh key), undefined for a name no node has. */
 export type NodeResolver = (name: string) => string | undefined;
@@ -51,7 +62,7 @@ export interface PlacementOfOptions {
  * The placement rules of a compute, or undefined when it has none (or is not a compute).
  * Throws OcciError.invalidAttribute / missingAttribute / badRequest when `strict` (the default).
  */
-export function placementOf(entity: Entity, registry: CategoryRegistry, resolveNode: NodeResolver, options: PlacementOfOptions = {}): VmPlacement | undefined {
+export function readPlacement(entity: Entity, registry: CategoryRegistry, resolveNode: NodeResolver, options: PlacementOfOptions = {}): PlacementRules | undefined {
   const strict = options.strict ?? true;
   const sources = constraintSources(entity, registry);
   if (sources.size === 0) return undefined;
@@ -83,7 +94,7 @@ export function placementOf(entity: Entity, registry: CategoryRegistry, resolveN
     return [...new Set(out)];
   };
 
-  const placement: { -readonly [K in keyof VmPlacement]: VmPlacement[K] } = {};
+  const placement: { -readonly [K in keyof PlacementRules]: PlacementRules[K] } = {};
   const spread = groupsOf(SPREAD);
   const gather = groupsOf(GATHER);
   const both = spread.filter((g) => gather.includes(g));
@@ -122,7 +133,7 @@ export function placementOf(entity: Entity, registry: CategoryRegistry, resolveN
 
 /** Refuses (with an OcciError) a compute whose placement constraints cannot be honoured as written. */
 export function checkPlacement(entity: Entity, registry: CategoryRegistry, resolveNode: NodeResolver): void {
-  placementOf(entity, registry, resolveNode, { strict: true });
+  readPlacement(entity, registry, resolveNode, { strict: true });
 }
 
 /**

@@ -138,7 +138,7 @@ export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 export const DEFAULT_RESTART_POLICY: RestartPolicy = 'on-failure';
 
-/** What the node does when a compute's domain crashes, disappears or stops by itself (src/occi/cloud/restart-policy.ts). */
+/** What the node does when a compute's domain crashes, disappears or stops by itself (src/cloud/restart-policy.ts). */
 export const restartMixin: Mixin = {
   class: 'mixin',
   term: 'restart',

@@ -1,6 +1,6 @@
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { placementOf } from '../../src/occi/placement-constraints.js';
+import { placementOf } from '../../src/cloud/placement.js';
 import { LOCAL_ADMIN } from '../../src/occi/request.js';
 import { occiClient, type OcciClient } from '../helpers/client.js';
 import { COMPUTE, NETWORK, SMALL, startTestNode, type TestNode } from '../helpers/node.js';

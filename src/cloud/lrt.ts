@@ -4,16 +4,16 @@
  * Scheduler node ids are mesh keys; scheduler VM ids are compute ids (= domain UUIDs).
  */
 import type { Logger } from 'pino';
-import type { Hypervisor } from '../../hypervisor/hypervisor.js';
-import { MeshNeighbourOrder, MeshSchedulerTransport, meshDistance } from '../../cloud/scheduler-link.js';
-import type { Mesh } from '../../mesh/mesh.js';
-import { HypervisorMonitor } from '../../scheduler/hypervisor-monitor.js';
-import type { VmSpec } from '../../scheduler/model.js';
-import type { VmPlacement } from '../../scheduler/placement.js';
-import { NodeAgent, type NodeAgentOptions } from '../../scheduler/protocol/node-agent.js';
-import { realEnvironment } from '../../scheduler/protocol/transport.js';
-import type { Entity } from '../entity.js';
-import type { OcciService } from '../service.js';
+import type { Hypervisor } from '../hypervisor/hypervisor.js';
+import { MeshNeighbourOrder, MeshSchedulerTransport, meshDistance } from './scheduler-link.js';
+import type { Mesh } from '../mesh/mesh.js';
+import { HypervisorMonitor } from '../scheduler/hypervisor-monitor.js';
+import type { VmSpec } from '../scheduler/model.js';
+import type { VmPlacement } from '../scheduler/placement.js';
+import { NodeAgent, type NodeAgentOptions } from '../scheduler/protocol/node-agent.js';
+import { realEnvironment } from '../scheduler/protocol/transport.js';
+import type { Entity } from '../occi/entity.js';
+import type { OcciService } from '../occi/service.js';
 import { CloudActuator } from './actuator.js';
 import { Admissions, type AdmittedVm, fitsHere, type PlaceRequest, UNPLACEABLE_METHOD } from './admissions.js';
 import { Moves } from './moves.js';

@@ -1,6 +1,6 @@
-import type { VmSpec } from '../../scheduler/model.js';
-import { cores, memoryMiB } from '../domain-spec.js';
-import type { Entity } from '../entity.js';
+import type { VmSpec } from '../scheduler/model.js';
+import { cores, memoryMiB } from '../occi/domain-spec.js';
+import type { Entity } from '../occi/entity.js';
 
 /**
  * vCPUs the cloud allocates per core of a host: a compute is admitted for its cores divided by

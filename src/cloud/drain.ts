@@ -8,10 +8,10 @@
  * Networks and storage are not moved: they stay with the node.
  */
 import type { Logger } from 'pino';
-import type { Mesh } from '../../mesh/mesh.js';
-import { COMPUTE } from '../infrastructure-model.js';
-import type { EntityStore } from '../store.js';
-import type { Cloud } from './cloud.js';
+import type { Mesh } from '../mesh/mesh.js';
+import { COMPUTE } from '../occi/infrastructure-model.js';
+import type { EntityStore } from '../occi/store.js';
+import type { Cloud } from './lrt.js';
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 10 * 60_000;
 export const DEFAULT_DRAIN_RETRY_MS = 5_000;

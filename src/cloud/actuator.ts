@@ -4,9 +4,9 @@
  * the compute to the target node. Other kinds of start (restarts after a node loss) are handled by
  * the starters registered with `onStart`.
  */
-import type { Mesh } from '../../mesh/mesh.js';
-import type { VmSpec } from '../../scheduler/model.js';
-import type { HostActuator } from '../../scheduler/protocol/transport.js';
+import type { Mesh } from '../mesh/mesh.js';
+import type { VmSpec } from '../scheduler/model.js';
+import type { HostActuator } from '../scheduler/protocol/transport.js';
 import { isAdmittedVm } from './admissions.js';
 import type { Moves } from './moves.js';
 

@@ -4,11 +4,11 @@
  * policy, and the drain. Started once the node is in the mesh; closed before the mesh is.
  */
 import type { Logger } from 'pino';
-import type { Hypervisor } from '../../hypervisor/hypervisor.js';
-import type { Mesh } from '../../mesh/mesh.js';
-import type { OcciService } from '../service.js';
-import type { EntityStore } from '../store.js';
-import type { Cloud } from './cloud.js';
+import type { Hypervisor } from '../hypervisor/hypervisor.js';
+import type { Mesh } from '../mesh/mesh.js';
+import type { OcciService } from '../occi/service.js';
+import type { EntityStore } from '../occi/store.js';
+import type { Cloud } from './lrt.js';
 import { Drain } from './drain.js';
 import { Failover } from './failover.js';
 import { Replicator, ReplicaStore } from './replicas.js';

@@ -7,11 +7,11 @@
  * out or was found unplaceable can no longer be claimed, so nothing is half-created.
  */
 import type { Logger } from 'pino';
-import type { JsonValue, Mesh } from '../../mesh/mesh.js';
-import type { VmSpec } from '../../scheduler/model.js';
-import type { NodeAgent } from '../../scheduler/protocol/node-agent.js';
-import { OcciError } from '../errors.js';
-import type { NodeSnapshot } from '../../scheduler/protocol/transport.js';
+import type { JsonValue, Mesh } from '../mesh/mesh.js';
+import type { VmSpec } from '../scheduler/model.js';
+import type { NodeAgent } from '../scheduler/protocol/node-agent.js';
+import { OcciError } from '../occi/errors.js';
+import type { NodeSnapshot } from '../scheduler/protocol/transport.js';
 
 export const CLAIM_METHOD = 'cloud/claim';
 export const UNPLACEABLE_METHOD = 'cloud/unplaceable';

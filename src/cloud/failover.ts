@@ -17,15 +17,15 @@
  * policy run.
  */
 import type { Logger } from 'pino';
-import type { JsonValue, Mesh } from '../../mesh/mesh.js';
-import type { VmSpec } from '../../scheduler/model.js';
-import type { AttributeValue } from '../attribute.js';
-import type { Entity } from '../entity.js';
-import { COMPUTE } from '../infrastructure-model.js';
-import { DEFAULT_RESTART_POLICY, RESTART, RESTART_POLICY } from '../placement-model.js';
-import type { OcciService } from '../service.js';
-import type { EntityStore } from '../store.js';
-import type { Cloud } from './cloud.js';
+import type { JsonValue, Mesh } from '../mesh/mesh.js';
+import type { VmSpec } from '../scheduler/model.js';
+import type { AttributeValue } from '../occi/attribute.js';
+import type { Entity } from '../occi/entity.js';
+import { COMPUTE } from '../occi/infrastructure-model.js';
+import { DEFAULT_RESTART_POLICY, RESTART, RESTART_POLICY } from '../occi/placement-model.js';
+import type { OcciService } from '../occi/service.js';
+import type { EntityStore } from '../occi/store.js';
+import type { Cloud } from './lrt.js';
 import { demandOf } from './vm-demand.js';
 import { generationOf, type ReplicaRow, type ReplicaStore, type Replicator } from './replicas.js';
 

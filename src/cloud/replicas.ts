@@ -17,12 +17,12 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { JsonValue, Mesh } from '../../mesh/mesh.js';
-import { type Entity, linkEnds } from '../entity.js';
-import { COMPUTE } from '../infrastructure-model.js';
-import { PLACEMENT_GENERATION } from '../placement-model.js';
-import type { OcciService } from '../service.js';
-import type { Change, EntityStore } from '../store.js';
+import type { JsonValue, Mesh } from '../mesh/mesh.js';
+import { type Entity, linkEnds } from '../occi/entity.js';
+import { COMPUTE } from '../occi/infrastructure-model.js';
+import { PLACEMENT_GENERATION } from '../occi/placement-model.js';
+import type { OcciService } from '../occi/service.js';
+import type { Change, EntityStore } from '../occi/store.js';
 
 export const REPLICA_METHOD = 'cloud/replica';
 export const REPLICAS_FILE = 'replicas.db';

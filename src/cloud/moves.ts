@@ -6,9 +6,9 @@
  * requests on it wait at the source while it moves, then follow it to the target.
  */
 import type { Logger } from 'pino';
-import type { JsonValue, Mesh } from '../../mesh/mesh.js';
-import type { Entity } from '../entity.js';
-import type { OcciService } from '../service.js';
+import type { JsonValue, Mesh } from '../mesh/mesh.js';
+import type { Entity } from '../occi/entity.js';
+import type { OcciService } from '../occi/service.js';
 
 export const ADOPT_METHOD = 'cloud/adopt';
 export const DEFAULT_MOVE_TIMEOUT_MS = 60_000;

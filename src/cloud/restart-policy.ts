@@ -13,12 +13,12 @@
  * restarted before the node's fencing is over (`ready`).
  */
 import type { Logger } from 'pino';
-import type { Hypervisor } from '../../hypervisor/hypervisor.js';
-import type { Entity } from '../entity.js';
-import { COMPUTE } from '../infrastructure-model.js';
-import { DEFAULT_RESTART_POLICY, RESTART, RESTART_POLICY, type RestartPolicy } from '../placement-model.js';
-import type { OcciService } from '../service.js';
-import type { EntityStore } from '../store.js';
+import type { Hypervisor } from '../hypervisor/hypervisor.js';
+import type { Entity } from '../occi/entity.js';
+import { COMPUTE } from '../occi/infrastructure-model.js';
+import { DEFAULT_RESTART_POLICY, RESTART, RESTART_POLICY, type RestartPolicy } from '../occi/placement-model.js';
+import type { OcciService } from '../occi/service.js';
+import type { EntityStore } from '../occi/store.js';
 
 export const DEFAULT_MAX_RESTARTS = 5;
 export const DEFAULT_RESTART_WINDOW_MS = 10 * 60_000;
