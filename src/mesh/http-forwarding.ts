@@ -8,7 +8,7 @@
  *   // on MeshError: reply forwardErrorStatus(err) (503 / 504 / 413 / 502)
  */
 import { MeshError } from './errors.js';
-import type { JsonValue } from './mesh.js';
+import type { JsonValue } from './wire.js';
 
 export const FORWARD_METHOD = 'mesh/http-forward';
 export const DEFAULT_FORWARD_TIMEOUT_MS = 10_000;

@@ -49,45 +49,20 @@ import { loadOrCreateIdentity } from './identity.js';
 import { chooseNearest, type RankedCandidate } from './nearest.js';
 import { median, VivaldiClient } from './vivaldi/client.js';
 import type { VivaldiConfig } from './vivaldi/config.js';
-import { isValidCoordinate, type Coordinate, type RandomSource } from './vivaldi/coordinate.js';
+import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
+import { realTimers, sleep, type Clock, type MeshTimers, type TimerHandle } from './clock.js';
+import { DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_SWARM_DESTROY_GRACE_MS, meshConfig, type MeshConfig } from './config.js';
+import { LatencyEmulator, type DelayFunction } from './latency.js';
+import { coordFromJson, coordToJson, decode, encode, type Envelope, type JsonValue, type Reply } from './wire.js';
 
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_KEEP_ALIVE_MS = 1000;
-export const DEFAULT_CONNECTION_TIMEOUT_MS = 3000;
-export const DEFAULT_HEARTBEAT_MS = 1000;
-export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3000;
-/** A connection that has not passed the handshake by then is destroyed. */
-export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
-export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
-/** Extra attempts for idempotent calls that failed with CLOSED / UNREACHABLE. */
-export const DEFAULT_RETRIES = 2;
-export const DEFAULT_RETRY_DELAY_MS = 100;
-export const DEFAULT_PROBE_INTERVAL_MS = 1000;
-export const DEFAULT_PROBES_PER_ROUND = 2;
-export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
-/** Samples per peer kept for the chooser's measured RTT (median). */
-export const DEFAULT_RTT_WINDOW = 9;
-/** Discovery refreshes after joining, in ms from the join (then Hyperswarm's own schedule). */
-export const DEFAULT_REFRESH_SCHEDULE_MS: readonly number[] = [250, 1000, 3000, 8000];
-/**
- * After a member's connection closes, how long a new connection from the same
- * key may take to replace it before the member is reported lost. Absorbs
- * Hyperswarm's duplicate-connection swaps (the old stream closes just before
- * the new one is handed over). Adds to the loss-detection bound.
- */
-export const DEFAULT_RECONNECT_GRACE_MS = 500;
-/** Time allowed for a graceful swarm shutdown before it is forced. */
-export const DEFAULT_SWARM_DESTROY_GRACE_MS = 2000;
-/** Pending-call bound per mesh. */
-export const DEFAULT_MAX_IN_FLIGHT = 10_000;
+export * from './config.js';
+export type { Clock } from './clock.js';
+export { coordFromJson, coordToJson, type JsonValue } from './wire.js';
 
 const RPC_PROTOCOL = 'discovery-mesh/rpc/v1';
 const METHOD_PING = 'mesh/ping';
 const EVENT_HELLO = 'mesh/hello';
 const EVENT_HEARTBEAT = 'mesh/heartbeat';
-
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** What a node says about itself. */
 export interface MemberInfo {
@@ -108,12 +83,7 @@ export interface Member extends MemberInfo {
   lastSeen: number;
 }
 
-export interface Clock {
-  /** Monotonic milliseconds. */
-  now(): number;
-}
-
-export interface MeshOptions {
+export interface MeshOptions extends Partial<MeshConfig> {
   /** Cluster secret: the topic is derived from it and peers must prove it. */
   secret: string | Buffer;
   /** DHT bootstrap nodes. Required: without it Hyperswarm would use the public network. */
@@ -132,24 +102,8 @@ export interface MeshOptions {
   host?: string;
   /** Override the topic (default: topicFor(secret)). */
   topic?: Buffer;
-  keepAliveMs?: number;
-  connectionTimeoutMs?: number;
-  heartbeatMs?: number;
-  heartbeatTimeoutMs?: number;
-  authTimeoutMs?: number;
-  reconnectGraceMs?: number;
-  requestTimeoutMs?: number;
-  maxMessageBytes?: number;
-  retries?: number;
-  retryDelayMs?: number;
-  probeIntervalMs?: number;
-  probesPerRound?: number;
-  probeTimeoutMs?: number;
-  /** 0 disables probing. */
-  rttWindow?: number;
-  refreshScheduleMs?: readonly number[];
   /** Delay (ms) applied to every message written to a peer: half the RTT to emulate. */
-  delayMs?: (peerKey: string) => number;
+  delayMs?: DelayFunction;
   vivaldi?: Partial<VivaldiConfig>;
   logger?: Logger;
   clock?: Clock;
@@ -197,13 +151,6 @@ export interface MeshEvents {
   refused: [{ key: string; reason: string }];
 }
 
-interface Envelope {
-  m: string;
-  v: JsonValue;
-}
-
-type Reply = { ok: true; v: JsonValue } | { ok: false; code: string; message: string };
-
 /** One authenticated (or authenticating) connection to a peer. */
 class Link {
   verified = false;
@@ -231,39 +178,22 @@ export class Mesh extends EventEmitter<MeshEvents> {
   readonly key: string;
   readonly topic: Buffer;
   readonly vivaldi: VivaldiClient;
-  private readonly opts: Required<
-    Pick<
-      MeshOptions,
-      | 'keepAliveMs'
-      | 'connectionTimeoutMs'
-      | 'heartbeatMs'
-      | 'heartbeatTimeoutMs'
-      | 'authTimeoutMs'
-      | 'reconnectGraceMs'
-      | 'requestTimeoutMs'
-      | 'maxMessageBytes'
-      | 'retries'
-      | 'retryDelayMs'
-      | 'probeIntervalMs'
-      | 'probesPerRound'
-      | 'probeTimeoutMs'
-      | 'rttWindow'
-      | 'refreshScheduleMs'
-    >
-  >;
+  private readonly opts: MeshConfig;
   private readonly authKey: Buffer;
   private readonly swarm: Hyperswarm;
   private readonly ownsSwarm: boolean;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly random: RandomSource;
-  private readonly delayMs: ((peerKey: string) => number) | undefined;
+  private readonly timers: MeshTimers;
+  private readonly latency: LatencyEmulator;
   private readonly revoked: Set<string>;
   private readonly links = new Map<string, Link>();
   private readonly memberMap = new Map<string, Member>();
   private readonly handlers = new Map<string, Handler>();
   private readonly rtts = new Map<string, number[]>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Discovery refreshes still to come. */
+  private readonly refreshTimers = new Set<TimerHandle>();
   /** Members whose connection closed, awaiting a replacement (key → leave timer). */
   private readonly leaving = new Map<string, NodeJS.Timeout>();
   /** Callers waiting for a verified link to a key. */
@@ -290,27 +220,12 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.key = this.keyPair.publicKey.toString('hex');
     this.topic = options.topic ?? topicFor(options.secret);
     this.authKey = authKeyFor(options.secret);
-    this.opts = {
-      keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
-      connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
-      heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
-      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
-      authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
-      reconnectGraceMs: options.reconnectGraceMs ?? DEFAULT_RECONNECT_GRACE_MS,
-      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-      retries: options.retries ?? DEFAULT_RETRIES,
-      retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
-      probeIntervalMs: options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
-      probesPerRound: options.probesPerRound ?? DEFAULT_PROBES_PER_ROUND,
-      probeTimeoutMs: options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
-      rttWindow: options.rttWindow ?? DEFAULT_RTT_WINDOW,
-      refreshScheduleMs: options.refreshScheduleMs ?? DEFAULT_REFRESH_SCHEDULE_MS,
-    };
+    this.opts = meshConfig(options);
     this.log = (options.logger ?? pino({ level: 'warn' })).child({ mesh: short(this.key), name: options.name });
     this.clock = options.clock ?? { now: () => performance.now() };
     this.random = options.random ?? Math.random;
-    this.delayMs = options.delayMs;
+    this.timers = realTimers(this.clock);
+    this.latency = new LatencyEmulator(options.delayMs, this.timers);
     this.revoked = new Set([...(options.revoked ?? [])].map((k) => k.toLowerCase()));
     this.vivaldi = new VivaldiClient({ config: options.vivaldi ?? {}, random: this.random });
     this.info = {
@@ -403,7 +318,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         () => true,
         () => true,
       );
-      const done = await Promise.race([graceful, sleep(DEFAULT_SWARM_DESTROY_GRACE_MS).then(() => false)]);
+      const done = await Promise.race([graceful, sleep(this.timers, DEFAULT_SWARM_DESTROY_GRACE_MS).then(() => false)]);
       if (!done) await this.swarm.destroy({ force: true }).catch(() => undefined);
     }
     else await this.swarm.leave(this.topic).catch(() => undefined);
@@ -413,8 +328,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    for (const t of this.refreshTimers) this.timers.clearTimer(t);
+    this.refreshTimers.clear();
     for (const t of this.leaving.values()) clearTimeout(t);
     this.leaving.clear();
     for (const waiters of this.linkWaiters.values()) for (const w of waiters) w();
@@ -426,12 +341,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   private later(ms: number, fn: () => void): void {
-    const t = setTimeout(() => {
-      this.timers.delete(t);
+    const t = this.timers.setTimer(ms, () => {
+      this.refreshTimers.delete(t);
       fn();
-    }, ms);
-    t.unref();
-    this.timers.add(t);
+    });
+    this.refreshTimers.add(t);
   }
 
   // ---------------------------------------------------------------- view
@@ -585,7 +499,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         const left = deadline - this.clock.now();
         if (attempt >= retries || !e.retryable || left <= this.opts.retryDelayMs || this.closing) throw e;
         this.log.debug({ peer: short(peerKey), method, attempt, code: e.code }, 'retrying idempotent call');
-        await sleep(this.opts.retryDelayMs);
+        await sleep(this.timers, this.opts.retryDelayMs);
       }
     }
   }
@@ -697,7 +611,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       void (async () => {
         const link = await this.readyLink(peerKey, deadline);
         if (done) return;
-        await this.delay(peerKey);
+        await this.latency.wait(peerKey);
         if (done) return;
         if (link.closed || link.rpc.closed) return finish(MeshError.CLOSED('connection closed', undefined, peerKey));
         this.counters.requestsSent++;
@@ -732,7 +646,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       if (link.verified && !link.closed) return link;
       const left = deadline - this.clock.now();
       if (left <= 0) throw MeshError.TIMEOUT(0, peerKey);
-      const ok = await Promise.race([link.ready, sleep(left).then(() => false)]);
+      const ok = await Promise.race([link.ready, sleep(this.timers, left).then(() => false)]);
       if (ok && !link.closed) return link;
       if (this.links.get(peerKey) === link) throw MeshError.UNREACHABLE(peerKey);
     }
@@ -756,11 +670,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
       timer.unref();
       waiters.add(done);
     });
-  }
-
-  private async delay(peerKey: string): Promise<void> {
-    const d = this.delayMs?.(peerKey) ?? 0;
-    if (d > 0) await sleep(d);
   }
 
   // ---------------------------------------------------------------- connections
@@ -916,9 +825,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
         this.log.debug({ err, peer: short(link.key) }, 'event not sent');
       }
     };
-    const d = this.delayMs?.(link.key) ?? 0;
-    if (d > 0) setTimeout(send, d).unref();
-    else send();
+    this.latency.defer(link.key, send);
   }
 
   private onEvent(link: Link, raw: Buffer | null): void {
@@ -963,7 +870,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     if (out.length > this.opts.maxMessageBytes) {
       out = encode({ ok: false, code: 'TOO_LARGE', message: `reply of ${out.length} bytes exceeds ${this.opts.maxMessageBytes}` });
     }
-    await this.delay(link.key);
+    await this.latency.wait(link.key);
     return out;
   }
 
@@ -1039,19 +946,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
 // ---------------------------------------------------------------- helpers
 
-function encode(value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value));
-}
-
-function decode(raw: Buffer | null): JsonValue {
-  if (!raw) throw MeshError.BAD_MESSAGE('empty message');
-  try {
-    return JSON.parse(raw.toString('utf8')) as JsonValue;
-  } catch (err) {
-    throw MeshError.BAD_MESSAGE('malformed JSON', err);
-  }
-}
-
 function copyMember(m: Member): Member {
   return { ...m, coordinate: m.coordinate ? { ...m.coordinate, vec: [...m.coordinate.vec] } : null };
 }
@@ -1064,27 +958,6 @@ function sanitizeInfo(info: MemberInfo): MemberInfo {
     capacity: info.capacity ?? null,
     seq: Number.isFinite(info.seq) ? info.seq : 0,
   };
-}
-
-export function coordToJson(c: Coordinate): JsonValue {
-  return { vec: [...c.vec], error: c.error, adjustment: c.adjustment, height: c.height };
-}
-
-export function coordFromJson(v: JsonValue | undefined): Coordinate | null {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return null;
-  const o = v as { vec?: unknown; error?: unknown; adjustment?: unknown; height?: unknown };
-  if (!Array.isArray(o.vec) || !o.vec.every((x) => typeof x === 'number')) return null;
-  const c: Coordinate = {
-    vec: o.vec as number[],
-    error: Number(o.error),
-    adjustment: Number(o.adjustment),
-    height: Number(o.height),
-  };
-  return isValidCoordinate(c) ? c : null;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
