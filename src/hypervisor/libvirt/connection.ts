@@ -147,6 +147,14 @@ export class LibvirtConnection {
     return run;
   }
 
+  /** Whether a lookup finds something (freeing it at once with `free`); `missing` is libvirt's not-found number. */
+  async exists(name: LibvirtFunctionName, args: unknown[], missing: number, free: LibvirtFunctionName, during: string): Promise<boolean> {
+    const handle = await this.lookup(name, args, missing, during);
+    if (handle === null) return false;
+    this.binding.fn[free](handle);
+    return true;
+  }
+
   /** A call returning an int (-1 on error). */
   int(name: LibvirtFunctionName, args: unknown[], during: string): Promise<number> {
     return this.call<number>(name, args, (r) => r < 0, during);

@@ -7,6 +7,8 @@ export const METADATA_NS = 'urn:discovery-occi:hypervisor:1';
 const METADATA_PREFIX = 'dx';
 /** Device alias of the root disk built from `image`. */
 export const ROOT_DISK_ID = 'root';
+/** A domain id: libvirt's UUID string. */
+export const DOMAIN_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** libvirt accepts user aliases of this form only. */
 const ALIAS_ID = /^[A-Za-z0-9_-]+$/;
 const ARCH: Record<Architecture, string> = { x86: 'i686', x64: 'x86_64' };
@@ -72,7 +74,7 @@ function metadataXml(spec: DomainSpec): string {
 }
 
 export function validateSpec(spec: DomainSpec): void {
-  if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(spec.id)) {
+  if (!DOMAIN_ID.test(spec.id)) {
     throw HypervisorError.INVALID_ARG(`domain id ${JSON.stringify(spec.id)} is not a UUID`);
   }
   if (spec.name.trim() === '') throw HypervisorError.INVALID_ARG('domain name is empty');
