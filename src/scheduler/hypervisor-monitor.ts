@@ -25,8 +25,7 @@
  *   setInterval(() => void monitor.refresh().then(() => agent.sample()), 1000);
  */
 import type { DomainInfo, Hypervisor } from '../hypervisor/hypervisor.js';
-import type { NodeSpec, VmSpec } from './model.js';
-import type { VmPlacement } from './placement.js';
+import type { NodeSpec, VmPlacement, VmSpec } from './model.js';
 import type { HostMonitor, NodeSnapshot } from './protocol/transport.js';
 
 const ACTIVE = new Set<DomainInfo['state']>(['running', 'paused']);

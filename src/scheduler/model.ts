@@ -3,7 +3,6 @@
  * demand, and a mapping (online/offline nodes, running and ready VMs). Nothing here knows the solver.
  */
 import { SchedulerError } from './errors.js';
-import type { VmPlacement } from './placement.js';
 
 export type Resource = 'cpu' | 'mem';
 export const RESOURCES: readonly Resource[] = ['cpu', 'mem'];
@@ -15,7 +14,21 @@ export interface NodeSpec {
   readonly mem: number;
 }
 
-/** A VM's current demand, same units as NodeSpec, and the placement rules it carries (placement.ts). */
+/** Placement rules a VM carries; placement.ts turns them into the constraints of a partition's model. */
+export interface VmPlacement {
+  /** Node ids the VM must never run on. */
+  readonly ban?: readonly string[];
+  /** Node ids the VM may only run on. */
+  readonly fence?: readonly string[];
+  /** Group names: VMs sharing one never share a node. */
+  readonly spread?: readonly string[];
+  /** Group names: VMs sharing one run on one node. */
+  readonly gather?: readonly string[];
+  /** VMs of the group stay on nodes pairwise within maxRttMs. */
+  readonly latency?: readonly { group: string; maxRttMs: number }[];
+}
+
+/** A VM's current demand, same units as NodeSpec, and the placement rules it carries. */
 export interface VmSpec {
   readonly id: string;
   readonly cpu: number;

@@ -26,18 +26,7 @@
 import { ban, type Constraint, fence, gather, groupsFromRtt, latency, spread } from './constraints/index.js';
 import type { VmSpec } from './model.js';
 
-export interface VmPlacement {
-  /** Node ids the VM must never run on. */
-  readonly ban?: readonly string[];
-  /** Node ids the VM may only run on. */
-  readonly fence?: readonly string[];
-  /** Group names: VMs sharing one never share a node. */
-  readonly spread?: readonly string[];
-  /** Group names: VMs sharing one run on one node. */
-  readonly gather?: readonly string[];
-  /** VMs of the group stay on nodes pairwise within maxRttMs. */
-  readonly latency?: readonly { group: string; maxRttMs: number }[];
-}
+export type { VmPlacement } from './model.js';
 
 /** Beyond this many maximal cliques a latency group falls back to a greedy (stricter) cover. */
 export const MAX_LATENCY_GROUPS = 256;

@@ -1,6 +1,11 @@
 /** DVMS events and protocol messages (plain data, serialisable as JSON). */
-import type { VmSpec } from '../model.js';
-import type { NodeSnapshot } from './transport.js';
+import type { NodeSpec, VmSpec } from '../model.js';
+
+/** A node and the VMs it runs, as its monitor sees them (the payload of `state` and `adopted`). */
+export interface NodeSnapshot {
+  readonly node: NodeSpec;
+  readonly vms: readonly VmSpec[];
+}
 
 export type DvmsEventKind = 'overload' | 'underload' | 'admission' | 'node-loss' | 'drain';
 

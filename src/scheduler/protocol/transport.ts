@@ -3,8 +3,10 @@
  * the monitor that samples the local node, and the actuator that applies plans. The real mesh, the
  * real hypervisor and the simulator each provide their own implementations.
  */
-import type { NodeSpec, VmSpec } from '../model.js';
-import type { DvmsMessage } from './messages.js';
+import type { VmSpec } from '../model.js';
+import type { DvmsMessage, NodeSnapshot } from './messages.js';
+
+export type { NodeSnapshot } from './messages.js';
 
 /** Node ids are strings. Messages may be delayed, reordered or lost; nothing is acknowledged. */
 export interface SchedulerTransport {
@@ -29,11 +31,6 @@ export interface AgentEnvironment {
   computeDelay(wallMs: number, work: number): number;
   /** Wall clock used to measure solver runs, in ms. */
   wallNow(): number;
-}
-
-export interface NodeSnapshot {
-  readonly node: NodeSpec;
-  readonly vms: readonly VmSpec[];
 }
 
 /** The monitoring layer's view of the local node. */
