@@ -7,7 +7,7 @@ import type { Model, NodeSpec, VmSpec } from '../model.js';
 import type { RandomSource } from '../random.js';
 import { solve } from '../solver/solve.js';
 import { runPlan, type PlanStep } from './plan-runner.js';
-import type { SimContext } from './simulate.js';
+import type { SimContext } from './context.js';
 
 export function runCentralized(ctx: SimContext, rng: RandomSource): void {
   const { options, queue, cluster, env, actuator, stats, lost } = ctx;

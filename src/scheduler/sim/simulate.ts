@@ -5,90 +5,14 @@
  * simulated clock (`solveTime: 'wall'`), or a deterministic charge per solver work unit
  * (`solveTime: 'model'`) which makes a run reproducible bit for bit for a given seed.
  */
-import type { VmSpec } from '../model.js';
-import { NodeAgent, type AgentObserver } from '../protocol/node-agent.js';
-import { RingOrder, VivaldiOrder, type NeighbourOrder } from '../protocol/neighbours.js';
-import type { AgentEnvironment, HostActuator } from '../protocol/transport.js';
 import { exponential, gaussian, seededRandom, uniformInt } from '../random.js';
-import { SchedulerError } from '../errors.js';
 import { runCentralized } from './centralized.js';
-import { SimCluster } from './cluster.js';
-import { EventQueue, type SimEvent } from './event-queue.js';
-import { SimNetwork } from './network.js';
-import { SyncThenable } from './sync-thenable.js';
-import { loadRttCsv, matrixTopology, randomTopology, type Topology } from './topology.js';
+import { createSimContext } from './context.js';
+import { runDvms, type DvmsDriver } from './dvms.js';
+import { SIM_DEFAULTS, validateOptions, type SchedulerName, type SimOptions } from './options.js';
+import { loadRttCsv } from './topology.js';
 
-export const SCHEDULERS = ['dvms', 'dvms-ring', 'centralized', 'none'] as const;
-export type SchedulerName = (typeof SCHEDULERS)[number];
-
-export interface SimOptions {
-  hosts: number;
-  vms: number;
-  /** Simulated run length, s. */
-  durationS: number;
-  seed: number;
-  /** Host capacity: CPU in % of a core (800 = 8 cores), memory in MiB. */
-  hostCpu: number;
-  hostMem: number;
-  /** VM size: CPU demand at 100 % load (100 = 1 vCPU), memory in MiB. */
-  vmCpu: number;
-  vmMem: number;
-  /** Load injector: a VM's load changes every Exp(λ = vms / loadPeriodS) s to N(mean, sd) in steps. */
-  loadMean: number;
-  loadSd: number;
-  loadStep: number;
-  loadPeriodS: number;
-  /** Live-migration bandwidth in MB/s (a migration lasts mem / bandwidth + link latency). */
-  bandwidthMBps: number;
-  /** Number of host crashes injected at random times, and the delay before a neighbour notices. */
-  crashes: number;
-  crashDetectS: number;
-  /** `random` (plane of `spanMs`) or the path of an RTT matrix CSV. */
-  topology: string;
-  spanMs: number;
-  /** Extra random delay per message, ms (0 = none). */
-  jitterMs: number;
-  solveTime: 'wall' | 'model';
-  /** Charge per solver work unit in `model` mode, ms. */
-  workUnitMs: number;
-  /** Solver time budget per DVMS event, ms. */
-  solveBudgetMs: number;
-  /** Centralized loop: period and solver time budget. */
-  centralPeriodS: number;
-  centralBudgetMs: number;
-  /** DVMS underload threshold (fraction of CPU capacity, 0 = off). */
-  underload: number;
-  /** Solver headroom (fraction of CPU kept free on touched nodes), for dvms and centralized. */
-  headroom: number;
-}
-
-export const SIM_DEFAULTS: SimOptions = {
-  hosts: 64,
-  vms: 640,
-  durationS: 3600,
-  seed: 1,
-  hostCpu: 800,
-  hostMem: 32 * 1024,
-  vmCpu: 100,
-  vmMem: 1024,
-  loadMean: 70,
-  loadSd: 30,
-  loadStep: 10,
-  loadPeriodS: 300,
-  bandwidthMBps: 125,
-  crashes: 0,
-  crashDetectS: 5,
-  topology: 'random',
-  spanMs: 100,
-  jitterMs: 0,
-  solveTime: 'wall',
-  workUnitMs: 0.00005,
-  solveBudgetMs: 500,
-  centralPeriodS: 30,
-  centralBudgetMs: 10_000,
-  underload: 0,
-  headroom: 0,
-};
+export { SCHEDULERS, SIM_DEFAULTS, type SchedulerName, type SimOptions } from './options.js';
 
 export interface SimMetrics {
   scheduler: SchedulerName;
@@ -127,29 +51,6 @@ export interface SimResult {
   details: Record<string, number>;
 }
 
-/** Shared state handed to the scheduler drivers. */
-export interface SimContext {
-  readonly options: SimOptions;
-  readonly queue: EventQueue;
-  readonly cluster: SimCluster;
-  readonly topology: Topology;
-  readonly env: AgentEnvironment;
-  readonly actuator: HostActuator;
-  readonly stats: SimStats;
-  /** VMs lost with a crashed host and not yet restarted. */
-  readonly lost: Set<number>;
-}
-
-export interface SimStats {
-  events: number;
-  unsolvable: number;
-  migrations: number;
-  solveMs: number[];
-  partitionSizes: number[];
-  solverRuns: number;
-  chargedMs: number;
-}
-
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
@@ -158,20 +59,10 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
-export function validateOptions(o: SimOptions): void {
-  const positive: (keyof SimOptions)[] = ['hosts', 'vms', 'durationS', 'hostCpu', 'hostMem', 'vmCpu', 'vmMem', 'loadPeriodS', 'bandwidthMBps', 'centralPeriodS', 'solveBudgetMs', 'centralBudgetMs'];
-  for (const k of positive) {
-    const v = o[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw SchedulerError.INVALID_OPTION(`${k} must be a positive number`);
-  }
-  if (o.crashes < 0 || o.crashes >= o.hosts) throw SchedulerError.INVALID_OPTION('crashes must be in [0, hosts)');
-}
-
 export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName, onProgress?: (fraction: number) => void): SimResult {
   const options: SimOptions = { ...SIM_DEFAULTS, ...partial };
   validateOptions(options);
   const wallStart = performance.now();
-  const queue = new EventQueue();
   const durationMs = options.durationS * 1000;
   // Independent streams so every scheduler sees the same loads, topology and crashes.
   const loadRng = seededRandom(options.seed);
@@ -179,8 +70,8 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
   const crashRng = seededRandom(options.seed ^ 0x27d4eb2f);
   const schedRng = seededRandom(options.seed ^ 0x165667b1);
 
-  const cluster = new SimCluster({ hosts: options.hosts, vms: options.vms, hostCpu: options.hostCpu, hostMem: options.hostMem, vmMem: options.vmMem, vmCpu: options.vmCpu });
-  const topology = options.topology === 'random' ? randomTopology(options.hosts, topoRng, options.spanMs) : matrixTopology(options.hosts, loadRttCsv(options.topology), topoRng);
+  const ctx = createSimContext(options, topoRng);
+  const { queue, cluster, topology, stats, lost, alive } = ctx;
   const sites = 'siteOf' in topology ? (topology as { siteOf: Int32Array }).siteOf : null;
   const siteIds = options.topology === 'random' ? null : loadRttCsv(options.topology).ids;
 
@@ -194,116 +85,9 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
     cluster.place(v, v % options.hosts, 0);
   }
 
-  const stats: SimStats = { events: 0, unsolvable: 0, migrations: 0, solveMs: [], partitionSizes: [], solverRuns: 0, chargedMs: 0 };
-  const env: AgentEnvironment = {
-    now: () => queue.now,
-    setTimer: (ms, fn) => queue.after(ms, fn),
-    clearTimer: (h) => {
-      (h as SimEvent).cancelled = true;
-    },
-    computeDelay: (wallMs, work) => {
-      const charged = options.solveTime === 'wall' ? wallMs : work * options.workUnitMs;
-      stats.solverRuns++;
-      stats.chargedMs += charged;
-      return charged;
-    },
-    wallNow: () => performance.now(),
-  };
-  const alive = (h: number): boolean => h >= 0 && h < options.hosts && cluster.alive[h] === 1;
-  const lost = new Set<number>();
-  const actuator: HostActuator = {
-    migrate(vmId, fromId, toId) {
-      const p = new SyncThenable();
-      const vm = Number(vmId.slice(1));
-      const from = SimNetwork.index(fromId);
-      const to = SimNetwork.index(toId);
-      const duration = ((cluster.vmMem[vm] ?? 0) / options.bandwidthMBps) * 1000 + topology.latencyMs(from, to);
-      queue.after(duration, () => {
-        if (alive(from) && alive(to) && cluster.vmHost[vm] === from) {
-          cluster.move(vm, to, queue.now / 1000);
-          stats.migrations++;
-          p.resolve();
-        } else p.reject(SchedulerError.ACTUATOR_FAILED(`migration of ${vmId} failed`));
-      });
-      return p;
-    },
-    start(spec, hostId) {
-      const p = new SyncThenable();
-      const vm = Number(spec.id.slice(1));
-      const host = SimNetwork.index(hostId);
-      queue.after(1, () => {
-        if (alive(host) && cluster.vmHost[vm] === -1 && lost.has(vm)) {
-          lost.delete(vm);
-          cluster.place(vm, host, queue.now / 1000);
-          p.resolve();
-        } else p.reject(SchedulerError.ACTUATOR_FAILED(`start of ${spec.id} failed`));
-      });
-      return p;
-    },
-  };
-  const ctx: SimContext = { options, queue, cluster, topology, env, actuator, stats, lost };
-
-  // Scheduler drivers.
-  let onCrash: (host: number, vms: VmSpec[], detector: number) => void = () => {};
-  let network: SimNetwork | null = null;
-  if (scheduler === 'dvms' || scheduler === 'dvms-ring') {
-    const ids = Array.from({ length: options.hosts }, (_, h) => `h${h}`);
-    let order: NeighbourOrder;
-    if (scheduler === 'dvms-ring') order = new RingOrder(ids);
-    else if (topology.coordinates) {
-      const coords = new Map(ids.map((id, h) => [id, Array.from(topology.coordinates?.[h] ?? [0])] as const));
-      order = new VivaldiOrder(ids, { coordinates: coords });
-    } else order = new VivaldiOrder(ids, { distance: (a, b) => topology.rttMs(SimNetwork.index(a), SimNetwork.index(b)) });
-    network = new SimNetwork({ queue, latencyMs: topology.latencyMs, jitterMs: options.jitterMs, rng: schedRng, isAlive: alive });
-    const observer: AgentObserver = {
-      eventCreated: () => {
-        stats.events++;
-      },
-      eventSolved: (e, size, at) => {
-        stats.solveMs.push(at - e.at);
-        stats.partitionSizes.push(size);
-      },
-      eventUnsolvable: (_e, size) => {
-        stats.unsolvable++;
-        stats.partitionSizes.push(size);
-      },
-    };
-    const agents = ids.map(
-      (id, h) =>
-        new NodeAgent({
-          id,
-          transport: (network as SimNetwork).transport(h),
-          env,
-          monitor: {
-            snapshot: () => ({
-              node: { id, cpu: options.hostCpu, mem: options.hostMem },
-              vms: [...(cluster.hostVms[h] ?? [])].map((v) => ({ id: `v${v}`, cpu: cluster.vmCpu[v] ?? 0, mem: cluster.vmMem[v] ?? 0 })),
-            }),
-          },
-          actuator,
-          neighbours: order,
-          observer,
-          rng: seededRandom((options.seed * 31 + h) >>> 0),
-          solve: { timeBudgetMs: options.solveBudgetMs },
-          underloadThreshold: options.underload,
-          headroom: options.headroom,
-        }),
-    );
-    const under = options.underload * options.hostCpu;
-    cluster.onChange = (h) => {
-      if (!alive(h)) return;
-      if (cluster.overloaded(h) || (under > 0 && (cluster.hostCpu[h] ?? 0) < under)) agents[h]?.sample();
-    };
-    onCrash = (host, vms, detector) => {
-      agents[host]?.destroy();
-      queue.after(options.crashDetectS * 1000, () => agents[detector]?.nodeLost(`h${host}`, vms));
-    };
-    queue.after(0, () => {
-      for (let h = 0; h < options.hosts; h++) if (cluster.overloaded(h)) agents[h]?.sample();
-    });
-  } else if (scheduler === 'centralized') {
-    runCentralized(ctx, schedRng);
-  }
+  let dvms: DvmsDriver | null = null;
+  if (scheduler === 'dvms' || scheduler === 'dvms-ring') dvms = runDvms(ctx, scheduler, schedRng);
+  else if (scheduler === 'centralized') runCentralized(ctx, schedRng);
 
   // Load injector: one VM's load changes every Exp(λ = vms / loadPeriodS) seconds.
   const rate = options.vms / options.loadPeriodS;
@@ -325,7 +109,7 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
       for (const v of vms) lost.add(v);
       let detector = -1;
       for (let k = 1; k < options.hosts && detector < 0; k++) if (alive((host + k) % options.hosts)) detector = (host + k) % options.hosts;
-      onCrash(
+      dvms?.crashed(
         host,
         vms.map((v) => ({ id: `v${v}`, cpu: cluster.vmCpu[v] ?? 0, mem: cluster.vmMem[v] ?? 0 })),
         detector,
@@ -381,6 +165,6 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
   return {
     metrics,
     trace,
-    details: { messages: network?.messages ?? 0, solver_runs: stats.solverRuns, charged_solver_ms: round(stats.chargedMs), lost_vms: lost.size },
+    details: { messages: dvms?.network.messages ?? 0, solver_runs: stats.solverRuns, charged_solver_ms: round(stats.chargedMs), lost_vms: lost.size },
   };
 }

@@ -1,0 +1,83 @@
+/** The simulator's options: every knob of a run, its defaults, and their validation. */
+import { SchedulerError } from '../errors.js';
+
+export const SCHEDULERS = ['dvms', 'dvms-ring', 'centralized', 'none'] as const;
+export type SchedulerName = (typeof SCHEDULERS)[number];
+
+export interface SimOptions {
+  hosts: number;
+  vms: number;
+  /** Simulated run length, s. */
+  durationS: number;
+  seed: number;
+  /** Host capacity: CPU in % of a core (800 = 8 cores), memory in MiB. */
+  hostCpu: number;
+  hostMem: number;
+  /** VM size: CPU demand at 100 % load (100 = 1 vCPU), memory in MiB. */
+  vmCpu: number;
+  vmMem: number;
+  /** Load injector: a VM's load changes every Exp(λ = vms / loadPeriodS) s to N(mean, sd) in steps. */
+  loadMean: number;
+  loadSd: number;
+  loadStep: number;
+  loadPeriodS: number;
+  /** Live-migration bandwidth in MB/s (a migration lasts mem / bandwidth + link latency). */
+  bandwidthMBps: number;
+  /** Number of host crashes injected at random times, and the delay before a neighbour notices. */
+  crashes: number;
+  crashDetectS: number;
+  /** `random` (plane of `spanMs`) or the path of an RTT matrix CSV. */
+  topology: string;
+  spanMs: number;
+  /** Extra random delay per message, ms (0 = none). */
+  jitterMs: number;
+  solveTime: 'wall' | 'model';
+  /** Charge per solver work unit in `model` mode, ms. */
+  workUnitMs: number;
+  /** Solver time budget per DVMS event, ms. */
+  solveBudgetMs: number;
+  /** Centralized loop: period and solver time budget. */
+  centralPeriodS: number;
+  centralBudgetMs: number;
+  /** DVMS underload threshold (fraction of CPU capacity, 0 = off). */
+  underload: number;
+  /** Solver headroom (fraction of CPU kept free on touched nodes), for dvms and centralized. */
+  headroom: number;
+}
+
+export const SIM_DEFAULTS: SimOptions = {
+  hosts: 64,
+  vms: 640,
+  durationS: 3600,
+  seed: 1,
+  hostCpu: 800,
+  hostMem: 32 * 1024,
+  vmCpu: 100,
+  vmMem: 1024,
+  loadMean: 70,
+  loadSd: 30,
+  loadStep: 10,
+  loadPeriodS: 300,
+  bandwidthMBps: 125,
+  crashes: 0,
+  crashDetectS: 5,
+  topology: 'random',
+  spanMs: 100,
+  jitterMs: 0,
+  solveTime: 'wall',
+  workUnitMs: 0.00005,
+  solveBudgetMs: 500,
+  centralPeriodS: 30,
+  centralBudgetMs: 10_000,
+  underload: 0,
+  headroom: 0,
+};
+
+export function validateOptions(o: SimOptions): void {
+  const positive: (keyof SimOptions)[] = ['hosts', 'vms', 'durationS', 'hostCpu', 'hostMem', 'vmCpu', 'vmMem', 'loadPeriodS', 'bandwidthMBps', 'centralPeriodS', 'solveBudgetMs', 'centralBudgetMs'];
+  for (const k of positive) {
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw SchedulerError.INVALID_OPTION(`${k} must be a positive number`);
+  }
+  if (o.crashes < 0 || o.crashes >= o.hosts) throw SchedulerError.INVALID_OPTION('crashes must be in [0, hosts)');
+}
