@@ -47,20 +47,22 @@ import {
 } from './http-forwarding.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { chooseNearest, type RankedCandidate } from './nearest.js';
-import { median, VivaldiClient } from './vivaldi/client.js';
+import { VivaldiClient } from './vivaldi/client.js';
 import type { VivaldiConfig } from './vivaldi/config.js';
 import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
 import { realTimers, sleep, type Clock, type MeshTimers, type TimerHandle } from './clock.js';
 import { DEFAULT_HOST, DEFAULT_MAX_IN_FLIGHT, DEFAULT_SWARM_DESTROY_GRACE_MS, meshConfig, type MeshConfig } from './config.js';
+import { gather, type GatherOptions, type GatherResult, type GatherScope } from './gather.js';
 import { LatencyEmulator, type DelayFunction } from './latency.js';
+import { METHOD_PING, Prober } from './probing.js';
 import { coordFromJson, coordToJson, decode, encode, type Envelope, type JsonValue, type Reply } from './wire.js';
 
 export * from './config.js';
 export type { Clock } from './clock.js';
+export type { GatherOptions, GatherResult } from './gather.js';
 export { coordFromJson, coordToJson, type JsonValue } from './wire.js';
 
 const RPC_PROTOCOL = 'discovery-mesh/rpc/v1';
-const METHOD_PING = 'mesh/ping';
 const EVENT_HELLO = 'mesh/hello';
 const EVENT_HEARTBEAT = 'mesh/heartbeat';
 
@@ -118,18 +120,6 @@ export interface RequestOptions {
   /** Safe to repeat: retried on CLOSED / UNREACHABLE within the deadline. */
   idempotent?: boolean;
   retries?: number;
-}
-
-export interface GatherOptions {
-  deadlineMs?: number;
-  /** Call the local handler too (default true). */
-  includeSelf?: boolean;
-}
-
-export interface GatherResult<T> {
-  replies: Array<{ key: string; name: string; value: T }>;
-  /** Members without a reply by the deadline or whose call failed. */
-  missing: Array<{ key: string; name: string; code: string; message: string }>;
 }
 
 export type Handler = (payload: JsonValue, fromKey: string) => Promise<JsonValue> | JsonValue;
@@ -191,7 +181,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
   private readonly links = new Map<string, Link>();
   private readonly memberMap = new Map<string, Member>();
   private readonly handlers = new Map<string, Handler>();
-  private readonly rtts = new Map<string, number[]>();
   /** Discovery refreshes still to come. */
   private readonly refreshTimers = new Set<TimerHandle>();
   /** Members whose connection closed, awaiting a replacement (key → leave timer). */
@@ -202,10 +191,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
   private info: MemberInfo;
   private discovery: PeerDiscoverySession | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private probeTimer: NodeJS.Timeout | null = null;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
-  private readonly counters = { refused: 0, requestsSent: 0, requestsServed: 0, probes: 0 };
+  private readonly prober: Prober;
+  private readonly counters = { refused: 0, requestsSent: 0, requestsServed: 0 };
 
   constructor(options: MeshOptions) {
     super();
@@ -235,6 +224,24 @@ export class Mesh extends EventEmitter<MeshEvents> {
       capacity: options.capacity ?? null,
       seq: 1,
     };
+    this.prober = new Prober({
+      vivaldi: this.vivaldi,
+      membership: {
+        keys: () => [...this.memberMap.keys()],
+        setCoordinate: (key, coordinate) => {
+          const m = this.memberMap.get(key);
+          if (m) m.coordinate = coordinate;
+        },
+      },
+      call: (peerKey, method, payload, options) => this.request(peerKey, method, payload, options),
+      timers: this.timers,
+      random: this.random,
+      log: this.log,
+      probeIntervalMs: this.opts.probeIntervalMs,
+      probesPerRound: this.opts.probesPerRound,
+      probeTimeoutMs: this.opts.probeTimeoutMs,
+      rttWindow: this.opts.rttWindow,
+    });
     if (options.swarm) {
       this.swarm = options.swarm;
       this.ownsSwarm = false;
@@ -270,10 +277,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.opts.heartbeatMs);
     this.heartbeatTimer.unref();
-    if (this.opts.rttWindow > 0 && this.opts.probesPerRound > 0) {
-      this.probeTimer = setInterval(() => this.probeRound(), this.opts.probeIntervalMs);
-      this.probeTimer.unref();
-    }
+    this.prober.start();
     this.log.info({ topic: this.topic.toString('hex').slice(0, 16) }, 'mesh started');
   }
 
@@ -335,9 +339,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
     for (const waiters of this.linkWaiters.values()) for (const w of waiters) w();
     this.linkWaiters.clear();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    if (this.probeTimer) clearInterval(this.probeTimer);
     this.heartbeatTimer = null;
-    this.probeTimer = null;
+    this.prober.stop();
   }
 
   private later(ms: number, fn: () => void): void {
@@ -428,6 +431,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   stats(): MeshStats {
     return {
       ...this.counters,
+      probes: this.prober.probes,
       connections: this.links.size,
       members: this.memberMap.size,
       vivaldiResets: this.vivaldi.getStats().resets,
@@ -436,8 +440,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Median of the last RTT samples (ms) this node measured to `key`, if any. */
   measuredRtt(key: string): number | undefined {
-    const s = this.rtts.get(key);
-    return s && s.length > 0 ? median(s) : undefined;
+    return this.prober.measuredRtt(key);
   }
 
   /**
@@ -531,24 +534,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Ping a member: measures the RTT (ms), feeds Vivaldi and the RTT filter. */
   async ping(peerKey: string, options: { timeoutMs?: number } = {}): Promise<number> {
-    const t0 = this.clock.now();
-    const reply = (await this.request(peerKey, METHOD_PING, { c: coordToJson(this.vivaldi.getCoordinate()) }, {
-      timeoutMs: options.timeoutMs ?? this.opts.probeTimeoutMs,
-    })) as { c?: JsonValue };
-    const rtt = Math.max(this.clock.now() - t0, 0.001);
-    this.counters.probes++;
-    const coord = coordFromJson(reply?.c);
-    const member = this.memberMap.get(peerKey);
-    if (coord && member) member.coordinate = coord;
-    this.recordRtt(peerKey, rtt);
-    if (coord) {
-      try {
-        this.vivaldi.update(peerKey, coord, rtt);
-      } catch (err) {
-        this.log.debug({ err, peer: short(peerKey) }, 'vivaldi sample rejected');
-      }
-    }
-    return rtt;
+    return this.prober.ping(peerKey, options.timeoutMs);
   }
 
   /**
@@ -556,36 +542,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
    * and collect what arrived by the deadline. Never rejects; members that
    * missed it are listed in `missing`.
    */
-  async gather<T = JsonValue>(method: string, payload: JsonValue, options: GatherOptions = {}): Promise<GatherResult<T>> {
-    const deadlineMs = options.deadlineMs ?? this.opts.requestTimeoutMs;
-    const targets = this.members();
-    const result: GatherResult<T> = { replies: [], missing: [] };
-    const calls = targets.map(async (m) => {
-      try {
-        const value = await this.request<T>(m.key, method, payload, { timeoutMs: deadlineMs, idempotent: true });
-        result.replies.push({ key: m.key, name: m.name, value });
-      } catch (err) {
-        const e = err instanceof MeshError ? err : MeshError.CLOSED('call failed', err);
-        result.missing.push({ key: m.key, name: m.name, code: e.code, message: e.message });
-      }
-    });
-    if (options.includeSelf !== false) {
-      calls.push(
-        (async () => {
-          const h = this.handlers.get(method);
-          try {
-            if (!h) throw MeshError.NO_HANDLER(method);
-            const value = (await withTimeout(Promise.resolve(h(payload, this.key)), deadlineMs)) as T;
-            result.replies.push({ key: this.key, name: this.info.name, value });
-          } catch (err) {
-            const e = err instanceof MeshError ? err : MeshError.REMOTE_ERROR(String((err as Error)?.message ?? err));
-            result.missing.push({ key: this.key, name: this.info.name, code: e.code, message: e.message });
-          }
-        })(),
-      );
-    }
-    await Promise.all(calls);
-    return result;
+  gather<T = JsonValue>(method: string, payload: JsonValue, options: GatherOptions = {}): Promise<GatherResult<T>> {
+    const scope: GatherScope = {
+      self: { key: this.key, name: this.info.name },
+      members: this.members(),
+      handler: (m) => this.handlers.get(m),
+      request: (peerKey, m, p, o) => this.request(peerKey, m, p, o),
+    };
+    return gather<T>(scope, method, payload, options.deadlineMs ?? this.opts.requestTimeoutMs, options.includeSelf !== false);
   }
 
   private async attempt(peerKey: string, method: string, payload: JsonValue, deadline: number, timeoutMs: number): Promise<JsonValue> {
@@ -800,7 +764,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
     this.memberMap.delete(key);
     this.vivaldi.forgetNode(key);
-    this.rtts.delete(key);
+    this.prober.forget(key);
     this.log.info({ peer: short(key), name: member.name, reason }, 'member left');
     this.emit('member-left', copyMember(member), reason);
   }
@@ -889,11 +853,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.counters.requestsServed++;
     const member = this.memberMap.get(link.key);
     if (member) member.lastSeen = this.clock.now();
-    if (env.m === METHOD_PING) {
-      const coord = coordFromJson((env.v as { c?: JsonValue } | null)?.c);
-      if (member && coord) member.coordinate = coord;
-      return { ok: true, v: { c: coordToJson(this.vivaldi.getCoordinate()) } };
-    }
+    if (env.m === METHOD_PING) return { ok: true, v: this.prober.answer(env.v, link.key) };
     const handler = this.handlers.get(env.m);
     if (!handler) return { ok: false, code: 'NO_HANDLER', message: `no handler for ${env.m}` };
     try {
@@ -905,7 +865,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     }
   }
 
-  // ---------------------------------------------------------------- liveness and probes
+  // ---------------------------------------------------------------- liveness
 
   private heartbeat(): void {
     if (this.closing) return;
@@ -921,26 +881,6 @@ export class Mesh extends EventEmitter<MeshEvents> {
       }
       this.sendEvent(link, EVENT_HEARTBEAT, payload);
     }
-  }
-
-  private probeRound(): void {
-    if (this.closing) return;
-    const keys = [...this.memberMap.keys()];
-    for (let i = 0; i < this.opts.probesPerRound && keys.length > 0; i++) {
-      const j = Math.floor(this.random() * keys.length);
-      const [key] = keys.splice(j, 1);
-      this.ping(key!).catch((err: unknown) => this.log.debug({ peer: short(key!), code: (err as MeshError).code }, 'probe failed'));
-    }
-  }
-
-  private recordRtt(key: string, rtt: number): void {
-    let s = this.rtts.get(key);
-    if (!s) {
-      s = [];
-      this.rtts.set(key, s);
-    }
-    s.push(rtt);
-    if (s.length > this.opts.rttWindow) s.splice(0, s.length - this.opts.rttWindow);
   }
 }
 
@@ -958,20 +898,4 @@ function sanitizeInfo(info: MemberInfo): MemberInfo {
     capacity: info.capacity ?? null,
     seq: Number.isFinite(info.seq) ? info.seq : 0,
   };
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(MeshError.TIMEOUT(ms)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }

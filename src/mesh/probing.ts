@@ -1,0 +1,112 @@
+/** Probing: RTT measurement by ping, the per-peer sample windows, and the probe rounds that feed Vivaldi. */
+/*
+ * Each node pings `probesPerRound` random members every `probeIntervalMs`;
+ * a ping carries the caller's coordinate and its reply the callee's, so both
+ * ends learn a coordinate and the caller an RTT sample.
+ */
+import type { Logger } from 'pino';
+import type { MeshTimers, TimerHandle } from './clock.js';
+import { short, type MeshError } from './errors.js';
+import type { Membership } from './membership.js';
+import { median, type VivaldiClient } from './vivaldi/client.js';
+import type { RandomSource } from './vivaldi/coordinate.js';
+import { coordFromJson, coordToJson, type JsonValue } from './wire.js';
+
+export const METHOD_PING = 'mesh/ping';
+
+/** How a ping reaches a member: the mesh's RPC client. */
+export type PingCall = (peerKey: string, method: string, payload: JsonValue, options: { timeoutMs: number }) => Promise<JsonValue>;
+
+export interface ProberOptions {
+  vivaldi: VivaldiClient;
+  membership: Pick<Membership, 'keys' | 'setCoordinate'>;
+  call: PingCall;
+  timers: MeshTimers;
+  random: RandomSource;
+  log: Logger;
+  probeIntervalMs: number;
+  probesPerRound: number;
+  probeTimeoutMs: number;
+  /** RTT samples kept per peer; 0 disables the probe rounds. */
+  rttWindow: number;
+}
+
+export class Prober {
+  /** Pings answered so far. */
+  probes = 0;
+  private readonly rtts = new Map<string, number[]>();
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+
+  constructor(private readonly opts: ProberOptions) {}
+
+  /** Starts the probe rounds (unless probing is disabled). */
+  start(): void {
+    if (this.stopped || this.timer || this.opts.rttWindow <= 0 || this.opts.probesPerRound <= 0) return;
+    this.timer = this.opts.timers.setRepeating(this.opts.probeIntervalMs, () => this.round());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.opts.timers.clearTimer(this.timer);
+    this.timer = null;
+  }
+
+  /** Pings a member: measures the RTT (ms), feeds Vivaldi and the RTT window. */
+  async ping(peerKey: string, timeoutMs = this.opts.probeTimeoutMs): Promise<number> {
+    const { timers, vivaldi } = this.opts;
+    const t0 = timers.now();
+    const reply = (await this.opts.call(peerKey, METHOD_PING, { c: coordToJson(vivaldi.getCoordinate()) }, { timeoutMs })) as { c?: JsonValue };
+    const rtt = Math.max(timers.now() - t0, 0.001);
+    this.probes++;
+    const coord = coordFromJson(reply?.c);
+    if (coord) this.opts.membership.setCoordinate(peerKey, coord);
+    this.record(peerKey, rtt);
+    if (coord) {
+      try {
+        vivaldi.update(peerKey, coord, rtt);
+      } catch (err) {
+        this.opts.log.debug({ err, peer: short(peerKey) }, 'vivaldi sample rejected');
+      }
+    }
+    return rtt;
+  }
+
+  /** The answer to a ping from `fromKey`: notes its coordinate, returns this node's. */
+  answer(payload: JsonValue, fromKey: string): JsonValue {
+    const coord = coordFromJson((payload as { c?: JsonValue } | null)?.c);
+    if (coord) this.opts.membership.setCoordinate(fromKey, coord);
+    return { c: coordToJson(this.opts.vivaldi.getCoordinate()) };
+  }
+
+  /** Median of the last RTT samples (ms) measured to `key`, if any. */
+  measuredRtt(key: string): number | undefined {
+    const s = this.rtts.get(key);
+    return s && s.length > 0 ? median(s) : undefined;
+  }
+
+  /** Drops the samples of a member that left. */
+  forget(key: string): void {
+    this.rtts.delete(key);
+  }
+
+  private round(): void {
+    if (this.stopped) return;
+    const keys = this.opts.membership.keys();
+    for (let i = 0; i < this.opts.probesPerRound && keys.length > 0; i++) {
+      const j = Math.floor(this.opts.random() * keys.length);
+      const [key] = keys.splice(j, 1);
+      this.ping(key!).catch((err: unknown) => this.opts.log.debug({ peer: short(key!), code: (err as MeshError).code }, 'probe failed'));
+    }
+  }
+
+  private record(key: string, rtt: number): void {
+    let s = this.rtts.get(key);
+    if (!s) {
+      s = [];
+      this.rtts.set(key, s);
+    }
+    s.push(rtt);
+    if (s.length > this.opts.rttWindow) s.splice(0, s.length - this.opts.rttWindow);
+  }
+}
