@@ -6,7 +6,7 @@
  * order (the lost node's replica holders, nearest first; deterministic, so one heir acts, and the
  * next takes over when the heir is lost too). The heir raises a DVMS node-loss event with the
  * computes' VmSpecs, marked `restartOf`; the node the partition chooses claims each compute from
- * the heir (granted once), takes the description in (`service.adopt`: the generation increases,
+ * the heir (granted once), takes the description in (`Custody.adopt`: the generation increases,
  * the domain is defined and started there), and tells the lost node's replica holders, which drop
  * their copy. The heir checks again after a timeout and raises the event anew, with backoff, for
  * every compute not running anywhere (a partition without room, or whose leader died).
@@ -272,7 +272,7 @@ export class Failover {
 
   /** On the node the partition chose: claim the compute from the heir and start it here. */
   private async startHere(vm: RestartVm): Promise<void> {
-    const { mesh, service, logger } = this.opts;
+    const { mesh, service, cloud, logger } = this.opts;
     const { lost, heir } = vm.restartOf;
     if (service.holds(vm.id)) return;
     const answer =
@@ -286,7 +286,7 @@ export class Failover {
     const records = this.restarted(answer.records, lost);
     let adopted: Entity;
     try {
-      adopted = await service.adopt(records);
+      adopted = await cloud.custody.adopt(records);
     } catch (err) {
       if (heir === mesh.key) this.release(lost, vm.id, mesh.key);
       else await mesh.request(heir, RESTART_CLAIM_METHOD, { lost, id: vm.id, release: true }).catch(() => undefined);
@@ -328,11 +328,11 @@ export class Failover {
   // ---- questions to the mesh ------------------------------------------------------------------
 
   private whereIs(ids: string[]): WhereIs {
-    const { service, replicas } = this.opts;
+    const { cloud, replicas } = this.opts;
     const out: WhereIs = { held: {}, replicas: {} };
     for (const id of ids.slice(0, 10_000)) {
       if (typeof id !== 'string') continue;
-      const records = service.records(id);
+      const records = cloud.custody.records(id);
       if (records?.[0]?.kind === COMPUTE) out.held[id] = generationOf(records[0]);
       const rows = replicas.rowsFor(id);
       if (rows.length > 0) out.replicas[id] = rows.map((r) => ({ holder: r.holder, generation: r.generation, claimedBy: r.claimedBy }));
@@ -355,7 +355,7 @@ export class Failover {
   // ---- fencing ---------------------------------------------------------------------------------
 
   private async fence(): Promise<void> {
-    const { mesh, store, service, replicas, logger } = this.opts;
+    const { mesh, store, cloud, replicas, logger } = this.opts;
     const computes = [...store.all()].filter((e) => e.kind === COMPUTE);
     if (computes.length === 0) return;
     const outbound = replicas.outbound();
@@ -382,7 +382,7 @@ export class Failover {
         if (holder || newer) {
           const by = holder ? (mesh.member(holder.key)?.name ?? holder.key.slice(0, 8)) : 'another node';
           logger.warn({ compute: id, by }, 'fencing: the compute runs elsewhere now; dropping the copy here');
-          await service.forget(id);
+          await cloud.custody.forget(id);
         } else if (claimed && round < 2) again.push(id);
       }
       pending = again;

@@ -16,6 +16,7 @@ import type { Entity } from '../occi/entity.js';
 import type { OcciService } from '../occi/service.js';
 import { CloudActuator } from './actuator.js';
 import { Admissions, type AdmittedVm, fitsHere, type PlaceRequest, UNPLACEABLE_METHOD } from './admissions.js';
+import { Custody } from './custody.js';
 import { Moves } from './moves.js';
 import { cpuShare, DEFAULT_CPU_ALLOCATION_RATIO, demandOf } from './vm-demand.js';
 
@@ -63,6 +64,8 @@ export class Cloud {
   readonly monitor: HypervisorMonitor;
   readonly agent: NodeAgent;
   readonly moves: Moves;
+  /** Moves, adoptions, restarts and forgetting of the resources this node holds. */
+  readonly custody: Custody;
   readonly actuator: CloudActuator;
   private readonly admissions: Admissions;
   private readonly transport: MeshSchedulerTransport;
@@ -84,7 +87,8 @@ export class Cloud {
     });
     this.transport = new MeshSchedulerTransport(mesh, { logger: log });
     this.neighbours = new MeshNeighbourOrder(mesh);
-    this.moves = new Moves({ mesh, service, logger: log, arriving: (records) => this.hold(demandOf(records[0]!, this.ratio)) });
+    this.custody = new Custody(service.core);
+    this.moves = new Moves({ mesh, custody: this.custody, logger: log, arriving: (records) => this.hold(demandOf(records[0]!, this.ratio)) });
     let admissions: Admissions | undefined;
     this.actuator = new CloudActuator({
       mesh,

@@ -8,14 +8,14 @@
 import type { Logger } from 'pino';
 import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import type { Entity } from '../occi/entity.js';
-import type { OcciService } from '../occi/service.js';
+import type { Custody } from './custody.js';
 
 export const ADOPT_METHOD = 'cloud/adopt';
 export const DEFAULT_MOVE_TIMEOUT_MS = 60_000;
 
 export interface MovesOptions {
   mesh: Mesh;
-  service: OcciService;
+  custody: Custody;
   logger: Logger;
   timeoutMs?: number;
   /** Called on the target when a compute arrives, before it is created: holds its capacity until the returned function is called. */
@@ -29,7 +29,7 @@ export class Moves {
     opts.mesh.handle(ADOPT_METHOD, async (payload, from) => {
       const records = (payload as { records?: unknown }).records as Entity[];
       const release = opts.arriving?.(records);
-      const adopted = await opts.service.adopt(records).finally(() => release?.());
+      const adopted = await opts.custody.adopt(records).finally(() => release?.());
       opts.logger.info({ compute: adopted.id, from: from.slice(0, 8) }, 'compute moved in');
       return { id: adopted.id };
     });
@@ -42,8 +42,8 @@ export class Moves {
 
   /** Moves a compute held here to `to`. Rejects (and the compute stays here) when the target refuses. */
   async moveTo(id: string, to: string): Promise<void> {
-    const { mesh, service, logger } = this.opts;
-    const move = service.moveOut(id, (records) =>
+    const { mesh, custody, logger } = this.opts;
+    const move = custody.moveOut(id, (records) =>
       mesh.request(to, ADOPT_METHOD, { records } as unknown as JsonValue, { timeoutMs: this.opts.timeoutMs ?? DEFAULT_MOVE_TIMEOUT_MS }),
     );
     this.moving.set(id, move.catch(() => undefined));

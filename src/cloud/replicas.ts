@@ -21,7 +21,7 @@ import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import { type Entity, linkEnds } from '../occi/entity.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import { PLACEMENT_GENERATION } from '../occi/placement-model.js';
-import type { OcciService } from '../occi/service.js';
+import type { Custody } from './custody.js';
 import type { Change, EntityStore } from '../occi/store.js';
 
 export const REPLICA_METHOD = 'cloud/replica';
@@ -174,7 +174,7 @@ function row(r: RawRow): ReplicaRow {
 
 export interface ReplicatorOptions {
   mesh: Mesh;
-  service: OcciService;
+  custody: Custody;
   store: EntityStore;
   replicas: ReplicaStore;
   logger: Logger;
@@ -237,7 +237,7 @@ export class Replicator {
   }
 
   private itemOf(id: string): ReplicaItem {
-    const records = this.opts.service.records(id) ?? null;
+    const records = this.opts.custody.records(id) ?? null;
     const compute = records?.[0];
     const item: ReplicaItem = { id, generation: generationOf(compute), version: ++this.version, order: [...this.order], records: compute?.kind === COMPUTE ? records : null };
     this.opts.replicas.sent(id, item.records ? item.order : null);

@@ -54,7 +54,7 @@ export class Resilience {
     const { mesh, service, store, hypervisor, cloud, dataDir, nodeName } = opts;
     const logger = opts.logger.child({ part: 'failures' });
     this.replicas = new ReplicaStore(dataDir);
-    this.replicator = new Replicator({ mesh, service, store, replicas: this.replicas, logger, count: opts.replicas, timeoutMs: opts.replicationTimeoutMs });
+    this.replicator = new Replicator({ mesh, custody: cloud.custody, store, replicas: this.replicas, logger, count: opts.replicas, timeoutMs: opts.replicationTimeoutMs });
     this.failover = new Failover({
       mesh,
       service,
@@ -69,6 +69,7 @@ export class Resilience {
     });
     this.restarts = new RestartPolicyKeeper({
       service,
+      custody: cloud.custody,
       store,
       hypervisor,
       logger,

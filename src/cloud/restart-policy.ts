@@ -18,6 +18,7 @@ import type { Entity } from '../occi/entity.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import { DEFAULT_RESTART_POLICY, RESTART, RESTART_POLICY, type RestartPolicy } from '../occi/placement-model.js';
 import type { OcciService } from '../occi/service.js';
+import type { Custody } from './custody.js';
 import type { EntityStore } from '../occi/store.js';
 
 export const DEFAULT_MAX_RESTARTS = 5;
@@ -32,6 +33,7 @@ const LEFT_ALONE = /restart policy/;
 
 export interface RestartPolicyOptions {
   service: OcciService;
+  custody: Custody;
   store: EntityStore;
   hypervisor: Hypervisor;
   logger: Logger;
@@ -115,7 +117,7 @@ export class RestartPolicyKeeper {
     this.busy.add(id);
     try {
       await this.opts.ready;
-      const { store, service, logger, nodeName } = this.opts;
+      const { store, custody, logger, nodeName } = this.opts;
       const e = store.get(id);
       if (!e || e.kind !== COMPUTE || e.attributes[STATE] !== 'error') return;
       const message = String(e.attributes[MESSAGE] ?? '');
@@ -123,7 +125,7 @@ export class RestartPolicyKeeper {
       const policy = restartPolicyOf(e);
       const cause = /crashed/.test(message) ? 'crashed' : 'disappeared from the host';
       if (policy === 'never') {
-        await service.annotate(id, `${message}; not restarted (restart policy never)`);
+        await custody.annotate(id, `${message}; not restarted (restart policy never)`);
         return;
       }
       const windowMs = this.opts.windowMs ?? DEFAULT_RESTART_WINDOW_MS;
@@ -132,7 +134,7 @@ export class RestartPolicyKeeper {
       const recent = (this.history.get(id) ?? []).filter((t) => now - t < windowMs);
       if (policy === 'on-failure' && recent.length >= max) {
         logger.warn({ compute: id, restarts: recent.length }, 'restart policy gave up');
-        await service.annotate(id, `${message}; restart policy on-failure gave up after ${recent.length} restarts within ${Math.round(windowMs / 60_000)} min`);
+        await custody.annotate(id, `${message}; restart policy on-failure gave up after ${recent.length} restarts within ${Math.round(windowMs / 60_000)} min`);
         return;
       }
       if (policy === 'always' && recent.length > 0) await new Promise((r) => setTimeout(r, Math.min(1_000 * 2 ** (recent.length - 1), 60_000)));
@@ -140,7 +142,7 @@ export class RestartPolicyKeeper {
       recent.push(Date.now());
       this.history.set(id, recent);
       const count = policy === 'on-failure' ? ` (${recent.length}/${max} within ${Math.round(windowMs / 60_000)} min)` : '';
-      const restarted = await service.restart(id, `restarted on ${nodeName}: its domain ${cause} (restart policy ${policy}${count})`);
+      const restarted = await custody.restart(id, `restarted on ${nodeName}: its domain ${cause} (restart policy ${policy}${count})`);
       if (restarted) {
         this.restarts++;
         logger.warn({ compute: id, cause, policy, restarts: recent.length }, 'compute restarted by its restart policy');

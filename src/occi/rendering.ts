@@ -1,7 +1,7 @@
 import type { Category } from './category.js';
 import type { OcciError } from './errors.js';
 import type { ActionInput, EntityInput, Filter, LocationsInput, MixinDefinitionInput } from './request.js';
-import type { EntityView } from './service.js';
+import type { EntityView } from './view.js';
 
 /** A request as a rendering sees it: text/occi carries OCCI lines in headers, the others in the body. */
 export interface RequestMessage {

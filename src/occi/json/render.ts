@@ -1,6 +1,6 @@
 import type { AttributeDefinition } from '../attribute.js';
 import type { Action, Category, Kind, Mixin } from '../category.js';
-import type { EntityView } from '../service.js';
+import type { EntityView } from '../view.js';
 
 /** GFD.226 renderings of what the server emits. */
 

@@ -2,7 +2,7 @@ import type { AttributeValue } from '../attribute.js';
 import { RESOURCE } from '../core-model.js';
 import { SOURCE, TARGET } from '../entity.js';
 import { OcciError } from '../errors.js';
-import type { EntityView } from '../service.js';
+import type { EntityView } from '../view.js';
 import { isAttributeName, parseValue, renderAttribute } from './attribute-line.js';
 import { excerpt, params, paramValue, quote } from './lexer.js';
 

@@ -2,7 +2,7 @@ import type { AttributeValue } from '../attribute.js';
 import type { Category } from '../category.js';
 import type { OcciError } from '../errors.js';
 import type { RenderContext } from '../rendering.js';
-import type { EntityView } from '../service.js';
+import type { EntityView } from '../view.js';
 import { renderAttribute } from './attribute-line.js';
 import { renderCategory, renderCategoryShort } from './category-line.js';
 import type { OcciLine } from './lexer.js';

@@ -7,7 +7,7 @@ import { OcciError } from '../../../src/occi/errors.js';
 import { jsonRendering } from '../../../src/occi/json/json-rendering.js';
 import { standardRegistry } from '../../../src/occi/occi-node.js';
 import type { EntityInput } from '../../../src/occi/request.js';
-import type { EntityView } from '../../../src/occi/service.js';
+import type { EntityView } from '../../../src/occi/view.js';
 import { renderAttribute } from '../../../src/occi/text/attribute-line.js';
 import { parseCategory, renderCategory, renderCategoryShort } from '../../../src/occi/text/category-line.js';
 import { bodyLines, type OcciLine } from '../../../src/occi/text/lexer.js';
