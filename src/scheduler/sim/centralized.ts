@@ -1,12 +1,13 @@
 /**
  * Centralized baseline, as Entropy: one solver over every alive host and VM, run every period, or
  * as soon as the previous run's plan has been applied when that took longer. The wall time spent
- * building the model and solving is charged to the simulated clock before the plan is applied.
+ * building the model and solving is charged to the simulated clock before the plan is applied
+ * (by the plan execution DVMS partitions use, on the simulator's actuator).
  */
 import type { Model, NodeSpec, VmSpec } from '../model.js';
+import { applyPlan, toWire } from '../protocol/plan-execution.js';
 import type { RandomSource } from '../random.js';
 import { solve } from '../solver/solve.js';
-import { runPlan, type PlanStep } from './plan-runner.js';
 import type { SimContext } from './context.js';
 
 export function runCentralized(ctx: SimContext, rng: RandomSource): void {
@@ -59,37 +60,7 @@ export function runCentralized(ctx: SimContext, rng: RandomSource): void {
         next();
         return;
       }
-      const steps: PlanStep[] = result.plan.actions.flatMap((a): PlanStep[] => {
-        if (a.kind === 'migrate') {
-          return [
-            {
-              nodes: [Number(a.from.slice(1)), Number(a.to.slice(1))],
-              run: (done) => {
-                actuator.migrate(a.vm, a.from, a.to).then(
-                  () => done(true),
-                  () => done(false),
-                );
-              },
-            },
-          ];
-        }
-        if (a.kind === 'start') {
-          const spec = vms.get(a.vm) ?? { id: a.vm, cpu: 0, mem: 0 };
-          return [
-            {
-              nodes: [Number(a.host.slice(1))],
-              run: (done) => {
-                actuator.start(spec, a.host).then(
-                  () => done(true),
-                  () => done(false),
-                );
-              },
-            },
-          ];
-        }
-        return [];
-      });
-      runPlan(steps, () => next());
+      applyPlan(actuator, result.plan.actions.map((a) => toWire(a, vms)), () => next());
     });
   };
   queue.after(0, iterate);
