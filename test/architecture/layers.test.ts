@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { cycles, importGraph } from './import-graph.js';
+
+/**
+ * The layering (README "Layout", docs/architecture.md): entry points and the composition root over
+ * `http` (with its edge) over `cloud` over `occi`, `mesh` and `scheduler` (which know nothing of
+ * one another) over `hypervisor`. A module may import its own folder and the folders below it.
+ */
+const BELOW: Record<string, readonly string[]> = {
+  cli: ['node.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
+  'node.ts': ['http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
+  http: ['cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
+  cloud: ['occi', 'mesh', 'scheduler', 'hypervisor'],
+  occi: ['hypervisor'],
+  mesh: [],
+  scheduler: ['hypervisor'],
+  hypervisor: [],
+};
+
+const layerOf = (module: string): string => module.split('/')[0]!;
+
+describe('the import graph of src/', () => {
+  const graph = importGraph();
+
+  it('has modules in every layer and nothing outside them', () => {
+    const layers = new Set([...graph.keys()].map(layerOf));
+    expect([...layers].sort()).toEqual(Object.keys(BELOW).sort());
+  });
+
+  it('imports only along the layering, never upwards nor sideways', () => {
+    const upward: string[] = [];
+    for (const [module, imports] of graph) {
+      const from = layerOf(module);
+      for (const target of imports) {
+        const to = layerOf(target);
+        if (to !== from && !BELOW[from]!.includes(to)) upward.push(`${module} → ${target}`);
+      }
+    }
+    expect(upward).toEqual([]);
+  });
+
+  it('has no import cycle, type-only imports included', () => {
+    expect(cycles(graph)).toEqual([]);
+  });
+
+  it('finds a cycle and an upward import when there is one (the checker can fail)', () => {
+    const bad = new Map([
+      ['occi/a.ts', ['occi/b.ts', 'cloud/c.ts']],
+      ['occi/b.ts', ['occi/a.ts']],
+      ['cloud/c.ts', []],
+    ]);
+    expect(cycles(bad)).toEqual([['occi/a.ts', 'occi/b.ts']]);
+  });
+});
