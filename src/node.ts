@@ -7,7 +7,7 @@ import { listen, listenReentry, readTlsFiles } from './http/listener.js';
 import type { RateLimitOptions } from './http/rate-limit.js';
 import type { AuthMode } from './http/auth/authenticate.js';
 import { type NodeAuth, openNodeAuth } from './http/auth/node-auth.js';
-import { MeshEdge } from './http/mesh-edge.js';
+import { MeshEdge } from './http/edge/router.js';
 import { Mesh } from './mesh/mesh.js';
 import { loadRttMatrix, siteDelay } from './mesh/rtt-matrix.js';
 import { type Hypervisor, openHypervisor } from './hypervisor/index.js';

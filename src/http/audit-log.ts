@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { isInternal } from './limits.js';
-import { FORWARDED_FROM_HEADER, LOCAL_TOKEN_HEADER, SERVED_BY_HEADER } from './mesh-edge.js';
+import { FORWARDED_FROM_HEADER, LOCAL_TOKEN_HEADER, SERVED_BY_HEADER } from './edge/headers.js';
 
 export const AUDIT_FILE = 'audit.log';
 export const AUDITED_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -16,7 +16,7 @@ import { OcciError } from '../occi/errors.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import type { Principal } from '../occi/request.js';
 import type { EntityStore } from '../occi/store.js';
-import { LOCAL_TOKEN_HEADER } from './mesh-edge.js';
+import { LOCAL_TOKEN_HEADER } from './edge/headers.js';
 
 export const NODE_PATH = '/.well-known/discovery/node';
 

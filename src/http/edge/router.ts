@@ -1,0 +1,146 @@
+/**
+ * The HTTP side of the mesh: every node accepts every request and serves it where it belongs.
+ * - An entity path goes to the member that holds the entity (holder.ts: one hop once cached).
+ * - A creation goes to the node nearest the user: this node by default (users reach the edge node
+ *   nearest them), or the one the `locality` mixin asks for (locality.ts: a node or site name, a
+ *   coordinate, a maximum RTT). An unreachable target is skipped for the next nearest; a compute
+ *   is admitted by the Local Resource Tracker (admission.ts).
+ * - Collections and the query interface answer mesh-wide (collections.ts); an answer that misses
+ *   members names them in the `X-Discovery-Partial` header.
+ * Forwarded requests reach the member's own HTTP surface (forwarder.ts), marked with a token only
+ * that process knows, so they are served there and never forwarded again.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import type { Cloud } from '../../cloud/lrt.js';
+import type { EntityDirectory } from '../../mesh/directory.js';
+import type { Mesh } from '../../mesh/mesh.js';
+import { categoryId } from '../../occi/category.js';
+import { OcciError } from '../../occi/errors.js';
+import { COMPUTE } from '../../occi/infrastructure-model.js';
+import { LOCALITY } from '../../occi/placement-model.js';
+import type { EntityInput, Filter, Principal } from '../../occi/request.js';
+import type { OcciService } from '../../occi/service.js';
+import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
+import { EdgeAdmission, type ParseCreation, safely } from './admission.js';
+import { GatheredCollections, type MeshCollections } from './collections.js';
+import { Forwarder } from './forwarder.js';
+import { ADMITTED_HEADER, LOCAL_TOKEN_HEADER } from './headers.js';
+import { HolderLookup } from './holder.js';
+import { LocalityRanking } from './locality.js';
+
+export interface MeshEdgeOptions {
+  mesh: Mesh;
+  service: OcciService;
+  logger: Logger;
+  gatherDeadlineMs?: number;
+  forwardTimeoutMs?: number;
+  /** Admission and moves of computes across the mesh; without it computes are created where asked. */
+  cloud?: Cloud;
+  /** Principals of forwarded requests and gathers (src/http/auth/forwarded-principal.ts); trusted as claimed without it. */
+  auth?: MeshEdgeAuth;
+}
+
+export class MeshEdge implements MeshCollections {
+  private readonly forwarder: Forwarder;
+  private readonly holders: HolderLookup;
+  private readonly locality: LocalityRanking;
+  private readonly collections: GatheredCollections;
+  private readonly admission: EdgeAdmission | undefined;
+
+  constructor(private readonly opts: MeshEdgeOptions) {
+    const { mesh, service, cloud } = opts;
+    this.forwarder = new Forwarder({ mesh, auth: opts.auth, forwardTimeoutMs: opts.forwardTimeoutMs });
+    this.holders = new HolderLookup(mesh, this.forwarder, (id) => service.holds(id));
+    this.locality = new LocalityRanking(mesh);
+    this.collections = new GatheredCollections(mesh, service, opts.auth, opts.gatherDeadlineMs);
+    this.admission = cloud ? new EdgeAdmission(mesh, service, cloud, this.forwarder, this.locality) : undefined;
+    mesh.serveForwarded((req, fromKey) => this.forwarder.serveLocally(req, fromKey));
+  }
+
+  get directory(): EntityDirectory {
+    return this.holders.directory;
+  }
+
+  /** Where this node's own HTTP surface listens (known once it listens). */
+  listening(url: string): void {
+    this.forwarder.listening(url);
+  }
+
+  /** Whether a request's local token is this process's: it re-entered from a member (audit-log.ts). */
+  isLocalToken(value: unknown): boolean {
+    return this.forwarder.isLocalToken(value);
+  }
+
+  list(principal: Principal, path: string, filter: Filter) {
+    return this.collections.list(principal, path, filter);
+  }
+
+  userMixins(principal: Principal) {
+    return this.collections.userMixins(principal);
+  }
+
+  /**
+   * Express middleware placed before the OCCI routes: serves here, or forwards and answers with
+   * the member's response unchanged.
+   */
+  middleware(parseCreation: ParseCreation) {
+    return (req: Request, res: Response, next: NextFunction) => {
+      this.route(req, res, parseCreation).then((forwarded) => (forwarded ? undefined : next()), next);
+    };
+  }
+
+  /** The routing decision: true when the answer went to the client from a member. */
+  private async route(req: Request, res: Response, parseCreation: ParseCreation): Promise<boolean> {
+    // A request from a member (or this node's own re-entry) is served here, never forwarded again.
+    const fromMember = this.forwarder.isLocalToken(req.headers[LOCAL_TOKEN_HEADER]);
+    delete req.headers[LOCAL_TOKEN_HEADER];
+    const admitted = fromMember ? req.headers[ADMITTED_HEADER] : undefined;
+    delete req.headers[ADMITTED_HEADER];
+    const { service, cloud } = this.opts;
+    const target = service.resolve(req.path);
+    if (target?.type === 'entity') {
+      const id = target.id.toLowerCase();
+      // A compute moving to another node: wait for the move, then follow it.
+      await cloud?.moves.settled(id);
+      if (service.holds(id)) return false;
+      if (!fromMember && (await this.holders.forwardToHolder(id, req, res))) return true;
+      // Nobody holds it: a PUT creates it, and a compute is admitted as a POST would be.
+      if (req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE || admitted === id) return false;
+      return this.admission?.admit(target.kind, req, res, parseCreation, id) ?? false;
+    }
+    if (target?.type === 'collection' && target.category.class === 'kind' && req.method === 'POST' && req.query['action'] === undefined) {
+      if (!fromMember) {
+        const input = safely(() => parseCreation(req));
+        if (input?.mixins.includes(LOCALITY) && (await this.forwardToNearest(input, req, res))) return true;
+      }
+      if (categoryId(target.category) !== COMPUTE || admitted !== undefined) return false;
+      return this.admission?.admit(target.category, req, res, parseCreation) ?? false;
+    }
+    return false;
+  }
+
+  /** A creation with a locality: forwarded to the nearest member it allows, unless this node is the nearest. */
+  private async forwardToNearest(input: EntityInput, req: Request, res: Response): Promise<boolean> {
+    const candidates = await this.locality.rank(input.attributes);
+    for (const key of candidates) {
+      if (key === this.opts.mesh.key) return false; // this node is the nearest: admitted here
+      try {
+        this.forwarder.send(res, await this.forwarder.forward(key, req, true));
+        return true;
+      } catch (err) {
+        // A creation is not idempotent: move on only when the member surely never got it.
+        if (err instanceof OcciError && err.code === 'UNAVAILABLE') {
+          this.opts.logger.warn({ member: key.slice(0, 8), err: err.message }, 'creation target unreachable; trying the next nearest');
+          continue;
+        }
+        throw err;
+      }
+    }
+    throw OcciError.unavailable('no member of the mesh that the locality allows could be reached');
+  }
+
+  close(): void {
+    this.forwarder.close();
+  }
+}
