@@ -162,6 +162,25 @@ describe.each(['sync', 'async'] as const)('libvirt domains (%s calls)', (callMod
   });
 });
 
+describe.each(['sync', 'async'] as const)('libvirt domain handle cache (%s calls)', (callMode) => {
+  it('keeps a handle in use valid while the cache evicts it', async () => {
+    const hv = await LibvirtHypervisor.open('test:///default', { callMode, handleCacheSize: 1 });
+    try {
+      const specs = Array.from({ length: 8 }, () => newSpec());
+      for (const spec of specs) await hv.defineDomain(spec);
+      // Concurrent reads: each lookup evicts the handle another read still works on.
+      const infos = await Promise.all(specs.map((spec) => hv.domainInfo(spec.id)));
+      expect(infos.map((i) => [i.id, i.name, i.state])).toEqual(specs.map((spec) => [spec.id, spec.name, 'shutoff']));
+      await Promise.all(specs.map((spec) => hv.startDomain(spec.id)));
+      expect((await hv.usage()).domains.filter((d) => specs.some((spec) => spec.id === d.id))).toHaveLength(specs.length);
+      for (const spec of specs) await hv.undefineDomain(spec.id);
+      expect(specs.filter((spec) => raw(hv).exists(spec.id))).toEqual([]);
+    } finally {
+      await hv.close();
+    }
+  });
+});
+
 describe('libvirt connections', () => {
   it('reports an unreachable daemon as UNREACHABLE/503 with libvirt error kept', async () => {
     for (const callMode of ['sync', 'async'] as const) {

@@ -1,4 +1,5 @@
-/** The domain handles of one libvirt connection, kept between calls in a bounded cache. */
+/** The domain handles of one libvirt connection, kept between calls in an LRU cache. */
+import { LRUCache } from 'lru-cache';
 import { HypervisorError } from '../errors.js';
 import type { DomPtr } from './binding.js';
 import type { LibvirtConnection } from './connection.js';
@@ -6,20 +7,22 @@ import { DOMAIN_ID } from './domain-xml.js';
 
 /**
  * libvirt resolves a domain handle by UUID on every call, so a kept one never
- * goes stale. The cache holds one reference per handle; a caller gets its own
- * reference (virDomainRef) and frees it, so an eviction never frees a handle in use.
+ * goes stale. The cache holds one reference per handle and frees it when the
+ * entry is evicted or deleted; a caller gets its own reference (virDomainRef)
+ * and frees it, so an eviction never frees a handle in use.
  */
 export class DomainHandles {
   readonly connection: LibvirtConnection;
   readonly #fn: LibvirtConnection['binding']['fn'];
-  readonly #handles = new Map<string, DomPtr>();
-  readonly #size: number;
+  readonly #handles: LRUCache<string, DomPtr>;
   #closed = false;
 
+  /** `size`: how many handles are kept (a positive integer). */
   constructor(connection: LibvirtConnection, size: number) {
+    const { fn } = connection.binding;
     this.connection = connection;
-    this.#fn = connection.binding.fn;
-    this.#size = size;
+    this.#fn = fn;
+    this.#handles = new LRUCache<string, DomPtr>({ max: size, dispose: (dom) => fn.virDomainFree(dom) });
   }
 
   /** A handle the caller owns (and frees); served from the cache with an extra reference. */
@@ -42,16 +45,12 @@ export class DomainHandles {
       this.#fn.virDomainFree(dom);
       return;
     }
-    if (this.#handles.size >= this.#size) this.forget(this.#handles.keys().next().value as string);
     this.#handles.set(id, dom);
   }
 
   /** Drops (and frees) the kept handle of a domain that is gone. */
   forget(id: string): void {
-    const dom = this.#handles.get(id);
-    if (dom === undefined) return;
     this.#handles.delete(id);
-    this.#fn.virDomainFree(dom);
   }
 
   /** Runs `op` on the domain's handle; a domain found gone meanwhile is forgotten. */
@@ -70,6 +69,6 @@ export class DomainHandles {
   /** Frees every kept handle; handles adopted afterwards are freed at once. */
   close(): void {
     this.#closed = true;
-    for (const id of [...this.#handles.keys()]) this.forget(id);
+    this.#handles.clear();
   }
 }
