@@ -83,6 +83,17 @@ export function decodeRequest(v: JsonValue): ForwardedRequest {
   };
 }
 
+/** The mesh handler of FORWARD_METHOD: serves forwarded requests with `handler`, refusing loops. */
+export function forwardedRequestHandler(handler: ForwardHandler): (payload: JsonValue, fromKey: string) => Promise<JsonValue> {
+  return async (payload, fromKey) => {
+    const req = decodeRequest(payload);
+    if ((req.via?.length ?? 0) > MAX_FORWARD_HOPS) {
+      throw Object.assign(new Error(`forwarded more than ${MAX_FORWARD_HOPS} times`), { code: 'LOOP' });
+    }
+    return encodeResponse(await handler(req, fromKey));
+  };
+}
+
 export function encodeResponse(res: ForwardedResponse): JsonValue {
   return { status: res.status, headers: stripHopByHop(res.headers), body: res.body.toString('base64') };
 }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { MeshTimers, TimerHandle } from './clock.js';
 import { short, type MeshError } from './errors.js';
 import type { Membership } from './membership.js';
+import { chooseNearest, type NearestCandidate, type RankedCandidate } from './nearest.js';
 import { median, type VivaldiClient } from './vivaldi/client.js';
 import type { RandomSource } from './vivaldi/coordinate.js';
 import { coordFromJson, coordToJson, type JsonValue } from './wire.js';
@@ -77,6 +78,34 @@ export class Prober {
     const coord = coordFromJson((payload as { c?: JsonValue } | null)?.c);
     if (coord) this.opts.membership.setCoordinate(fromKey, coord);
     return { c: coordToJson(this.opts.vivaldi.getCoordinate()) };
+  }
+
+  /**
+   * `candidates` ranked nearest first from this node's coordinate, the RTTs it measured refining
+   * the shortlist (see nearest.ts). With `measure`, shortlisted candidates without samples are
+   * pinged first.
+   */
+  async rankFromHere<C extends NearestCandidate>(
+    selfKey: string,
+    candidates: C[],
+    options: { shortlist?: number; measure?: boolean; timeoutMs?: number },
+  ): Promise<RankedCandidate<C>[]> {
+    const from = this.opts.vivaldi.getCoordinate();
+    const rank = (): RankedCandidate<C>[] =>
+      chooseNearest(
+        from,
+        candidates,
+        (k) => (k === selfKey ? 0 : this.measuredRtt(k)),
+        options.shortlist !== undefined ? { shortlist: options.shortlist } : {},
+      );
+    const ranked = rank();
+    if (!options.measure) return ranked;
+    const toMeasure = ranked
+      .slice(0, options.shortlist ?? ranked.length)
+      .filter((r) => r.candidate.key !== selfKey && r.measuredMs === undefined)
+      .map((r) => r.candidate.key);
+    await Promise.allSettled(toMeasure.map((key) => this.ping(key, options.timeoutMs ?? this.opts.probeTimeoutMs)));
+    return rank();
   }
 
   /** Median of the last RTT samples (ms) measured to `key`, if any. */

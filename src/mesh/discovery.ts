@@ -1,0 +1,87 @@
+/** Discovery: the Hyperswarm swarm, the cluster's topic joined with a bounded refresh schedule, and the swarm's shutdown. */
+import DHT, { type DHTNode, type KeyPair } from 'hyperdht';
+import Hyperswarm, { type PeerDiscoverySession } from 'hyperswarm';
+import type { Logger } from 'pino';
+import { sleep, type MeshTimers, type TimerHandle } from './clock.js';
+import { DEFAULT_HOST, DEFAULT_SWARM_DESTROY_GRACE_MS } from './config.js';
+
+export interface DiscoveryOptions {
+  keyPair: KeyPair;
+  topic: Buffer;
+  /** DHT bootstrap nodes. Required: without it Hyperswarm would use the public network. */
+  bootstrap: Array<DHTNode | string>;
+  /** Address the DHT binds to (default 127.0.0.1). */
+  host?: string;
+  /** Injected collaborators (tests, embedding). */
+  createDht?: (options: { bootstrap: Array<DHTNode | string>; host: string; keyPair: KeyPair }) => DHT;
+  /** A swarm to use instead of a new one: it is not destroyed by close(). */
+  swarm?: Hyperswarm;
+  /** Discovery refreshes after joining, in ms from the join. */
+  refreshScheduleMs: readonly number[];
+  timers: MeshTimers;
+  log: Logger;
+}
+
+export class Discovery {
+  readonly swarm: Hyperswarm;
+  private readonly ownsSwarm: boolean;
+  private readonly refreshTimers = new Set<TimerHandle>();
+  private stopped = false;
+
+  constructor(private readonly opts: DiscoveryOptions) {
+    if (opts.swarm) {
+      this.swarm = opts.swarm;
+      this.ownsSwarm = false;
+    } else {
+      const host = opts.host ?? DEFAULT_HOST;
+      const dht = opts.createDht
+        ? opts.createDht({ bootstrap: opts.bootstrap, host, keyPair: opts.keyPair })
+        : new DHT({ bootstrap: opts.bootstrap, host, keyPair: opts.keyPair });
+      this.swarm = new Hyperswarm({ keyPair: opts.keyPair, dht });
+      this.ownsSwarm = true;
+    }
+  }
+
+  /** Joins the topic as client and server, waits for the first round, then schedules the refreshes. */
+  async join(): Promise<void> {
+    const session: PeerDiscoverySession = this.swarm.join(this.opts.topic, { client: true, server: true });
+    await session.flushed();
+    if (this.stopped) return;
+    for (const at of this.opts.refreshScheduleMs) {
+      const t = this.opts.timers.setTimer(at, () => {
+        this.refreshTimers.delete(t);
+        if (this.stopped) return;
+        session.refresh({ client: true, server: true }).catch((err: unknown) => this.opts.log.debug({ err }, 'refresh failed'));
+      });
+      this.refreshTimers.add(t);
+    }
+  }
+
+  /** Resolves when the swarm has processed pending discovery and connections. */
+  async flushed(): Promise<void> {
+    await this.swarm.flush();
+  }
+
+  /** Cancels the refreshes to come. Safe to call twice. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.refreshTimers) this.opts.timers.clearTimer(t);
+    this.refreshTimers.clear();
+  }
+
+  /** Destroys the swarm this owns (gracefully within a bound, then forced), or leaves the topic of one passed in. */
+  async close(): Promise<void> {
+    this.stop();
+    if (!this.ownsSwarm) {
+      await this.swarm.leave(this.opts.topic).catch(() => undefined);
+      return;
+    }
+    // Graceful (unannounce) within a bound, then forced: a forced destroy alone can leave native handles open.
+    const graceful = this.swarm.destroy().then(
+      () => true,
+      () => true,
+    );
+    const done = await Promise.race([graceful, sleep(this.opts.timers, DEFAULT_SWARM_DESTROY_GRACE_MS).then(() => false)]);
+    if (!done) await this.swarm.destroy({ force: true }).catch(() => undefined);
+  }
+}
