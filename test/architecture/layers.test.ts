@@ -7,8 +7,9 @@ import { cycles, importGraph } from './import-graph.js';
  * one another) over `hypervisor`. A module may import its own folder and the folders below it.
  */
 const BELOW: Record<string, readonly string[]> = {
-  cli: ['node.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
-  'node.ts': ['http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
+  cli: ['node.ts', 'node-options.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
+  'node.ts': ['node-options.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
+  'node-options.ts': ['http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
   http: ['cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
   cloud: ['occi', 'mesh', 'scheduler', 'hypervisor'],
   occi: ['hypervisor'],
