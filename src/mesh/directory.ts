@@ -8,11 +8,12 @@
  * mesh hop. A cached holder that no longer has the entity (it moved, or was deleted) is
  * forgotten and the lookup runs again, so moved entities are still found.
  */
+import { LRUCache } from 'lru-cache';
 import type { JsonValue, Mesh } from './mesh.js';
 
 export const DIRECTORY_METHOD = 'dir/has';
 export const DEFAULT_LOOKUP_DEADLINE_MS = 2000;
-/** Cached holders kept at most (oldest forgotten first). */
+/** Cached holders kept at most (the least recently used forgotten first). */
 export const DEFAULT_CACHE_SIZE = 100_000;
 
 export interface DirectoryOptions {
@@ -23,19 +24,20 @@ export interface DirectoryOptions {
 }
 
 export class EntityDirectory {
-  private readonly cache = new Map<string, string>();
+  /** Entity id → key of the member holding it. */
+  private readonly cache: LRUCache<string, string>;
   private readonly deadlineMs: number;
-  private readonly cacheSize: number;
 
   constructor(
     private readonly mesh: Mesh,
     private readonly opts: DirectoryOptions,
   ) {
     this.deadlineMs = opts.lookupDeadlineMs ?? DEFAULT_LOOKUP_DEADLINE_MS;
-    this.cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
+    this.cache = new LRUCache({ max: opts.cacheSize ?? DEFAULT_CACHE_SIZE });
     mesh.handle(DIRECTORY_METHOD, (payload) => this.opts.holds(String((payload as { id?: JsonValue })?.id ?? '')));
     mesh.on('member-left', (m) => {
-      for (const [id, key] of this.cache) if (key === m.key) this.cache.delete(id);
+      const held = [...this.cache.entries()].filter(([, key]) => key === m.key);
+      for (const [id] of held) this.cache.delete(id);
     });
   }
 
@@ -56,8 +58,6 @@ export class EntityDirectory {
   }
 
   remember(id: string, key: string): void {
-    this.cache.delete(id);
     this.cache.set(id, key);
-    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
   }
 }
