@@ -13,19 +13,27 @@
  * FULL), keyed by (holder node key, compute id), with the compute's generation and a version that
  * orders the updates of one holder. They accept descriptions only from members of the mesh.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import { type Entity, linkEnds } from '../occi/entity.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import { PLACEMENT_GENERATION } from '../occi/placement-model.js';
+import { openSqlite } from '../lib/sqlite.js';
 import type { Custody } from './custody.js';
 import type { Change, EntityStore } from '../occi/store.js';
 
 export const REPLICA_METHOD = 'cloud/replica';
 export const REPLICAS_FILE = 'replicas.db';
+
+/** The schema of replicas.db, one migration per version (src/lib/sqlite.ts). */
+const REPLICA_MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS replica (
+     holder TEXT NOT NULL, id TEXT NOT NULL, generation INTEGER NOT NULL, version INTEGER NOT NULL,
+     ord TEXT NOT NULL, records TEXT NOT NULL, claimed_by TEXT, claimed_at INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (holder, id));
+   CREATE TABLE IF NOT EXISTS outbound (id TEXT PRIMARY KEY, ord TEXT NOT NULL);`,
+];
 export const DEFAULT_REPLICA_COUNT = 2;
 export const DEFAULT_REPLICATION_TIMEOUT_MS = 2_000;
 export const DEFAULT_REPLICATION_RETRY_MS = 2_000;
@@ -67,17 +75,7 @@ export class ReplicaStore {
   private readonly st;
 
   constructor(dataDir: string | ':memory:') {
-    if (dataDir !== ':memory:') mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, REPLICAS_FILE));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS replica (
-        holder TEXT NOT NULL, id TEXT NOT NULL, generation INTEGER NOT NULL, version INTEGER NOT NULL,
-        ord TEXT NOT NULL, records TEXT NOT NULL, claimed_by TEXT, claimed_at INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (holder, id));
-      CREATE TABLE IF NOT EXISTS outbound (id TEXT PRIMARY KEY, ord TEXT NOT NULL);
-    `);
+    this.db = openSqlite({ dataDir, file: REPLICAS_FILE, migrations: REPLICA_MIGRATIONS });
     this.st = {
       get: this.db.prepare('SELECT * FROM replica WHERE holder = ? AND id = ?'),
       put: this.db.prepare(

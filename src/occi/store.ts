@@ -1,8 +1,15 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../lib/sqlite.js';
 import type { Mixin } from './category.js';
 import { type Entity, linkEnds } from './entity.js';
+
+export const ENTITIES_FILE = 'entities.db';
+
+/** The schema of entities.db, one migration per version (src/lib/sqlite.ts). */
+const ENTITY_MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+   CREATE TABLE IF NOT EXISTS user_mixin (id TEXT PRIMARY KEY, doc TEXT NOT NULL);`,
+];
 
 /** One atomic change: everything in it is written in one transaction, or nothing is. */
 export interface Change {
@@ -34,14 +41,7 @@ export class EntityStore {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(dataDir: string | ':memory:') {
-    if (dataDir !== ':memory:') mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, 'entities.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS entity (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS user_mixin (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
-    `);
+    this.db = openSqlite({ dataDir, file: ENTITIES_FILE, migrations: ENTITY_MIGRATIONS });
     this.statements = {
       putEntity: this.db.prepare('INSERT INTO entity (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc'),
       removeEntity: this.db.prepare('DELETE FROM entity WHERE id = ?'),

@@ -4,18 +4,20 @@ import { cycles, importGraph } from './import-graph.js';
 /**
  * The layering (README "Layout", docs/architecture.md): entry points and the composition root over
  * `http` (with its edge) over `cloud` over `occi`, `mesh` and `scheduler` (which know nothing of
- * one another) over `hypervisor`. A module may import its own folder and the folders below it.
+ * one another) over `hypervisor`; `lib` holds what every layer may use (it imports none of them).
+ * A module may import its own folder and the folders below it.
  */
 const BELOW: Record<string, readonly string[]> = {
-  cli: ['node.ts', 'node-options.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
-  'node.ts': ['node-options.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
-  'node-options.ts': ['http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
-  http: ['cloud', 'occi', 'mesh', 'scheduler', 'hypervisor'],
-  cloud: ['occi', 'mesh', 'scheduler', 'hypervisor'],
-  occi: ['hypervisor'],
-  mesh: [],
-  scheduler: ['hypervisor'],
-  hypervisor: [],
+  cli: ['node.ts', 'node-options.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor', 'lib'],
+  'node.ts': ['node-options.ts', 'http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor', 'lib'],
+  'node-options.ts': ['http', 'cloud', 'occi', 'mesh', 'scheduler', 'hypervisor', 'lib'],
+  http: ['cloud', 'occi', 'mesh', 'scheduler', 'hypervisor', 'lib'],
+  cloud: ['occi', 'mesh', 'scheduler', 'hypervisor', 'lib'],
+  occi: ['hypervisor', 'lib'],
+  mesh: ['lib'],
+  scheduler: ['hypervisor', 'lib'],
+  hypervisor: ['lib'],
+  lib: [],
 };
 
 const layerOf = (module: string): string => module.split('/')[0]!;

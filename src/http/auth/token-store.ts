@@ -11,11 +11,18 @@
  *   store.revoke(tid);            // true when it was not revoked yet
  *   store.isRevoked(tid);         // true
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../../lib/sqlite.js';
 
 export const AUTH_DB_FILE = 'auth.db';
+
+/** The schema of auth.db, one migration per version (src/lib/sqlite.ts). */
+const AUTH_MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS token (tid TEXT PRIMARY KEY, tenant TEXT NOT NULL, admin INTEGER NOT NULL, created INTEGER NOT NULL, expires INTEGER);
+   CREATE TABLE IF NOT EXISTS revocation (tid TEXT PRIMARY KEY, at INTEGER NOT NULL);
+   CREATE TABLE IF NOT EXISTS quota (tenant TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at INTEGER NOT NULL, origin TEXT NOT NULL);
+   CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+];
 
 export interface TokenMeta {
   tid: string;
@@ -64,18 +71,8 @@ export class TokenStore {
   private readonly st;
 
   constructor(dataDir: string | ':memory:') {
-    if (dataDir !== ':memory:') mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(dataDir === ':memory:' ? ':memory:' : join(dataDir, AUTH_DB_FILE));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
     // The token CLI may write while the node runs.
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS token (tid TEXT PRIMARY KEY, tenant TEXT NOT NULL, admin INTEGER NOT NULL, created INTEGER NOT NULL, expires INTEGER);
-      CREATE TABLE IF NOT EXISTS revocation (tid TEXT PRIMARY KEY, at INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS quota (tenant TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at INTEGER NOT NULL, origin TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    this.db = openSqlite({ dataDir, file: AUTH_DB_FILE, migrations: AUTH_MIGRATIONS, busyTimeoutMs: 5000 });
     this.st = {
       putToken: this.db.prepare('INSERT OR IGNORE INTO token (tid, tenant, admin, created, expires) VALUES (?, ?, ?, ?, ?)'),
       tokens: this.db.prepare('SELECT tid, tenant, admin, created, expires FROM token ORDER BY created, tid'),
