@@ -40,8 +40,11 @@ export interface Plan {
   readonly actions: readonly Action[];
 }
 
+/** The node fields of an action: those of a plan's actions and of their wire form alike. */
+export type NodeFields = { kind: 'migrate'; from: string; to: string } | { kind: 'start'; host: string } | { kind: 'boot' | 'shutdown'; node: string };
+
 /** Nodes an action touches (used to run independent actions in parallel). */
-export function touchedNodes(action: Action): string[] {
+export function touchedNodes(action: NodeFields): string[] {
   switch (action.kind) {
     case 'migrate':
       return [action.from, action.to];

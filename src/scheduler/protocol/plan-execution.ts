@@ -1,7 +1,7 @@
 /** Plan execution, for DVMS partitions and the simulator alike: a plan's actions in order, each applied through the HostActuator port. */
 import { SchedulerError } from '../errors.js';
 import type { VmSpec } from '../model.js';
-import type { Action } from '../plan.js';
+import { touchedNodes, type Action } from '../plan.js';
 import type { WireAction } from './messages.js';
 import type { HostActuator } from './transport.js';
 
@@ -16,18 +16,6 @@ export function toWire(action: Action, vms: ReadonlyMap<string, VmSpec>): WireAc
       return { kind: 'boot', node: action.node };
     case 'shutdown':
       return { kind: 'shutdown', node: action.node };
-  }
-}
-
-/** The nodes an action touches: it waits for the earlier actions on any of them. */
-export function wireNodes(action: WireAction): string[] {
-  switch (action.kind) {
-    case 'migrate':
-      return [action.from, action.to];
-    case 'start':
-      return [action.host];
-    default:
-      return [action.node];
   }
 }
 
@@ -85,7 +73,7 @@ export class PlanExecution {
     const last = new Map<string, number>();
     this.deps = actions.map((a, i) => {
       const d = new Set<number>();
-      for (const n of wireNodes(a)) {
+      for (const n of touchedNodes(a)) {
         const j = last.get(n);
         if (j !== undefined) d.add(j);
         last.set(n, i);
