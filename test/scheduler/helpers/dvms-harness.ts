@@ -27,6 +27,8 @@ export class DvmsHarness {
   readonly reservation = new Map<string, string | null>();
   readonly inFlight = new Map<string, string>();
   readonly solved: number[] = [];
+  /** Transitions the agents took, counted by `input: from -> to`. */
+  readonly transitions = new Map<string, number>();
   migrations = 0;
   unsolvable = 0;
   merges = 0;
@@ -96,6 +98,10 @@ export class DvmsHarness {
       },
       partitionMerged: () => {
         this.merges++;
+      },
+      transition: (_node, from, input, to) => {
+        const key = `${input}: ${from} -> ${to}`;
+        this.transitions.set(key, (this.transitions.get(key) ?? 0) + 1);
       },
     };
     const ids = Array.from({ length: o.hosts }, (_, h) => `h${h}`);
