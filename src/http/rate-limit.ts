@@ -10,6 +10,7 @@
  *   app.use(rateLimit({ ratePerSecond: 50, burst: 100 }));
  */
 import type { NextFunction, Request, Response } from 'express';
+import { LRUCache } from 'lru-cache';
 import { OcciError } from '../occi/errors.js';
 import { clientAddress, isInternal } from './limits.js';
 
@@ -18,7 +19,7 @@ export interface RateLimitOptions {
   ratePerSecond: number;
   /** Requests a full bucket allows at once. */
   burst: number;
-  /** Buckets kept at most; full (idle) ones are dropped first, then the oldest. */
+  /** Buckets kept at most; the least recently used are dropped first. */
   maxKeys?: number;
   /** Clock in ms, for tests. */
   now?: () => number;
@@ -35,14 +36,14 @@ interface Bucket {
 
 /** Token buckets by key; `take` spends one token or says how long to wait for one. */
 export class TokenBuckets {
-  private readonly buckets = new Map<string, Bucket>();
+  /** Least recently used dropped first: an idle bucket has refilled, as good as absent. */
+  private readonly buckets: LRUCache<string, Bucket>;
   private readonly now: () => number;
-  private readonly maxKeys: number;
 
   constructor(private readonly opts: RateLimitOptions) {
     if (!(opts.ratePerSecond > 0) || !(opts.burst >= 1)) throw new RangeError('a rate limit needs ratePerSecond > 0 and burst ≥ 1');
     this.now = opts.now ?? Date.now;
-    this.maxKeys = opts.maxKeys ?? DEFAULT_MAX_KEYS;
+    this.buckets = new LRUCache({ max: opts.maxKeys ?? DEFAULT_MAX_KEYS });
   }
 
   get size(): number {
@@ -61,26 +62,10 @@ export class TokenBuckets {
       return { ok: false, retryAfterSec: Math.max(1, Math.ceil((1 - tokens) / ratePerSecond)) };
     }
     if (b) {
-      // Re-inserted so that the map stays ordered by last use (oldest first for eviction).
-      this.buckets.delete(key);
       b.tokens = tokens - 1;
       b.at = now;
-      this.buckets.set(key, b);
-    } else {
-      if (this.buckets.size >= this.maxKeys) this.evict(now);
-      this.buckets.set(key, { tokens: tokens - 1, at: now });
-    }
+    } else this.buckets.set(key, { tokens: tokens - 1, at: now });
     return { ok: true };
-  }
-
-  /** Drops buckets that refilled (as good as absent), then the least recently used if needed. */
-  private evict(now: number): void {
-    const { ratePerSecond, burst } = this.opts;
-    for (const [k, b] of this.buckets) if (b.tokens + ((now - b.at) / 1000) * ratePerSecond >= burst) this.buckets.delete(k);
-    for (const k of this.buckets.keys()) {
-      if (this.buckets.size < this.maxKeys * 0.9) break;
-      this.buckets.delete(k);
-    }
   }
 }
 
