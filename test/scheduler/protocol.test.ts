@@ -21,6 +21,27 @@ describe('neighbour orders', () => {
     expect(v.at('a', 2)).toBe('b');
     expect(v.size()).toBe(5);
   });
+  it('vivaldi order caches the nearest lists of the most recently used initiators, with the same orders', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    let calls = 0;
+    const distance = (x: string, y: string): number => {
+      calls++;
+      return Math.abs(ids.indexOf(x) - ids.indexOf(y));
+    };
+    const bounded = new VivaldiOrder(ids, { distance, nearest: 2, cacheSize: 2 });
+    const unbounded = new VivaldiOrder(ids, { distance: (x, y) => Math.abs(ids.indexOf(x) - ids.indexOf(y)), nearest: 2 });
+    const computes = (initiator: string): boolean => {
+      const before = calls;
+      expect(bounded.nearest(initiator)).toEqual(unbounded.nearest(initiator));
+      return calls > before;
+    };
+    expect(computes('a')).toBe(true);
+    expect(computes('b')).toBe(true);
+    expect(computes('a')).toBe(false);
+    expect(computes('c')).toBe(true); // forgets b, the least recently used
+    expect(computes('a')).toBe(false);
+    expect(computes('b')).toBe(true);
+  });
 });
 
 describe('DVMS protocol', () => {

@@ -3,9 +3,11 @@
  * Vivaldi order: the k nearest nodes by coordinate distance first (nearest first), then the ring.
  * Ring order: successors on the ring of sorted ids (the DVMS paper's baseline).
  */
+import { LRUCache } from 'lru-cache';
 import { coordinateDistance } from '../constraints/latency-groups.js';
 
 export const DEFAULT_NEAREST = 64;
+export const DEFAULT_CACHE_SIZE = 16_384;
 
 export interface NeighbourOrder {
   /** The index-th neighbour of `initiator`, or undefined past the end. May repeat a node. */
@@ -37,7 +39,7 @@ export interface VivaldiOrderOptions {
   distance?: (a: string, b: string) => number;
   /** How many nearest nodes come before the ring fallback. */
   nearest?: number;
-  /** How many initiators' nearest lists are cached. */
+  /** How many initiators' nearest lists are cached (the least recently used are forgotten first). */
   cacheSize?: number;
 }
 
@@ -45,15 +47,15 @@ export class VivaldiOrder implements NeighbourOrder {
   private readonly ring: RingOrder;
   private readonly ids: string[];
   private readonly k: number;
-  private readonly cacheSize: number;
-  private readonly cache = new Map<string, string[]>();
+  private readonly cache: LRUCache<string, string[]>;
   private readonly distance: (a: string, b: string) => number;
 
   constructor(nodes: Iterable<string>, options: VivaldiOrderOptions) {
     this.ids = [...nodes];
     this.ring = new RingOrder(this.ids);
     this.k = Math.min(options.nearest ?? DEFAULT_NEAREST, Math.max(0, this.ids.length - 1));
-    this.cacheSize = options.cacheSize ?? 16_384;
+    // lru-cache needs a positive bound; a size of 0 kept the last list too.
+    this.cache = new LRUCache({ max: Math.max(1, options.cacheSize ?? DEFAULT_CACHE_SIZE) });
     const coords = options.coordinates;
     if (options.distance) this.distance = options.distance;
     else if (coords) this.distance = (a, b) => coordinateDistance(coords.get(a) ?? [0], coords.get(b) ?? [0]);
@@ -82,10 +84,6 @@ export class VivaldiOrder implements NeighbourOrder {
     }
     best.sort((a, b) => a.d - b.d);
     const list = best.map((b) => b.id);
-    if (this.cache.size >= this.cacheSize) {
-      const first = this.cache.keys().next().value;
-      if (first !== undefined) this.cache.delete(first);
-    }
     this.cache.set(initiator, list);
     return list;
   }
