@@ -1,0 +1,82 @@
+/** The handlers of kind and mixin collections (GFD.223 §3.5): listed mesh-wide, created in, tagged, acted on, emptied. */
+import type { Context } from 'openapi-backend';
+import { OcciError } from '../../occi/errors.js';
+import { carried } from '../auth/authenticate.js';
+import { PARTIAL_HEADER } from '../edge/headers.js';
+import { actionTerm, collectionOf, type Exchange, type HandlerDeps, listFilter, message, renderContext, send, sendOk } from './exchange.js';
+
+export function collectionHandlers({ service, negotiator, mesh, quotas }: HandlerDeps) {
+  const listCollection = async (c: Context, { req, res, principal }: Exchange) => {
+    const { rendering, mediaType } = negotiator.response(req, false);
+    const filter = listFilter(req, rendering);
+    const views = service.list(principal, collectionOf(service, c), filter).map((e) => service.view(principal, e));
+    if (mesh) {
+      // Every member's part of the collection, gathered with a deadline; who missed it is said.
+      const remote = await mesh.list(carried(principal), c.request.path, filter);
+      const seen = new Set(views.map((v) => v.entity.id));
+      // A compute moving between two members may be in both replies for an instant: listed once.
+      for (const { entity, links } of remote.entries) {
+        if (seen.has(entity.id) || !service.registry.kind(entity.kind)) continue;
+        seen.add(entity.id);
+        views.push(service.view(principal, entity, links));
+      }
+      if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
+    }
+    send(res, 200, mediaType, rendering.collection(views, renderContext(req)));
+  };
+  const postCollection = async (c: Context, { req, res, principal }: Exchange) => {
+    const category = collectionOf(service, c);
+    const term = actionTerm(c);
+    // Tagging and collection actions answer with a collection, which every rendering can render.
+    const { rendering, mediaType } = negotiator.response(req, category.class === 'kind' && !term);
+    const input = negotiator.request(req);
+    if (category.class === 'mixin') {
+      if (term) throw OcciError.badRequest('actions are triggered on kind collections and entities, not on mixin collections');
+      const members = await service.tag(principal, category, input.parseLocations(message(req)), false);
+      send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e)), renderContext(req)));
+      return;
+    }
+    if (term) {
+      const done = await service.actOnCollection(principal, category, term, input.parseAction(message(req)));
+      send(res, 200, mediaType, rendering.collection(done.map((e) => service.view(principal, e)), renderContext(req)));
+      return;
+    }
+    const parsed = input.parseEntity(message(req));
+    const entity = await quotas.admit(principal, { type: 'create', kind: category, input: parsed }, () => service.create(principal, category, parsed));
+    const view = service.view(principal, entity);
+    res.setHeader('Location', view.location);
+    send(res, 201, mediaType, rendering.created(view, renderContext(req)));
+  };
+  const putCollection = async (c: Context, { req, res, principal }: Exchange) => {
+    const category = collectionOf(service, c);
+    if (category.class !== 'mixin') throw OcciError.methodNotAllowed('PUT', c.request.path, ['GET', 'POST', 'DELETE']);
+    const { rendering, mediaType } = negotiator.response(req, false);
+    const members = await service.tag(principal, category, negotiator.request(req).parseLocations(message(req)), true);
+    send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e)), renderContext(req)));
+  };
+  const deleteCollection = async (c: Context, { req, res, principal }: Exchange) => {
+    const category = collectionOf(service, c);
+    negotiator.response(req, false);
+    if (category.class === 'kind') await service.deleteCollection(principal, category);
+    else {
+      const msg = message(req);
+      const hasList = msg.body.trim() !== '' || Object.keys(msg.headers).some((h) => h === 'x-occi-location');
+      await service.untag(principal, category, hasList ? negotiator.request(req).parseLocations(msg) : undefined);
+    }
+    sendOk(res);
+  };
+  return {
+    listCollection,
+    listSubCollection: listCollection,
+    listLeafCollection: listCollection,
+    postCollection,
+    postSubCollection: postCollection,
+    postLeafCollection: postCollection,
+    putCollection,
+    putSubCollection: putCollection,
+    putLeafCollection: putCollection,
+    deleteCollection,
+    deleteSubCollection: deleteCollection,
+    deleteLeafCollection: deleteCollection,
+  };
+}
