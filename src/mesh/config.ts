@@ -11,7 +11,26 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Extra attempts for idempotent calls that failed with CLOSED / UNREACHABLE. */
 export const DEFAULT_RETRIES = 2;
+/**
+ * Backoff before the first retry; each further one about doubles, with decorrelated jitter
+ * (cockatiel's ExponentialBackoff), so that callers of a member that just lost its connection
+ * do not come back all at once.
+ */
 export const DEFAULT_RETRY_DELAY_MS = 100;
+/** Cap on a retry's backoff. A retry is made only while the deadline leaves more than this, so a call never outlives its deadline. */
+export const DEFAULT_RETRY_MAX_DELAY_MS = 250;
+/**
+ * Calls in a row to one member that got no answer (TIMEOUT, UNREACHABLE) before its circuit
+ * breaker opens: calls to it then fail at once with UNREACHABLE instead of waiting out their
+ * deadline. Any answer (an error reply included) resets the count; so does a new connection.
+ */
+export const DEFAULT_BREAKER_CONSECUTIVE_FAILURES = 5;
+/**
+ * How long an open breaker refuses calls before it lets one through (half-open): its answer
+ * closes the breaker again, its silence reopens it. Below the loss-detection bound (3.5 s):
+ * a member that recovers without leaving is tried again within that time.
+ */
+export const DEFAULT_BREAKER_HALF_OPEN_AFTER_MS = 2000;
 export const DEFAULT_PROBE_INTERVAL_MS = 1000;
 export const DEFAULT_PROBES_PER_ROUND = 2;
 export const DEFAULT_PROBE_TIMEOUT_MS = 2000;
@@ -43,6 +62,9 @@ export interface MeshConfig {
   maxMessageBytes: number;
   retries: number;
   retryDelayMs: number;
+  retryMaxDelayMs: number;
+  breakerConsecutiveFailures: number;
+  breakerHalfOpenAfterMs: number;
   probeIntervalMs: number;
   probesPerRound: number;
   probeTimeoutMs: number;
@@ -64,6 +86,9 @@ export function meshConfig(options: Partial<MeshConfig> = {}): MeshConfig {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     retries: options.retries ?? DEFAULT_RETRIES,
     retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+    retryMaxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS,
+    breakerConsecutiveFailures: options.breakerConsecutiveFailures ?? DEFAULT_BREAKER_CONSECUTIVE_FAILURES,
+    breakerHalfOpenAfterMs: options.breakerHalfOpenAfterMs ?? DEFAULT_BREAKER_HALF_OPEN_AFTER_MS,
     probeIntervalMs: options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS,
     probesPerRound: options.probesPerRound ?? DEFAULT_PROBES_PER_ROUND,
     probeTimeoutMs: options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,

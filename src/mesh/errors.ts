@@ -41,8 +41,8 @@ export class MeshError extends Error {
   static TIMEOUT(ms: number, peer?: string, cause?: unknown): MeshError {
     return new MeshError('TIMEOUT', `no answer within ${ms} ms`, { peer, cause });
   }
-  static UNREACHABLE(peer: string, cause?: unknown): MeshError {
-    return new MeshError('UNREACHABLE', `peer ${short(peer)} unreachable`, { peer, cause });
+  static UNREACHABLE(peer: string, cause?: unknown, why?: string): MeshError {
+    return new MeshError('UNREACHABLE', `peer ${short(peer)} unreachable${why ? `: ${why}` : ''}`, { peer, cause });
   }
   static NOT_MEMBER(peer: string): MeshError {
     return new MeshError('NOT_MEMBER', `${short(peer)} is not a member`, { peer });

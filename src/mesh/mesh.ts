@@ -223,7 +223,10 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** The links report to membership (handshakes, closes, events) and to the RPC server (calls). */
   private linkListener(): LinkListener {
     return {
-      linkUp: (key) => this.membership.linkUp(key),
+      linkUp: (key) => {
+        this.client.forgetFailures(key);
+        this.membership.linkUp(key);
+      },
       linkDown: (key, revoked) => this.membership.linkDown(key, revoked),
       refused: (key, reason) => this.emit('refused', { key, reason }),
       call: (key, raw) => this.server.onCall(key, raw),
@@ -231,7 +234,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     };
   }
 
-  /** Membership events are the mesh's; a lost member's link, coordinate and samples are forgotten first. */
+  /** Membership events are the mesh's; a lost member's link, coordinate, samples and failures are forgotten first. */
   private relayMembership(): void {
     this.membership.on('member-joined', (m) => this.emit('member-joined', m));
     this.membership.on('member-updated', (m) => this.emit('member-updated', m));
@@ -239,6 +242,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       this.links.dropUnverified(m.key);
       this.vivaldi.forgetNode(m.key);
       this.prober.forget(m.key);
+      this.client.forgetFailures(m.key);
       this.emit('member-left', m, reason);
     });
   }

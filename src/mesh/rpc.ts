@@ -1,11 +1,14 @@
-/** RPC between members: the client (deadlines, retries of idempotent calls) and the server (handlers by method). */
+/** RPC between members: the client (deadlines, retries, a breaker per member) and the server (handlers by method). */
 /*
  * A call is one protomux-rpc request carrying the envelope `{ m, v }`; the
  * reply is `{ ok, v }` or `{ ok: false, code, message }`. Idempotent calls
  * that fail with CLOSED / UNREACHABLE are retried within their deadline, on
- * the connection that replaced the one they failed on.
+ * the connection that replaced the one they failed on; a member whose calls
+ * keep getting no answer is not called for a while (call-policy.ts).
  */
+import { BrokenCircuitError } from 'cockatiel';
 import type { Logger } from 'pino';
+import { CallPolicy, circuitOpen } from './call-policy.js';
 import { sleep, type MeshTimers } from './clock.js';
 import { DEFAULT_MAX_IN_FLIGHT } from './config.js';
 import { MeshError, short } from './errors.js';
@@ -37,31 +40,38 @@ export interface RpcClientOptions {
   maxMessageBytes: number;
   retries: number;
   retryDelayMs: number;
+  retryMaxDelayMs: number;
+  breakerConsecutiveFailures: number;
+  breakerHalfOpenAfterMs: number;
 }
 
 export class RpcClient {
   requestsSent = 0;
   private readonly pending = new Set<(err: MeshError) => void>();
+  private readonly policy: CallPolicy;
   private closing = false;
 
-  constructor(private readonly opts: RpcClientOptions) {}
+  constructor(private readonly opts: RpcClientOptions) {
+    this.policy = new CallPolicy({ ...opts, now: () => opts.timers.now(), stopped: () => this.closing });
+  }
 
   /** Call `method` on member `peerKey`. Rejects with MeshError. */
   async request<T = JsonValue>(peerKey: string, method: string, payload: JsonValue, options: RequestOptions = {}): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs;
     const deadline = this.opts.timers.now() + timeoutMs;
     const retries = options.idempotent ? (options.retries ?? this.opts.retries) : 0;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return (await this.attempt(peerKey, method, payload, deadline, timeoutMs)) as T;
-      } catch (err) {
-        const e = err instanceof MeshError ? err : MeshError.CLOSED('call failed', err, peerKey);
-        const left = deadline - this.opts.timers.now();
-        if (attempt >= retries || !e.retryable || left <= this.opts.retryDelayMs || this.closing) throw e;
-        this.opts.log.debug({ peer: short(peerKey), method, attempt, code: e.code }, 'retrying idempotent call');
-        await sleep(this.opts.timers, this.opts.retryDelayMs);
-      }
-    }
+    const attempt = (): Promise<JsonValue> =>
+      this.attempt(peerKey, method, payload, deadline, timeoutMs).catch((err: unknown) => {
+        throw err instanceof MeshError ? err : MeshError.CLOSED('call failed', err, peerKey);
+      });
+    const onRetry = (err: MeshError, attemptNo: number): void =>
+      this.opts.log.debug({ peer: short(peerKey), method, attempt: attemptNo, code: err.code }, 'retrying idempotent call');
+    return (await this.policy.retrying(retries, deadline, attempt, onRetry)) as T;
+  }
+
+  /** Forgets the failures of `peerKey`'s calls (a new connection to it was verified, or it left). */
+  forgetFailures(peerKey: string): void {
+    this.policy.forget(peerKey);
   }
 
   /** No more calls: the ones made from now on fail with CLOSED. */
@@ -81,15 +91,32 @@ export class RpcClient {
     const body = encode(envelope);
     if (body.length > this.opts.maxMessageBytes) throw MeshError.TOO_LARGE(body.length, this.opts.maxMessageBytes, peerKey);
     if (this.pending.size >= DEFAULT_MAX_IN_FLIGHT) throw MeshError.UNREACHABLE(peerKey, new Error('too many calls in flight'));
-    return new Promise<JsonValue>((resolve, reject) => {
+    const exchange = (): Promise<Reply> => this.exchange(peerKey, body, deadline, timeoutMs);
+    // Only members have a breaker (theirs are forgotten when they leave).
+    const reply = await (this.opts.membership.has(peerKey) ? this.policy.guarded(peerKey, exchange) : exchange()).catch((err: unknown) => {
+      throw err instanceof BrokenCircuitError ? circuitOpen(peerKey, err) : err;
+    });
+    if (reply.ok) return reply.v;
+    if (reply.code === 'NO_HANDLER') throw MeshError.NO_HANDLER(method, peerKey);
+    if (reply.code === 'TOO_LARGE') throw new MeshError('TOO_LARGE', reply.message, { peer: peerKey, remoteCode: 'TOO_LARGE' });
+    throw MeshError.REMOTE_ERROR(reply.message, reply.code, peerKey);
+  }
+
+  /**
+   * One call's request and its reply, whatever the reply says, by the deadline; rejects with
+   * TIMEOUT / UNREACHABLE when the member did not answer (what its breaker counts), with CLOSED
+   * when the connection or the mesh closed under the call.
+   */
+  private exchange(peerKey: string, body: Buffer, deadline: number, timeoutMs: number): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
       let done = false;
-      const finish = (err: MeshError | null, value?: JsonValue): void => {
+      const finish = (err: MeshError | null, reply?: Reply): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         this.pending.delete(fail);
         if (err) reject(err);
-        else resolve(value as JsonValue);
+        else resolve(reply!);
       };
       const fail = (err: MeshError): void => finish(err);
       const remaining = Math.max(0, deadline - this.opts.timers.now());
@@ -103,11 +130,7 @@ export class RpcClient {
         if (link.closed || link.rpc.closed) return finish(MeshError.CLOSED('connection closed', undefined, peerKey));
         this.requestsSent++;
         const raw = await link.rpc.request('call', body, { timeout: Math.max(1, deadline - this.opts.timers.now()) });
-        const reply = decode(raw) as Reply;
-        if (reply.ok) return finish(null, reply.v);
-        if (reply.code === 'NO_HANDLER') return finish(MeshError.NO_HANDLER(method, peerKey));
-        if (reply.code === 'TOO_LARGE') return finish(new MeshError('TOO_LARGE', reply.message, { peer: peerKey, remoteCode: 'TOO_LARGE' }));
-        finish(MeshError.REMOTE_ERROR(reply.message, reply.code, peerKey));
+        finish(null, decode(raw) as Reply);
       })().catch((err: unknown) => {
         if (err instanceof MeshError) return finish(err);
         const code = (err as { code?: string })?.code;
