@@ -11,13 +11,10 @@ import {
   type IBackoffFactory,
   type IRetryBackoffContext,
 } from 'cockatiel';
+import type { MeshConfig } from './config.js';
 import { MeshError } from './errors.js';
 
-export interface CallPolicyOptions {
-  retryDelayMs: number;
-  retryMaxDelayMs: number;
-  breakerConsecutiveFailures: number;
-  breakerHalfOpenAfterMs: number;
+export interface CallPolicyOptions extends Pick<MeshConfig, 'retryDelayMs' | 'retryMaxDelayMs' | 'breakerConsecutiveFailures' | 'breakerHalfOpenAfterMs'> {
   /** The mesh clock (ms), against which deadlines are set. */
   now: () => number;
   /** Whether retrying is pointless (the mesh is closing). */

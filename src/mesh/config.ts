@@ -68,7 +68,7 @@ export interface MeshConfig {
   probeIntervalMs: number;
   probesPerRound: number;
   probeTimeoutMs: number;
-  /** 0 disables probing. */
+  /** RTT samples kept per peer; 0 disables probing. */
   rttWindow: number;
   refreshScheduleMs: readonly number[];
 }

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import ProtomuxRPC from 'protomux-rpc';
 import { createProof, verifyProof } from './auth.js';
 import { sleep, type MeshTimers, type TimerHandle } from './clock.js';
+import type { MeshConfig } from './config.js';
 import { MeshError, short } from './errors.js';
 import type { LatencyEmulator } from './latency.js';
 import { decodeEnvelope, encode, type Envelope, type JsonValue } from './wire.js';
@@ -59,16 +60,12 @@ export interface LinkListener {
   event(key: string, method: string, payload: JsonValue): void;
 }
 
-export interface LinkTableOptions {
+export interface LinkTableOptions extends Pick<MeshConfig, 'keepAliveMs' | 'connectionTimeoutMs' | 'authTimeoutMs' | 'maxMessageBytes'> {
   keyPair: KeyPair;
   /** HMAC key derived from the cluster secret (auth.ts). */
   authKey: Buffer;
   /** Keys (hex, lower case) refused at handshake. */
   revoked: Iterable<string>;
-  keepAliveMs: number;
-  connectionTimeoutMs: number;
-  authTimeoutMs: number;
-  maxMessageBytes: number;
   latency: LatencyEmulator;
   timers: MeshTimers;
   log: Logger;

@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { MeshTimers, TimerHandle } from './clock.js';
+import type { MeshConfig } from './config.js';
 import { MeshError, short } from './errors.js';
 import type { Coordinate } from './vivaldi/coordinate.js';
 import { coordFromJson, coordToJson, type JsonValue } from './wire.js';
@@ -60,7 +61,7 @@ export interface MembershipTransport {
   disconnect(peerKey: string, reason: Error): void;
 }
 
-export interface MembershipOptions {
+export interface MembershipOptions extends Pick<MeshConfig, 'heartbeatMs' | 'heartbeatTimeoutMs' | 'reconnectGraceMs'> {
   /** What this node announces (its `seq` is the first one sent). */
   info: MemberInfo;
   transport: MembershipTransport;
@@ -68,9 +69,6 @@ export interface MembershipOptions {
   log: Logger;
   /** This node's coordinate, sent with every hello and heartbeat. */
   coordinate: () => Coordinate;
-  heartbeatMs: number;
-  heartbeatTimeoutMs: number;
-  reconnectGraceMs: number;
 }
 
 export class Membership extends EventEmitter<MembershipEvents> {

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { MeshTimers, TimerHandle } from './clock.js';
+import type { MeshConfig } from './config.js';
 import { short, type MeshError } from './errors.js';
 import type { Membership } from './membership.js';
 import { chooseNearest, type NearestCandidate, type RankedCandidate } from './nearest.js';
@@ -18,18 +19,13 @@ export const METHOD_PING = 'mesh/ping';
 /** How a ping reaches a member: the mesh's RPC client. */
 export type PingCall = (peerKey: string, method: string, payload: JsonValue, options: { timeoutMs: number }) => Promise<JsonValue>;
 
-export interface ProberOptions {
+export interface ProberOptions extends Pick<MeshConfig, 'probeIntervalMs' | 'probesPerRound' | 'probeTimeoutMs' | 'rttWindow'> {
   vivaldi: VivaldiClient;
   membership: Pick<Membership, 'keys' | 'setCoordinate'>;
   call: PingCall;
   timers: MeshTimers;
   random: RandomSource;
   log: Logger;
-  probeIntervalMs: number;
-  probesPerRound: number;
-  probeTimeoutMs: number;
-  /** RTT samples kept per peer; 0 disables the probe rounds. */
-  rttWindow: number;
 }
 
 export class Prober {

@@ -10,7 +10,7 @@ import { BrokenCircuitError } from 'cockatiel';
 import type { Logger } from 'pino';
 import { CallPolicy, circuitOpen } from './call-policy.js';
 import { sleep, type MeshTimers } from './clock.js';
-import { DEFAULT_MAX_IN_FLIGHT } from './config.js';
+import { DEFAULT_MAX_IN_FLIGHT, type MeshConfig } from './config.js';
 import { MeshError, short } from './errors.js';
 import type { LatencyEmulator } from './latency.js';
 import type { Link, LinkTable } from './links.js';
@@ -29,20 +29,17 @@ export interface RequestOptions {
   retries?: number;
 }
 
-export interface RpcClientOptions {
+export interface RpcClientOptions
+  extends Pick<
+    MeshConfig,
+    'requestTimeoutMs' | 'maxMessageBytes' | 'retries' | 'retryDelayMs' | 'retryMaxDelayMs' | 'breakerConsecutiveFailures' | 'breakerHalfOpenAfterMs'
+  > {
   selfKey: string;
   links: Pick<LinkTable, 'get' | 'waitFor'>;
   membership: Pick<Membership, 'has' | 'isReconnecting'>;
   latency: LatencyEmulator;
   timers: MeshTimers;
   log: Logger;
-  requestTimeoutMs: number;
-  maxMessageBytes: number;
-  retries: number;
-  retryDelayMs: number;
-  retryMaxDelayMs: number;
-  breakerConsecutiveFailures: number;
-  breakerHalfOpenAfterMs: number;
 }
 
 export class RpcClient {
@@ -165,10 +162,9 @@ export class RpcClient {
   }
 }
 
-export interface RpcServerOptions {
+export interface RpcServerOptions extends Pick<MeshConfig, 'maxMessageBytes'> {
   membership: Pick<Membership, 'touch'>;
   latency: LatencyEmulator;
-  maxMessageBytes: number;
 }
 
 export class RpcServer {
