@@ -3,8 +3,9 @@
  * Identity: a persistent Ed25519 key pair (`dataDir`) or an injected one. The parts:
  * discovery.ts (the swarm and the cluster topic), links.ts (admission by the cluster-secret
  * handshake, duplicate connections), membership.ts (members, liveness and the loss-detection
- * bound), rpc.ts (calls, retries of idempotent ones on a replaced connection), gather.ts
- * (scatter-gather), probing.ts (RTTs and Vivaldi), latency.ts (delay injection), config.ts.
+ * bound), rpc.ts (calls, retries of idempotent ones on a replaced connection) with
+ * call-policy.ts (backoff, a circuit breaker per member), gather.ts (scatter-gather), probing.ts
+ * (RTTs and Vivaldi), latency.ts (delay injection), config.ts (every setting and its default).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
