@@ -89,6 +89,7 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
     nodeName: name,
     // Placement rules name nodes; in a mesh any member's name is valid (resolved when used).
     resolveNode: (n) => (mesh ? nodeKey(mesh, n) : n === name ? n : undefined),
+    foreign: (id) => edge?.foreign(id),
   });
   s.store = store;
   const mesh = (s.mesh = opts.mesh ? createMesh(opts.mesh, name, opts.dataDir, logger) : undefined);

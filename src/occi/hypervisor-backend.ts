@@ -220,6 +220,7 @@ export class HypervisorBackend implements Backend {
 
   async #createCompute(compute: Entity, ctx: BackendContext): Promise<AttributePatch> {
     const hv = this.hypervisor;
+    for (const l of ctx.linksOf(compute.id)) if (l.kind === NETWORKINTERFACE) await this.#realise(idOf(linkEnds(l)!.target), ctx);
     await hv.defineDomain(domainSpecOf(compute, ctx, this.#images));
     const state = compute.attributes[COMPUTE_STATE];
     try {
@@ -282,6 +283,22 @@ export class HypervisorBackend implements Backend {
     return {};
   }
 
+  /**
+   * A network that another node holds, linked from a compute here, is realised on this host too
+   * (same name, active), so that the compute's interface has a network to join. It stays defined.
+   */
+  async #realise(networkId: string, ctx: BackendContext): Promise<void> {
+    const defined = await this.hypervisor.networkActive(networkName(networkId)).then(
+      () => true,
+      (err: unknown) => {
+        if (isMissing(err)) return false;
+        throw err;
+      },
+    );
+    const network = defined ? undefined : ctx.entity(networkId);
+    if (network) await this.#createNetwork({ ...network, attributes: { ...network.attributes, 'occi.network.state': 'active' } });
+  }
+
   // ---- links ----
 
   /**
@@ -299,6 +316,7 @@ export class HypervisorBackend implements Backend {
     };
     const nic = nicOf(link, ctx);
     if (nic) {
+      await this.#realise(idOf(ends.target), ctx);
       if (!(await has()).nic) await hv.attachInterface(domainId, nic);
       return {};
     }

@@ -1,4 +1,5 @@
 import type { Backend } from './backend.js';
+import type { Entity } from './entity.js';
 import { coreKinds } from './core-model.js';
 import { infrastructureActions, infrastructureKinds, infrastructureMixins } from './infrastructure-model.js';
 import { checkPlacement, type NodeResolver } from './placement-constraints.js';
@@ -19,6 +20,8 @@ export interface OcciNodeOptions {
    * Default: only `nodeName` is known (it resolves to itself).
    */
   resolveNode?: NodeResolver;
+  /** Resources other nodes hold that a request here links to (src/occi/service/core.ts `foreign`). */
+  foreign?: (id: string) => Entity | undefined;
 }
 
 /** The standard categories plus this node's templates. */
@@ -40,6 +43,6 @@ export function openOcciService(opts: OcciNodeOptions): { service: OcciService; 
   const store = new EntityStore(opts.dataDir);
   const registry = standardRegistry(opts.images);
   const resolveNode = opts.resolveNode ?? ((name: string) => (name === opts.nodeName ? name : undefined));
-  const service = new OcciService(registry, store, opts.backend, { nodeName: opts.nodeName, check: (e) => checkPlacement(e, registry, resolveNode) });
+  const service = new OcciService(registry, store, opts.backend, { nodeName: opts.nodeName, check: (e) => checkPlacement(e, registry, resolveNode), foreign: opts.foreign });
   return { service, store };
 }

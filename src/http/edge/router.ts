@@ -15,11 +15,12 @@ import type { Logger } from 'pino';
 import type { Cloud } from '../../cloud/lrt.js';
 import type { EntityDirectory } from '../../mesh/directory.js';
 import type { Mesh } from '../../mesh/mesh.js';
-import { categoryId } from '../../occi/category.js';
+import { categoryId, type Kind } from '../../occi/category.js';
 import { OcciError } from '../../occi/errors.js';
+import { LINK } from '../../occi/core-model.js';
 import { COMPUTE } from '../../occi/infrastructure-model.js';
 import { LOCALITY } from '../../occi/placement-model.js';
-import type { EntityInput, Filter, Principal } from '../../occi/request.js';
+import { type ActionInput, type EntityInput, type Filter, LOCAL_ADMIN, type Principal } from '../../occi/request.js';
 import type { OcciService } from '../../occi/service.js';
 import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
 import { EdgeAdmission, type ParseCreation, safely } from './admission.js';
@@ -27,6 +28,7 @@ import { GatheredCollections, type MeshCollections } from './collections.js';
 import { Forwarder } from './forwarder.js';
 import { ADMITTED_HEADER, LOCAL_TOKEN_HEADER } from './headers.js';
 import { HolderLookup } from './holder.js';
+import { LinkEnds, pathOf, sourceOf } from './link-ends.js';
 import { LocalityRanking } from './locality.js';
 
 export interface MeshEdgeOptions {
@@ -47,6 +49,7 @@ export class MeshEdge implements MeshCollections {
   private readonly locality: LocalityRanking;
   private readonly collections: GatheredCollections;
   private readonly admission: EdgeAdmission | undefined;
+  private readonly linkEnds: LinkEnds;
 
   constructor(private readonly opts: MeshEdgeOptions) {
     const { mesh, service, cloud } = opts;
@@ -55,7 +58,13 @@ export class MeshEdge implements MeshCollections {
     this.locality = new LocalityRanking(mesh);
     this.collections = new GatheredCollections(mesh, service, opts.auth, opts.gatherDeadlineMs);
     this.admission = cloud ? new EdgeAdmission(mesh, service, cloud, this.forwarder, this.locality) : undefined;
+    this.linkEnds = new LinkEnds(mesh, service, this.holders.directory, opts.auth);
     mesh.serveForwarded((req, fromKey) => this.forwarder.serveLocally(req, fromKey));
+  }
+
+  /** A resource another member holds that a request served here links to (the service's `foreign`). */
+  foreign(id: string) {
+    return this.linkEnds.get(id);
   }
 
   get directory(): EntityDirectory {
@@ -80,6 +89,14 @@ export class MeshEdge implements MeshCollections {
     return this.collections.userMixins(principal);
   }
 
+  act(principal: Principal, path: string, term: string, action: ActionInput) {
+    return this.collections.act(principal, path, term, action);
+  }
+
+  deleteAll(principal: Principal, path: string) {
+    return this.collections.deleteAll(principal, path);
+  }
+
   /**
    * Express middleware placed before the OCCI routes: serves here, or forwards and answers with
    * the member's response unchanged.
@@ -92,6 +109,16 @@ export class MeshEdge implements MeshCollections {
 
   /** The routing decision: true when the answer went to the client from a member. */
   private async route(req: Request, res: Response, parseCreation: ParseCreation): Promise<boolean> {
+    const forwarded = await this.routeAway(req, res, parseCreation);
+    if (!forwarded && (req.method === 'POST' || req.method === 'PUT') && req.query['action'] === undefined) {
+      // Served here: the link ends other members hold are fetched for the service to see.
+      const input = safely(() => parseCreation(req));
+      if (input) await this.linkEnds.fetch(input, (res.locals['principal'] as Principal | undefined) ?? LOCAL_ADMIN);
+    }
+    return forwarded;
+  }
+
+  private async routeAway(req: Request, res: Response, parseCreation: ParseCreation): Promise<boolean> {
     // A request from a member (or this node's own re-entry) is served here, never forwarded again.
     const fromMember = this.forwarder.isLocalToken(req.headers[LOCAL_TOKEN_HEADER]);
     delete req.headers[LOCAL_TOKEN_HEADER];
@@ -105,11 +132,13 @@ export class MeshEdge implements MeshCollections {
       await cloud?.moves.settled(id);
       if (service.holds(id)) return false;
       if (!fromMember && (await this.holders.forwardToHolder(id, req, res))) return true;
+      if (!fromMember && req.method === 'PUT' && (await this.toSourceHolder(target.kind, req, res, parseCreation))) return true;
       // Nobody holds it: a PUT creates it, and a compute is admitted as a POST would be.
       if (req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE || admitted === id) return false;
       return this.admission?.admit(target.kind, req, res, parseCreation, id) ?? false;
     }
     if (target?.type === 'collection' && target.category.class === 'kind' && req.method === 'POST' && req.query['action'] === undefined) {
+      if (!fromMember && (await this.toSourceHolder(target.category, req, res, parseCreation))) return true;
       if (!fromMember) {
         const input = safely(() => parseCreation(req));
         if (input?.mixins.includes(LOCALITY) && (await this.forwardToNearest(input, req, res))) return true;
@@ -118,6 +147,16 @@ export class MeshEdge implements MeshCollections {
       return this.admission?.admit(target.category, req, res, parseCreation) ?? false;
     }
     return false;
+  }
+
+  /** A link created where its source is held: true when that member answered the client. */
+  private async toSourceHolder(kind: Kind, req: Request, res: Response, parseCreation: ParseCreation): Promise<boolean> {
+    if (!this.opts.service.registry.isA(categoryId(kind), LINK)) return false;
+    const input = safely(() => parseCreation(req));
+    const source = input && sourceOf(input);
+    const target = source ? this.opts.service.resolve(pathOf(source)) : undefined;
+    if (target?.type !== 'entity' || this.opts.service.holds(target.id.toLowerCase())) return false;
+    return this.holders.forwardToHolder(target.id.toLowerCase(), req, res);
   }
 
   /** A creation with a locality: forwarded to the nearest member it allows, unless this node is the nearest. */

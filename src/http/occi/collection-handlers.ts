@@ -37,8 +37,15 @@ export function collectionHandlers({ service, negotiator, mesh, quotas }: Handle
       return;
     }
     if (term) {
-      const done = await service.actOnCollection(principal, category, term, input.parseAction(message(req)));
-      send(res, 200, mediaType, rendering.collection(done.map((e) => service.view(principal, e)), renderContext(req)));
+      const action = input.parseAction(message(req));
+      // Here first (an action the collection's kind lacks is refused before any member acts), then every member.
+      const views = (await service.actOnCollection(principal, category, term, action)).map((e) => service.view(principal, e));
+      if (mesh) {
+        const remote = await mesh.act(carried(principal), c.request.path, term, action);
+        for (const { entity, links } of remote.entries) views.push(service.view(principal, entity, links));
+        if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
+      }
+      send(res, 200, mediaType, rendering.collection(views, renderContext(req)));
       return;
     }
     const parsed = input.parseEntity(message(req));
@@ -57,8 +64,11 @@ export function collectionHandlers({ service, negotiator, mesh, quotas }: Handle
   const deleteCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const category = collectionOf(service, c);
     negotiator.response(req, false);
-    if (category.class === 'kind') await service.deleteCollection(principal, category);
-    else {
+    if (category.class === 'kind') {
+      await service.deleteCollection(principal, category);
+      const remote = await mesh?.deleteAll(carried(principal), c.request.path);
+      if (remote?.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
+    } else {
       const msg = message(req);
       const hasList = msg.body.trim() !== '' || Object.keys(msg.headers).some((h) => h === 'x-occi-location');
       await service.untag(principal, category, hasList ? negotiator.request(req).parseLocations(msg) : undefined);

@@ -58,7 +58,12 @@ export class Actions {
       const actionId = this.actionId(e, term, input);
       const t = transitions[actionId];
       if (t && nextState(actionId, stateOf(e, t.stateAttribute)) === undefined) continue;
-      done.push(await this.act(principal, this.core.registry.kind(e.kind)!, e.id, term, input));
+      try {
+        done.push(await this.act(principal, this.core.registry.kind(e.kind)!, e.id, term, input));
+      } catch (err) {
+        // Gone since it was listed (deleted, or moved to another node, which acts on it there).
+        if (!(err instanceof OcciError && err.code === 'NOT_FOUND')) throw err;
+      }
     }
     return done;
   }

@@ -20,6 +20,11 @@ export interface ServiceOptions {
   nodeName?: string;
   /** Further checks of an entity about to be created, replaced or tagged (placement constraints); throws an OcciError to refuse. */
   check?: (entity: Entity) => void;
+  /**
+   * A resource another node holds, by id, that a request here links to (fetched for that request
+   * by the mesh edge): a link's end and the backend's view of it, never stored here.
+   */
+  foreign?: (id: string) => Entity | undefined;
 }
 
 /**
@@ -68,6 +73,15 @@ export class ServiceCore {
     return e && e.kind === categoryId(t.kind) ? e : undefined;
   }
 
+  /** The entity at a location here, else the one another node holds that a request here links to. */
+  linkable(location: string): Entity | undefined {
+    const here = this.entityAt(location);
+    if (here) return here;
+    const t = this.resolve(location);
+    const e = t?.type === 'entity' ? this.options.foreign?.(t.id) : undefined;
+    return e && t?.type === 'entity' && e.kind === categoryId(t.kind) ? e : undefined;
+  }
+
   visible(principal: Principal, e: Entity): boolean {
     return principal.admin || e.owner === principal.tenant;
   }
@@ -92,7 +106,7 @@ export class ServiceCore {
   /** What the backend may look up while it acts: the store, plus entities about to be stored. */
   context(pending: Entity[] = []): BackendContext {
     return {
-      entity: (id) => pending.find((e) => e.id === id) ?? this.store.get(id),
+      entity: (id) => pending.find((e) => e.id === id) ?? this.store.get(id) ?? this.options.foreign?.(id),
       linksOf: (id) => [...this.linksOf(id), ...pending.filter((l) => linkEnds(l) && this.endId(linkEnds(l)!.source, pending) === id)],
     };
   }

@@ -65,7 +65,7 @@ export class EntityBuilder {
   buildInlineLinks(principal: Principal, source: Entity, inputs: EntityInput[]): Entity[] {
     const { registry } = this.core;
     return inputs.map((l) => {
-      const kindId = l.kind ?? (linkKindFor(this.core.entityAt(l.target ?? String(l.attributes[TARGET] ?? ''))?.kind) ?? LINK);
+      const kindId = l.kind ?? (linkKindFor(this.core.linkable(l.target ?? String(l.attributes[TARGET] ?? ''))?.kind) ?? LINK);
       const kind = registry.kind(kindId);
       if (!kind) throw OcciError.unknownCategory(kindId);
       return this.build(principal, kind, this.newId(l), { ...l, source: this.core.locationOf(source) }, [source]);
@@ -94,11 +94,11 @@ export class EntityBuilder {
   }
 
   checkLinkEnds(principal: Principal, link: Entity, pending: Entity[]): void {
-    const { registry, store } = this.core;
+    const { registry } = this.core;
     const ends = linkEnds(link)!;
     const find = (location: string) => {
       const t = this.core.resolve(location);
-      const e = t?.type === 'entity' ? (pending.find((p) => p.id === t.id) ?? store.get(t.id)) : undefined;
+      const e = t?.type === 'entity' ? (pending.find((p) => p.id === t.id) ?? this.core.linkable(location)) : undefined;
       return e && this.core.visible(principal, e) ? e : undefined;
     };
     const source = find(ends.source);

@@ -148,7 +148,12 @@ export class EntityWrites {
     const entities = this.reads.list(principal, kind);
     for (const e of entities) {
       if (!this.core.store.get(e.id)) continue; // already gone with its resource
-      await this.delete(principal, this.core.registry.kind(e.kind)!, e.id);
+      try {
+        await this.delete(principal, this.core.registry.kind(e.kind)!, e.id);
+      } catch (err) {
+        // Gone since it was listed (deleted meanwhile, or moved to another node).
+        if (!(err instanceof OcciError && err.code === 'NOT_FOUND')) throw err;
+      }
     }
     return entities.length;
   }

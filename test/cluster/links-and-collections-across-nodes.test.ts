@@ -1,0 +1,103 @@
+/**
+ * Any node accepts any request, links and collection-wide requests included: three node processes
+ * (FR, DE, JP) over a loopback testnet with the countries RTTs, simulated hosts. A compute created
+ * through FR near JP is held by JP; links to it, actions on the whole compute collection and the
+ * deletion of the collection work through every node.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCALITY, PLACEMENT_NODE, type ProcessCluster, startProcessCluster } from '../helpers/process-cluster.js';
+import { COMPUTE, NETWORK, NETWORKINTERFACE, SMALL, STORAGE, STORAGELINK } from '../helpers/node.js';
+
+let pc: ProcessCluster;
+const SITES = ['FR', 'DE', 'JP'] as const;
+
+beforeAll(async () => {
+  pc = await startProcessCluster({ sites: [...SITES] });
+}, 240_000);
+
+afterAll(async () => {
+  await pc?.close();
+}, 60_000);
+
+async function computeNearJp(title: string): Promise<string> {
+  const res = await pc.create('FR', { 'occi.core.title': title, 'discovery.locality.near': 'JP' }, [SMALL, LOCALITY]);
+  expect(res.status, res.text).toBe(201);
+  expect(res.body.attributes[PLACEMENT_NODE]).toBe(pc.node('JP').name);
+  return res.body.id as string;
+}
+
+/** A GFD.226 link document from a compute to a resource. */
+const link = (kind: string, vm: string, targetKind: string, target: string) => ({
+  kind,
+  source: { location: `/compute/${vm}`, kind: COMPUTE },
+  target: { location: target, kind: targetKind },
+});
+
+async function created(through: string, path: string, body: unknown): Promise<string> {
+  const res = await pc.client(through).post(path, body);
+  expect(res.status, `${path} through ${through}: ${res.status} ${res.text}\n${pc.warnings()}`).toBe(201);
+  return res.body.id as string;
+}
+
+describe('links and collections through every node', () => {
+  it('links a compute held by a third node through every node: a storage on its node, a network held elsewhere', async () => {
+    const vm = await computeNearJp('linked');
+    const storage = await created('JP', '/storage/', { kind: STORAGE, attributes: { 'occi.storage.size': 1 } });
+    const network = await created('DE', '/network/', { kind: NETWORK, attributes: { 'occi.core.title': 'lan' } });
+    const links: string[] = [];
+    for (const through of SITES) {
+      links.push(await created(through, '/storagelink/', link(STORAGELINK, vm, STORAGE, `/storage/${storage}`)));
+      links.push(await created(through, '/networkinterface/', link(NETWORKINTERFACE, vm, NETWORK, `/network/${network}`)));
+    }
+    // Every node shows the compute with its six links, held by JP.
+    for (const through of SITES) {
+      const res = await pc.client(through).get(`/compute/${vm}`);
+      expect(res.status).toBe(200);
+      expect(res.body.links.map((l: { id: string }) => l.id).sort()).toEqual([...links].sort());
+      expect(res.headers['x-discovery-served-by']).toBe(pc.node('JP').name);
+    }
+    // A link is an entity like any other: deleted through a node that does not hold it.
+    expect((await pc.client('FR').delete(`/storagelink/${links[0]}`)).status).toBe(200);
+    expect((await pc.client('DE').get(`/storagelink/${links[0]}`)).status).toBe(404);
+    await pc.remove([vm]);
+  }, 120_000);
+
+  it('refuses, with where each one is, a storagelink between a compute and a storage held by different nodes', async () => {
+    const vm = await computeNearJp('apart');
+    const storage = await created('DE', '/storage/', { kind: STORAGE, attributes: { 'occi.storage.size': 1 } });
+    for (const through of SITES) {
+      const res = await pc.client(through).post('/storagelink/', link(STORAGELINK, vm, STORAGE, `/storage/${storage}`));
+      expect(res.status, res.text).toBe(409);
+      expect(res.body.error.message).toContain(pc.node('DE').name);
+    }
+    await pc.remove([vm]);
+    expect((await pc.client('DE').delete(`/storage/${storage}`)).status).toBe(200);
+  }, 120_000);
+
+  it('acts on the whole compute collection through every node, the computes of every node included', async () => {
+    const held = [await computeNearJp('c-jp'), await created('DE', '/compute/', { kind: COMPUTE, mixins: [SMALL] }), await created('FR', '/compute/', { kind: COMPUTE, mixins: [SMALL] })];
+    const state = async (id: string) => (await pc.client('DE').get(`/compute/${id}`)).body.attributes['occi.compute.state'];
+    for (const through of SITES) {
+      const stop = await pc.client(through).post('/compute/?action=stop', { action: 'http://schemas.ogf.org/occi/infrastructure/compute/action#stop' });
+      expect(stop.status, stop.text).toBe(200);
+      expect(stop.headers['x-discovery-partial']).toBeUndefined();
+      expect(stop.body.resources.map((r: { id: string }) => r.id).sort()).toEqual([...held].sort());
+      for (const id of held) expect(await state(id)).toBe('inactive');
+      const start = await pc.client(through).post('/compute/?action=start', { action: 'http://schemas.ogf.org/occi/infrastructure/compute/action#start' });
+      expect(start.status, start.text).toBe(200);
+      for (const id of held) expect(await state(id)).toBe('active');
+    }
+    await pc.remove(held);
+  }, 120_000);
+
+  it('deletes the compute collection of every node through any node', async () => {
+    const held = [await computeNearJp('d-jp'), await created('DE', '/compute/', { kind: COMPUTE, mixins: [SMALL] })];
+    const res = await pc.client('FR').delete('/compute/');
+    expect(res.status, res.text).toBe(200);
+    for (const through of SITES) {
+      const list = await pc.client(through).get('/compute/');
+      expect(list.body.resources ?? []).toEqual([]);
+      for (const id of held) expect((await pc.client(through).get(`/compute/${id}`)).status).toBe(404);
+    }
+  }, 120_000);
+});
