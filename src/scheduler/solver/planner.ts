@@ -117,3 +117,24 @@ export function buildPlan(req: PlanRequest): Plan | null {
   }
   return { actions };
 }
+
+/** The final node of every VM to place or keep, and the nodes to boot and shut down. */
+export interface TargetConfiguration {
+  readonly host: ReadonlyMap<string, string>;
+  readonly boot: readonly string[];
+  readonly shutdown: readonly string[];
+}
+
+/** Checks a target configuration against every constraint, then orders the moves that reach it (null if either fails). */
+export function planTo(source: Model, target: TargetConfiguration, constraints: readonly Constraint[], checkers = constraints.map((c) => checkerFor(c))): Plan | null {
+  const final: Model = { nodes: source.nodes, vms: source.vms, offline: new Set(source.offline), host: new Map(target.host), ready: new Set() };
+  for (const n of target.boot) final.offline.delete(n);
+  for (const n of target.shutdown) final.offline.add(n);
+  for (const k of checkers) if (k.state(final) !== null) return null;
+  const moves: Move[] = [];
+  for (const [vm, to] of target.host) {
+    const from = source.host.get(vm) ?? null;
+    if (from !== to) moves.push({ vm, from, to });
+  }
+  return buildPlan({ source, moves, boot: target.boot, shutdown: target.shutdown, constraints });
+}

@@ -15,7 +15,9 @@ import type { Model } from '../model.js';
 import type { Plan } from '../plan.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import { encode, type Encoded, type EncodingContext } from './encodings.js';
-import { buildPlan, type Move } from './planner.js';
+import { solveExact } from './exact.js';
+import { planTo } from './planner.js';
+import type { SolveResult } from './solve-result.js';
 import { SolverState } from './state.js';
 
 export const DEFAULT_TIME_BUDGET_MS = 1_000;
@@ -44,24 +46,18 @@ export interface SolveOptions {
   rng?: RandomSource;
   /** Clock in ms (default performance.now). */
   now?: () => number;
+  /**
+   * When the search finds no plan for a problem of at most `maxNodes` nodes, the exact solver
+   * (solver/exact.ts) decides within `timeLimitMs`, so that a feasible problem is never declared
+   * unsolvable; `false` turns the fallback off.
+   */
+  exact?: { maxNodes?: number; timeLimitMs?: number } | false;
 }
 
-export type SolveStatus = 'solved' | 'unsolvable' | 'budget';
+export const DEFAULT_EXACT_MAX_NODES = 16;
+export const DEFAULT_EXACT_FALLBACK_MS = 250;
 
-export interface SolveResult {
-  readonly status: SolveStatus;
-  readonly plan: Plan | null;
-  /** Target host of every VM (running or started) when solved. */
-  readonly target: Map<string, string> | null;
-  readonly cost: number;
-  readonly lowerBound: number;
-  readonly migrations: number;
-  readonly attempts: number;
-  readonly work: number;
-  readonly solveMs: number;
-  /** True when a budget stopped the search before the bound or patience did. */
-  readonly budgetExhausted: boolean;
-}
+export type { SolveResult, SolveStatus } from './solve-result.js';
 
 const memCost = (vm: string, model: Model): number => model.vms.get(vm)?.mem ?? 1;
 
@@ -113,6 +109,10 @@ export function solve(model: Model, constraints: readonly Constraint[] = [], opt
     }
     sinceBest++;
     if (best && sinceBest >= patience) break;
+  }
+  if (!best && options.exact !== false && model.nodes.size <= (options.exact?.maxNodes ?? DEFAULT_EXACT_MAX_NODES)) {
+    const exact = solveExact(model, constraints, { timeLimitMs: options.exact?.timeLimitMs ?? DEFAULT_EXACT_FALLBACK_MS, cost: costFn, now });
+    return { ...exact, attempts: attempts + exact.attempts, work: st.work + exact.work, solveMs: now() - started };
   }
   const solveMs = now() - started;
   if (!best) {
@@ -277,30 +277,13 @@ function evictFor(st: SolverState, encoded: readonly Encoded[], v: number, locke
 }
 
 function planFor(st: SolverState, target: Int32Array, model: Model, constraints: readonly Constraint[], checkers: ReturnType<typeof checkerFor>[]): Plan | null {
-  // Verify the target with the checkers before ordering it.
-  const final: Model = { nodes: model.nodes, vms: model.vms, offline: new Set(model.offline), host: new Map(), ready: new Set() };
-  const moves: Move[] = [];
+  const host = new Map<string, string>();
   for (let v = 0; v < target.length; v++) {
     const n = target[v] ?? -1;
-    const id = st.vmIds[v] ?? '';
     if (n < 0) return null;
-    const to = st.nodeIds[n] ?? '';
-    final.host.set(id, to);
-    const s = st.source[v] ?? -1;
-    if (s !== n) moves.push({ vm: id, from: s < 0 ? null : (st.nodeIds[s] ?? ''), to });
+    host.set(st.vmIds[v] ?? '', st.nodeIds[n] ?? '');
   }
-  const boot: string[] = [];
-  const shutdown: string[] = [];
-  st.nodeIds.forEach((id, n) => {
-    if (st.boot[n] === 1) {
-      boot.push(id);
-      final.offline.delete(id);
-    }
-    if (st.shutdown[n] === 1) {
-      shutdown.push(id);
-      final.offline.add(id);
-    }
-  });
-  for (const k of checkers) if (k.state(final) !== null) return null;
-  return buildPlan({ source: model, moves, boot, shutdown, constraints });
+  const boot = st.nodeIds.filter((_, n) => st.boot[n] === 1);
+  const shutdown = st.nodeIds.filter((_, n) => st.shutdown[n] === 1);
+  return planTo(model, { host, boot, shutdown }, constraints, checkers);
 }

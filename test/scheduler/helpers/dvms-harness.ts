@@ -127,6 +127,8 @@ export class DvmsHarness {
           probeTimeoutMs: 500,
           handoverTimeoutMs: 500,
           execTimeoutMs: 5_000,
+          // Saturated runs send many partitions to the exact fallback: a short limit keeps them fast.
+          solve: { exact: { timeLimitMs: 30 } },
           ...o.agent,
         }),
     );
