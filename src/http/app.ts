@@ -12,6 +12,7 @@ import { asOcciError, sendError } from './error-response.js';
 import { handlerTimeout, headerCountLimit, type Limits, withInputLimits } from './limits.js';
 import { rateLimit, type RateLimitOptions } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
+import { occiProtocol } from './occi-protocol.js';
 import type { MeshEdge } from './edge/router.js';
 import { adminHandlers } from './auth/admin.js';
 import type { NodeAuth } from './auth/node-auth.js';
@@ -81,6 +82,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   app.set('query parser', 'simple');
   // First, so that every answer (errors and relayed ones included) carries them and is audited.
   app.use(securityHeaders({ hsts: opts.tls ?? false }));
+  app.use(occiProtocol());
   if (opts.audit) app.use(auditTrail({ ...opts.audit, logger, isLocalToken: (t) => opts.mesh?.isLocalToken(t) ?? false }));
   if (limits) app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));

@@ -259,12 +259,16 @@ export function withInputLimits(r: Rendering, limits: InputLimits): Rendering {
   return {
     mediaTypes: r.mediaTypes,
     rendersEntities: r.rendersEntities,
-    categories: (c) => r.categories(c),
-    entity: (v) => r.entity(v),
+    categories: (c, ctx) => r.categories(c, ctx),
+    entity: (v, ctx) => r.entity(v, ctx),
     collection: (v, ctx) => r.collection(v, ctx),
     created: (v, ctx) => r.created(v, ctx),
     error: (s, e) => r.error(s, e),
     parseEntity: (m) => checkEntity(r.parseEntity(m), limits),
+    parseCreation: (m) => {
+      const input = r.parseCreation(m);
+      return Array.isArray(input) ? atMost(input, limits.locations, 'entities in one request').map((e) => checkEntity(e, limits)) : checkEntity(input, limits);
+    },
     parseAction: (m) => checkAction(r.parseAction(m), limits),
     parseMixins: (m) => atMost(r.parseMixins(m), limits.mixins, 'mixin definitions in one request'),
     parseMixinIds: (m) => atMost(r.parseMixinIds(m), limits.mixins, 'mixins in one request'),

@@ -16,7 +16,7 @@ export interface Action extends CategoryBase {
 export interface Kind extends CategoryBase {
   readonly class: 'kind';
   readonly parent?: string;
-  /** Collection path, e.g. `/compute/`; absent for abstract kinds (entity, resource, link). */
+  /** Collection path, e.g. `/compute/`; absent for core#entity only (GFD.223 §2, GFD.226 §2.2.1). */
   readonly location?: string;
   readonly actions: readonly string[];
 }
@@ -36,8 +36,19 @@ export interface Mixin extends CategoryBase {
 
 export type Category = Kind | Mixin | Action;
 
+/** GFD.229 term syntax, which every rendering accepts and renders: `( ALPHA / DIGIT ) *( ALPHA / DIGIT / "-" / "_" / "." )`. */
+export const TERM_PATTERN = '[A-Za-z0-9][A-Za-z0-9_.-]*';
+export const TERM = new RegExp(`^${TERM_PATTERN}$`);
+/** OCCI 1.1 (GFD.185) terms had no dot; its text clients (rOCCI-cli 4.3) cannot read one. */
+export const OCCI_11_TERM = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
 export function categoryId(c: { scheme: string; term: string }): string {
   return c.scheme + c.term;
+}
+
+/** The term of a category id (`scheme#term`). */
+export function termOf(id: string): string {
+  return id.slice(id.lastIndexOf('#') + 1);
 }
 
 /** Splits `scheme#term` at the last `#` (the scheme keeps its `#`). */

@@ -33,6 +33,7 @@ export const coreKinds: Kind[] = [
     scheme: CORE_SCHEME,
     title: 'Resource',
     parent: ENTITY,
+    location: '/resource/',
     actions: [],
     attributes: [attribute('occi.core.summary', { type: 'string', description: 'Summary of the resource' })],
   },
@@ -42,6 +43,7 @@ export const coreKinds: Kind[] = [
     scheme: CORE_SCHEME,
     title: 'Link',
     parent: ENTITY,
+    location: '/link/',
     actions: [],
     attributes: [
       attribute('occi.core.source', { type: 'string', required: true, description: 'Location of the source resource' }),
@@ -51,3 +53,18 @@ export const coreKinds: Kind[] = [
 ];
 
 export { UUID_PATTERN };
+
+/**
+ * The core kinds: their collections list every resource (every link) a principal sees, but
+ * entities are created, replaced, acted on and deleted through their own kinds only.
+ */
+export function isCoreKind(kindId: string): boolean {
+  return kindId === ENTITY || kindId === RESOURCE || kindId === LINK;
+}
+
+const URN_UUID = new RegExp(`^urn:uuid:(${UUID_PATTERN})$`, 'i');
+
+/** An id as clients give it: a UUID, or GFD.221's recommended `urn:uuid:<uuid>` form of one (then that UUID). */
+export function bareId(id: string): string {
+  return URN_UUID.exec(id)?.[1] ?? id;
+}

@@ -8,6 +8,8 @@ export interface RequestMessage {
   body: string;
   /** Header names in lower case, as Node gives them. */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Where the client reached the node (`http://host:port`): absolute URIs sent back must point there. */
+  base?: string;
 }
 
 /** A rendered response: its body and any headers it carries (text/occi puts everything there). */
@@ -22,6 +24,11 @@ export interface Rendered {
  */
 export interface RenderContext {
   base: string;
+  /**
+   * The client announced OCCI/1.1 (`User-Agent: … OCCI/1.1`): its term syntax has no dot, so
+   * text renderings leave out the categories whose terms have one (rOCCI-cli 4.3 cannot read them).
+   */
+  occi11?: boolean;
 }
 
 /**
@@ -33,14 +40,16 @@ export interface Rendering {
   readonly mediaTypes: readonly string[];
   /** Whether it can render whole entities (text/uri-list renders collections only). */
   readonly rendersEntities: boolean;
-  categories(categories: Category[]): Rendered;
-  entity(view: EntityView): Rendered;
+  categories(categories: Category[], ctx?: RenderContext): Rendered;
+  entity(view: EntityView, ctx?: RenderContext): Rendered;
   collection(views: EntityView[], ctx?: RenderContext): Rendered;
   /** Answer to a creation: the new entity's location (and the entity where the rendering has room). */
   created(view: EntityView, ctx?: RenderContext): Rendered;
   error(status: number, err: OcciError): Rendered;
 
   parseEntity(msg: RequestMessage): EntityInput;
+  /** A creation: one entity, or the entities of an entity collection (GFD.223 §4.3.1: then an array). */
+  parseCreation(msg: RequestMessage): EntityInput | EntityInput[];
   parseAction(msg: RequestMessage): ActionInput;
   parseMixins(msg: RequestMessage): MixinDefinitionInput[];
   /** Ids of the mixins to delete through the query interface. */

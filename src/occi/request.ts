@@ -27,11 +27,19 @@ export interface MixinDefinitionInput {
   depends: string[];
   applies: string[];
   location?: string;
+  /** Attributes the mixin describes (JSON definitions), with the default each sets when it has one. */
+  defaults?: Record<string, unknown>;
 }
 
-/** Entity locations sent to a mixin collection (tagging). */
+/** An entity named by its kind and id, as GFD.226 entity renderings name it (they carry no location). */
+export interface EntityRef {
+  kind: string;
+  id: string;
+}
+
+/** Entities sent to a mixin collection (tagging): locations, or entity renderings of a collection. */
 export interface LocationsInput {
-  locations: string[];
+  locations: Array<string | EntityRef>;
 }
 
 /** Who is asking: the tenant it acts for and whether it may see every tenant. */

@@ -6,6 +6,7 @@
  */
 import type { Backend } from './backend.js';
 import type { Category, Kind, Mixin } from './category.js';
+import { withContextAliases } from './context-aliases.js';
 import type { Entity } from './entity.js';
 import type { CategoryRegistry } from './registry.js';
 import type { ActionInput, EntityInput, Filter, LocationsInput, MixinDefinitionInput, Principal } from './request.js';
@@ -120,22 +121,22 @@ export class OcciService {
 
   /** POST on a kind collection: a new entity with a fresh id (and inline links). */
   create(principal: Principal, kind: Kind, input: EntityInput): Promise<Entity> {
-    return this.writes.create(principal, kind, input);
+    return this.writes.create(principal, kind, withContextAliases(input));
   }
 
   /** PUT on an entity: create it with this id, or replace it (mixins and mutable attributes). */
   put(principal: Principal, kind: Kind, id: string, input: EntityInput, opts?: { mustBeNew?: boolean }): Promise<{ entity: Entity; created: boolean }> {
-    return this.writes.put(principal, kind, id, input, opts);
+    return this.writes.put(principal, kind, id, withContextAliases(input), opts);
   }
 
   /** What creating this input would store, validated, with nothing stored and no backend called. */
   preview(principal: Principal, kind: Kind, input: EntityInput, id?: string): Entity {
-    return this.writes.preview(principal, kind, input, id);
+    return this.writes.preview(principal, kind, withContextAliases(input), id);
   }
 
   /** POST on an entity: partial update; mixins are added, given attributes set. */
   update(principal: Principal, kind: Kind, id: string, input: EntityInput): Promise<Entity> {
-    return this.writes.update(principal, kind, id, input);
+    return this.writes.update(principal, kind, id, withContextAliases(input));
   }
 
   /** DELETE on an entity; a resource takes its links with it. */

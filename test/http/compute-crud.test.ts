@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entityPath } from '../helpers/occi-json.js';
 import { occiClient, type OcciClient } from '../helpers/client.js';
 import { COMPUTE, DEBIAN, LARGE, PLACEMENT, SMALL, startTestNode, type TestNode } from '../helpers/node.js';
 
@@ -24,9 +25,10 @@ describe('compute lifecycle over OCCI JSON', () => {
     expect(res.body).toMatchObject({
       kind: COMPUTE,
       title: 'web-1',
-      location: res.headers.location,
+      id: res.headers.location.split('/').pop(),
       attributes: { 'occi.compute.cores': 1, 'occi.compute.memory': 1, 'occi.compute.state': 'active' },
     });
+    expect(res.body).not.toHaveProperty('location');
     expect(res.body.mixins).toEqual([SMALL, DEBIAN, PLACEMENT]);
     expect(res.body.attributes['discovery.placement.node']).toBe('node');
     expect(res.body.actions).toContain('http://schemas.ogf.org/occi/infrastructure/compute/action#stop');
@@ -41,7 +43,7 @@ describe('compute lifecycle over OCCI JSON', () => {
     for (const path of ['/compute/', '/compute']) {
       const res = await occi.get(path);
       expect(res.status).toBe(200);
-      expect(res.body.resources.map((r: { location: string }) => r.location)).toContain(created.headers.location);
+      expect(res.body.resources.map(entityPath)).toContain(created.headers.location);
     }
   });
 
@@ -82,10 +84,10 @@ describe('compute lifecycle over OCCI JSON', () => {
   it('filters collections by category and by attribute value', async () => {
     const tagged = await occi.post('/compute/', { kind: COMPUTE, mixins: [LARGE], attributes: { 'occi.core.title': 'filter-me' } });
     const byMixin = await occi.get(`/compute/?category=${encodeURIComponent(LARGE)}`);
-    expect(byMixin.body.resources.map((r: { location: string }) => r.location)).toContain(tagged.headers.location);
+    expect(byMixin.body.resources.map(entityPath)).toContain(tagged.headers.location);
     expect(byMixin.body.resources.every((r: { mixins: string[] }) => r.mixins.includes(LARGE))).toBe(true);
     const byTitle = await occi.get(`/compute/?attribute=${encodeURIComponent('occi.core.title=filter-me')}`);
-    expect(byTitle.body.resources.map((r: { location: string }) => r.location)).toEqual([tagged.headers.location]);
+    expect(byTitle.body.resources.map(entityPath)).toEqual([tagged.headers.location]);
   });
 
   it('DELETE on the kind collection removes every compute', async () => {

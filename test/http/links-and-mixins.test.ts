@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entityPath } from '../helpers/occi-json.js';
 import { occiClient, type OcciClient } from '../helpers/client.js';
 import { COMPUTE, NETWORK, NETWORKINTERFACE, STORAGE, STORAGELINK, startTestNode, type TestNode } from '../helpers/node.js';
 
@@ -31,8 +32,8 @@ describe('networks, storage and links', () => {
     expect(sl.status).toBe(201);
 
     const rendered = (await occi.get(vm)).body;
-    expect(rendered.links.map((l: { location: string }) => l.location).sort()).toEqual([nic.headers.location, sl.headers.location].sort());
-    expect((await occi.get('/networkinterface/')).body.links.map((l: { location: string }) => l.location)).toContain(nic.headers.location);
+    expect(rendered.links.map(entityPath).sort()).toEqual([nic.headers.location, sl.headers.location].sort());
+    expect((await occi.get('/networkinterface/')).body.links.map(entityPath)).toContain(nic.headers.location);
 
     // A resource takes its links with it.
     expect((await occi.delete(vm)).status).toBe(200);
@@ -80,16 +81,16 @@ describe('user mixins (tags) through the query interface', () => {
     const b = await post('/compute/', { kind: COMPUTE, attributes: { 'occi.core.title': 'b' } });
     const tagged = await occi.post('/tags/web/', { locations: [a] });
     expect(tagged.status).toBe(200);
-    expect(tagged.body.resources.map((r: { location: string }) => r.location)).toEqual([a]);
+    expect(tagged.body.resources.map(entityPath)).toEqual([a]);
     expect((await occi.get(a)).body.mixins).toContain(TAG_ID);
 
     const replaced = await occi.put('/tags/web', { locations: [b] });
-    expect(replaced.body.resources.map((r: { location: string }) => r.location)).toEqual([b]);
+    expect(replaced.body.resources.map(entityPath)).toEqual([b]);
     expect((await occi.get(a)).body.mixins ?? []).not.toContain(TAG_ID);
 
     await occi.post('/tags/web/', { locations: [a] });
     expect((await occi.delete('/tags/web/', { locations: [a] })).status).toBe(200);
-    expect((await occi.get('/tags/web/')).body.resources.map((r: { location: string }) => r.location)).toEqual([b]);
+    expect((await occi.get('/tags/web/')).body.resources.map(entityPath)).toEqual([b]);
 
     const bad = await occi.post('/tags/web/', { locations: ['/network/1b4e28ba-2fa1-11d2-883f-0016d3cca427'] });
     expect(bad.status).toBe(400);
@@ -111,7 +112,7 @@ describe('user mixins (tags) through the query interface', () => {
     expect(created.status).toBe(200);
     const vm = await post('/compute/', { kind: COMPUTE, attributes: {} });
     expect((await occi.post('/mixin/resource_tpl/extra_large', { locations: [vm] })).status).toBe(200);
-    expect((await occi.get('/mixin/resource_tpl/extra_large/')).body.resources.map((r: { location: string }) => r.location)).toEqual([vm]);
+    expect((await occi.get('/mixin/resource_tpl/extra_large/')).body.resources.map(entityPath)).toEqual([vm]);
     const deep = await occi.post('/-/', { mixins: [{ term: 'deep', scheme: 'http://example.org/tpl#', location: '/a/b/c/d/' }] });
     expect(deep.status).toBe(400);
     expect(deep.body.error.message).toContain('three segments');
@@ -126,6 +127,6 @@ describe('user mixins (tags) through the query interface', () => {
   it('a template mixin location lists its members', async () => {
     const res = await occi.post('/compute/', { kind: COMPUTE, mixins: ['http://schemas.discovery-cloud.org/occi/resource_tpl#medium'], attributes: {} });
     const members = await occi.get('/resource_tpl/medium/');
-    expect(members.body.resources.map((r: { location: string }) => r.location)).toContain(res.headers.location);
+    expect(members.body.resources.map(entityPath)).toContain(res.headers.location);
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { entityPath } from '../helpers/occi-json.js';
 import { occiClient } from '../helpers/client.js';
 import { COMPUTE, NETWORK, NETWORKINTERFACE, SMALL, STORAGE, startTestNode } from '../helpers/node.js';
 import { startNodeProcess } from '../helpers/process-node.js';
@@ -33,7 +34,7 @@ describe('persistence', () => {
     const after = await Promise.all([vm, net, disk].map(async (l) => (await again.get(l)).body));
     expect(after).toEqual(before);
     expect(after[0].attributes['occi.compute.state']).toBe('inactive');
-    expect((await again.get('/tags/db/')).body.resources.map((r: { location: string }) => r.location)).toEqual([disk]);
+    expect((await again.get('/tags/db/')).body.resources.map(entityPath)).toEqual([disk]);
     await second.dispose();
   });
 
@@ -60,9 +61,9 @@ describe('persistence', () => {
     await Promise.all(writers);
 
     const restarted = await startNodeProcess(['--data-dir', dataDir]);
-    const list = (await occiClient(restarted.url).get('/compute/')).body.resources as Array<{ location: string; attributes: Record<string, unknown> }>;
+    const list = (await occiClient(restarted.url).get('/compute/')).body.resources as Array<{ kind: string; id: string; attributes: Record<string, unknown> }>;
     await restarted.kill();
-    const stored = new Set(list.map((r) => r.location));
+    const stored = new Set(list.map(entityPath));
     for (const l of acknowledged) expect(stored.has(l), `${l} was acknowledged`).toBe(true);
     // At most the requests in flight at the kill may have landed without an answer.
     expect(list.length - acknowledged.length).toBeLessThanOrEqual(4);

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient, type OcciClient } from '../helpers/client.js';
-import { COMPUTE, SMALL, startTestNode, type TestNode } from '../helpers/node.js';
+import { COMPUTE, NETWORK, NETWORKINTERFACE, SMALL, startTestNode, type TestNode } from '../helpers/node.js';
+import { entityPath } from '../helpers/occi-json.js';
+
+const CORE = 'http://schemas.ogf.org/occi/core#';
 
 let node: TestNode;
 let occi: OcciClient;
@@ -37,6 +40,22 @@ describe('query interface', () => {
     const res = await occi.get(`/-/?category=${encodeURIComponent('http://example.org/x#nope')}`);
     expect(res.status).toBe(400);
     expect(res.body.error.message).toContain('http://example.org/x#nope');
+  });
+
+  it('core#resource and core#link have locations that list every resource and every link the principal sees, read-only', async () => {
+    const kinds = (await occi.get('/-/')).body.kinds as Array<{ term: string; scheme: string; location?: string }>;
+    expect(kinds.find((k) => k.term === 'resource' && k.scheme === CORE)?.location).toBe('/resource/');
+    expect(kinds.find((k) => k.term === 'link' && k.scheme === CORE)?.location).toBe('/link/');
+    const net = (await occi.post('/network/', { kind: NETWORK, attributes: {} })).headers.location;
+    const vm = await occi.post('/compute/', { kind: COMPUTE, attributes: {}, links: [{ kind: NETWORKINTERFACE, target: { location: net } }] });
+    const resources = (await occi.get('/resource/')).body.resources.map(entityPath);
+    expect(resources).toEqual(expect.arrayContaining([net, vm.headers.location]));
+    expect((await occi.get('/link')).body.links.map(entityPath)).toContain(entityPath(vm.body.links[0]));
+    for (const res of [await occi.post('/resource/', { kind: COMPUTE, attributes: {} }), await occi.delete('/resource/'), await occi.post('/link/?action=down')]) {
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe('GET');
+    }
+    expect((await occi.get(vm.headers.location)).status).toBe(200);
   });
 
   it('serves its OpenAPI document', async () => {

@@ -3,7 +3,10 @@ import type { Context } from 'openapi-backend';
 import { OcciError } from '../../occi/errors.js';
 import { carried } from '../auth/authenticate.js';
 import { PARTIAL_HEADER } from '../edge/headers.js';
-import { actionTerm, collectionOf, type Exchange, type HandlerDeps, listFilter, message, renderContext, send, sendOk } from './exchange.js';
+import type { Kind } from '../../occi/category.js';
+import type { Entity } from '../../occi/entity.js';
+import type { EntityInput, Principal } from '../../occi/request.js';
+import { actionTerm, changedCollectionOf, collectionOf, type Exchange, type HandlerDeps, listFilter, message, renderContext, send, sendOk } from './exchange.js';
 
 export function collectionHandlers({ service, negotiator, mesh, quotas }: HandlerDeps) {
   const listCollection = async (c: Context, { req, res, principal }: Exchange) => {
@@ -25,7 +28,7 @@ export function collectionHandlers({ service, negotiator, mesh, quotas }: Handle
     send(res, 200, mediaType, rendering.collection(views, renderContext(req)));
   };
   const postCollection = async (c: Context, { req, res, principal }: Exchange) => {
-    const category = collectionOf(service, c);
+    const category = changedCollectionOf(service, c);
     const term = actionTerm(c);
     // Tagging and collection actions answer with a collection, which every rendering can render.
     const { rendering, mediaType } = negotiator.response(req, category.class === 'kind' && !term);
@@ -48,21 +51,37 @@ export function collectionHandlers({ service, negotiator, mesh, quotas }: Handle
       send(res, 200, mediaType, rendering.collection(views, renderContext(req)));
       return;
     }
-    const parsed = input.parseEntity(message(req));
-    const entity = await quotas.admit(principal, { type: 'create', kind: category, input: parsed }, () => service.create(principal, category, parsed));
-    const view = service.view(principal, entity);
+    const parsed = input.parseCreation(message(req));
+    if (Array.isArray(parsed)) {
+      const views = (await createAll(principal, category, parsed)).map((e) => service.view(principal, e));
+      send(res, 201, mediaType, rendering.collection(views, renderContext(req)));
+      return;
+    }
+    const view = service.view(principal, await create(principal, category, parsed));
     res.setHeader('Location', view.location);
     send(res, 201, mediaType, rendering.created(view, renderContext(req)));
   };
+  const create = (principal: Principal, kind: Kind, input: EntityInput) => quotas.admit(principal, { type: 'create', kind, input }, () => service.create(principal, kind, input));
+  /** An entity collection (GFD.223 §4.3.1), all or nothing: created in order; when one fails, the ones before are deleted. */
+  const createAll = async (principal: Principal, kind: Kind, inputs: EntityInput[]): Promise<Entity[]> => {
+    const created: Entity[] = [];
+    try {
+      for (const input of inputs) created.push(await create(principal, kind, input));
+    } catch (err) {
+      for (const e of created.reverse()) await service.delete(principal, service.registry.kind(e.kind)!, e.id).catch(() => undefined);
+      throw err;
+    }
+    return created;
+  };
   const putCollection = async (c: Context, { req, res, principal }: Exchange) => {
-    const category = collectionOf(service, c);
+    const category = changedCollectionOf(service, c);
     if (category.class !== 'mixin') throw OcciError.methodNotAllowed('PUT', c.request.path, ['GET', 'POST', 'DELETE']);
     const { rendering, mediaType } = negotiator.response(req, false);
     const members = await service.tag(principal, category, negotiator.request(req).parseLocations(message(req)), true);
     send(res, 200, mediaType, rendering.collection(members.map((e) => service.view(principal, e)), renderContext(req)));
   };
   const deleteCollection = async (c: Context, { req, res, principal }: Exchange) => {
-    const category = collectionOf(service, c);
+    const category = changedCollectionOf(service, c);
     negotiator.response(req, false);
     if (category.class === 'kind') {
       await service.deleteCollection(principal, category);

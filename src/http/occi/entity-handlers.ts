@@ -2,6 +2,7 @@
 import type { Context } from 'openapi-backend';
 import { OcciError } from '../../occi/errors.js';
 import { heldByAnotherTenant } from '../auth/tenancy.js';
+import { absolute } from '../../occi/text/render.js';
 import { actionTerm, entityOf, type Exchange, type HandlerDeps, message, renderContext, send, sendOk } from './exchange.js';
 
 export function entityHandlers({ service, negotiator, quotas }: HandlerDeps) {
@@ -9,7 +10,7 @@ export function entityHandlers({ service, negotiator, quotas }: HandlerDeps) {
     const { kind, id } = entityOf(service, c);
     const { rendering, mediaType } = negotiator.response(req, true);
     const entity = await service.observe(service.get(principal, kind, id));
-    send(res, 200, mediaType, rendering.entity(service.view(principal, entity)));
+    send(res, 200, mediaType, rendering.entity(service.view(principal, entity), renderContext(req)));
   };
   const putEntity = async (c: Context, { req, res, principal }: Exchange) => {
     const { kind, id } = entityOf(service, c);
@@ -19,7 +20,7 @@ export function entityHandlers({ service, negotiator, quotas }: HandlerDeps) {
     const { entity, created } = await quotas.admit(principal, { type: 'put', kind, id, input }, () => service.put(principal, kind, id, input));
     const view = service.view(principal, entity);
     if (created) res.setHeader('Location', view.location);
-    send(res, created ? 201 : 200, mediaType, created ? rendering.created(view, renderContext(req)) : rendering.entity(view));
+    send(res, created ? 201 : 200, mediaType, created ? rendering.created(view, renderContext(req)) : rendering.entity(view, renderContext(req)));
   };
   const postEntity = async (c: Context, { req, res, principal }: Exchange) => {
     const { kind, id } = entityOf(service, c);
@@ -33,8 +34,11 @@ export function entityHandlers({ service, negotiator, quotas }: HandlerDeps) {
     } else {
       const update = input.parseEntity(message(req));
       entity = await quotas.admit(principal, { type: 'update', kind, id, input: update }, () => service.update(principal, kind, id, update));
+      // rOCCI-cli reads an update's answer as a creation's: without a location (text/occi's body is empty) it reports a failure.
+      // Absolute in the text renderings, as their creations answer (GFD.229 clients expect it).
+      res.setHeader('Location', absolute(service.locationOf(entity), mediaType.startsWith('text/') ? renderContext(req) : undefined));
     }
-    send(res, 200, mediaType, rendering.entity(service.view(principal, entity)));
+    send(res, 200, mediaType, rendering.entity(service.view(principal, entity), renderContext(req)));
   };
   const deleteEntity = async (c: Context, { req, res, principal }: Exchange) => {
     const { kind, id } = entityOf(service, c);

@@ -1,7 +1,8 @@
 /** What every OCCI operation handler is given and the small steps they share: the request's message, filters, and sending a rendering. */
 import type { Request, Response } from 'express';
 import type { Context } from 'openapi-backend';
-import type { Kind, Mixin } from '../../occi/category.js';
+import { categoryId, type Kind, type Mixin } from '../../occi/category.js';
+import { isCoreKind } from '../../occi/core-model.js';
 import { OcciError } from '../../occi/errors.js';
 import type { RenderContext, Rendered, Rendering, RequestMessage } from '../../occi/rendering.js';
 import type { Filter, Principal } from '../../occi/request.js';
@@ -9,6 +10,7 @@ import type { OcciService } from '../../occi/service.js';
 import type { QuotaGate } from '../auth/quota.js';
 import type { MeshCollections } from '../edge/collections.js';
 import type { Negotiator } from '../negotiation.js';
+import { clientOcciVersion } from '../occi-protocol.js';
 
 /** One request as openapi-backend hands it to a handler. */
 export interface Exchange {
@@ -27,7 +29,7 @@ export interface HandlerDeps {
 }
 
 export function message(req: Request): RequestMessage {
-  return { body: typeof req.body === 'string' ? req.body : '', headers: req.headers };
+  return { body: typeof req.body === 'string' ? req.body : '', headers: req.headers, base: baseOf(req) };
 }
 
 export function send(res: Response, status: number, mediaType: string, rendered: Rendered): void {
@@ -41,9 +43,14 @@ export function sendOk(res: Response): void {
   res.status(200).end();
 }
 
-/** Where the client reached this node, for renderings that answer with absolute URIs. */
+/** Where the client reached this node (`http://host:port`). */
+function baseOf(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+/** Where the client reached this node, for renderings that answer with absolute URIs, and whether it is an OCCI 1.1 client. */
 export function renderContext(req: Request): RenderContext {
-  return { base: `${req.protocol}://${req.get('host') ?? 'localhost'}` };
+  return { base: baseOf(req), ...(clientOcciVersion(req) === '1.1' ? { occi11: true } : {}) };
 }
 
 /** The filter of a collection request: the rendering's (Category/X-OCCI-Attribute headers) plus `?category=` and `?attribute=`. */
@@ -64,6 +71,16 @@ export function collectionOf(service: OcciService, c: Context): Kind | Mixin {
   const target = service.resolve(c.request.path);
   if (target?.type !== 'collection') throw OcciError.notFound(c.request.path);
   return target.category;
+}
+
+/**
+ * The collection of a request that changes it: the core kinds' collections (every resource, every
+ * link) are listed only; their entities change through their own kinds (405 with Allow: GET).
+ */
+export function changedCollectionOf(service: OcciService, c: Context): Kind | Mixin {
+  const category = collectionOf(service, c);
+  if (category.class === 'kind' && isCoreKind(categoryId(category))) throw OcciError.methodNotAllowed(c.request.method.toUpperCase(), c.request.path, ['GET']);
+  return category;
 }
 
 /** The kind and id of an entity path (404 otherwise). */

@@ -2,7 +2,7 @@
 import type { Context } from 'openapi-backend';
 import { carried } from '../auth/authenticate.js';
 import { PARTIAL_HEADER } from '../edge/headers.js';
-import { type Exchange, type HandlerDeps, listFilter, message, send, sendOk } from './exchange.js';
+import { type Exchange, type HandlerDeps, listFilter, message, renderContext, send, sendOk } from './exchange.js';
 
 export function queryHandlers({ service, negotiator, mesh }: HandlerDeps) {
   const queryCategories = async (_c: Context, { req, res, principal }: Exchange) => {
@@ -16,12 +16,12 @@ export function queryHandlers({ service, negotiator, mesh }: HandlerDeps) {
       categories = [...categories, ...remote.mixins.filter((m) => !known.has(m.scheme + m.term) && known.add(m.scheme + m.term))];
       if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
     }
-    send(res, 200, mediaType, rendering.categories(categories));
+    send(res, 200, mediaType, rendering.categories(categories, renderContext(req)));
   };
   const createMixins = async (_c: Context, { req, res, principal }: Exchange) => {
     const { rendering, mediaType } = negotiator.response(req, false);
     const created = await service.addUserMixins(principal, negotiator.request(req).parseMixins(message(req)));
-    send(res, 200, mediaType, rendering.categories(created));
+    send(res, 200, mediaType, rendering.categories(created, renderContext(req)));
   };
   const deleteMixins = async (_c: Context, { req, res, principal }: Exchange) => {
     negotiator.response(req, false);

@@ -1,5 +1,5 @@
 import type { Rendering } from '../rendering.js';
-import { parseAction, parseEntity, parseLocations, parseMixins } from './parse.js';
+import { parseAction, parseCreation, parseEntity, parseLocations, parseMixins } from './parse.js';
 import { renderCategories, renderCollection, renderEntity } from './render.js';
 
 const json = (doc: unknown) => ({ body: JSON.stringify(doc) });
@@ -13,10 +13,11 @@ export const jsonRendering: Rendering = {
   collection: (views) => json(renderCollection(views)),
   created: (view) => json(renderEntity(view)),
   error: (status, err) => json({ error: { status, code: err.code, message: err.message, ...(err.details.attribute ? { attribute: err.details.attribute } : {}) } }),
-  parseEntity: (msg) => parseEntity(msg.body),
+  parseEntity: (msg) => parseEntity(msg.body, msg.base),
+  parseCreation: (msg) => parseCreation(msg.body, msg.base),
   parseAction: (msg) => parseAction(msg.body),
   parseMixins: (msg) => parseMixins(msg.body),
   parseMixinIds: (msg) => parseMixins(msg.body).map((m) => m.scheme + m.term),
-  parseLocations: (msg) => parseLocations(msg.body),
+  parseLocations: (msg) => parseLocations(msg.body, msg.base),
   parseFilter: () => ({ categories: [], attributes: {} }),
 };

@@ -1,5 +1,6 @@
 import { OcciError } from '../errors.js';
-import type { ActionInput, EntityInput, LocationsInput, MixinDefinitionInput } from '../request.js';
+import { localPath } from '../location.js';
+import type { ActionInput, EntityInput, EntityRef, LocationsInput, MixinDefinitionInput } from '../request.js';
 import { describeSchemaError, type DocumentType, inputValidator } from './schema.js';
 
 /** GFD.226 parsing of request bodies into the rendering-neutral inputs of the service. */
@@ -31,26 +32,54 @@ interface JsonEntity {
   target?: { location: string };
 }
 
-function toInput(doc: JsonEntity): EntityInput {
+interface JsonCollection {
+  resources?: JsonEntity[];
+  links?: JsonEntity[];
+}
+
+const LINK_ENDS = ['occi.core.source', 'occi.core.target'];
+
+function toInput(doc: JsonEntity, base: string | undefined): EntityInput {
   const attributes: Record<string, unknown> = { ...(doc.attributes ?? {}) };
   if (doc.id !== undefined) attributes['occi.core.id'] = doc.id;
   if (doc.title !== undefined) attributes['occi.core.title'] = doc.title;
   if (doc.summary !== undefined) attributes['occi.core.summary'] = doc.summary;
+  for (const end of LINK_ENDS) if (typeof attributes[end] === 'string') attributes[end] = localPath(attributes[end] as string, base);
   return {
     kind: doc.kind,
     mixins: doc.mixins ?? [],
     attributes,
-    links: (doc.links ?? []).map(toInput),
-    source: doc.source?.location,
-    target: doc.target?.location,
+    links: (doc.links ?? []).map((l) => toInput(l, base)),
+    source: doc.source && localPath(doc.source.location, base),
+    target: doc.target && localPath(doc.target.location, base),
   };
 }
 
+const isObject = (doc: unknown): doc is Record<string, unknown> => typeof doc === 'object' && doc !== null && !Array.isArray(doc);
+const isLink = (doc: unknown) => isObject(doc) && ('source' in doc || 'target' in doc);
+/** A collection has `resources`, or `links` that are whole links (with a source, which a resource's inline links leave out). */
+const isCollection = (doc: unknown) =>
+  isObject(doc) && !('kind' in doc) && ('resources' in doc || (Array.isArray(doc['links']) && doc['links'].length > 0 && doc['links'].every((l) => isObject(l) && 'source' in l)));
+
+function entity(doc: unknown, base: string | undefined): EntityInput {
+  return toInput(check<JsonEntity>(doc, isLink(doc) ? 'link' : 'resource'), base);
+}
+
 /** A resource or a link: links are recognised by their `source`/`target` members. */
-export function parseEntity(body: string): EntityInput {
+export function parseEntity(body: string, base?: string): EntityInput {
   const doc = parseJson(body);
-  const isLink = typeof doc === 'object' && doc !== null && ('source' in doc || 'target' in doc);
-  return toInput(check<JsonEntity>(doc, isLink ? 'link' : 'resource'));
+  if (isCollection(doc)) throw OcciError.malformed('an entity collection is created with POST on a kind collection; here one entity is expected');
+  return entity(doc, base);
+}
+
+/** A creation: one entity, or a resource or link collection (`{"resources":[…]}`, `{"links":[…]}`). */
+export function parseCreation(body: string, base?: string): EntityInput | EntityInput[] {
+  const doc = parseJson(body);
+  if (!isCollection(doc)) return entity(doc, base);
+  const collection = check<JsonCollection>(doc, 'collection');
+  const entries = [...(collection.resources ?? []), ...(collection.links ?? [])];
+  if (entries.length === 0) throw OcciError.malformed('the entity collection is empty: nothing to create');
+  return entries.map((e) => toInput(e, base));
 }
 
 export function parseAction(body: string): ActionInput {
@@ -59,30 +88,49 @@ export function parseAction(body: string): ActionInput {
   return { action: doc.action, attributes: doc.attributes ?? {} };
 }
 
+interface JsonMixin {
+  term: string;
+  scheme: string;
+  title?: string;
+  depends?: string[];
+  applies?: string[];
+  location?: string;
+  attributes?: Record<string, { default?: unknown }>;
+}
+
 /** Query interface POST/DELETE: `{"mixins":[…]}` (a single mixin object is accepted too). */
 export function parseMixins(body: string): MixinDefinitionInput[] {
   const doc = parseJson(body);
-  const list = typeof doc === 'object' && doc !== null && 'mixins' in doc ? check<{ mixins?: unknown[] }>(doc, 'categories').mixins ?? [] : [check(doc, 'mixin')];
-  return (list as Array<{ term: string; scheme: string; title?: string; depends?: string[]; applies?: string[]; location?: string }>).map((m) => ({
+  const list = isObject(doc) && 'mixins' in doc ? (check<{ mixins?: JsonMixin[] }>(doc, 'categories').mixins ?? []) : [check<JsonMixin>(doc, 'mixin')];
+  return list.map((m) => ({
     term: m.term,
     scheme: m.scheme,
     title: m.title,
     depends: m.depends ?? [],
     applies: m.applies ?? [],
     location: m.location,
+    ...(m.attributes ? { defaults: defaultsOf(m.attributes) } : {}),
   }));
 }
 
-/** Mixin collection bodies: `{"locations":[…]}` or a collection of entities with locations. */
-export function parseLocations(body: string): LocationsInput {
+/** The defaults of a mixin's attribute descriptions (GFD.226 §2.5.1); descriptions without one name the attribute only. */
+function defaultsOf(descriptions: Record<string, { default?: unknown }>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(descriptions).map(([name, d]) => [name, d.default]));
+}
+
+/**
+ * Mixin collection bodies: `{"locations":[…]}`, or an entity collection (GFD.223 §4.3.2) whose
+ * entities are named by kind and id (absolute URIs must point at this service).
+ */
+export function parseLocations(body: string, base?: string): LocationsInput {
   const doc = parseJson(body);
-  if (typeof doc === 'object' && doc !== null && 'locations' in doc) return check<LocationsInput>(doc, 'locations');
-  const collection = check<{ resources?: Array<{ location?: string; id?: string }>; links?: Array<{ location?: string }> }>(doc, 'collection');
+  if (isObject(doc) && 'locations' in doc) return { locations: check<{ locations: string[] }>(doc, 'locations').locations.map((l) => localPath(l, base)) };
+  const collection = check<JsonCollection>(doc, 'collection');
   const entries = [...(collection.resources ?? []), ...(collection.links ?? [])];
   return {
-    locations: entries.map((e, i) => {
-      if (typeof e.location !== 'string') throw OcciError.malformed(`collection entry ${i} has no location`);
-      return e.location;
+    locations: entries.map((e, i): EntityRef => {
+      if (typeof e.kind !== 'string' || typeof e.id !== 'string') throw OcciError.malformed(`collection entry ${i} needs its kind and id`);
+      return { kind: e.kind, id: e.id };
     }),
   };
 }

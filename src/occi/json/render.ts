@@ -2,7 +2,7 @@ import type { AttributeDefinition } from '../attribute.js';
 import type { Action, Category, Kind, Mixin } from '../category.js';
 import type { EntityView } from '../view.js';
 
-/** GFD.226 renderings of what the server emits. */
+/** GFD.226 renderings of what the server emits: every document validates against GFD.226's own schema (vendor/occi/). */
 
 type Json = Record<string, unknown>;
 
@@ -82,7 +82,7 @@ export function renderEntity(v: EntityView): Json {
     if (typeof summary === 'string') out['summary'] = summary;
     out['links'] = v.links.map(renderEntity);
   }
-  out['location'] = v.location;
+  // No `location` member: GFD.226 defines none (a location is the kind's location and the id).
   return out;
 }
 

@@ -34,11 +34,12 @@ export function outputValidator(type: DocumentType): ValidateFunction {
   return v;
 }
 
-/** Input documents may leave out what the server assigns: ids, kinds given by the collection. */
+/** Input documents may leave out what the server assigns: ids, kinds given by the collection, a user mixin's location. */
 const inputAjv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
 const inputSchema = structuredClone(occiJsonSchema);
 inputSchema.$id = `${occiJsonSchema.$id}/input`;
 for (const name of ['resource', 'link']) delete inputSchema.definitions[name]!.required;
+inputSchema.definitions['mixin']!.required = ['term', 'scheme'];
 inputAjv.addSchema(inputSchema);
 
 const inputs = new Map<DocumentType, ValidateFunction>();

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { type AttributeDefinition, type AttributeValue, checkAttributeValue } from '../attribute.js';
 import { categoryId, type Kind } from '../category.js';
-import { LINK, RESOURCE, UUID_PATTERN } from '../core-model.js';
+import { bareId, isCoreKind, LINK, RESOURCE, UUID_PATTERN } from '../core-model.js';
 import { type Entity, linkEnds, SOURCE, TARGET } from '../entity.js';
 import { OcciError } from '../errors.js';
 import { COMPUTE, NETWORK, NETWORKINTERFACE, OS_TPL, RESOURCE_TPL, STORAGE, STORAGELINK } from '../infrastructure-model.js';
@@ -21,19 +21,19 @@ const LINK_ENDS: Record<string, { source: string; target: string }> = {
 export class EntityBuilder {
   constructor(private readonly core: ServiceCore) {}
 
-  /** The id a creation gets: the client's `occi.core.id` when it gives a valid one, else a fresh UUID. */
+  /** The id a creation gets: the client's `occi.core.id` (a UUID or `urn:uuid:<uuid>`) when it gives a valid one, else a fresh UUID. */
   newId(input: EntityInput): string {
     const given = input.attributes[CORE_ID];
     if (given === undefined) return randomUUID();
-    if (typeof given !== 'string' || !UUID.test(given)) throw OcciError.invalidAttribute(CORE_ID, 'must be a UUID');
-    return given.toLowerCase();
+    if (typeof given !== 'string' || !UUID.test(bareId(given))) throw OcciError.invalidAttribute(CORE_ID, 'must be a UUID or urn:uuid:<uuid>');
+    return bareId(given).toLowerCase();
   }
 
   /** A complete, validated entity from an input: defaults, templates, required attributes, link ends. */
   build(principal: Principal, kind: Kind, id: string, input: EntityInput, pending: Entity[] = []): Entity {
     const { registry } = this.core;
     const kindId = categoryId(kind);
-    if (!kind.location) throw OcciError.badRequest(`kind ${kindId} is abstract: entities are created with one of its sub-kinds`);
+    if (!kind.location || isCoreKind(kindId)) throw OcciError.badRequest(`kind ${kindId} is abstract: entities are created with one of its sub-kinds`);
     const isLink = registry.isA(kindId, LINK);
     if (!isLink && !registry.isA(kindId, RESOURCE)) throw OcciError.badRequest(`kind ${kindId} is not a resource or link kind`);
     const mixins = this.checkMixins(principal, kindId, input.mixins);
@@ -49,9 +49,10 @@ export class EntityBuilder {
     for (const [name, raw] of Object.entries(given)) {
       const def = defs.get(name);
       if (!def) throw OcciError.invalidAttribute(name, `not defined by kind ${kindId} or its mixins`);
-      const value = checkAttributeValue(def, raw);
-      if (!def.mutable && name !== CORE_ID && !isInitialState(def, value)) throw OcciError.immutableAttribute(name);
-      attributes[name] = value;
+      // The server alone manages immutable attributes (GFD.221: states, interfaces, placement):
+      // what a client says of them at creation is ignored. The id was checked when it was chosen.
+      if (!def.mutable) continue;
+      attributes[name] = checkAttributeValue(def, raw);
     }
     attributes[CORE_ID] = id;
     requireAll(defs, attributes);
@@ -139,11 +140,6 @@ export function withEnds(input: EntityInput): Record<string, unknown> {
 
 export function requireAll(defs: Map<string, AttributeDefinition>, attributes: Record<string, AttributeValue>): void {
   for (const d of defs.values()) if (d.required && attributes[d.name] === undefined) throw OcciError.missingAttribute(d.name);
-}
-
-/** A client may name the initial state at creation (e.g. create a compute `inactive`). */
-function isInitialState(def: AttributeDefinition, value: AttributeValue): boolean {
-  return def.name.endsWith('.state') && def.enum !== undefined && value !== 'error';
 }
 
 function linkKindFor(targetKind: string | undefined): string | undefined {

@@ -5,6 +5,7 @@ import { type Entity, linkEnds } from '../entity.js';
 import { OcciError } from '../errors.js';
 import type { EntityInput, Principal } from '../request.js';
 import { type ServiceCore, withAttributes } from './core.js';
+import { bareId } from '../core-model.js';
 import { CORE_ID, endKeys, type EntityBuilder, requireAll, UUID, withEnds } from './entity-builder.js';
 import type { EntityReads } from './entity-reads.js';
 
@@ -30,7 +31,7 @@ export class EntityWrites {
       throw OcciError.badRequest(`kind ${input.kind} does not match the collection of kind ${categoryId(kind)}`);
     }
     const given = input.attributes[CORE_ID];
-    if (given !== undefined && (typeof given !== 'string' || given.toLowerCase() !== id)) throw OcciError.immutableAttribute(CORE_ID);
+    if (given !== undefined && (typeof given !== 'string' || bareId(given).toLowerCase() !== id)) throw OcciError.immutableAttribute(CORE_ID);
     const lockKeys = [id, ...endKeys(input), ...input.links.flatMap((l) => endKeys(l))];
     return this.core.lock(lockKeys, async () => {
       const existing = this.core.store.get(id);

@@ -1,11 +1,11 @@
 /** The query interface (GFD.223 §3.4): the categories a principal sees, and user mixins created and removed. */
-import { type Category, categoryId, type Mixin } from '../category.js';
+import { checkAttributeValue } from '../attribute.js';
+import { type Category, categoryId, type Mixin, TERM } from '../category.js';
 import { OcciError } from '../errors.js';
 import type { MixinDefinitionInput, Principal } from '../request.js';
 import type { ServiceCore } from './core.js';
 
 const USER_MIXIN_LOCATION = /^\/[A-Za-z0-9._~-]+\/([A-Za-z0-9._~-]+\/){0,2}$/;
-const TERM = /^[a-z][a-z0-9_.-]*$/i;
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\/?[^\s#"]*#$/i;
 /** The lock key of the category registry (entity ids are UUIDs: no clash). */
 const CATEGORIES_KEY = '#categories';
@@ -67,7 +67,7 @@ export class QueryInterface {
 
   private newUserMixin(principal: Principal, input: MixinDefinitionInput): Mixin {
     const { registry } = this.core;
-    if (!TERM.test(input.term)) throw OcciError.badRequest(`mixin term ${JSON.stringify(input.term)} is not a valid term`);
+    if (!TERM.test(input.term)) throw OcciError.badRequest(`mixin term ${JSON.stringify(input.term)} is not a valid term (letters, digits, then also _ - and .)`);
     if (!SCHEME.test(input.scheme)) throw OcciError.badRequest(`mixin scheme ${JSON.stringify(input.scheme)} must be a URI ending with #`);
     const location = input.location ?? `/${input.term}/`;
     if (!USER_MIXIN_LOCATION.test(location)) {
@@ -85,8 +85,28 @@ export class QueryInterface {
       location,
       actions: [],
       attributes: [],
+      ...(input.defaults ? { defaults: this.defaults(input) } : {}),
       user: true,
       owner: principal.tenant,
     };
+  }
+
+  /**
+   * A user mixin's attribute descriptions (GFD.226): attributes that the kinds it applies to (and
+   * the mixins it depends on) define, each with the default it sets on the entities it is applied
+   * to at their creation. A user mixin defines no attribute of its own.
+   */
+  private defaults(input: MixinDefinitionInput): Record<string, string | number | boolean> {
+    const { registry } = this.core;
+    const kinds = input.applies.length > 0 ? input.applies : registry.all().filter((c) => c.class === 'kind').map(categoryId);
+    const out: Record<string, string | number | boolean> = {};
+    for (const [name, value] of Object.entries(input.defaults ?? {})) {
+      const def = kinds.map((k) => registry.attributesOf(k, input.depends).get(name)).find((d) => d !== undefined);
+      if (!def) throw OcciError.invalidAttribute(name, `user mixins define no attribute of their own; ${name} is not an attribute of ${input.applies.join(', ') || 'any kind'}`);
+      if (value === undefined) continue;
+      if (!def.mutable) throw OcciError.immutableAttribute(name);
+      out[name] = checkAttributeValue(def, value) as string | number | boolean;
+    }
+    return out;
   }
 }

@@ -2,7 +2,8 @@
 import { categoryId, type Mixin } from '../category.js';
 import type { Entity } from '../entity.js';
 import { OcciError } from '../errors.js';
-import type { LocationsInput, Principal } from '../request.js';
+import { bareId } from '../core-model.js';
+import type { EntityRef, LocationsInput, Principal } from '../request.js';
 import type { ServiceCore } from './core.js';
 import type { EntityBuilder } from './entity-builder.js';
 import type { EntityReads } from './entity-reads.js';
@@ -19,7 +20,8 @@ export class Tagging {
     const { store } = this.core;
     if (!this.core.visibleMixin(principal, mixin)) throw OcciError.notFound(mixin.location ?? '');
     const mixinId = categoryId(mixin);
-    const targets = input.locations.map((l) => {
+    const targets = input.locations.map((named) => {
+      const l = this.locationOf(named);
       const e = this.core.entityAt(l);
       if (!e || !this.core.visible(principal, e)) throw OcciError.badRequest(`no entity at ${l}`);
       return e;
@@ -49,7 +51,8 @@ export class Tagging {
   async untag(principal: Principal, mixin: Mixin, input: LocationsInput | undefined): Promise<void> {
     const { store } = this.core;
     const members = this.reads.list(principal, mixin);
-    const chosen = input && input.locations.length > 0 ? input.locations.map((l) => {
+    const chosen = input && input.locations.length > 0 ? input.locations.map((named) => {
+      const l = this.locationOf(named);
       const e = members.find((m) => this.core.locationOf(m) === l);
       if (!e) throw OcciError.badRequest(`${l} is not a member of ${mixin.location}`);
       return e;
@@ -59,5 +62,13 @@ export class Tagging {
       const put = chosen.map((e) => store.get(e.id)).filter((e): e is Entity => e !== undefined).map((e) => ({ ...e, mixins: e.mixins.filter((m) => m !== mixinId) }));
       store.apply({ put });
     });
+  }
+
+  /** A location as given, or that of an entity named by kind and id (an entity collection's member). */
+  private locationOf(named: string | EntityRef): string {
+    if (typeof named === 'string') return named;
+    const kind = this.core.registry.kind(named.kind);
+    if (!kind?.location) throw OcciError.unknownCategory(named.kind);
+    return `${kind.location}${bareId(named.id)}`;
   }
 }

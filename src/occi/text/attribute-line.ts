@@ -14,6 +14,22 @@ export function renderValue(v: AttributeValue, ascii: boolean): string {
   return quote(JSON.stringify(v), ascii);
 }
 
+/**
+ * The attributes in rendering order, a `*.state.message` just before its `*.state`: rOCCI's
+ * attribute model nests names at their dots, so a message read after the state would replace it
+ * (rOCCI-cli would show no state at all); read before, the state replaces the message.
+ */
+export function inRenderingOrder(attributes: Readonly<Record<string, AttributeValue>>): Array<[string, AttributeValue]> {
+  const out: Array<[string, AttributeValue]> = [];
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name.endsWith('.state.message') && name.slice(0, -'.message'.length) in attributes) continue;
+    const message = `${name}.message`;
+    if (name.endsWith('.state') && attributes[message] !== undefined) out.push([message, attributes[message]!]);
+    out.push([name, value]);
+  }
+  return out;
+}
+
 /** `name=value` */
 export function renderAttribute(name: string, v: AttributeValue, ascii: boolean): string {
   return `${name}=${renderValue(v, ascii)}`;

@@ -1,5 +1,5 @@
 import type { AttributeDefinition } from '../attribute.js';
-import type { Category } from '../category.js';
+import { type Category, OCCI_11_TERM, TERM, termOf } from '../category.js';
 import { OcciError } from '../errors.js';
 import { excerpt, params, paramValue, quote } from './lexer.js';
 
@@ -19,7 +19,6 @@ export interface CategoryRef {
   actions: string[];
 }
 
-const TERM = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s"#]*#$/;
 const CLASSES: readonly string[] = ['kind', 'mixin', 'action'];
 
@@ -28,11 +27,15 @@ function attributeDefinition(d: AttributeDefinition): string {
   return props.length ? `${d.name}{${props.join(' ')}}` : d.name;
 }
 
-/** `term;scheme="…";class="…";title="…";rel="…";location="…";attributes="…";actions="…"` */
-export function renderCategory(c: Category, ascii: boolean): string {
+/**
+ * `term;scheme="…";class="…";title="…";rel="…";location="…";attributes="…";actions="…"`.
+ * `occi11`: for OCCI 1.1 clients, related categories whose terms they cannot read are left out.
+ */
+export function renderCategory(c: Category, ascii: boolean, occi11 = false): string {
   let s = `${c.term};scheme=${quote(c.scheme, ascii)};class="${c.class}"`;
   if (c.title) s += `;title=${quote(c.title, ascii)}`;
-  const rel = c.class === 'kind' ? (c.parent ? [c.parent] : []) : c.class === 'mixin' ? c.depends : [];
+  const related = c.class === 'kind' ? (c.parent ? [c.parent] : []) : c.class === 'mixin' ? c.depends : [];
+  const rel = occi11 ? related.filter((id) => OCCI_11_TERM.test(termOf(id))) : related;
   if (rel.length) s += `;rel=${quote(rel.join(' '), ascii)}`;
   if (c.class !== 'action' && c.location) s += `;location=${quote(c.location, ascii)}`;
   if (c.attributes.length) s += `;attributes=${quote(c.attributes.map(attributeDefinition).join(' '), ascii)}`;

@@ -1,9 +1,8 @@
-import type { AttributeValue } from '../attribute.js';
 import { RESOURCE } from '../core-model.js';
 import { SOURCE, TARGET } from '../entity.js';
 import { OcciError } from '../errors.js';
 import type { EntityView } from '../view.js';
-import { isAttributeName, parseValue, renderAttribute } from './attribute-line.js';
+import { inRenderingOrder, isAttributeName, parseValue, renderAttribute } from './attribute-line.js';
 import { excerpt, params, paramValue, quote } from './lexer.js';
 
 /** GFD.229 Link values: action links and resource links with their own attributes. */
@@ -22,13 +21,13 @@ export function renderActionLink(location: string, actionId: string): string {
   return `<${location}?action=${actionId.slice(actionId.lastIndexOf('#') + 1)}>;rel=${quote(actionId)}`;
 }
 
-/** `</storage/ID>;rel="…#storage";self="/storagelink/LID";category="…#storagelink";attr=value…` */
-export function renderResourceLink(link: EntityView, ascii: boolean): string {
+/** `</storage/ID>;rel="…#storage";self="/storagelink/LID";category="…#storagelink";attr=value…` (the mixins a client can read). */
+export function renderResourceLink(link: EntityView, ascii: boolean, readable: (id: string) => boolean = () => true): string {
   const e = link.entity;
   const target = String(e.attributes[TARGET]);
   let s = `<${target}>;rel=${quote(link.targetKind ?? RESOURCE, ascii)};self=${quote(link.location, ascii)}`;
-  s += `;category=${quote([e.kind, ...e.mixins].join(' '), ascii)}`;
-  for (const [name, v] of Object.entries(e.attributes) as Array<[string, AttributeValue]>) {
+  s += `;category=${quote([e.kind, ...e.mixins.filter(readable)].join(' '), ascii)}`;
+  for (const [name, v] of inRenderingOrder(e.attributes)) {
     if (name !== SOURCE && name !== TARGET) s += `;${renderAttribute(name, v, ascii)}`;
   }
   return s;

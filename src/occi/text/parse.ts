@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { UUID_PATTERN } from '../core-model.js';
+import { bareId, UUID_PATTERN } from '../core-model.js';
 import { SOURCE, TARGET } from '../entity.js';
 import { OcciError } from '../errors.js';
+import { localPath } from '../location.js';
 import type { ActionInput, EntityInput, Filter, LocationsInput, MixinDefinitionInput } from '../request.js';
 import { parseAttribute } from './attribute-line.js';
 import { parseCategory } from './category-line.js';
@@ -13,14 +14,6 @@ import { isActionLink, parseLink } from './link-line.js';
 const UUID = new RegExp(`^${UUID_PATTERN}$`);
 /** Namespace of the name-based ids given to entities that clients name with a non-UUID id. */
 const ID_NAMESPACE = '3f6c1b52-8f0e-5c1e-9a43-6d2f0c7e9b18';
-
-/** `http://host:port/compute/1` → `/compute/1`: clients send back the absolute URIs they were given. */
-export function toPath(uri: string): string {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(uri);
-  if (!m) return uri;
-  const rest = uri.slice(m[0].length);
-  return rest === '' ? '/' : rest;
-}
 
 /** RFC 9562 version 5 (SHA-1, name-based) UUID. */
 function uuidV5(name: string): string {
@@ -38,7 +31,7 @@ function uuidV5(name: string): string {
  * same id, and reusing it is a conflict, as with any id.
  */
 function entityId(value: unknown): unknown {
-  return typeof value === 'string' && value !== '' && !UUID.test(value) ? uuidV5(value) : value;
+  return typeof value === 'string' && value !== '' && !UUID.test(bareId(value)) ? uuidV5(value) : value;
 }
 
 function onlyLines(lines: OcciLine[], allowed: OcciLine['name'][], what: string): void {
@@ -57,16 +50,17 @@ function attributes(lines: OcciLine[]): Record<string, string | number | boolean
   return out;
 }
 
-function withPaths(attrs: Record<string, unknown>): Record<string, unknown> {
-  for (const end of [SOURCE, TARGET]) if (typeof attrs[end] === 'string') attrs[end] = toPath(attrs[end] as string);
+/** Clients send back the absolute URIs they were given (`base`: where the request reached the node). */
+function withPaths(attrs: Record<string, unknown>, base: string | undefined): Record<string, unknown> {
+  for (const end of [SOURCE, TARGET]) if (typeof attrs[end] === 'string') attrs[end] = localPath(attrs[end] as string, base);
   if ('occi.core.id' in attrs) attrs['occi.core.id'] = entityId(attrs['occi.core.id']);
   return attrs;
 }
 
-export function parseEntity(lines: OcciLine[]): EntityInput {
+export function parseEntity(lines: OcciLine[], base?: string): EntityInput {
   if (lines.length === 0) throw OcciError.malformed('the request carries no OCCI lines (Category, X-OCCI-Attribute, Link)');
   onlyLines(lines, ['Category', 'X-OCCI-Attribute', 'Link'], 'an entity');
-  const input: EntityInput = { mixins: [], attributes: withPaths(attributes(lines)), links: [] };
+  const input: EntityInput = { mixins: [], attributes: withPaths(attributes(lines), base), links: [] };
   for (const l of lines) {
     if (l.name === 'Category') {
       const c = parseCategory(l.value);
@@ -80,7 +74,7 @@ export function parseEntity(lines: OcciLine[]): EntityInput {
       const ref = parseLink(l.value);
       if (isActionLink(ref)) continue; // actions are rendered as links; sent back, they mean nothing
       const [kind, ...mixins] = ref.categories;
-      input.links.push({ kind, mixins, attributes: withPaths({ ...ref.attributes }), links: [], target: toPath(ref.uri) });
+      input.links.push({ kind, mixins, attributes: withPaths({ ...ref.attributes }, base), links: [], target: localPath(ref.uri, base) });
     }
   }
   return input;
@@ -113,15 +107,15 @@ export function parseMixinIds(lines: OcciLine[]): string[] {
   });
 }
 
-export function parseLocations(lines: OcciLine[]): LocationsInput {
+export function parseLocations(lines: OcciLine[], base?: string): LocationsInput {
   onlyLines(lines, ['X-OCCI-Location'], 'a list of locations');
-  return { locations: lines.map((l) => toPath(checkUri(l.value))) };
+  return { locations: lines.map((l) => localPath(checkUri(l.value), base)) };
 }
 
 /** A text/uri-list body (RFC 2483): one URI a line, `#` comments. */
-export function parseUriList(body: string): LocationsInput {
+export function parseUriList(body: string, base?: string): LocationsInput {
   const uris = body.split(/\r\n|\r|\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  return { locations: uris.map((u) => toPath(checkUri(u))) };
+  return { locations: uris.map((u) => localPath(checkUri(u), base)) };
 }
 
 function checkUri(uri: string): string {

@@ -1,9 +1,8 @@
-import type { AttributeValue } from '../attribute.js';
-import type { Category } from '../category.js';
+import { type Category, OCCI_11_TERM, termOf } from '../category.js';
 import type { OcciError } from '../errors.js';
 import type { RenderContext } from '../rendering.js';
 import type { EntityView } from '../view.js';
-import { renderAttribute } from './attribute-line.js';
+import { inRenderingOrder, renderAttribute } from './attribute-line.js';
 import { renderCategory, renderCategoryShort } from './category-line.js';
 import type { OcciLine } from './lexer.js';
 import { renderActionLink, renderResourceLink } from './link-line.js';
@@ -13,18 +12,24 @@ import { renderActionLink, renderResourceLink } from './link-line.js';
  * headers. `ascii` escapes what a header cannot carry.
  */
 
-export function categoryLines(categories: Category[], ascii: boolean): OcciLine[] {
-  return categories.map((c) => ({ name: 'Category', value: renderCategory(c, ascii) }));
+/**
+ * What an OCCI 1.1 client (User-Agent `OCCI/1.1`) can read: its term syntax has no dot, and
+ * rOCCI-cli 4.3 refuses a whole model or entity over one such Category line.
+ */
+const readable = (occi11: boolean) => (id: string) => !occi11 || OCCI_11_TERM.test(termOf(id));
+
+export function categoryLines(categories: Category[], ascii: boolean, occi11 = false): OcciLine[] {
+  return categories.filter((c) => readable(occi11)(c.term)).map((c) => ({ name: 'Category', value: renderCategory(c, ascii, occi11) }));
 }
 
-export function entityLines(v: EntityView, ascii: boolean): OcciLine[] {
+export function entityLines(v: EntityView, ascii: boolean, occi11 = false): OcciLine[] {
   const e = v.entity;
   const out: OcciLine[] = [{ name: 'Category', value: renderCategoryShort(e.kind, 'kind') }];
-  for (const m of e.mixins) out.push({ name: 'Category', value: renderCategoryShort(m, 'mixin') });
-  for (const [name, value] of Object.entries(e.attributes) as Array<[string, AttributeValue]>) {
+  for (const m of e.mixins.filter(readable(occi11))) out.push({ name: 'Category', value: renderCategoryShort(m, 'mixin') });
+  for (const [name, value] of inRenderingOrder(e.attributes)) {
     out.push({ name: 'X-OCCI-Attribute', value: renderAttribute(name, value, ascii) });
   }
-  for (const l of v.links) out.push({ name: 'Link', value: renderResourceLink(l, ascii) });
+  for (const l of v.links) out.push({ name: 'Link', value: renderResourceLink(l, ascii, readable(occi11)) });
   for (const a of v.actions) out.push({ name: 'Link', value: renderActionLink(v.location, a) });
   return out;
 }

@@ -19,11 +19,12 @@ function requestLines(msg: RequestMessage): OcciLine[] {
 }
 
 const parsers = {
-  parseEntity: (msg: RequestMessage) => parse.parseEntity(requestLines(msg)),
+  parseEntity: (msg: RequestMessage) => parse.parseEntity(requestLines(msg), msg.base),
+  parseCreation: (msg: RequestMessage) => parse.parseEntity(requestLines(msg), msg.base),
   parseAction: (msg: RequestMessage) => parse.parseAction(requestLines(msg)),
   parseMixins: (msg: RequestMessage) => parse.parseMixins(requestLines(msg)),
   parseMixinIds: (msg: RequestMessage) => parse.parseMixinIds(requestLines(msg)),
-  parseLocations: (msg: RequestMessage) => parse.parseLocations(requestLines(msg)),
+  parseLocations: (msg: RequestMessage) => parse.parseLocations(requestLines(msg), msg.base),
   parseFilter: (msg: RequestMessage) => parse.parseFilter(requestLines(msg)),
 };
 
@@ -44,8 +45,8 @@ function inHeaders(lines: OcciLine[], extra: Record<string, string> = {}): Rende
 export const textPlainRendering: Rendering = {
   mediaTypes: ['text/plain'],
   rendersEntities: true,
-  categories: (cs) => inBody(categoryLines(cs, false)),
-  entity: (v) => inBody(entityLines(v, false)),
+  categories: (cs, ctx) => inBody(categoryLines(cs, false, ctx?.occi11)),
+  entity: (v, ctx) => inBody(entityLines(v, false, ctx?.occi11)),
   collection: (vs, ctx) => inBody(locationLines(vs, ctx)),
   created: (v, ctx) => inBody(locationLines([v], ctx), { Location: absolute(v.location, ctx) }),
   error: (status, err) => ({ body: errorText(status, err) }),
@@ -55,8 +56,8 @@ export const textPlainRendering: Rendering = {
 export const textOcciRendering: Rendering = {
   mediaTypes: ['text/occi'],
   rendersEntities: true,
-  categories: (cs) => inHeaders(categoryLines(cs, true)),
-  entity: (v) => inHeaders(entityLines(v, true)),
+  categories: (cs, ctx) => inHeaders(categoryLines(cs, true, ctx?.occi11)),
+  entity: (v, ctx) => inHeaders(entityLines(v, true, ctx?.occi11)),
   collection: (vs, ctx) => inHeaders(locationLines(vs, ctx)),
   created: (v, ctx) => inHeaders(locationLines([v], ctx), { Location: absolute(v.location, ctx) }),
   // The cause goes in the body too: an error is not OCCI data, and clients print the body.
@@ -77,9 +78,10 @@ export const uriListRendering: Rendering = {
   created: (v, ctx) => ({ body: `${absolute(v.location, ctx)}\n`, headers: { Location: absolute(v.location, ctx) } }),
   error: (status, err) => ({ body: `# ${errorText(status, err)}` }),
   parseEntity: locationsOnly,
+  parseCreation: locationsOnly,
   parseAction: locationsOnly,
   parseMixins: locationsOnly,
   parseMixinIds: locationsOnly,
-  parseLocations: (msg) => parse.parseUriList(msg.body),
+  parseLocations: (msg) => parse.parseUriList(msg.body, msg.base),
   parseFilter: (msg) => parse.parseFilter(headerLines(msg)),
 };

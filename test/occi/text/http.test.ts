@@ -1,6 +1,7 @@
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPUTE, DEBIAN, PLACEMENT, SMALL, startTestNode, STORAGE, type TestNode } from '../../helpers/node.js';
+import '../../helpers/occi-json.js';
 
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const kindLine = (term: string) => `${term};scheme="${INFRA}";class="kind"`;
