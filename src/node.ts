@@ -7,7 +7,7 @@ import { pino, type Logger } from 'pino';
 import { createApp } from './http/app.js';
 import { AUDIT_FILE, AuditLog } from './http/audit-log.js';
 import { resolveLimits } from './http/limits.js';
-import { type Listening, listen, listenReentry, readTlsFiles } from './http/listener.js';
+import { type Listening, listen, readTlsFiles } from './http/listener.js';
 import { type NodeAuth, openNodeAuth } from './http/auth/node-auth.js';
 import { MeshEdge } from './http/edge/router.js';
 import { NodeControl } from './http/node-admin.js';
@@ -40,7 +40,6 @@ interface Started {
   unfollow?: () => void;
   audit?: AuditLog;
   listening?: Listening;
-  reentry?: Listening;
   statusTimer?: NodeJS.Timeout;
 }
 
@@ -51,7 +50,6 @@ async function close(s: Started): Promise<void> {
   s.cloud?.close();
   await s.mesh?.close();
   s.edge?.close();
-  await s.reentry?.close();
   await s.listening?.close();
   await s.audit?.close();
   await s.driven?.flushed();
@@ -110,8 +108,8 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
   const { url, port } = (s.listening = await listen(app, { port: opts.port, host: opts.host ?? '127.0.0.1', limits, tls, logger }));
   if (!tls) logger.info({ url }, 'TLS is off: plain HTTP (give --tls-cert and --tls-key on a public edge)');
   if (mesh && edge) {
-    // Requests forwarded by members re-enter through a loopback listener (listener.ts says why).
-    edge.listening((s.reentry = await listenReentry(app, limits)).url);
+    // Requests forwarded by members are dispatched in-process into the same app.
+    edge.serve(app);
     mesh.update({ httpAddress: url });
     mesh.on('member-joined', (m) => logger.info({ member: m.name, site: m.site, url: m.httpAddress }, 'member joined'));
     mesh.on('member-left', (m, reason) => logger.warn({ member: m.name, reason }, 'member left'));

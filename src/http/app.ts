@@ -83,7 +83,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   // First, so that every answer (errors and relayed ones included) carries them and is audited.
   app.use(securityHeaders({ hsts: opts.tls ?? false }));
   app.use(occiProtocol());
-  if (opts.audit) app.use(auditTrail({ ...opts.audit, logger, isLocalToken: (t) => opts.mesh?.isLocalToken(t) ?? false }));
+  if (opts.audit) app.use(auditTrail({ ...opts.audit, logger }));
   if (limits) app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
   app.use(opts.auth.middleware());

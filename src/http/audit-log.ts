@@ -26,8 +26,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { isInternal } from './limits.js';
-import { FORWARDED_FROM_HEADER, LOCAL_TOKEN_HEADER, SERVED_BY_HEADER } from './edge/headers.js';
+import { SERVED_BY_HEADER } from './edge/headers.js';
+import { forwardedMark } from './forwarded-request.js';
 
 export const AUDIT_FILE = 'audit.log';
 export const AUDITED_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -134,8 +134,6 @@ export interface AuditTrailOptions {
   /** This node's name, written in every line and sent as X-Discovery-Served-By. */
   node: string;
   logger: Logger;
-  /** Whether a request's `x-discovery-local` value is this process's token (MeshEdge.isLocalToken). */
-  isLocalToken?: (value: unknown) => boolean;
 }
 
 /**
@@ -149,8 +147,7 @@ export function auditTrail(opts: AuditTrailOptions) {
     res.setHeader(SERVED_BY_HEADER, node);
     if (!AUDITED_METHODS.has(req.method)) return next();
     const started = performance.now();
-    // Read before the mesh edge consumes it: a request that re-entered from a member.
-    const fromMember = isInternal(req) && (opts.isLocalToken?.(req.headers[LOCAL_TOKEN_HEADER]) ?? false);
+    const forwardedFrom = forwardedMark(req)?.from;
     const end = res.end;
     let ended = false;
     res.end = function (this: Response, ...args: unknown[]) {
@@ -165,7 +162,7 @@ export function auditTrail(opts: AuditTrailOptions) {
         res.statusCode = status;
         (end as (...a: unknown[]) => Response).apply(res, args);
       };
-      log.append(auditEntry(req, res, node, started, fromMember)).then(finish, (err: unknown) => {
+      log.append(auditEntry(req, res, node, started, forwardedFrom)).then(finish, (err: unknown) => {
         logger.error({ err, method: req.method, path: req.path }, 'audit log write failed; the answer leaves unaudited');
         finish();
       });
@@ -175,7 +172,7 @@ export function auditTrail(opts: AuditTrailOptions) {
   };
 }
 
-function auditEntry(req: Request, res: Response, node: string, started: number, fromMember: boolean): AuditEntry {
+function auditEntry(req: Request, res: Response, node: string, started: number, forwardedFrom: string | undefined): AuditEntry {
   const principal = res.locals['principal'] as { tenant?: string; tokenId?: string } | undefined;
   const entry: AuditEntry = {
     time: new Date().toISOString(),
@@ -189,8 +186,7 @@ function auditEntry(req: Request, res: Response, node: string, started: number, 
   };
   const location = res.getHeader('Location');
   if (res.statusCode === 201 && typeof location === 'string') entry.location = location;
-  const from = req.headers[FORWARDED_FROM_HEADER];
-  if (fromMember && typeof from === 'string') entry.forwardedFrom = from;
+  if (forwardedFrom !== undefined) entry.forwardedFrom = forwardedFrom;
   const servedBy = res.getHeader(SERVED_BY_HEADER);
   if (typeof servedBy === 'string' && servedBy !== node) entry.forwardedTo = servedBy;
   if (req.socket.destroyed && !res.headersSent) entry.aborted = true;

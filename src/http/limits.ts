@@ -23,6 +23,7 @@
  *   app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
  *   const negotiator = new Negotiator(renderings.map((r) => withInputLimits(r, limits)));
  */
+import { forwardedMark } from './forwarded-request.js';
 import type { Server as HttpServer, ServerOptions } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -120,19 +121,9 @@ export function serverOptions(limits: Limits): ServerOptions & { handshakeTimeou
   };
 }
 
-/** Sockets accepted by a node's loopback re-entry listener (requests forwarded by members). */
-const internalSockets = new WeakSet<object>();
-
-/**
- * Marks every connection of `server` as internal: the mesh's loopback re-entry of requests that
- * the entry node already limited, which are therefore not rate-limited or capped again.
- */
-export function markInternal(server: HttpServer): void {
-  server.on('connection', (socket: Socket) => internalSockets.add(socket));
-}
-
+/** A request a member forwarded (dispatched in-process): its entry node limited it already. */
 export function isInternal(req: Request): boolean {
-  return internalSockets.has(req.socket);
+  return forwardedMark(req) !== undefined;
 }
 
 /** The client's address, IPv4-mapped IPv6 written as IPv4 (no proxy header is trusted). */

@@ -16,7 +16,7 @@ import { OcciError } from '../occi/errors.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import type { Principal } from '../occi/request.js';
 import type { EntityStore } from '../occi/store.js';
-import { LOCAL_TOKEN_HEADER } from './edge/headers.js';
+import { forwardedMark } from './forwarded-request.js';
 
 export const NODE_PATH = '/.well-known/discovery/node';
 
@@ -67,7 +67,7 @@ export class NodeControl {
       const drain = this.opts.resilience?.drain;
       if (!drain || req.path.startsWith(NODE_PATH) || !(drain.left || drain.draining)) return next();
       // Members' forwarded requests for computes still here are served until the node left.
-      if (drain.draining && req.headers[LOCAL_TOKEN_HEADER] !== undefined) return next();
+      if (drain.draining && forwardedMark(req) !== undefined) return next();
       next(OcciError.unavailable(`draining: node ${this.opts.name} ${drain.left ? 'left the mesh' : 'is moving its computes away'}; use another node`));
     };
   }

@@ -28,8 +28,8 @@ function pair(opts: { replayCacheSize?: number } = {}) {
     const req: ForwardedRequest = { method: 'GET', path, headers: { 'x-auth-token': token }, body: Buffer.alloc(0) };
     return { ...req, headers: { ...req.headers, ...entry.seal({} as Request, req, entryKey) } };
   };
-  /** The decision the target's app would get, as the authentication middleware reads it. */
-  const decide = (req: ForwardedRequest, from = entryKey) => target.trusted({ headers: target.open(req, from) } as unknown as Request);
+  /** The decision the target's app gets with the request (src/http/forwarded-request.ts). */
+  const decide = (req: ForwardedRequest, from = entryKey) => target.open(req, from).decision;
   return { seal, decide, tick: (ms: number) => (now += ms), store, claims };
 }
 

@@ -92,8 +92,8 @@ export interface AuthenticateOptions {
   verifier?: TokenVerifier;
   logger: Logger;
   /**
-   * Requests forwarded by a member reach this node's HTTP surface on loopback, already verified
-   * by the mesh handler; answers its decision, or undefined for any other request.
+   * Requests forwarded by a member are dispatched into this node's app already verified by the
+   * mesh handler (src/http/forwarded-request.ts); answers its decision, or undefined for any other.
    */
   trusted?: (req: Request) => TrustedDecision | undefined;
 }

@@ -8,8 +8,8 @@
  * path and body digest, |ts − now| ≤ 30 s, an unseen nonce, and the token itself (signature,
  * expiry, revocation, and that it names the same tid, tenant and admin flag). A member therefore
  * cannot act as a tenant whose token it was not given, nor replay or retarget another's request.
- * Any failure is a 401 (logged). The decision then reaches the node's own HTTP surface on
- * loopback in headers that count only with a secret known to this process.
+ * Any failure is a 401 (logged). The decision then reaches the node's own HTTP app with the
+ * request, dispatched in-process (src/http/forwarded-request.ts): nothing on the wire carries it.
  *
  * Gathers (collections, query interface) carry the client's token in the principal and each
  * member verifies it again (`gatherPrincipal`).
@@ -17,9 +17,9 @@
  * @example
  *   const fp = new ForwardedPrincipals({ keyPair: mesh.keyPair, verifier, logger });
  *   forwarded.headers = { ...forwarded.headers, ...fp.seal(req, forwarded, mesh.key) }; // entry node
- *   const headers = fp.open(forwardedRequest, fromKey);                              // serving node
+ *   const { headers, decision } = fp.open(forwardedRequest, fromKey);                // serving node
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign, timingSafeEqual, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import type { ForwardedRequest, HttpHeaders } from '../../mesh/http-forwarding.js';
@@ -28,11 +28,6 @@ import { type AuthMode, type AuthPrincipal, credentialIn, principalOfClaims, typ
 import { TENANT_PATTERN } from './token.js';
 
 export const ENVELOPE_HEADER = 'x-discovery-principal';
-/** Loopback-only headers, meaningful only with this process's secret. */
-const LOOPBACK_PREFIX = 'x-discovery-auth-';
-const LOOPBACK_SECRET = `${LOOPBACK_PREFIX}local`;
-const LOOPBACK_PRINCIPAL = `${LOOPBACK_PREFIX}principal`;
-const LOOPBACK_FAILURE = `${LOOPBACK_PREFIX}failure`;
 
 export const DEFAULT_MAX_SKEW_MS = 30_000;
 export const DEFAULT_REPLAY_CACHE_SIZE = 100_000;
@@ -56,8 +51,8 @@ interface Envelope {
 export interface MeshEdgeAuth {
   /** Headers to add to a request this node forwards (the signed envelope). */
   seal(req: Request, forwarded: ForwardedRequest, entryKey: string): HttpHeaders;
-  /** The headers to serve a forwarded request with on loopback: the verified principal or the refusal. */
-  open(req: ForwardedRequest, fromKey: string): HttpHeaders;
+  /** The headers to serve a forwarded request with (the envelope removed), and the verified principal or the refusal. */
+  open(req: ForwardedRequest, fromKey: string): { headers: HttpHeaders; decision?: TrustedDecision };
   /** The principal of a gather, verified again from the token it carries. Throws when it does not verify. */
   gatherPrincipal(claimed: unknown): Principal;
 }
@@ -78,7 +73,6 @@ export interface ForwardedPrincipalsOptions {
 export class ForwardedPrincipals implements MeshEdgeAuth {
   private readonly privateKey: KeyObject;
   private readonly publicKeys = new Map<string, KeyObject>();
-  private readonly secret = randomBytes(24).toString('hex');
   private readonly seen = new Map<string, number>();
   /** Envelopes at or before this time are refused: their nonces may have left the bounded cache. */
   private floor = 0;
@@ -110,30 +104,17 @@ export class ForwardedPrincipals implements MeshEdgeAuth {
     return { [ENVELOPE_HEADER]: encodeEnvelope(envelope, this.privateKey) };
   }
 
-  open(req: ForwardedRequest, fromKey: string): HttpHeaders {
+  open(req: ForwardedRequest, fromKey: string): { headers: HttpHeaders; decision?: TrustedDecision } {
     const headers: HttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!k.toLowerCase().startsWith(LOOPBACK_PREFIX)) headers[k.toLowerCase()] = v;
-    if (this.opts.mode === 'none') return headers;
+    for (const [k, v] of Object.entries(req.headers)) if (k.toLowerCase() !== ENVELOPE_HEADER) headers[k.toLowerCase()] = v;
+    if (this.opts.mode === 'none') return { headers };
     const decided = this.check(req, fromKey);
     if ('failure' in decided) {
       this.opts.logger.warn({ member: fromKey.slice(0, 8), method: req.method, path: req.path, reason: decided.failure }, 'forwarded request refused');
-      return { ...headers, [LOOPBACK_SECRET]: this.secret, [LOOPBACK_FAILURE]: `forwarded request refused: ${decided.failure}` };
+      return { headers, decision: { failure: `forwarded request refused: ${decided.failure}` } };
     }
-    return { ...headers, [LOOPBACK_SECRET]: this.secret, [LOOPBACK_PRINCIPAL]: JSON.stringify(decided.principal) };
-  }
-
-  /** For the authentication middleware: the decision for a loopback request, or undefined. Strips the loopback headers. */
-  trusted(req: Request): TrustedDecision | undefined {
-    const given = req.headers[LOOPBACK_SECRET];
-    const principal = req.headers[LOOPBACK_PRINCIPAL];
-    const failure = req.headers[LOOPBACK_FAILURE];
-    for (const k of Object.keys(req.headers)) if (k.startsWith(LOOPBACK_PREFIX)) delete req.headers[k];
-    if (typeof given !== 'string' || !sameText(given, this.secret)) return undefined;
-    if (typeof principal === 'string') {
-      const p = JSON.parse(principal) as AuthPrincipal;
-      return { principal: { tenant: p.tenant, admin: p.admin, tokenId: p.tokenId } };
-    }
-    return { failure: typeof failure === 'string' ? failure : 'forwarded request refused' };
+    const p = decided.principal;
+    return { headers, decision: { principal: { tenant: p.tenant, admin: p.admin, tokenId: p.tokenId } } };
   }
 
   gatherPrincipal(claimed: unknown): Principal {
@@ -220,10 +201,4 @@ export function ed25519PrivateKey(keyPair: { publicKey: Buffer; secretKey: Buffe
 
 function digest(body: Buffer): string {
   return createHash('sha256').update(body).digest('hex');
-}
-
-function sameText(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

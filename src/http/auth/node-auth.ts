@@ -12,6 +12,7 @@
  *   const app = await createApp({ service, logger, auth, mesh: new MeshEdge({ mesh, service, logger, auth: auth.forwarding }) });
  *   auth.announce(); // prints the first admin token, once per data directory
  */
+import { forwardedMark } from '../forwarded-request.js';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import type { Mesh } from '../../mesh/mesh.js';
@@ -78,8 +79,7 @@ export class NodeAuth {
 
   /** The authentication middleware (sets `res.locals.principal`). */
   middleware() {
-    const forwarding = this.forwarding;
-    return authenticate({ mode: this.mode, verifier: this.verifier, logger: this.opts.logger, trusted: forwarding ? (req) => forwarding.trusted(req) : undefined });
+    return authenticate({ mode: this.mode, verifier: this.verifier, logger: this.opts.logger, trusted: (req) => forwardedMark(req)?.decision });
   }
 
   /** Signs a token with this node's key and records (and replicates) its metadata. */

@@ -1,13 +1,13 @@
-/** Requests sent to the member that serves them, and requests from members served through this node's own HTTP surface. */
-import { randomBytes } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
+/** Requests sent to the member that serves them, and requests from members dispatched in-process into this node's HTTP app. */
+import type { RequestListener } from 'node:http';
 import type { Request, Response } from 'express';
 import { MeshError } from '../../mesh/errors.js';
 import { type ForwardedRequest, type ForwardedResponse, forwardErrorStatus, stripHopByHop } from '../../mesh/http-forwarding.js';
 import type { Mesh } from '../../mesh/mesh.js';
 import { OcciError } from '../../occi/errors.js';
 import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
-import { FORWARDED_FROM_HEADER, LOCAL_TOKEN_HEADER } from './headers.js';
+import { InProcessDispatch } from './in-process-dispatch.js';
+import { ADMITTED_HEADER } from './headers.js';
 
 export const DEFAULT_FORWARD_TIMEOUT_MS = 10_000;
 
@@ -26,24 +26,16 @@ export interface ForwarderOptions {
 }
 
 export class Forwarder {
-  /** Marks requests that re-enter from a member: only this process knows it. */
-  private readonly token = randomBytes(16).toString('hex');
-  private readonly agent = new Agent({ keepAlive: true });
-  private localUrl: URL | undefined;
+  private dispatcher: InProcessDispatch | undefined;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: ForwarderOptions) {
     this.timeoutMs = opts.forwardTimeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS;
   }
 
-  /** Where this node's own HTTP surface listens (known once it listens). */
-  listening(url: string): void {
-    this.localUrl = new URL(url);
-  }
-
-  /** Whether a request's local token is this process's: it re-entered from a member. */
-  isLocalToken(value: unknown): boolean {
-    return value === this.token;
+  /** The HTTP app that serves the requests members forward here (known once it is built). */
+  serve(app: RequestListener): void {
+    this.dispatcher = new InProcessDispatch(app);
   }
 
   /** The member's answer to the request; unreachable members and timeouts as OCCI errors. */
@@ -81,35 +73,29 @@ export class Forwarder {
     res.end(answer.body);
   }
 
-  /** A request another member forwarded: through this node's own HTTP surface, on loopback. */
+  /**
+   * A request another member forwarded (or one this node admitted at a chosen id): dispatched
+   * in-process into this node's app, marked with what the mesh verified (forwarded-request.ts).
+   */
   serveLocally(req: ForwardedRequest, fromKey?: string): Promise<ForwardedResponse> {
-    const url = this.localUrl;
-    if (!url) return Promise.reject(new Error('this node is not listening yet'));
+    const dispatcher = this.dispatcher;
+    if (!dispatcher) return Promise.reject(new Error('this node does not serve requests yet'));
     const { mesh, auth } = this.opts;
-    // `localUrl` is the node's plain re-entry listener on 127.0.0.1 (listener.ts), also when the
-    // node serves HTTPS: no TLS to itself, and members' traffic is not limited twice.
     // From a member: its envelope and the token are verified here; the app gets the decision.
-    const verified = fromKey && auth ? auth.open(req, fromKey) : req.headers;
-    const headers: Record<string, string | string[]> = { ...stripHopByHop(verified), [LOCAL_TOKEN_HEADER]: this.token };
-    delete headers[FORWARDED_FROM_HEADER];
-    const from = req.via?.at(-1);
-    if (from) headers[FORWARDED_FROM_HEADER] = mesh.member(from)?.name ?? from.slice(0, 8);
-    return new Promise((resolve, reject) => {
-      const out = httpRequest(
-        { host: url.hostname, port: url.port, method: req.method, path: req.path, agent: this.agent, headers },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers as Record<string, string | string[]>, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      out.on('error', reject);
-      out.end(req.body);
-    });
+    const opened = fromKey && auth ? auth.open(req, fromKey) : { headers: req.headers };
+    const headers = stripHopByHop(opened.headers);
+    const admitted = headers[ADMITTED_HEADER];
+    delete headers[ADMITTED_HEADER];
+    const from = req.via?.at(-1) ?? fromKey;
+    const mark = {
+      ...(from ? { from: mesh.member(from)?.name ?? from.slice(0, 8) } : {}),
+      ...(opened.decision ? { decision: opened.decision } : {}),
+      ...(typeof admitted === 'string' ? { admitted } : {}),
+    };
+    return dispatcher.dispatch({ method: req.method, path: req.path, headers, body: req.body }, mark);
   }
 
   close(): void {
-    this.agent.destroy();
+    this.dispatcher = undefined;
   }
 }

@@ -7,9 +7,10 @@
  *   is admitted by the Local Resource Tracker (admission.ts).
  * - Collections and the query interface answer mesh-wide (collections.ts); an answer that misses
  *   members names them in the `X-Discovery-Partial` header.
- * Forwarded requests reach the member's own HTTP surface (forwarder.ts), marked with a token only
- * that process knows, so they are served there and never forwarded again.
+ * Forwarded requests are dispatched in-process into the member's HTTP app (forwarder.ts), marked
+ * as forwarded on the request object, so they are served there and never forwarded again.
  */
+import type { RequestListener } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Cloud } from '../../cloud/lrt.js';
@@ -26,7 +27,7 @@ import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
 import { EdgeAdmission, type ParseCreation, safely } from './admission.js';
 import { GatheredCollections, type MeshCollections } from './collections.js';
 import { Forwarder } from './forwarder.js';
-import { ADMITTED_HEADER, LOCAL_TOKEN_HEADER } from './headers.js';
+import { forwardedMark } from '../forwarded-request.js';
 import { HolderLookup } from './holder.js';
 import { LinkEnds, pathOf, sourceOf } from './link-ends.js';
 import { LocalityRanking } from './locality.js';
@@ -71,14 +72,9 @@ export class MeshEdge implements MeshCollections {
     return this.holders.directory;
   }
 
-  /** Where this node's own HTTP surface listens (known once it listens). */
-  listening(url: string): void {
-    this.forwarder.listening(url);
-  }
-
-  /** Whether a request's local token is this process's: it re-entered from a member (audit-log.ts). */
-  isLocalToken(value: unknown): boolean {
-    return this.forwarder.isLocalToken(value);
+  /** The HTTP app that serves what members forward here, dispatched in-process. */
+  serve(app: RequestListener): void {
+    this.forwarder.serve(app);
   }
 
   list(principal: Principal, path: string, filter: Filter) {
@@ -119,11 +115,10 @@ export class MeshEdge implements MeshCollections {
   }
 
   private async routeAway(req: Request, res: Response, parseCreation: ParseCreation): Promise<boolean> {
-    // A request from a member (or this node's own re-entry) is served here, never forwarded again.
-    const fromMember = this.forwarder.isLocalToken(req.headers[LOCAL_TOKEN_HEADER]);
-    delete req.headers[LOCAL_TOKEN_HEADER];
-    const admitted = fromMember ? req.headers[ADMITTED_HEADER] : undefined;
-    delete req.headers[ADMITTED_HEADER];
+    // A request from a member (or admitted here at a chosen id) is served here, never forwarded again.
+    const mark = forwardedMark(req);
+    const fromMember = mark !== undefined;
+    const admitted = mark?.admitted;
     const { service, cloud } = this.opts;
     const target = service.resolve(req.path);
     if (target?.type === 'entity') {
