@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StateOnlyBackend } from '../../src/occi/backend.js';
 import { startNode, type RunningNode } from '../../src/node.js';
 import { occiClient } from '../helpers/client.js';
+import { entityPath } from '../helpers/occi-json.js';
 import { COMPUTE, NETWORK, OCCI_JSON, SMALL } from '../helpers/node.js';
 
 const P = 'http://schemas.discovery-cloud.org/occi/placement#';
@@ -86,7 +87,7 @@ describe('a request at any node is served where it belongs', () => {
       const res = await occiClient(n.url).get('/network/');
       expect(res.status).toBe(200);
       expect(res.headers['x-discovery-partial']).toBeUndefined();
-      expect(res.body.resources.map((r: { location: string }) => r.location).sort()).toEqual([...locations].sort());
+      expect(res.body.resources.map(entityPath).sort()).toEqual([...locations].sort());
     }
   });
 
@@ -110,6 +111,6 @@ describe('a request at any node is served where it belongs', () => {
     // Once the member is gone, collections answer from the others.
     const list = await supertest(nodes[0]!.url).get('/compute/').set('Accept', OCCI_JSON);
     expect(list.status).toBe(200);
-    expect(JSON.parse(list.text).resources.map((r: { location: string }) => r.location)).not.toContain(location);
+    expect(JSON.parse(list.text).resources.map(entityPath)).not.toContain(location);
   }, 20_000);
 });
