@@ -1,7 +1,7 @@
 /** What the modules of a NodeAgent share: its options and defaults, its ports, its reservation and lead, and the inputs it reacts to. */
 import type { Constraint } from '../constraints/index.js';
 import { SchedulerError } from '../errors.js';
-import type { Model } from '../model.js';
+import type { Model, VmSpec } from '../model.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import type { SolveOptions, SolveResult } from '../solver/solve.js';
 import type { DvmsEvent, DvmsMessage, NodeSnapshot, PartitionInfo } from './messages.js';
@@ -18,6 +18,9 @@ export const DEFAULT_LEASE_MS = 15_000;
 export const DEFAULT_KEEPALIVE_MS = 4_000;
 export const DEFAULT_RETRY_MS = 1_000;
 export const DEFAULT_MAX_ROUNDS = 3;
+/** Rounds a partition waits for the busy partitions it met before its events are unsolvable. */
+export const DEFAULT_MAX_BUSY_ROUNDS = 30;
+export const DEFAULT_MIN_PARTITION_SIZE = 1;
 export const DEFAULT_SOLVE_BUDGET_MS = 500;
 export const DEFAULT_UNSOLVABLE_BACKOFF_MS = 5_000;
 export const DEFAULT_HEADROOM = 0;
@@ -73,6 +76,19 @@ export interface NodeAgentOptions {
   retryMs?: number;
   maxRounds?: number;
   /**
+   * While it met busy partitions (whose nodes may soon be free, or which it may merge into), a
+   * partition keeps waiting up to this many rounds rather than `maxRounds`: younger events are not
+   * given up because older ones hold the neighbourhood.
+   */
+  maxBusyRounds?: number;
+  /**
+   * A partition smaller than this grows before it solves, in its first round (VMPlaceS's
+   * `minimum_partition_size`: more nodes, better placements).
+   */
+  minPartitionSize?: number;
+  /** Cost of migrating a VM, that plans minimise (default: its memory). */
+  migrationCost?: (vm: VmSpec) => number;
+  /**
    * CPU fraction the solver keeps free on the nodes a plan touches while the partition is smaller
    * than `headroomMaxPartition`; bigger partitions accept plans that fill nodes to capacity.
    */
@@ -95,6 +111,8 @@ export interface Reservation {
   epoch: number;
   leader: string;
   created: number;
+  /** The partition's members, as the last probe listed them. */
+  members?: readonly string[];
 }
 
 /** The partition this node leads. */
@@ -170,6 +188,8 @@ export class AgentCore {
   readonly keepaliveMs: number;
   readonly retryMs: number;
   readonly maxRounds: number;
+  readonly maxBusyRounds: number;
+  readonly minPartitionSize: number;
   readonly unsolvableBackoffMs: number;
   readonly overloadMargin: number;
   readonly headroom: number;
@@ -204,7 +224,12 @@ export class AgentCore {
     this.constraints = options.constraints ?? [];
     this.observer = options.observer ?? {};
     this.rng = options.rng ?? seededRandom(hashSeed(options.id));
-    this.solveOptions = { timeBudgetMs: DEFAULT_SOLVE_BUDGET_MS, ...options.solve };
+    const migrationCost = options.migrationCost;
+    this.solveOptions = {
+      timeBudgetMs: DEFAULT_SOLVE_BUDGET_MS,
+      ...(migrationCost ? { cost: (vm: string, m: Model) => { const spec = m.vms.get(vm); return spec ? migrationCost(spec) : 1; } } : {}),
+      ...options.solve,
+    };
     this.underloadThreshold = options.underloadThreshold ?? DEFAULT_UNDERLOAD_THRESHOLD;
     this.underloadMaxPartition = options.underloadMaxPartition ?? DEFAULT_UNDERLOAD_MAX_PARTITION;
     this.probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
@@ -214,6 +239,8 @@ export class AgentCore {
     this.keepaliveMs = options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
     this.retryMs = options.retryMs ?? DEFAULT_RETRY_MS;
     this.maxRounds = options.maxRounds ?? DEFAULT_MAX_ROUNDS;
+    this.maxBusyRounds = Math.max(this.maxRounds, options.maxBusyRounds ?? DEFAULT_MAX_BUSY_ROUNDS);
+    this.minPartitionSize = options.minPartitionSize ?? DEFAULT_MIN_PARTITION_SIZE;
     this.unsolvableBackoffMs = options.unsolvableBackoffMs ?? DEFAULT_UNSOLVABLE_BACKOFF_MS;
     this.overloadMargin = options.overloadMargin ?? 0;
     this.headroom = options.headroom ?? DEFAULT_HEADROOM;

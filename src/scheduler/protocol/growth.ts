@@ -41,7 +41,7 @@ function search(core: AgentCore): void {
   }
   // Order exhausted.
   const oldest = info.busy.reduce<BusyPartition | null>((a, b) => (a === null || olderThan(b, a) ? b : a), null);
-  if (oldest === null || info.rounds + 1 >= core.maxRounds) {
+  if (oldest === null || info.rounds + 1 >= core.maxBusyRounds) {
     giveUp(core);
     return;
   }
@@ -95,7 +95,9 @@ export function bounced(core: AgentCore, { from, message }: InputOf<'bounce'>): 
   lead.timer = null;
   const other = message.busy && message.busy.pid !== lead.info.pid ? message.busy : null;
   const busy = other ? [...lead.info.busy.filter((b) => b.pid !== other.pid), other] : lead.info.busy;
-  resume(core, other ? { busy, bounced: [...lead.info.bounced, from] } : { dead: [...lead.info.dead, from] });
+  // Every member of the partition that holds the candidate would bounce too: skip them all at once.
+  const through = other ? (message.members ?? []).filter((m) => !lead.info.members.includes(m)) : [];
+  resume(core, other ? { busy, bounced: [...new Set([...lead.info.bounced, from, ...through])] } : { dead: [...lead.info.dead, from] });
 }
 
 export function handoverTimedOut(core: AgentCore, { lead, candidate }: InputOf<'handover-timeout'>): void {
@@ -114,7 +116,7 @@ function resume(core: AgentCore, patch: Partial<PartitionInfo>, then: 'search' |
   lead.candidate = null;
   lead.phase = 'probing';
   if (then === 'search') search(core);
-  else if (lead.info.rounds + 1 >= core.maxRounds) giveUp(core);
+  else if (lead.info.rounds + 1 >= core.maxBusyRounds) giveUp(core);
   else wait(core);
 }
 

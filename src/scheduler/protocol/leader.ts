@@ -2,6 +2,7 @@
 import type { Model } from '../model.js';
 import { placementConstraints } from '../placement.js';
 import type { Plan } from '../plan.js';
+import type { SolveResult } from '../solver/solve-result.js';
 import { solve } from '../solver/solve.js';
 import type { AgentCore, InputOf, Lead } from './agent-core.js';
 import type { DvmsEvent, PartitionInfo } from './messages.js';
@@ -9,6 +10,9 @@ import { partitionProblem } from './partition-model.js';
 import { applyPartitionPlan } from './partition-plan.js';
 import { toWire } from './plan-execution.js';
 import { bounceJoin, dissolve, reserve } from './reservation.js';
+
+/** The answer of a partition that grows before it solves. */
+const NOT_SOLVED: SolveResult = { status: 'unsolvable', plan: null, target: null, cost: 0, lowerBound: 0, migrations: 0, attempts: 0, work: 0, solveMs: 0, budgetExhausted: false };
 
 /** A partition of this node alone, for the events raised here. */
 export function startPartition(core: AgentCore, events: DvmsEvent[]): void {
@@ -58,7 +62,7 @@ export function probe(core: AgentCore, adoptees: ReadonlySet<string>): void {
   const { pid, epoch, created } = lead.info;
   for (const m of lead.awaiting) {
     if (adoptees.has(m)) core.transport.send(m, { type: 'adopt', pid, epoch, from: core.mergedFrom.get(m) ?? '', created });
-    else core.transport.send(m, { type: 'probe', pid, epoch });
+    else core.transport.send(m, { type: 'probe', pid, epoch, members: lead.info.members });
   }
   if (lead.timer !== null) core.env.clearTimer(lead.timer);
   lead.timer = null;
@@ -112,6 +116,11 @@ function solvePartition(core: AgentCore): void {
     return;
   }
   lead.phase = 'solving';
+  if (lead.info.rounds === 0 && lead.states.size < core.minPartitionSize) {
+    // Too small to solve yet: grow first (as an unsolved partition does).
+    lead.timer = core.env.setTimer(0, () => core.dispatch({ type: 'solve-done', lead, result: NOT_SOLVED, model }));
+    return;
+  }
   const t0 = core.env.wallNow();
   const headroom = lead.states.size < core.headroomMaxPartition ? core.headroom : 0;
   // The placement rules the partition's VMs carry (snapshots and admissions keep VmSpec.placement).

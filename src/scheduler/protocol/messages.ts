@@ -51,8 +51,9 @@ export interface PartitionInfo {
 export type DvmsMessage =
   | { type: 'join'; info: PartitionInfo; sentAt: number }
   | { type: 'joined'; pid: string; epoch: number }
-  | { type: 'bounce'; pid: string; epoch: number; busy: BusyPartition | null }
-  | { type: 'probe'; pid: string; epoch: number }
+  /** `members`: the partition holding the node, as the node knows it (the asker skips them all: a shortcut through it). */
+  | { type: 'bounce'; pid: string; epoch: number; busy: BusyPartition | null; members?: readonly string[] }
+  | { type: 'probe'; pid: string; epoch: number; members?: readonly string[] }
   | { type: 'state'; pid: string; epoch: number; snapshot: NodeSnapshot }
   | { type: 'stale'; pid: string; epoch: number }
   | { type: 'keepalive'; pid: string; epoch: number }

@@ -47,7 +47,8 @@ export function dissolve(core: AgentCore, backoffMs = 0): void {
 /** Tells a partition asking this node to join which partition holds it (or none, when it may not join now). */
 export function bounceJoin(core: AgentCore, to: string, info: PartitionInfo): void {
   const busy: BusyPartition | null = core.res ? { pid: core.res.pid, created: core.res.created, leader: core.res.leader } : null;
-  core.transport.send(to, { type: 'bounce', pid: info.pid, epoch: info.epoch, busy });
+  const members = core.lead?.info.members ?? core.res?.members ?? [];
+  core.transport.send(to, { type: 'bounce', pid: info.pid, epoch: info.epoch, busy, members });
 }
 
 export function refuseJoin(core: AgentCore, input: InputOf<'join'>): void {
@@ -80,7 +81,7 @@ export function answerProbe(core: AgentCore, { from, message }: InputOf<'probe'>
     return;
   }
   if (core.lead && from !== core.id && message.epoch > core.lead.info.epoch) core.dropLead();
-  core.res = { ...(core.res as Reservation), epoch: message.epoch, leader: from };
+  core.res = { ...(core.res as Reservation), epoch: message.epoch, leader: from, ...(message.members ? { members: message.members } : {}) };
   renewLease(core);
   core.transport.send(from, { type: 'state', pid: message.pid, epoch: message.epoch, snapshot: core.monitor.snapshot() });
 }

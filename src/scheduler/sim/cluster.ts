@@ -30,6 +30,15 @@ export class SimCluster {
   readonly migOut: Uint32Array;
   /** Called when a host becomes overloaded or its demand changes while overloaded. */
   onChange: ((host: number) => void) | null = null;
+  /** Hosts over capacity now. */
+  readonly over = new Set<number>();
+  /** Overload episodes (a host going over capacity), and the migration floor of those that lasted long enough to need one. */
+  episodes = 0;
+  episodesNeedingMigration = 0;
+  migrationFloorS = 0;
+  /** The shortest migration (s) that would end host h's overload now; set by the simulator. */
+  floorOf: ((host: number) => number) | null = null;
+  private readonly episodeFloor: Float64Array;
 
   constructor(readonly options: ClusterOptions) {
     this.hosts = options.hosts;
@@ -46,6 +55,7 @@ export class SimCluster {
     this.violation = new Float64Array(options.hosts);
     this.migIn = new Uint32Array(options.hosts);
     this.migOut = new Uint32Array(options.hosts);
+    this.episodeFloor = new Float64Array(options.hosts);
   }
 
   overloaded(h: number): boolean {
@@ -56,10 +66,16 @@ export class SimCluster {
   private account(h: number, now: number): void {
     const over = this.alive[h] === 1 && this.overloaded(h);
     const since = this.overSince[h] ?? -1;
-    if (over && since < 0) this.overSince[h] = now;
-    else if (!over && since >= 0) {
+    if (over && since < 0) {
+      this.overSince[h] = now;
+      this.over.add(h);
+      this.episodes++;
+      this.episodeFloor[h] = this.floorOf?.(h) ?? 0;
+    } else if (!over && since >= 0) {
       this.violation[h] = (this.violation[h] ?? 0) + (now - since);
       this.overSince[h] = -1;
+      this.over.delete(h);
+      this.closeEpisode(h, now - since);
     }
   }
 
@@ -109,6 +125,15 @@ export class SimCluster {
     return lost;
   }
 
+  /** An episode that outlasted the shortest migration that could end it needed one: the floor counts that migration. */
+  private closeEpisode(h: number, lasted: number): void {
+    const floor = this.episodeFloor[h] ?? 0;
+    if (lasted >= floor) {
+      this.episodesNeedingMigration++;
+      this.migrationFloorS += floor;
+    }
+  }
+
   /** Closes every open violation interval at `now`. */
   finish(now: number): void {
     for (let h = 0; h < this.hosts; h++) {
@@ -116,6 +141,7 @@ export class SimCluster {
       if (since >= 0) {
         this.violation[h] = (this.violation[h] ?? 0) + (now - since);
         this.overSince[h] = now;
+        this.closeEpisode(h, now - since);
       }
     }
   }

@@ -6,6 +6,8 @@ import { SimCluster } from './cluster.js';
 import { EventQueue, type SimEvent } from './event-queue.js';
 import { SimNetwork } from './network.js';
 import type { SimOptions } from './options.js';
+import { precopyMs } from './migration.js';
+import { Monitoring } from './monitoring.js';
 import { SyncThenable } from './sync-thenable.js';
 import { loadRttCsv, matrixTopology, randomTopology, type Topology } from './topology.js';
 
@@ -18,6 +20,9 @@ export interface SimContext {
   readonly env: AgentEnvironment;
   readonly actuator: HostActuator;
   readonly stats: SimStats;
+  readonly monitoring: Monitoring;
+  /** Duration in ms of migrating a VM between two hosts now (pre-copy at the bandwidth, plus the link latency). */
+  migrationMs(vm: number, from: number, to: number): number;
   /** VMs lost with a crashed host and not yet restarted. */
   readonly lost: Set<number>;
   /** True for the index of a host that exists and has not crashed. */
@@ -36,10 +41,10 @@ export interface SimStats {
 
 /**
  * The hosts (no VM placed yet), the topology drawn from `topologyRng`, the simulated clock the
- * agents run on (solver runs charged as `options.solveTime` says), and the actuator: a migration
- * lasts the VM's memory over the bandwidth plus the link latency, a start 1 ms.
+ * agents run on (solver runs charged as `options.solveTime` says), the monitoring, and the
+ * actuator: a migration lasts its pre-copy rounds plus the link latency, a start 1 ms.
  */
-export function createSimContext(options: SimOptions, topologyRng: RandomSource): SimContext {
+export function createSimContext(options: SimOptions, topologyRng: RandomSource, reports: boolean): SimContext {
   const queue = new EventQueue();
   const cluster = new SimCluster({ hosts: options.hosts, vms: options.vms, hostCpu: options.hostCpu, hostMem: options.hostMem, vmMem: options.vmMem, vmCpu: options.vmCpu });
   const topology = options.topology === 'random' ? randomTopology(options.hosts, topologyRng, options.spanMs) : matrixTopology(options.hosts, loadRttCsv(options.topology), topologyRng);
@@ -56,8 +61,20 @@ export function createSimContext(options: SimOptions, topologyRng: RandomSource)
       stats.chargedMs += charged;
       return charged;
     },
-    wallNow: () => performance.now(),
+    // With a modelled solve time nothing depends on the wall clock (a run is the same for a seed).
+    wallNow: options.solveTime === 'wall' ? () => performance.now() : () => 0,
   };
+  const migrationMs = (vm: number, from: number, to: number): number =>
+    precopyMs(cluster.vmMem[vm] ?? 0, {
+      bandwidthMBps: options.bandwidthMBps,
+      dirtyMBps: (options.dirtyRateMBps * (cluster.vmCpu[vm] ?? 0)) / options.vmCpu,
+      maxDowntimeMs: options.maxDowntimeMs,
+      maxRounds: options.maxPrecopyRounds,
+    }) + topology.latencyMs(from, to);
+  const nearest = nearestLatencies(topology, options.hosts);
+  cluster.floorOf = (h) => migrationFloorMs(cluster, h, (vm) => migrationMs(vm, h, h) + (nearest[h] ?? 0)) / 1000;
+  const monitoring = new Monitoring(queue, cluster, { periodMs: options.monitoringS * 1000, reports });
+  cluster.onChange = (h) => monitoring.changed(h);
   const alive = (h: number): boolean => h >= 0 && h < options.hosts && cluster.alive[h] === 1;
   const lost = new Set<number>();
   const actuator: HostActuator = {
@@ -66,7 +83,7 @@ export function createSimContext(options: SimOptions, topologyRng: RandomSource)
       const vm = Number(vmId.slice(1));
       const from = SimNetwork.index(fromId);
       const to = SimNetwork.index(toId);
-      const duration = ((cluster.vmMem[vm] ?? 0) / options.bandwidthMBps) * 1000 + topology.latencyMs(from, to);
+      const duration = migrationMs(vm, from, to);
       queue.after(duration, () => {
         if (alive(from) && alive(to) && cluster.vmHost[vm] === from) {
           cluster.move(vm, to, queue.now / 1000);
@@ -90,5 +107,42 @@ export function createSimContext(options: SimOptions, topologyRng: RandomSource)
       return p;
     },
   };
-  return { options, queue, cluster, topology, env, actuator, stats, lost, alive };
+  return { options, queue, cluster, topology, env, actuator, stats, lost, alive, monitoring, migrationMs };
+}
+
+/** One-way latency from each host to its nearest other host (the site's own RTT when it has others). */
+function nearestLatencies(topology: Topology, hosts: number): Float64Array {
+  const siteOf = 'siteOf' in topology ? (topology.siteOf as Int32Array) : null;
+  if (!siteOf) return new Float64Array(hosts);
+  const bySite = new Map<number, number[]>();
+  siteOf.forEach((s, h) => bySite.set(s, [...(bySite.get(s) ?? []).slice(0, 1), h]));
+  const reps = [...bySite.values()];
+  const perSite = new Map<number, number>();
+  for (const [s, hs] of bySite) {
+    const own = hs.length > 1 ? topology.latencyMs(hs[0] ?? 0, hs[1] ?? 0) : Infinity;
+    const other = Math.min(...reps.filter((r) => siteOf[r[0] ?? 0] !== s).map((r) => topology.latencyMs(hs[0] ?? 0, r[0] ?? 0)));
+    perSite.set(s, Math.min(own, other));
+  }
+  return Float64Array.from(siteOf, (s) => perSite.get(s) ?? 0);
+}
+
+/**
+ * The shortest migrations that end host h's overload now: the quickest single VM that sheds enough
+ * CPU, else the largest VMs one after the other until enough is shed.
+ */
+function migrationFloorMs(cluster: SimCluster, h: number, durationOf: (vm: number) => number): number {
+  const excess = (cluster.hostCpu[h] ?? 0) - cluster.capCpu;
+  const vms = [...(cluster.hostVms[h] ?? [])];
+  let best = Infinity;
+  for (const vm of vms) if ((cluster.vmCpu[vm] ?? 0) >= excess) best = Math.min(best, durationOf(vm));
+  if (Number.isFinite(best)) return best;
+  vms.sort((a, b) => (cluster.vmCpu[b] ?? 0) - (cluster.vmCpu[a] ?? 0));
+  let shed = 0;
+  let total = 0;
+  for (const vm of vms) {
+    if (shed >= excess) break;
+    shed += cluster.vmCpu[vm] ?? 0;
+    total += durationOf(vm);
+  }
+  return total;
 }

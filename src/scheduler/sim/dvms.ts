@@ -1,4 +1,4 @@
-/** The DVMS driver of the simulator: one NodeAgent per host on the simulated network, sampled when its host's load changes. */
+/** The DVMS driver of the simulator: one NodeAgent per host on the simulated network, sampled by the monitoring when its host is over capacity. */
 import type { VmSpec } from '../model.js';
 import { NodeAgent, type AgentObserver } from '../protocol/node-agent.js';
 import { RingOrder, VivaldiOrder, type NeighbourOrder } from '../protocol/neighbours.js';
@@ -14,7 +14,7 @@ export interface DvmsDriver {
 
 /** `dvms` ranks neighbours by the topology's coordinates (or RTTs), `dvms-ring` by the ring of ids. */
 export function runDvms(ctx: SimContext, scheduler: 'dvms' | 'dvms-ring', rng: RandomSource): DvmsDriver {
-  const { options, queue, cluster, topology, env, actuator, stats, alive } = ctx;
+  const { options, queue, cluster, topology, env, actuator, stats, alive, monitoring } = ctx;
   const ids = Array.from({ length: options.hosts }, (_, h) => `h${h}`);
   let order: NeighbourOrder;
   if (scheduler === 'dvms-ring') order = new RingOrder(ids);
@@ -22,7 +22,9 @@ export function runDvms(ctx: SimContext, scheduler: 'dvms' | 'dvms-ring', rng: R
     const coords = new Map(ids.map((id, h) => [id, Array.from(topology.coordinates?.[h] ?? [0])] as const));
     order = new VivaldiOrder(ids, { coordinates: coords });
   } else order = new VivaldiOrder(ids, { distance: (a, b) => topology.rttMs(SimNetwork.index(a), SimNetwork.index(b)) });
-  const network = new SimNetwork({ queue, latencyMs: topology.latencyMs, jitterMs: options.jitterMs, rng, isAlive: alive });
+  const network = new SimNetwork({ queue, latencyMs: topology.latencyMs, jitterMs: options.jitterMs, rng, isAlive: alive, bandwidthMBps: options.bandwidthMBps });
+  // What a migration moves: the memory and what the VM dirties during the copy (its load sets the rate).
+  const migrationCost = (vm: VmSpec): number => ctx.migrationMs(Number(vm.id.slice(1)), 0, 0) * options.bandwidthMBps;
   const observer: AgentObserver = {
     eventCreated: () => {
       stats.events++;
@@ -47,24 +49,29 @@ export function runDvms(ctx: SimContext, scheduler: 'dvms' | 'dvms-ring', rng: R
             node: { id, cpu: options.hostCpu, mem: options.hostMem },
             vms: [...(cluster.hostVms[h] ?? [])].map((v) => ({ id: `v${v}`, cpu: cluster.vmCpu[v] ?? 0, mem: cluster.vmMem[v] ?? 0 })),
           }),
+          // Overloads are detected on the last sample (and only while they last: a probe reads the host now).
+          load: () => ({ cpu: Math.min(monitoring.sampledCpu[h] ?? 0, cluster.hostCpu[h] ?? 0), mem: cluster.hostMem[h] ?? 0 }),
         },
         actuator,
         neighbours: order,
         observer,
         rng: seededRandom((options.seed * 31 + h) >>> 0),
         solve: { timeBudgetMs: options.solveBudgetMs },
+        minPartitionSize: options.minPartitionSize,
+        migrationCost,
         underloadThreshold: options.underload,
         headroom: options.headroom,
       }),
   );
+  monitoring.onOverloadSample((h) => agents[h]?.sample());
   const under = options.underload * options.hostCpu;
-  cluster.onChange = (h) => {
-    if (!alive(h)) return;
-    if (cluster.overloaded(h) || (under > 0 && (cluster.hostCpu[h] ?? 0) < under)) agents[h]?.sample();
-  };
-  queue.after(0, () => {
-    for (let h = 0; h < options.hosts; h++) if (cluster.overloaded(h)) agents[h]?.sample();
-  });
+  if (under > 0) {
+    const sampled = cluster.onChange;
+    cluster.onChange = (h) => {
+      sampled?.(h);
+      if (alive(h) && (cluster.hostCpu[h] ?? 0) < under) agents[h]?.sample();
+    };
+  }
   return {
     network,
     crashed(host, vms, detector) {

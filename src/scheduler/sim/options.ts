@@ -1,7 +1,7 @@
 /** The simulator's options: every knob of a run, its defaults, and their validation. */
 import { SchedulerError } from '../errors.js';
 
-export const SCHEDULERS = ['dvms', 'dvms-ring', 'centralized', 'none'] as const;
+export const SCHEDULERS = ['dvms', 'dvms-ring', 'entropy', 'snooze', 'centralized', 'none'] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
 
 export interface SimOptions {
@@ -21,8 +21,20 @@ export interface SimOptions {
   loadSd: number;
   loadStep: number;
   loadPeriodS: number;
-  /** Live-migration bandwidth in MB/s (a migration lasts mem / bandwidth + link latency). */
+  /**
+   * Network bandwidth in MB/s: live migrations (pre-copy rounds at this rate) and every message
+   * (its size at this rate, after the link's one-way latency).
+   */
   bandwidthMBps: number;
+  /** Memory a VM dirties per second at 100 % load, MB/s (pre-copy re-sends it). */
+  dirtyRateMBps: number;
+  /** Pre-copy stops once what is left would be copied within this downtime, ms, or after `maxPrecopyRounds`. */
+  maxDowntimeMs: number;
+  maxPrecopyRounds: number;
+  /** Hosts report their state (and detect overloads) every `monitoringS` s; 0: at once. */
+  monitoringS: number;
+  /** Site of the central manager (entropy, centralized) and of the group leader (snooze); '' = the site nearest all hosts. */
+  managerSite: string;
   /** Number of host crashes injected at random times, and the delay before a neighbour notices. */
   crashes: number;
   crashDetectS: number;
@@ -36,9 +48,16 @@ export interface SimOptions {
   workUnitMs: number;
   /** Solver time budget per DVMS event, ms. */
   solveBudgetMs: number;
-  /** Centralized loop: period and solver time budget. */
+  /** Centralized heuristic loop: period and solver time budget. */
   centralPeriodS: number;
   centralBudgetMs: number;
+  /** Entropy: a new iteration every `entropyPeriodS` (or as soon as the previous plan is applied, when longer). */
+  entropyPeriodS: number;
+  /** Snooze: hosts per group manager, and the period of each group manager's loop. */
+  snoozeGroupSize: number;
+  snoozePeriodS: number;
+  /** DVMS: a partition smaller than this grows before it solves (VMPlaceS's minimum_partition_size). */
+  minPartitionSize: number;
   /** DVMS underload threshold (fraction of CPU capacity, 0 = off). */
   underload: number;
   /** Solver headroom (fraction of CPU kept free on touched nodes), for dvms and centralized. */
@@ -59,6 +78,11 @@ export const SIM_DEFAULTS: SimOptions = {
   loadStep: 10,
   loadPeriodS: 300,
   bandwidthMBps: 125,
+  dirtyRateMBps: 20,
+  maxDowntimeMs: 300,
+  maxPrecopyRounds: 30,
+  monitoringS: 1,
+  managerSite: '',
   crashes: 0,
   crashDetectS: 5,
   topology: 'random',
@@ -69,15 +93,20 @@ export const SIM_DEFAULTS: SimOptions = {
   solveBudgetMs: 500,
   centralPeriodS: 30,
   centralBudgetMs: 10_000,
+  entropyPeriodS: 1,
+  snoozeGroupSize: 32,
+  snoozePeriodS: 1,
+  minPartitionSize: 4,
   underload: 0,
   headroom: 0,
 };
 
 export function validateOptions(o: SimOptions): void {
-  const positive: (keyof SimOptions)[] = ['hosts', 'vms', 'durationS', 'hostCpu', 'hostMem', 'vmCpu', 'vmMem', 'loadPeriodS', 'bandwidthMBps', 'centralPeriodS', 'solveBudgetMs', 'centralBudgetMs'];
+  const positive: (keyof SimOptions)[] = ['hosts', 'vms', 'durationS', 'hostCpu', 'hostMem', 'vmCpu', 'vmMem', 'loadPeriodS', 'bandwidthMBps', 'centralPeriodS', 'solveBudgetMs', 'centralBudgetMs', 'entropyPeriodS', 'snoozeGroupSize', 'snoozePeriodS', 'maxDowntimeMs', 'maxPrecopyRounds'];
   for (const k of positive) {
     const v = o[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw SchedulerError.INVALID_OPTION(`${k} must be a positive number`);
   }
+  if (!(o.monitoringS >= 0) || !(o.dirtyRateMBps >= 0)) throw SchedulerError.INVALID_OPTION('monitoringS and dirtyRateMBps must be >= 0');
   if (o.crashes < 0 || o.crashes >= o.hosts) throw SchedulerError.INVALID_OPTION('crashes must be in [0, hosts)');
 }

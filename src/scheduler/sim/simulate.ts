@@ -1,12 +1,15 @@
 /**
  * Discrete-event simulation of N hosts and M VMs under the seed's load injector, running one
- * scheduler: `dvms` (Vivaldi-nearest neighbours), `dvms-ring`, `centralized` (Entropy-like loop) or
- * `none`. Time is in ms on the event queue. The wall time of every solver run is charged to the
- * simulated clock (`solveTime: 'wall'`), or a deterministic charge per solver work unit
- * (`solveTime: 'model'`) which makes a run reproducible bit for bit for a given seed.
+ * scheduler: `dvms` (Vivaldi-nearest neighbours), `dvms-ring`, `entropy` (central, exact solver),
+ * `snooze` (group managers), `centralized` (central, greedy search) or `none`. Every scheduler
+ * sees the same loads, monitoring period, topology, message delays and migration model. Time is in
+ * ms on the event queue. The wall time of every solver run is charged to the simulated clock
+ * (`solveTime: 'wall'`), or a deterministic charge per solver work unit (`solveTime: 'model'`).
  */
 import { exponential, gaussian, seededRandom, uniformInt } from '../random.js';
 import { runCentralized } from './centralized.js';
+import { runEntropy } from './entropy.js';
+import { runSnooze } from './snooze.js';
 import { createSimContext } from './context.js';
 import { runDvms, type DvmsDriver } from './dvms.js';
 import { SIM_DEFAULTS, validateOptions, type SchedulerName, type SimOptions } from './options.js';
@@ -19,9 +22,15 @@ export interface SimMetrics {
   hosts: number;
   vms: number;
   duration_s: number;
+  /** Overload episodes: a host going over capacity (the same count for every scheduler). */
   events: number;
   violation_s: number;
   violation_per_host_s: number;
+  violation_per_event_s: number;
+  /** Sum over the episodes that lasted long enough to need one of the shortest migration that ends them. */
+  migration_floor_s: number;
+  /** violation_s / migration_floor_s. */
+  floor_ratio: number;
   solve_ms_p50: number;
   solve_ms_p99: number;
   solve_ms_max: number;
@@ -29,7 +38,17 @@ export interface SimMetrics {
   partition_max: number;
   migrations: number;
   unsolvable: number;
+  solver_runs: number;
   wall_s: number;
+  /** Largest resident set of the process seen during the run, MiB. */
+  peak_rss_mib: number;
+}
+
+/** The run over time: cumulative violation and hosts over capacity. */
+export interface TimelinePoint {
+  t_s: number;
+  violation_s: number;
+  overloaded: number;
 }
 
 export interface HostTrace {
@@ -47,6 +66,7 @@ export interface HostTrace {
 export interface SimResult {
   metrics: SimMetrics;
   trace: HostTrace[];
+  timeline: TimelinePoint[];
   /** Extra counters (messages, solver runs, charged solver time). */
   details: Record<string, number>;
 }
@@ -57,6 +77,7 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[i] ?? 0;
 }
 
+const TIMELINE_POINTS = 200;
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 
 export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName, onProgress?: (fraction: number) => void): SimResult {
@@ -70,8 +91,9 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
   const crashRng = seededRandom(options.seed ^ 0x27d4eb2f);
   const schedRng = seededRandom(options.seed ^ 0x165667b1);
 
-  const ctx = createSimContext(options, topoRng);
-  const { queue, cluster, topology, stats, lost, alive } = ctx;
+  const managed = scheduler === 'entropy' || scheduler === 'snooze' || scheduler === 'centralized';
+  const ctx = createSimContext(options, topoRng, managed);
+  const { queue, cluster, topology, stats, lost, alive, monitoring } = ctx;
   const sites = 'siteOf' in topology ? (topology as { siteOf: Int32Array }).siteOf : null;
   const siteIds = options.topology === 'random' ? null : loadRttCsv(options.topology).ids;
 
@@ -88,6 +110,9 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
   let dvms: DvmsDriver | null = null;
   if (scheduler === 'dvms' || scheduler === 'dvms-ring') dvms = runDvms(ctx, scheduler, schedRng);
   else if (scheduler === 'centralized') runCentralized(ctx, schedRng);
+  else if (scheduler === 'entropy') runEntropy(ctx);
+  else if (scheduler === 'snooze') runSnooze(ctx);
+  monitoring.start();
 
   // Load injector: one VM's load changes every Exp(λ = vms / loadPeriodS) seconds.
   const rate = options.vms / options.loadPeriodS;
@@ -117,14 +142,24 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
     });
   }
 
-  // Main loop, bounded by the simulated duration.
-  const progressEvery = durationMs / 200;
-  let nextProgress = progressEvery;
+  // Main loop, bounded by the simulated duration; the timeline and progress every 1/200 of it.
+  const timeline: TimelinePoint[] = [];
+  let peakRss = process.memoryUsage.rss();
+  const record = (): void => {
+    const now = queue.now / 1000;
+    let open = 0;
+    for (const h of cluster.over) open += now - (cluster.overSince[h] ?? now);
+    timeline.push({ t_s: round(now), violation_s: round(cluster.totalViolation() + open), overloaded: cluster.over.size });
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  };
+  const pointEvery = durationMs / TIMELINE_POINTS;
+  for (let k = 0; k <= TIMELINE_POINTS; k++) queue.at(k * pointEvery, record);
+  let nextProgress = pointEvery;
   for (let ev = queue.next(durationMs); ev; ev = queue.next(durationMs)) {
     ev.fn();
     if (onProgress && queue.now >= nextProgress) {
       onProgress(queue.now / durationMs);
-      nextProgress = queue.now + progressEvery;
+      nextProgress = queue.now + pointEvery;
     }
   }
   queue.now = durationMs;
@@ -139,9 +174,12 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
     hosts: options.hosts,
     vms: options.vms,
     duration_s: options.durationS,
-    events: stats.events,
+    events: cluster.episodes,
     violation_s: round(violation),
     violation_per_host_s: round(violation / options.hosts),
+    violation_per_event_s: round(violation / Math.max(1, cluster.episodes)),
+    migration_floor_s: round(cluster.migrationFloorS),
+    floor_ratio: round(violation / Math.max(1e-9, cluster.migrationFloorS)),
     solve_ms_p50: round(percentile(solve, 0.5)),
     solve_ms_p99: round(percentile(solve, 0.99)),
     solve_ms_max: round(solve[solve.length - 1] ?? 0),
@@ -149,7 +187,9 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
     partition_max: parts.reduce((a, b) => Math.max(a, b), 0),
     migrations: stats.migrations,
     unsolvable: stats.unsolvable,
+    solver_runs: stats.solverRuns,
     wall_s: round((performance.now() - wallStart) / 1000),
+    peak_rss_mib: Math.round(peakRss / 2 ** 20),
   };
   const trace: HostTrace[] = Array.from({ length: options.hosts }, (_, h) => ({
     host: h,
@@ -165,6 +205,14 @@ export function simulate(partial: Partial<SimOptions>, scheduler: SchedulerName,
   return {
     metrics,
     trace,
-    details: { messages: dvms?.network.messages ?? 0, solver_runs: stats.solverRuns, charged_solver_ms: round(stats.chargedMs), lost_vms: lost.size },
+    timeline,
+    details: {
+      dvms_events: stats.events,
+      episodes_needing_migration: cluster.episodesNeedingMigration,
+      messages: dvms?.network.messages ?? 0,
+      message_bytes: dvms?.network.bytes ?? 0,
+      charged_solver_ms: round(stats.chargedMs),
+      lost_vms: lost.size,
+    },
   };
 }

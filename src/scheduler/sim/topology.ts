@@ -58,9 +58,9 @@ export function loadRttCsv(path: string): RttMatrix {
 }
 
 /** Hosts placed uniformly at random on the matrix's sites; same-site pairs use the diagonal. */
-export function matrixTopology(hosts: number, matrix: RttMatrix, rng: RandomSource): Topology & { readonly siteOf: Int32Array } {
+export function matrixTopology(hosts: number, matrix: RttMatrix, rng: RandomSource): Topology & { readonly siteOf: Int32Array; readonly siteIds: readonly string[] } {
   const n = matrix.ids.length;
   const siteOf = Int32Array.from({ length: hosts }, () => uniformInt(rng, n));
   const rtt = (a: number, b: number): number => (a === b ? 0 : (matrix.rtt[(siteOf[a] ?? 0) * n + (siteOf[b] ?? 0)] ?? 0));
-  return { latencyMs: (a, b) => rtt(a, b) / 2, rttMs: rtt, coordinates: null, siteOf, describe: `RTT matrix of ${n} sites` };
+  return { latencyMs: (a, b) => rtt(a, b) / 2, rttMs: rtt, coordinates: null, siteOf, siteIds: matrix.ids, describe: `RTT matrix of ${n} sites` };
 }

@@ -23,6 +23,8 @@ export interface ExactOptions {
   cost?: (vm: string, model: Model) => number;
   /** Clock in ms (default performance.now). */
   now?: () => number;
+  /** Stop after the repair pass (Entropy's repair mode alone): VMs of nodes that are not overloaded never move. */
+  repairOnly?: boolean;
 }
 
 /** Targets the planner could not order are cut off and the program solved again, at most this many times. */
@@ -109,7 +111,7 @@ export function solveExact(model: Model, constraints: readonly Constraint[] = []
     return { status: 'unsolvable', plan: null, target: null, cost: 0, lowerBound: 0, migrations: 0, attempts: 0, work: 0, solveMs: now() - started, budgetExhausted: false };
   }
   const deadline = (): number => limit - (now() - started);
-  for (const repair of [true, false]) {
+  for (const repair of options.repairOnly ? [true] : [true, false]) {
     if (deadline() <= 0) {
       budgetExhausted = true;
       break;

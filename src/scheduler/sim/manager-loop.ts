@@ -1,0 +1,99 @@
+/**
+ * The loop of a manager that plans for a set of hosts from one place (Entropy's and the
+ * centralized heuristic's central manager, each Snooze group manager): when the hosts' reports
+ * show an overload (or VMs of a crashed host wait for a restart), it collects the reports of the
+ * period (the farthest host's latency, and the reports' transfer at the bandwidth), builds the
+ * model from them, solves (the solver's time charged to the clock), then sends each action to the
+ * host that runs it, which reports its end back; the next iteration starts a period after this one
+ * began, or once the plan is over when that took longer.
+ */
+import type { Model, NodeSpec, VmSpec } from '../model.js';
+import { performAction, PlanExecution, toWire } from '../protocol/plan-execution.js';
+import type { SolveResult } from '../solver/solve-result.js';
+import type { SimContext } from './context.js';
+import { BYTES_PER_VM, MESSAGE_HEADER_BYTES, SimNetwork, transferMs } from './network.js';
+
+export interface ManagerSpec {
+  /** Host whose place the manager shares (latencies to the hosts are measured from there). */
+  readonly at: number;
+  readonly hosts: readonly number[];
+  readonly periodMs: number;
+  /** Lost VMs this manager restarts. */
+  owns(vm: number): boolean;
+  /** Solves the model built from the reports; `overloaded` lists the hosts reported over capacity. */
+  solve(model: Model, overloaded: readonly string[]): SolveResult;
+}
+
+export function runManager(ctx: SimContext, spec: ManagerSpec): void {
+  const { options, queue, cluster, topology, env, actuator, stats, lost, monitoring } = ctx;
+  const latency = (h: number): number => topology.latencyMs(spec.at, h);
+  const bw = options.bandwidthMBps;
+  const farthest = spec.hosts.reduce((m, h) => Math.max(m, latency(h)), 0);
+
+  const reportedOver = (): string[] => spec.hosts.filter((h) => monitoring.sampledOver.has(h) && cluster.alive[h] === 1).map((h) => `h${h}`);
+  const lostHere = (): number[] => [...lost].filter((v) => spec.owns(v));
+
+  const iterate = (): void => {
+    const started = queue.now;
+    const next = (): void => {
+      queue.at(Math.max(queue.now, started + spec.periodMs), iterate);
+    };
+    if (reportedOver().length === 0 && lostHere().length === 0) {
+      next();
+      return;
+    }
+    let reportBytes = 0;
+    for (const h of spec.hosts) reportBytes += MESSAGE_HEADER_BYTES + BYTES_PER_VM * (cluster.hostVms[h]?.size ?? 0);
+    queue.after(farthest + transferMs(reportBytes, bw), () => plan(next));
+  };
+
+  const plan = (next: () => void): void => {
+    const t0 = env.wallNow();
+    const nodes = new Map<string, NodeSpec>();
+    const vms = new Map<string, VmSpec>();
+    const host = new Map<string, string>();
+    for (const h of spec.hosts) {
+      if (cluster.alive[h] !== 1) continue;
+      const id = `h${h}`;
+      nodes.set(id, { id, cpu: options.hostCpu, mem: options.hostMem });
+      for (const { vm, cpu } of monitoring.reported(h)) {
+        vms.set(`v${vm}`, { id: `v${vm}`, cpu, mem: cluster.vmMem[vm] ?? 0 });
+        host.set(`v${vm}`, id);
+      }
+    }
+    const ready = new Set<string>();
+    for (const v of lostHere()) {
+      vms.set(`v${v}`, { id: `v${v}`, cpu: cluster.vmCpu[v] ?? 0, mem: cluster.vmMem[v] ?? 0 });
+      ready.add(`v${v}`);
+    }
+    const model: Model = { nodes, vms, host, ready, offline: new Set() };
+    const result = spec.solve(model, reportedOver());
+    const charged = env.computeDelay(env.wallNow() - t0, result.work);
+    stats.solveMs.push(charged);
+    stats.partitionSizes.push(nodes.size);
+    queue.after(charged, () => {
+      if (result.status !== 'solved' || !result.plan) {
+        stats.unsolvable++;
+        next();
+        return;
+      }
+      const actions = result.plan.actions.map((a) => toWire(a, vms));
+      // Each action goes to the host that runs it (a migration's source), whose report of its end comes back.
+      const run: PlanExecution = new PlanExecution(actions, {
+        afterFailure: 'continue',
+        launch: (action, step) => {
+          const runner = SimNetwork.index(action.kind === 'migrate' ? action.from : action.kind === 'start' ? action.host : action.node);
+          queue.after(latency(runner) + transferMs(MESSAGE_HEADER_BYTES, bw), () => {
+            performAction(actuator, action).then(
+              () => queue.after(latency(runner), () => run.complete(step, true)),
+              () => queue.after(latency(runner), () => run.complete(step, false)),
+            );
+          });
+        },
+        finished: () => next(),
+      });
+      run.start();
+    });
+  };
+  queue.after(0, iterate);
+}
