@@ -16,6 +16,7 @@ import { loadRttMatrix, siteDelay } from './mesh/rtt-matrix.js';
 import { openHypervisor } from './hypervisor/index.js';
 import { HypervisorBackend } from './occi/hypervisor-backend.js';
 import { openOcciService } from './occi/occi-node.js';
+import { catalogueEntries } from './occi/templates.js';
 import type { OcciService } from './occi/service.js';
 import type { EntityStore } from './occi/store.js';
 import { Cloud } from './cloud/lrt.js';
@@ -71,10 +72,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
   const logger = opts.logger ?? pino({ level: 'info' });
   let backend = opts.backend;
+  let images = opts.images;
   if (!backend) {
     const opened = await openHypervisor(opts.hypervisor);
     logger.info({ hypervisor: opened.description }, `hypervisor: ${opened.description}`);
-    backend = s.driven = new HypervisorBackend(opened.hypervisor, { images: opts.images, description: opened.description });
+    // A host that keeps an image catalogue gives the os_tpl mixins.
+    images ??= opened.images && catalogueEntries(opened.images);
+    backend = s.driven = new HypervisorBackend(opened.hypervisor, { images, description: opened.description });
   }
   const { driven } = s;
   const name = opts.name ?? 'node';
@@ -83,7 +87,7 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
   const { service, store } = openOcciService({
     dataDir: opts.dataDir,
     backend,
-    images: opts.images,
+    images,
     nodeName: name,
     // Placement rules name nodes; in a mesh any member's name is valid (resolved when used).
     resolveNode: (n) => (mesh ? nodeKey(mesh, n) : n === name ? n : undefined),

@@ -20,6 +20,7 @@ import { allowedMethods, createOpenApiBackend } from './openapi-router.js';
 import { type NodeControl, nodeAdminHandlers } from './node-admin.js';
 import { type Exchange, message } from './occi/exchange.js';
 import { occiHandlers } from './occi/handlers.js';
+import { consoleHandlers } from './occi/console-handler.js';
 
 export interface AppOptions {
   service: OcciService;
@@ -63,6 +64,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   api.register(occiHandlers({ service, negotiator, mesh: opts.mesh, quotas: opts.auth.quotas }));
   api.register(adminHandlers(opts.auth));
   api.register(nodeAdminHandlers(opts.node));
+  api.register(consoleHandlers({ service }));
   api.register({
     notFound: (c: Context) => {
       throw OcciError.notFound(c.request.path);

@@ -22,11 +22,28 @@ export interface DiskSpec {
   target?: string;
 }
 
+/** A kernel booted directly (qemu `-kernel`), for images without a boot loader. */
+export interface DirectBoot {
+  kernel: string;
+  initrd?: string;
+  cmdline?: string;
+}
+
 export interface ImageSpec {
   /** Path of the base image; the domain boots a copy-on-write overlay backed by it. */
   path: string;
   /** Format of the base image, `qcow2` when absent. */
   format?: string;
+  boot?: DirectBoot;
+}
+
+/** One image of a host's catalogue (src/hypervisor/images/catalogue.ts). */
+export interface CatalogueImage {
+  name: string;
+  title: string;
+  path: string;
+  format: string;
+  boot?: DirectBoot;
 }
 
 export interface DomainSpec {
@@ -41,6 +58,10 @@ export interface DomainSpec {
   description?: string;
   /** os_tpl: the root disk is an overlay with this image as backing file. */
   image?: ImageSpec;
+  /** Contextualization (a NoCloud config drive on hosts that run guests): the user data, decoded. */
+  userData?: string;
+  /** OpenSSH public keys the guest authorizes. */
+  sshKeys?: string[];
   nics: NicSpec[];
   disks: DiskSpec[];
 }
@@ -112,6 +133,53 @@ export interface MigrateOptions {
    * `auto` (default): live where the driver supports it, copy otherwise.
    */
   mode?: 'auto' | 'live' | 'copy';
+  /** Live migration: called about every `progressIntervalMs` with the job's progress. */
+  onProgress?: (progress: MigrationProgress) => void;
+  progressIntervalMs?: number;
+  /** Live migration: cancelled after this long (the domain keeps running on the source). */
+  timeoutMs?: number;
+  /** Live migration: the longest the guest may be paused at the switch-over. */
+  maxDowntimeMs?: number;
+}
+
+export interface MigrationProgress {
+  elapsedMs: number;
+  /** Memory and disks together. */
+  totalBytes: number;
+  processedBytes: number;
+  remainingBytes: number;
+}
+
+/**
+ * A migration target given by data, e.g. another node's libvirt daemon: the URI its daemon
+ * answers at (the source daemon connects to it, peer to peer) and where its qemu listens for the
+ * memory and disk streams (default: sockets in the target host's migration directory).
+ */
+export interface MigrationTarget {
+  uri: string;
+  migrationUri?: string;
+  disksUri?: string;
+}
+
+/** A domain where it arrived, and how the move went. */
+export interface MigratedDomain extends DomainInfo {
+  migration: {
+    mode: 'live' | 'copy';
+    elapsedMs: number;
+    /** How long the guest was paused at the switch-over, as the hypervisor measured it. */
+    downtimeMs?: number;
+    /** Bytes of memory and disks sent. */
+    transferredBytes?: number;
+  };
+}
+
+/** The addresses a guest's NIC obtained (DHCP leases of the host's networks). */
+export interface NicAddresses {
+  /** The NIC's id (NicSpec.id). */
+  id: string;
+  mac: string;
+  /** `address/prefix`. */
+  addresses: string[];
 }
 
 export interface DomainEvent {
@@ -140,7 +208,10 @@ export interface Hypervisor {
   /** Defines (does not start) a domain; fails with ALREADY_EXISTS on a taken id or name. */
   defineDomain(spec: DomainSpec): Promise<DomainInfo>;
   startDomain(id: string): Promise<void>;
-  /** Requests the stop; a graceful stop completes when the guest has shut down (see `watch`). */
+  /**
+   * Stops the domain. `graceful` and `acpioff` ask the guest, which powers itself off; a guest
+   * still running after the driver's stop timeout is powered off. Resolves once it is shut off.
+   */
   stopDomain(id: string, method: StopMethod): Promise<void>;
   restartDomain(id: string, method: RestartMethod): Promise<void>;
   /** `suspend` pauses vCPUs (state paused); `hibernate` saves memory to disk (state saved). */
@@ -161,6 +232,12 @@ export interface Hypervisor {
   listDomains(): Promise<DomainInfo[]>;
   /** The domain's description read back from the hypervisor (persistent config). */
   domainDescription(id: string): Promise<DomainSpec>;
+  /** The last `lines` lines of the domain's serial console log; OPERATION_UNSUPPORTED where there is none. */
+  consoleLog(id: string, lines?: number): Promise<string>;
+  /** The addresses the domain's NICs obtained; empty where the hypervisor cannot tell. */
+  nicAddresses(id: string): Promise<NicAddresses[]>;
+  /** The host's image catalogue; empty when it keeps none. */
+  images(): Promise<CatalogueImage[]>;
 
   defineNetwork(spec: NetworkSpec): Promise<void>;
   networkUp(name: string): Promise<void>;
@@ -181,7 +258,7 @@ export interface Hypervisor {
   detachDisk(domainId: string, diskId: string): Promise<void>;
 
   /** Moves the domain to `target`, keeping id, name, description and state. */
-  migrate(id: string, target: Hypervisor, opts?: MigrateOptions): Promise<DomainInfo>;
+  migrate(id: string, target: Hypervisor | MigrationTarget, opts?: MigrateOptions): Promise<MigratedDomain>;
 
   /** Calls `listener` for each observed state change; returns the unsubscribe function. */
   watch(listener: DomainListener, opts?: WatchOptions): () => void;

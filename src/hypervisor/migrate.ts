@@ -1,4 +1,21 @@
-import type { DomainInfo, DomainState, Hypervisor } from './hypervisor.js';
+/** What every driver shares to move domains: targets given as a driver or as data, and the copy for hosts without native migration. */
+import { HypervisorError } from './errors.js';
+import type { DomainInfo, DomainState, Hypervisor, MigratedDomain, MigrationTarget } from './hypervisor.js';
+
+/** Whether the target is a driver object (otherwise it is described by data). */
+export function isHypervisor(target: Hypervisor | MigrationTarget): target is Hypervisor {
+  return typeof (target as Partial<Hypervisor>).defineDomain === 'function';
+}
+
+/** The driver of a copy's target: copies need one, a target given by data cannot receive a copy. */
+export function copyTarget(target: Hypervisor | MigrationTarget): Hypervisor {
+  if (!isHypervisor(target)) throw HypervisorError.OPERATION_UNSUPPORTED(`a copy to ${target.uri} needs its driver, not only its URI`);
+  return target;
+}
+
+export function migrated(info: DomainInfo, mode: 'live' | 'copy', startedAt: number, extra: Omit<MigratedDomain['migration'], 'mode' | 'elapsedMs'> = {}): MigratedDomain {
+  return { ...info, migration: { mode, elapsedMs: performance.now() - startedAt, ...extra } };
+}
 
 /**
  * Migration by copy, for hosts without native migration (libvirt's test driver,
@@ -13,7 +30,8 @@ export async function copyMigrate(
   target: Hypervisor,
   id: string,
   define?: () => Promise<unknown>,
-): Promise<DomainInfo> {
+): Promise<MigratedDomain> {
+  const startedAt = performance.now();
   const { state } = await source.domainInfo(id);
   if (define === undefined) {
     const spec = await source.domainDescription(id);
@@ -28,7 +46,7 @@ export async function copyMigrate(
     throw err;
   }
   await source.undefineDomain(id);
-  return target.domainInfo(id);
+  return migrated(await target.domainInfo(id), 'copy', startedAt);
 }
 
 async function reachState(hv: Hypervisor, id: string, state: DomainState): Promise<void> {

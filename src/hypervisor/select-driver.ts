@@ -1,11 +1,16 @@
 import { HypervisorError } from './errors.js';
-import type { Hypervisor } from './hypervisor.js';
+import type { CatalogueImage, Hypervisor } from './hypervisor.js';
 import { libvirtAvailable } from './libvirt/binding.js';
+import { LibvirtConnection } from './libvirt/connection.js';
 import { LibvirtHypervisor, type LibvirtHypervisorOptions } from './libvirt/libvirt-hypervisor.js';
 import { SIM_URI, SimulatedHypervisor, type SimulatedHypervisorOptions } from './simulated/simulated-hypervisor.js';
 
 /** The URI used when none is given and libvirt is installed. */
 export const DEFAULT_LIBVIRT_URI = 'test:///default';
+/** The host's own daemon, for real guests. */
+export const SYSTEM_LIBVIRT_URI = 'qemu:///system';
+/** The one command that sets up a real-guest node (README). */
+const REAL_GUEST_SETUP = './scripts/up.sh --qemu';
 
 export interface OpenHypervisorOptions {
   libvirt?: LibvirtHypervisorOptions;
@@ -15,6 +20,8 @@ export interface OpenHypervisorOptions {
 export interface OpenedHypervisor {
   hypervisor: Hypervisor;
   kind: 'libvirt' | 'simulated';
+  /** The host's image catalogue, when it keeps one (a host that runs guests): the os_tpl mixins list it. */
+  images?: CatalogueImage[];
   /** One line for the node's first log lines, e.g. `libvirt test:///default (libvirt0 found)`. */
   description: string;
 }
@@ -93,8 +100,23 @@ export async function openHypervisor(
       };
     }
     const hypervisor = await LibvirtHypervisor.open(DEFAULT_LIBVIRT_URI, opts.libvirt);
-    return { hypervisor, kind: 'libvirt', description: `libvirt ${DEFAULT_LIBVIRT_URI} (default, libvirt0 found)` };
+    return { hypervisor, kind: 'libvirt', description: `libvirt ${DEFAULT_LIBVIRT_URI} (default, libvirt0 found; ${await realGuestsHint(opts.libvirt?.library)})` };
   }
   const hypervisor = await LibvirtHypervisor.open(uri, opts.libvirt);
-  return { hypervisor, kind: 'libvirt', description: `libvirt ${uri} (${hypervisor.connection.mode} calls)` };
+  const description = `libvirt ${uri} (${hypervisor.connection.mode} calls)`;
+  if (hypervisor.layout === undefined) return { hypervisor, kind: 'libvirt', description };
+  const images = await hypervisor.images();
+  const catalogue = images.length === 0 ? 'no images yet: npm run image -- build' : `images: ${images.map((i) => i.name).join(', ')}`;
+  return { hypervisor, kind: 'libvirt', images, description: `${description}; ${hypervisor.accelerator?.reason}; host directory ${hypervisor.layout.dir}; ${catalogue}` };
+}
+
+/** How to switch to real guests: whether the host's daemon answers decides what to say. */
+async function realGuestsHint(library: string | undefined): Promise<string> {
+  try {
+    const connection = await LibvirtConnection.open(SYSTEM_LIBVIRT_URI, { library, callMode: 'async' });
+    await connection.close();
+    return `real guests: --hypervisor ${SYSTEM_LIBVIRT_URI}, whose daemon answers`;
+  } catch {
+    return `real guests: ${REAL_GUEST_SETUP} sets up and starts a node on ${SYSTEM_LIBVIRT_URI}`;
+  }
 }

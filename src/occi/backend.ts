@@ -26,6 +26,8 @@ export interface Backend {
   deleted(entity: Entity, ctx: BackendContext): Promise<void>;
   /** The entity as the infrastructure currently sees it (reconciliation on read); undefined: unchanged. */
   observe?(entity: Entity): Promise<AttributePatch | undefined>;
+  /** The last `lines` lines of a compute's serial console, where the infrastructure keeps one. */
+  console?(compute: Entity, lines: number): Promise<string>;
 }
 
 /**

@@ -83,7 +83,16 @@ export function domainSpecOf(compute: Entity, ctx: BackendContext, images: Image
   const title = attributes['occi.core.title'];
   if (typeof title === 'string' && title !== '') spec.description = title;
   const image = imageOf(images, compute.mixins);
-  if (image) spec.image = image.format === undefined ? { path: image.image } : { path: image.image, format: image.format };
+  if (image) {
+    spec.image = { path: image.image };
+    if (image.format !== undefined) spec.image.format = image.format;
+    if (image.boot !== undefined) spec.image.boot = image.boot;
+  }
+  // Contextualization: the user_data mixin's base64 text, decoded; the ssh_key mixin's public key.
+  const userData = attributes['occi.compute.userdata'];
+  if (typeof userData === 'string' && userData !== '') spec.userData = Buffer.from(userData, 'base64').toString('utf8');
+  const key = attributes['occi.credentials.ssh.publickey'];
+  if (typeof key === 'string' && key.trim() !== '') spec.sshKeys = [key.trim()];
   return spec;
 }
 

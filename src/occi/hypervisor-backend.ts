@@ -97,7 +97,7 @@ export class HypervisorBackend implements Backend {
   }
 
   acted(entity: Entity, action: string, attributes: Record<string, AttributeValue>): Promise<AttributePatch> {
-    return this.#mapped(entity, async () => {
+    return this.#mapped(entity, async (): Promise<AttributePatch> => {
       const hv = this.hypervisor;
       const id = entity.id;
       const method = attributes['method'];
@@ -116,7 +116,14 @@ export class HypervisorBackend implements Backend {
           break;
         case `${ACTION}compute/action#save`: {
           const name = attributes['name'];
-          await hv.saveDomain(id, (method as SaveMethod | undefined) ?? DEFAULT_SAVE_METHOD, typeof name === 'string' ? name : undefined);
+          const how = (method as SaveMethod | undefined) ?? DEFAULT_SAVE_METHOD;
+          // A named save (or a deferred one) is a snapshot; otherwise the running state is saved
+          // to disk (managed save) and the next start resumes it.
+          if (typeof name === 'string' || how === 'deferred') await hv.saveDomain(id, how, typeof name === 'string' ? name : undefined);
+          else {
+            await hv.suspendDomain(id, 'hibernate');
+            return { [COMPUTE_STATE]: COMPUTE_STATE_OF.saved };
+          }
           break;
         }
         case `${ACTION}network/action#up`:
@@ -162,7 +169,8 @@ export class HypervisorBackend implements Backend {
   /**
    * The state the hypervisor reports: a compute's from its domain (absent: `error` with a
    * message), a network's from whether it is up, a storage is `error` when its volume is gone.
-   * Links keep their stored state. An unreachable hypervisor leaves the stored state as it is.
+   * Links keep their stored state; a networkinterface shows the address its NIC obtained. An
+   * unreachable hypervisor leaves the stored state as it is.
    */
   async observe(entity: Entity): Promise<AttributePatch | undefined> {
     try {
@@ -179,6 +187,8 @@ export class HypervisorBackend implements Backend {
           await this.hypervisor.volumeInfo(volumeName(entity.id));
           return entity.attributes['occi.storage.state'] === 'error' ? { 'occi.storage.state': 'online' } : undefined;
         }
+        case NETWORKINTERFACE:
+          return await this.#nicAddress(entity);
         default:
           return undefined;
       }
@@ -188,6 +198,27 @@ export class HypervisorBackend implements Backend {
       if (entity.kind === STORAGE && isMissing(err)) return error('occi.storage.state', `the volume ${volumeName(entity.id)} no longer exists on ${this.hypervisor.uri}`);
       throw toOcciError(err, where(entity));
     }
+  }
+
+  /** The last `lines` lines of a compute's serial console. */
+  async console(compute: Entity, lines: number): Promise<string> {
+    return this.#mapped(compute, () => this.hypervisor.consoleLog(compute.id, lines));
+  }
+
+  /** The address the link's NIC obtained, when its domain runs and has one (the first IPv4 one first). */
+  async #nicAddress(link: Entity): Promise<AttributePatch | undefined> {
+    const ends = linkEnds(link);
+    if (!ends) return undefined;
+    let nics;
+    try {
+      nics = await this.hypervisor.nicAddresses(idOf(ends.source));
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+    const addresses = nics.find((n) => n.id === link.id)?.addresses ?? [];
+    const address = addresses.find((a) => a.includes('.')) ?? addresses[0];
+    return address === undefined ? undefined : { 'occi.networkinterface.address': address };
   }
 
   /**

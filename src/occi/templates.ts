@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { CatalogueImage, DirectBoot } from '../hypervisor/hypervisor.js';
 import type { Mixin } from './category.js';
 import { COMPUTE, OS_TPL, RESOURCE_TPL } from './infrastructure-model.js';
 import { OS_TPL_SCHEME, RESOURCE_TPL_SCHEME } from './project-scheme.js';
@@ -10,6 +11,8 @@ export interface ImageEntry {
   /** Path of the base image; a compute gets a disk with this image as its backing file. */
   image: string;
   format?: string;
+  /** The kernel it boots with, for images without a boot loader. */
+  boot?: DirectBoot;
 }
 
 export const DEFAULT_IMAGE_CATALOGUE: ImageEntry[] = [
@@ -17,6 +20,11 @@ export const DEFAULT_IMAGE_CATALOGUE: ImageEntry[] = [
   { term: 'ubuntu-24-04', title: 'Ubuntu 24.04 LTS', image: '/var/lib/discovery/images/ubuntu-24.04.qcow2', format: 'qcow2' },
   { term: 'alpine-3-20', title: 'Alpine Linux 3.20', image: '/var/lib/discovery/images/alpine-3.20.qcow2', format: 'qcow2' },
 ];
+
+/** The os_tpl entries of a host's image catalogue (src/hypervisor/images/catalogue.ts): one per image, named by it. */
+export function catalogueEntries(images: readonly CatalogueImage[]): ImageEntry[] {
+  return images.filter((i) => TERM.test(i.name)).map((i) => ({ term: i.name, title: i.title, image: i.path, format: i.format, ...(i.boot ? { boot: i.boot } : {}) }));
+}
 
 /** GFD.229 terms: letters, digits, `-` and `_` (no dots: text clients such as rOCCI reject them). */
 const TERM = /^[a-z0-9][a-z0-9_-]*$/i;

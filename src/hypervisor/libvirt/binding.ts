@@ -53,6 +53,22 @@ koffi.struct('virNodeInfo', {
   threads: 'uint',
 });
 koffi.struct('virStorageVolInfo', { type: 'int', capacity: 'ulonglong', allocation: 'ulonglong' });
+koffi.struct('virDomainJobInfo', {
+  type: 'int',
+  timeElapsed: 'ulonglong',
+  timeRemaining: 'ulonglong',
+  dataTotal: 'ulonglong',
+  dataProcessed: 'ulonglong',
+  dataRemaining: 'ulonglong',
+  memTotal: 'ulonglong',
+  memProcessed: 'ulonglong',
+  memRemaining: 'ulonglong',
+  fileTotal: 'ulonglong',
+  fileProcessed: 'ulonglong',
+  fileRemaining: 'ulonglong',
+});
+const IpAddress = koffi.struct('virDomainIPAddress', { type: 'int', addr: 'char *', prefix: 'uint' });
+const Interface = koffi.struct('virDomainInterface', { name: 'char *', hwaddr: 'char *', naddrs: 'uint', addrs: 'void *' });
 const ErrorFunc = koffi.proto('void virErrorFunc(void *userData, virError *error)');
 
 /** Prototypes, in libvirt's own words. `str!` strings are freed by koffi after conversion. */
@@ -60,6 +76,7 @@ const PROTOTYPES = {
   virConnectOpen: 'virConnectPtr virConnectOpen(const char *name)',
   virConnectClose: 'int virConnectClose(virConnectPtr conn)',
   virConnectGetType: 'const char *virConnectGetType(virConnectPtr conn)',
+  virConnectGetCapabilities: 'str! virConnectGetCapabilities(virConnectPtr conn)',
   virNodeGetInfo: 'int virNodeGetInfo(virConnectPtr conn, _Out_ virNodeInfo *info)',
   virConnectListAllDomains: 'int virConnectListAllDomains(virConnectPtr conn, _Out_ void **domains, uint flags)',
   virConnSetErrorFunc: 'void virConnSetErrorFunc(virConnectPtr conn, void *userData, virErrorFunc *handler)',
@@ -69,6 +86,7 @@ const PROTOTYPES = {
   virFree: 'void free(void *ptr)',
 
   virDomainDefineXML: 'virDomainPtr virDomainDefineXML(virConnectPtr conn, const char *xml)',
+  virDomainCreateXML: 'virDomainPtr virDomainCreateXML(virConnectPtr conn, const char *xml, uint flags)',
   virDomainLookupByUUIDString: 'virDomainPtr virDomainLookupByUUIDString(virConnectPtr conn, const char *uuid)',
   virDomainLookupByName: 'virDomainPtr virDomainLookupByName(virConnectPtr conn, const char *name)',
   virDomainFree: 'int virDomainFree(virDomainPtr dom)',
@@ -97,8 +115,19 @@ const PROTOTYPES = {
   virDomainSnapshotFree: 'int virDomainSnapshotFree(virDomainSnapshotPtr snap)',
   virDomainSnapshotLookupByName:
     'virDomainSnapshotPtr virDomainSnapshotLookupByName(virDomainPtr dom, const char *name, uint flags)',
-  virDomainMigrate3:
-    'virDomainPtr virDomainMigrate3(virDomainPtr dom, virConnectPtr dconn, void *params, uint nparams, uint flags)',
+  virDomainMigrateToURI3:
+    'int virDomainMigrateToURI3(virDomainPtr dom, const char *dconnuri, void *params, uint nparams, uint flags)',
+  virDomainMigrateSetMaxDowntime: 'int virDomainMigrateSetMaxDowntime(virDomainPtr dom, ulonglong downtimeMs, uint flags)',
+  virDomainGetJobInfo: 'int virDomainGetJobInfo(virDomainPtr dom, _Out_ virDomainJobInfo *info)',
+  virDomainGetJobStats:
+    'int virDomainGetJobStats(virDomainPtr dom, _Out_ int *type, _Out_ void **params, _Out_ int *nparams, uint flags)',
+  virDomainAbortJob: 'int virDomainAbortJob(virDomainPtr dom)',
+  virDomainInterfaceAddresses: 'int virDomainInterfaceAddresses(virDomainPtr dom, _Out_ void **ifaces, uint source, uint flags)',
+  virDomainInterfaceFree: 'void virDomainInterfaceFree(void *iface)',
+  virTypedParamsAddString:
+    'int virTypedParamsAddString(_Inout_ void **params, _Inout_ int *nparams, _Inout_ int *maxparams, const char *name, const char *value)',
+  virTypedParamsGetULLong: 'int virTypedParamsGetULLong(void *params, int nparams, const char *name, _Out_ ulonglong *value)',
+  virTypedParamsFree: 'void virTypedParamsFree(void *params, int nparams)',
 
   virNetworkDefineXML: 'virNetworkPtr virNetworkDefineXML(virConnectPtr conn, const char *xml)',
   virNetworkLookupByName: 'virNetworkPtr virNetworkLookupByName(virConnectPtr conn, const char *name)',
@@ -110,6 +139,13 @@ const PROTOTYPES = {
   virNetworkFree: 'int virNetworkFree(virNetworkPtr net)',
 
   virStoragePoolLookupByName: 'virStoragePoolPtr virStoragePoolLookupByName(virConnectPtr conn, const char *name)',
+  virStoragePoolDefineXML: 'virStoragePoolPtr virStoragePoolDefineXML(virConnectPtr conn, const char *xml, uint flags)',
+  virStoragePoolBuild: 'int virStoragePoolBuild(virStoragePoolPtr pool, uint flags)',
+  virStoragePoolCreate: 'int virStoragePoolCreate(virStoragePoolPtr pool, uint flags)',
+  virStoragePoolSetAutostart: 'int virStoragePoolSetAutostart(virStoragePoolPtr pool, int autostart)',
+  virStoragePoolIsActive: 'int virStoragePoolIsActive(virStoragePoolPtr pool)',
+  virStoragePoolRefresh: 'int virStoragePoolRefresh(virStoragePoolPtr pool, uint flags)',
+  virStoragePoolGetXMLDesc: 'str! virStoragePoolGetXMLDesc(virStoragePoolPtr pool, uint flags)',
   virStoragePoolFree: 'int virStoragePoolFree(virStoragePoolPtr pool)',
   virStorageVolCreateXML: 'virStorageVolPtr virStorageVolCreateXML(virStoragePoolPtr pool, const char *xml, uint flags)',
   virStorageVolCreateXMLFrom:
@@ -140,6 +176,16 @@ export interface LibvirtBinding {
   silence(conn: ConnPtr): void;
   /** Decodes the array virConnectListAllDomains allocated, and frees the array itself. */
   takeDomainArray(ptr: unknown, count: number): DomPtr[];
+  /** Decodes the interfaces virDomainInterfaceAddresses allocated, and frees them. */
+  takeInterfaces(ptr: unknown, count: number): GuestInterface[];
+}
+
+/** One guest interface as virDomainInterfaceAddresses reports it. */
+export interface GuestInterface {
+  name: string;
+  mac: string;
+  /** `address/prefix`, IPv4 and IPv6. */
+  addresses: string[];
 }
 
 const bindings = new Map<string, LibvirtBinding>();
@@ -199,6 +245,18 @@ export function loadLibvirt(path: string = DEFAULT_LIBVIRT_LIBRARY): LibvirtBind
       const doms = koffi.decode(ptr, DomainPtr, count) as DomPtr[];
       fn.virFree(ptr);
       return doms;
+    },
+    takeInterfaces: (ptr, count) => {
+      if (ptr === null || count <= 0) return [];
+      const ifaces = koffi.decode(ptr, 'void *', count) as unknown[];
+      const out = ifaces.map((iface) => {
+        const raw = koffi.decode(iface, Interface) as { name: string | null; hwaddr: string | null; naddrs: number; addrs: unknown };
+        const addrs = raw.naddrs > 0 ? (koffi.decode(raw.addrs, IpAddress, raw.naddrs) as Array<{ addr: string | null; prefix: number }>) : [];
+        fn.virDomainInterfaceFree(iface);
+        return { name: raw.name ?? '', mac: raw.hwaddr ?? '', addresses: addrs.flatMap((a) => (a.addr === null ? [] : [`${a.addr}/${a.prefix}`])) };
+      });
+      fn.virFree(ptr);
+      return out;
     },
   };
   bindings.set(path, binding);

@@ -20,9 +20,17 @@ export const VIR_DOMAIN_VCPU_MAXIMUM = 4;
 export const VIR_DOMAIN_MEM_MAXIMUM = 4;
 export const VIR_DOMAIN_UNDEFINE_MANAGED_SAVE = 1;
 export const VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA = 2;
+export const VIR_DOMAIN_XML_MIGRATABLE = 8;
+export const VIR_DOMAIN_START_AUTODESTROY = 2;
 export const VIR_MIGRATE_LIVE = 1;
+export const VIR_MIGRATE_PEER2PEER = 2;
 export const VIR_MIGRATE_PERSIST_DEST = 8;
 export const VIR_MIGRATE_UNDEFINE_SOURCE = 16;
+export const VIR_MIGRATE_NON_SHARED_DISK = 64;
+export const VIR_MIGRATE_NON_SHARED_INC = 128;
+export const VIR_MIGRATE_AUTO_CONVERGE = 8192;
+export const VIR_DOMAIN_JOB_STATS_COMPLETED = 1;
+export const VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE = 0;
 export const VIR_UUID_STRING_BUFLEN = 37;
 
 /** virErrorNumber values the driver maps or reacts to. */

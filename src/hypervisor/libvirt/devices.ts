@@ -1,16 +1,16 @@
 /** A domain's devices: disks and NICs attached and detached, in its persistent config and live while it runs. */
 import { HypervisorError } from '../errors.js';
-import type { DiskSpec, NicSpec } from '../hypervisor.js';
+import type { DiskSpec, NicAddresses, NicSpec } from '../hypervisor.js';
 import type { DomPtr } from './binding.js';
 import type { LibvirtConnection } from './connection.js';
-import { VIR_DOMAIN_AFFECT_CONFIG, VIR_DOMAIN_AFFECT_LIVE, VIR_DOMAIN_XML_INACTIVE, VIR_ERR } from './constants.js';
+import { VIR_DOMAIN_AFFECT_CONFIG, VIR_DOMAIN_AFFECT_LIVE, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, VIR_DOMAIN_XML_INACTIVE, VIR_ERR } from './constants.js';
 import type { DomainHandles } from './domain-handles.js';
 import { domainIsActive } from './domain-state.js';
 import { diskXml, findDevice, nextTarget, nicXml, usedTargets, type DomainXmlContext } from './domain-xml.js';
 import type { LibvirtDomains } from './domains.js';
 import type { LibvirtNetworks } from './networks.js';
 import type { LibvirtStorage } from './storage.js';
-import { child, parseXml, serialize, type XmlElement } from './xml.js';
+import { child, children, parseXml, path, serialize, type XmlElement } from './xml.js';
 
 type DeviceKind = 'disk' | 'interface';
 
@@ -41,12 +41,35 @@ export class LibvirtDevices {
 
   async attachInterface(domainId: string, nic: NicSpec): Promise<void> {
     await this.#networks.require(nic.network);
-    await this.#attach(domainId, 'interface', nic.id, () => nicXml(nic));
+    await this.#attach(domainId, 'interface', nic.id, () => nicXml(nic, this.#xmlContext));
   }
 
   async attachDisk(domainId: string, disk: DiskSpec): Promise<void> {
     await this.#storage.info(disk.volume);
     await this.#attach(domainId, 'disk', disk.id, (xml) => diskXml(disk, this.#xmlContext, disk.target ?? nextTarget(usedTargets(xml))));
+  }
+
+  /**
+   * What each NIC of a running domain obtained, from the DHCP leases of the host's networks,
+   * matched to the NIC by MAC address. Empty on the test driver and for a domain not running.
+   */
+  async nicAddresses(domainId: string): Promise<NicAddresses[]> {
+    if (this.#xmlContext.guest === undefined) return [];
+    const conn = this.#connection;
+    return this.#handles.use(domainId, async (dom) => {
+      if (!(await domainIsActive(conn, dom, domainId))) return [];
+      const out: unknown[] = [null];
+      const count = await conn.int('virDomainInterfaceAddresses', [dom, out, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0], `addresses of ${domainId}`);
+      const leased = conn.binding.takeInterfaces(out[0], count);
+      const xml = await conn.string('virDomainGetXMLDesc', [dom, 0], `describe ${domainId}`);
+      return children(child(parseXml(xml), 'devices'), 'interface').flatMap((nic) => {
+        const alias = child(nic, 'alias')?.attrs.name;
+        const mac = path(nic, 'mac')?.attrs.address?.toLowerCase();
+        if (!alias?.startsWith('ua-') || mac === undefined) return [];
+        const addresses = leased.filter((l) => l.mac.toLowerCase() === mac).flatMap((l) => l.addresses);
+        return [{ id: alias.slice(3), mac, addresses }];
+      });
+    });
   }
 
   detachInterface(domainId: string, nicId: string): Promise<void> {

@@ -1,5 +1,11 @@
+/**
+ * The libvirt domain XML of a DomainSpec, and the spec read back from it. On hosts that run
+ * guests the domain also gets ACPI (the power button), a serial console logged to a file, its
+ * kernel when the image boots one, its config drive, and disks named by their files.
+ */
+import { basename, join } from 'node:path';
 import { HypervisorError } from '../errors.js';
-import type { Architecture, DiskSpec, DomainSpec, NetworkSpec, NicSpec, VolumeSpec } from '../hypervisor.js';
+import type { Architecture, DiskSpec, DomainSpec, ImageSpec, NicSpec } from '../hypervisor.js';
 import { child, children, el, parseXml, path, textEl, textOf, type XmlElement } from './xml.js';
 
 /** Namespace of the gateway's own fields in `<metadata>`. */
@@ -7,6 +13,11 @@ export const METADATA_NS = 'urn:discovery-occi:hypervisor:1';
 const METADATA_PREFIX = 'dx';
 /** Device alias of the root disk built from `image`. */
 export const ROOT_DISK_ID = 'root';
+/** Device alias of the NoCloud config drive. */
+export const SEED_DISK_ID = 'seed';
+/** The serial number the config drive shows the guest (virtio-blk serials hold 20 bytes). */
+const SEED_SERIAL = 'cidata';
+const SERIAL_BYTES = 20;
 /** A domain id: libvirt's UUID string. */
 export const DOMAIN_ID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** libvirt accepts user aliases of this form only. */
@@ -14,10 +25,17 @@ const ALIAS_ID = /^[A-Za-z0-9_-]+$/;
 const ARCH: Record<Architecture, string> = { x86: 'i686', x64: 'x86_64' };
 
 export interface DomainXmlContext {
-  /** `<domain type=…>`: `test` on the test driver, `kvm` on qemu. */
+  /** `<domain type=…>`: `test` on the test driver, `kvm` or `qemu` (TCG) on qemu. */
   domainType: string;
   /** Storage pool of the volumes disks refer to. */
   pool: string;
+  /** On a host that runs guests: where the volumes' files and the console logs are. */
+  guest?: GuestHostDirs;
+}
+
+export interface GuestHostDirs {
+  volumesDir: string;
+  consoleDir: string;
 }
 
 export function aliasOf(id: string): string {
@@ -30,24 +48,44 @@ export function rootVolumeName(spec: Pick<DomainSpec, 'id'>): string {
   return `${spec.id}-root.qcow2`;
 }
 
-export function nicXml(nic: NicSpec): string {
+/** Name of the config drive volume of a domain on a host that runs guests. */
+export function seedVolumeName(spec: Pick<DomainSpec, 'id'>): string {
+  return `${spec.id}-seed.iso`;
+}
+
+/** The file the domain's serial console is logged to. */
+export function consoleLogPath(dirs: GuestHostDirs, name: string): string {
+  return join(dirs.consoleDir, `${name}.log`);
+}
+
+export function nicXml(nic: NicSpec, ctx?: DomainXmlContext): string {
   return el(
     'interface',
     { type: 'network' },
     el('source', { network: nic.network }),
     nic.mac === undefined ? undefined : el('mac', { address: nic.mac }),
     el('model', { type: 'virtio' }),
+    // No network boot ROM: SeaBIOS would run it at every boot (seconds under TCG).
+    ctx?.guest === undefined ? undefined : el('rom', { enabled: 'no' }),
     el('alias', { name: aliasOf(nic.id) }),
   );
 }
 
-export function diskXml(disk: DiskSpec, ctx: DomainXmlContext, target: string, format = 'raw'): string {
+/**
+ * A disk on a volume of the pool: by pool and volume on the test driver, by its file on hosts
+ * that run guests (libvirt cannot migrate pool-volume disks incrementally). The guest sees the
+ * device id (the link id) as the disk's serial number.
+ */
+export function diskXml(disk: DiskSpec, ctx: DomainXmlContext, target: string, format = 'raw', readonly = false): string {
+  const source = ctx.guest === undefined ? el('source', { pool: ctx.pool, volume: disk.volume }) : el('source', { file: join(ctx.guest.volumesDir, disk.volume) });
   return el(
     'disk',
-    { type: 'volume', device: 'disk' },
+    { type: ctx.guest === undefined ? 'volume' : 'file', device: 'disk' },
     el('driver', { name: 'qemu', type: format }),
-    el('source', { pool: ctx.pool, volume: disk.volume }),
+    source,
     el('target', { dev: target, bus: 'virtio' }),
+    readonly ? el('readonly') : undefined,
+    ctx.guest === undefined ? undefined : textEl('serial', (disk.id === SEED_DISK_ID ? SEED_SERIAL : disk.id).slice(0, SERIAL_BYTES)),
     el('alias', { name: aliasOf(disk.id) }),
   );
 }
@@ -64,13 +102,37 @@ export function nextTarget(used: Iterable<string>): string {
 
 function metadataXml(spec: DomainSpec): string {
   const p = METADATA_PREFIX;
+  const image = spec.image;
   return el(
     `${p}:occi`,
     { [`xmlns:${p}`]: METADATA_NS },
     spec.hostname === undefined ? undefined : textEl(`${p}:hostname`, spec.hostname),
     spec.architecture === undefined ? undefined : textEl(`${p}:architecture`, spec.architecture),
-    spec.image === undefined ? undefined : el(`${p}:image`, { path: spec.image.path, format: spec.image.format }),
+    image === undefined
+      ? undefined
+      : el(`${p}:image`, { path: image.path, format: image.format, kernel: image.boot?.kernel, initrd: image.boot?.initrd, cmdline: image.boot?.cmdline }),
+    spec.userData === undefined ? undefined : textEl(`${p}:userdata`, Buffer.from(spec.userData).toString('base64')),
+    ...(spec.sshKeys ?? []).map((key) => textEl(`${p}:sshkey`, key)),
   );
+}
+
+/** `<os>`: the architecture, and the kernel of an image that boots one. */
+function osXml(spec: DomainSpec): string {
+  const boot = spec.image?.boot;
+  return el(
+    'os',
+    {},
+    textEl('type', 'hvm', { arch: spec.architecture === undefined ? undefined : ARCH[spec.architecture] }),
+    boot === undefined ? undefined : textEl('kernel', boot.kernel),
+    boot?.initrd === undefined ? undefined : textEl('initrd', boot.initrd),
+    boot?.cmdline === undefined ? undefined : textEl('cmdline', boot.cmdline),
+  );
+}
+
+/** The serial console, logged to a file (virtlogd writes it), and the console on it. */
+function consoleXml(spec: DomainSpec, dirs: GuestHostDirs): string {
+  const log = el('log', { file: consoleLogPath(dirs, spec.name), append: 'on' });
+  return el('serial', { type: 'pty' }, log, el('target', { port: 0 })) + el('console', { type: 'pty' }, el('target', { type: 'serial', port: 0 }));
 }
 
 export function validateSpec(spec: DomainSpec): void {
@@ -82,27 +144,29 @@ export function validateSpec(spec: DomainSpec): void {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 1) {
     throw HypervisorError.INVALID_ARG(`memory ${spec.memoryMiB} MiB`);
   }
-  const ids = [...spec.nics.map((n) => n.id), ...spec.disks.map((d) => d.id)];
+  const ids = [...spec.nics.map((n) => n.id), ...spec.disks.map((d) => d.id), SEED_DISK_ID];
   if (spec.image !== undefined) ids.push(ROOT_DISK_ID);
   ids.forEach(aliasOf);
   if (new Set(ids).size !== ids.length) throw HypervisorError.INVALID_ARG('device ids must be unique');
 }
 
-/** The libvirt domain XML for a spec; every value is escaped. */
+/**
+ * The libvirt domain XML for a spec; every value is escaped. Disks come in the order of their
+ * targets, the order a guest names virtio disks in: root (vda), config drive, then the others.
+ */
 export function domainXml(spec: DomainSpec, ctx: DomainXmlContext): string {
   validateSpec(spec);
   const used = spec.disks.flatMap((d) => (d.target === undefined ? [] : [d.target]));
-  const devices: string[] = [];
-  if (spec.image !== undefined) {
-    used.push('vda');
-    devices.push(diskXml({ id: ROOT_DISK_ID, volume: rootVolumeName(spec) }, ctx, 'vda', 'qcow2'));
-  }
-  for (const disk of spec.disks) {
-    const target = disk.target ?? nextTarget(used);
+  const disks: Array<{ target: string; xml: string }> = [];
+  const place = (target: string, xml: (target: string) => string): void => {
     used.push(target);
-    devices.push(diskXml(disk, ctx, target));
-  }
-  devices.push(...spec.nics.map(nicXml));
+    disks.push({ target, xml: xml(target) });
+  };
+  if (spec.image !== undefined) place('vda', (t) => diskXml({ id: ROOT_DISK_ID, volume: rootVolumeName(spec) }, ctx, t, 'qcow2'));
+  if (ctx.guest !== undefined) place(nextTarget(used), (t) => diskXml({ id: SEED_DISK_ID, volume: seedVolumeName(spec) }, ctx, t, 'raw', true));
+  for (const disk of spec.disks) place(disk.target ?? nextTarget(used), (t) => diskXml(disk, ctx, t));
+  disks.sort((a, b) => a.target.length - b.target.length || a.target.localeCompare(b.target));
+  const guest = ctx.guest;
   return el(
     'domain',
     { type: ctx.domainType },
@@ -113,8 +177,18 @@ export function domainXml(spec: DomainSpec, ctx: DomainXmlContext): string {
     textEl('memory', spec.memoryMiB, { unit: 'MiB' }),
     textEl('currentMemory', spec.memoryMiB, { unit: 'MiB' }),
     textEl('vcpu', spec.cores),
-    el('os', {}, textEl('type', 'hvm', { arch: spec.architecture === undefined ? undefined : ARCH[spec.architecture] })),
-    el('devices', {}, ...devices),
+    osXml(spec),
+    guest === undefined ? undefined : el('features', {}, el('acpi'), el('apic')),
+    // A guest that powers itself off stays off; a reboot it asks for (or a warm restart) restarts it.
+    guest === undefined ? undefined : textEl('on_poweroff', 'destroy') + textEl('on_reboot', 'restart') + textEl('on_crash', 'destroy'),
+    el(
+      'devices',
+      {},
+      ...disks.map((d) => d.xml),
+      ...spec.nics.map((nic) => nicXml(nic, ctx)),
+      guest === undefined ? undefined : consoleXml(spec, guest),
+      guest === undefined ? undefined : el('memballoon', { model: 'none' }),
+    ),
   );
 }
 
@@ -174,16 +248,18 @@ export function parseDomainXml(xml: string): DomainSpec {
   if (hostname !== undefined) spec.hostname = hostname;
   const arch = textOf(metaField('architecture'));
   if (arch === 'x86' || arch === 'x64') spec.architecture = arch;
-  const image = metaField('image');
-  if (image?.attrs.path !== undefined) {
-    spec.image = { path: image.attrs.path };
-    if (image.attrs.format !== undefined) spec.image.format = image.attrs.format;
-  }
+  const image = imageOf(metaField('image'));
+  if (image !== undefined) spec.image = image;
+  const userData = textOf(metaField('userdata'));
+  if (userData !== undefined) spec.userData = Buffer.from(userData, 'base64').toString();
+  const keys = (meta?.children ?? []).filter((c) => localName(c.name) === 'sshkey').map((c) => textOf(c) ?? '');
+  if (keys.length > 0) spec.sshKeys = keys;
   const devices = child(dom, 'devices');
   for (const disk of children(devices, 'disk')) {
     const id = idOfAlias(disk);
-    const volume = path(disk, 'source')?.attrs.volume;
-    if (id === undefined || id === ROOT_DISK_ID || volume === undefined) continue;
+    const source = path(disk, 'source')?.attrs;
+    const volume = source?.volume ?? (source?.file === undefined ? undefined : basename(source.file));
+    if (id === undefined || id === ROOT_DISK_ID || id === SEED_DISK_ID || volume === undefined) continue;
     const target = path(disk, 'target')?.attrs.dev;
     spec.disks.push(target === undefined ? { id, volume } : { id, volume, target });
   }
@@ -195,6 +271,19 @@ export function parseDomainXml(xml: string): DomainSpec {
     spec.nics.push(mac === undefined ? { id, network } : { id, network, mac });
   }
   return spec;
+}
+
+function imageOf(node: XmlElement | undefined): ImageSpec | undefined {
+  const a = node?.attrs;
+  if (a?.path === undefined) return undefined;
+  const image: ImageSpec = { path: a.path };
+  if (a.format !== undefined) image.format = a.format;
+  if (a.kernel !== undefined) {
+    image.boot = { kernel: a.kernel };
+    if (a.initrd !== undefined) image.boot.initrd = a.initrd;
+    if (a.cmdline !== undefined) image.boot.cmdline = a.cmdline;
+  }
+  return image;
 }
 
 /** The `<disk>` or `<interface>` element carrying the alias of `id`, if any. */
@@ -209,44 +298,4 @@ export function usedTargets(xml: string): string[] {
     const dev = child(d, 'target')?.attrs.dev;
     return dev === undefined ? [] : [dev];
   });
-}
-
-function prefixLength(cidr: string | undefined): number | undefined {
-  if (cidr === undefined) return undefined;
-  const prefix = Number(cidr.split('/')[1]);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw HypervisorError.INVALID_ARG(`cidr ${cidr}`);
-  return prefix;
-}
-
-export function networkXml(spec: NetworkSpec): string {
-  if (spec.name.trim() === '') throw HypervisorError.INVALID_ARG('network name is empty');
-  const address = spec.address ?? spec.gateway;
-  const prefix = prefixLength(spec.cidr);
-  if (spec.vlan !== undefined && !(Number.isInteger(spec.vlan) && spec.vlan >= 0 && spec.vlan <= 4095)) {
-    throw HypervisorError.INVALID_ARG(`vlan ${spec.vlan}`);
-  }
-  return el(
-    'network',
-    {},
-    textEl('name', spec.name),
-    spec.bridge === undefined ? undefined : el('bridge', { name: spec.bridge }),
-    spec.vlan === undefined ? undefined : el('vlan', {}, el('tag', { id: spec.vlan })),
-    address === undefined ? undefined : el('ip', { address, prefix: prefix ?? 24 }),
-  );
-}
-
-export function volumeXml(spec: VolumeSpec, backing?: { path: string; format: string }): string {
-  if (spec.name.trim() === '') throw HypervisorError.INVALID_ARG('volume name is empty');
-  if (!(Number.isFinite(spec.sizeGiB) && spec.sizeGiB > 0)) throw HypervisorError.INVALID_ARG(`size ${spec.sizeGiB} GiB`);
-  const bytes = Math.round(spec.sizeGiB * 1024 ** 3);
-  return el(
-    'volume',
-    {},
-    textEl('name', spec.name),
-    textEl('capacity', bytes, { unit: 'bytes' }),
-    backing === undefined ? undefined : el('target', {}, el('format', { type: 'qcow2' })),
-    backing === undefined
-      ? undefined
-      : el('backingStore', {}, textEl('path', backing.path), el('format', { type: backing.format })),
-  );
 }

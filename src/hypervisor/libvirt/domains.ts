@@ -1,4 +1,5 @@
 /** Domain lifecycle: define, start, stop, restart, suspend, resume, undefine, vCPU and memory changes, the domain XML. */
+import { rmSync } from 'node:fs';
 import { HypervisorError } from '../errors.js';
 import type { DomainInfo, DomainSpec, DomainState, RestartMethod, StopMethod, SuspendMethod } from '../hypervisor.js';
 import type { DomPtr } from './binding.js';
@@ -17,7 +18,7 @@ import {
 } from './constants.js';
 import type { DomainHandles } from './domain-handles.js';
 import { domainInfo, domainIsActive, requireState } from './domain-state.js';
-import { domainXml, parseDomainXml, validateSpec, type DomainXmlContext } from './domain-xml.js';
+import { consoleLogPath, domainXml, parseDomainXml, validateSpec, type DomainXmlContext } from './domain-xml.js';
 import type { LibvirtNetworks } from './networks.js';
 import type { DomainSnapshots } from './snapshots.js';
 import type { LibvirtStorage } from './storage.js';
@@ -29,7 +30,12 @@ export interface LibvirtDomainsParts {
   snapshots: DomainSnapshots;
   /** What the domain XML says of the host: `<domain type>` and the pool disks refer to. */
   xmlContext: DomainXmlContext;
+  /** How long a guest asked to stop may take before it is powered off. */
+  stopTimeoutMs: number;
 }
+
+/** How often a stop checks whether the guest has powered itself off. */
+const STOP_POLL_MS = 100;
 
 export class LibvirtDomains {
   readonly #connection: LibvirtConnection;
@@ -38,8 +44,10 @@ export class LibvirtDomains {
   readonly #storage: LibvirtStorage;
   readonly #snapshots: DomainSnapshots;
   readonly #xmlContext: DomainXmlContext;
+  readonly #stopTimeoutMs: number;
 
   constructor(parts: LibvirtDomainsParts) {
+    this.#stopTimeoutMs = parts.stopTimeoutMs;
     this.#connection = parts.handles.connection;
     this.#handles = parts.handles;
     this.#networks = parts.networks;
@@ -60,11 +68,12 @@ export class LibvirtDomains {
     for (const nic of spec.nics) await this.#networks.require(nic.network);
     for (const disk of spec.disks) await this.#storage.info(disk.volume);
     const xml = domainXml(spec, this.#xmlContext);
-    if (spec.image !== undefined) await this.#storage.createRootOverlay(spec.id, spec.image);
     try {
+      if (spec.image !== undefined) await this.#storage.createRootOverlay(spec.id, spec.image);
+      await this.#storage.createSeed(spec);
       await this.defineXml(xml, spec.id);
     } catch (err) {
-      if (spec.image !== undefined) await this.#storage.deleteRootOverlay(spec.id).catch(() => {});
+      await this.#storage.deleteDomainVolumes(spec.id).catch(() => {});
       throw err;
     }
     return { id: spec.id, name: spec.name, state: 'shutoff', cores: spec.cores, memoryMiB: spec.memoryMiB, cpuTimeNs: 0, memoryUsedMiB: 0 };
@@ -83,18 +92,36 @@ export class LibvirtDomains {
     );
   }
 
+  /** `graceful` and `acpioff` ask the guest and wait for it to power off; after the stop timeout it is powered off. */
   async stop(id: string, method: StopMethod): Promise<void> {
     const from: DomainState[] = method === 'poweroff' ? ['running', 'paused', 'crashed'] : ['running'];
     await this.#transition(id, `stop (${method})`, from, async (dom) => {
       const during = `stop ${id} (${method})`;
       if (method === 'poweroff') return this.#connection.int('virDomainDestroy', [dom], during);
-      if (method === 'graceful') return this.#connection.int('virDomainShutdownFlags', [dom, 0], during);
-      return this.#withFallback(
-        () => this.#connection.int('virDomainShutdownFlags', [dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN], during),
-        () => this.#connection.int('virDomainShutdownFlags', [dom, 0], during),
-      );
+      if (method === 'graceful') await this.#connection.int('virDomainShutdownFlags', [dom, 0], during);
+      else {
+        await this.#withFallback(
+          () => this.#connection.int('virDomainShutdownFlags', [dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN], during),
+          () => this.#connection.int('virDomainShutdownFlags', [dom, 0], during),
+        );
+      }
+      if (await this.#poweredOffWithin(dom, id, this.#stopTimeoutMs)) return 0;
+      // Not off in time: powered off, as a power cut would.
+      return this.#connection.int('virDomainDestroy', [dom], `${during}: powered off after ${this.#stopTimeoutMs} ms`).catch((err: unknown) => {
+        if (err instanceof HypervisorError && err.code === 'INVALID_STATE') return 0; // it went off meanwhile
+        throw err;
+      });
     });
     await this.#snapshots.takeDeferred(id);
+  }
+
+  async #poweredOffWithin(dom: DomPtr, id: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!(await domainIsActive(this.#connection, dom, id))) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, STOP_POLL_MS));
+    }
   }
 
   async restart(id: string, method: RestartMethod): Promise<void> {
@@ -129,7 +156,9 @@ export class LibvirtDomains {
   }
 
   async undefine(id: string): Promise<void> {
+    let name: string | undefined;
     await this.#handles.use(id, async (dom) => {
+      name = (this.#connection.binding.fn.virDomainGetName(dom) as string | null) ?? undefined;
       if (await domainIsActive(this.#connection, dom, id)) {
         await this.#connection.int('virDomainDestroy', [dom], `destroy ${id}`);
       }
@@ -138,7 +167,9 @@ export class LibvirtDomains {
     });
     this.#snapshots.drop(id);
     this.#handles.forget(id);
-    await this.#storage.deleteRootOverlay(id).catch(() => {});
+    await this.#storage.deleteDomainVolumes(id).catch(() => {});
+    const guest = this.#xmlContext.guest;
+    if (guest !== undefined && name !== undefined) rmSync(consoleLogPath(guest, name), { force: true });
   }
 
   setVcpus(id: string, cores: number): Promise<void> {

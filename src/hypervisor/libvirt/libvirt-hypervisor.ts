@@ -1,5 +1,7 @@
 /** The libvirt driver: its options and defaults, the wiring of its parts, host capacity and usage, state watching. */
+import { HypervisorError } from '../errors.js';
 import type {
+  CatalogueImage,
   DiskSpec,
   DomainEvent,
   DomainInfo,
@@ -8,8 +10,11 @@ import type {
   HostCapacity,
   HostUsage,
   Hypervisor,
+  MigratedDomain,
   MigrateOptions,
+  MigrationTarget,
   NetworkSpec,
+  NicAddresses,
   NicSpec,
   RestartMethod,
   SaveMethod,
@@ -19,35 +24,44 @@ import type {
   VolumeSpec,
   WatchOptions,
 } from '../hypervisor.js';
+import { addToCatalogue, listCatalogue, type NewImage, removeFromCatalogue } from '../images/catalogue.js';
+import { isHypervisor } from '../migrate.js';
 import { StatePoller } from '../watch.js';
+import { type Accelerator, chooseAccelerator } from './accelerator.js';
 import { isInProcessUri, LibvirtConnection, type LibvirtConnectionOptions } from './connection.js';
+import { DEFAULT_CONSOLE_LINES, tailLines } from './console-log.js';
 import { LibvirtDevices } from './devices.js';
 import { DomainHandles } from './domain-handles.js';
 import { domainInfo, isActive, listDomains } from './domain-state.js';
+import { consoleLogPath } from './domain-xml.js';
 import { LibvirtDomains } from './domains.js';
-import { migrateDomain, type LibvirtEnd } from './migration.js';
+import { type HostLayout, IMAGES_POOL, openHostLayout, refreshPool, VOLUMES_POOL } from './host-layout.js';
+import { migrateDomain, type LibvirtEnd, type TargetEnd } from './migration.js';
 import { LibvirtNetworks } from './networks.js';
 import { DomainSnapshots } from './snapshots.js';
 import { LibvirtStorage } from './storage.js';
 
 /** Pool of the test driver's built-in state. */
 export const DEFAULT_TEST_POOL = 'default-pool';
-/** Pool used on every other URI. */
-export const DEFAULT_POOL = 'default';
+/** Pool used on every other URI (host-layout.ts). */
+export const DEFAULT_POOL = VOLUMES_POOL;
 /** Virtual size of the overlay a domain with an image boots from. */
 export const DEFAULT_ROOT_DISK_GIB = 20;
-/** How long a stop with pending deferred saves waits for the guest to power off. */
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 60_000;
+/** How long a guest asked to stop (ACPI) may take to power itself off before it is powered off; under the 60 s a request may take. */
+export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 /** Domain handles kept between calls (libvirt resolves a handle by UUID on every call, so a kept one never goes stale). */
 export const DEFAULT_HANDLE_CACHE_SIZE = 1024;
 
 export interface LibvirtHypervisorOptions extends LibvirtConnectionOptions {
-  /** Storage pool for volumes: `default-pool` on `test:` URIs, `default` elsewhere. */
+  /** Storage pool for volumes on `test:` URIs (`default-pool`); other hosts use their layout's pools. */
   pool?: string;
-  /** `<domain type>`: `test` on `test:` URIs, `kvm` elsewhere. */
+  /** `<domain type>`: `test` on `test:` URIs; elsewhere `kvm` when a probe boots under KVM, else `qemu` (TCG). */
   domainType?: string;
+  /** Where a host that has no layout yet gets one (host-layout.ts); default DEFAULT_HOST_DIR. */
+  hostDir?: string;
   rootDiskGiB?: number;
-  shutdownTimeoutMs?: number;
+  /** How long a graceful or ACPI stop waits for the guest before powering it off. */
+  stopTimeoutMs?: number;
   /** Default period of `watch` polling. */
   pollIntervalMs?: number;
   handleCacheSize?: number;
@@ -77,6 +91,10 @@ export class LibvirtHypervisor implements Hypervisor {
   readonly connection: LibvirtConnection;
   readonly pool: string;
   readonly domainType: string;
+  /** Where the host keeps images, volumes, consoles and migration sockets; undefined on the test driver. */
+  readonly layout: HostLayout | undefined;
+  /** KVM or TCG and why, on hosts that run guests. */
+  readonly accelerator: Accelerator | undefined;
   readonly #handles: DomainHandles;
   readonly #networks: LibvirtNetworks;
   readonly #storage: LibvirtStorage;
@@ -86,18 +104,20 @@ export class LibvirtHypervisor implements Hypervisor {
   readonly #poller: StatePoller;
   #closing: Promise<void> | undefined;
 
-  private constructor(connection: LibvirtConnection, opts: LibvirtHypervisorOptions) {
-    const inProcess = isInProcessUri(connection.uri);
+  private constructor(connection: LibvirtConnection, opts: LibvirtHypervisorOptions, host?: { layout: HostLayout; accelerator: Accelerator }) {
     this.uri = connection.uri;
     this.connection = connection;
-    this.pool = opts.pool ?? (inProcess ? DEFAULT_TEST_POOL : DEFAULT_POOL);
-    this.domainType = opts.domainType ?? (inProcess ? 'test' : 'kvm');
-    const xmlContext = { domainType: this.domainType, pool: this.pool };
+    this.layout = host?.layout;
+    this.accelerator = host?.accelerator;
+    this.pool = host === undefined ? (opts.pool ?? DEFAULT_TEST_POOL) : DEFAULT_POOL;
+    this.domainType = opts.domainType ?? host?.accelerator.domainType ?? 'test';
+    const xmlContext = { domainType: this.domainType, pool: this.pool, guest: host?.layout };
+    const stopTimeoutMs = opts.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     const handles = new DomainHandles(connection, opts.handleCacheSize ?? DEFAULT_HANDLE_CACHE_SIZE);
     const networks = new LibvirtNetworks(connection);
-    const storage = new LibvirtStorage(connection, this.pool, opts.rootDiskGiB ?? DEFAULT_ROOT_DISK_GIB);
-    const snapshots = new DomainSnapshots(handles, opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
-    const domains = new LibvirtDomains({ handles, networks, storage, snapshots, xmlContext });
+    const storage = new LibvirtStorage(connection, this.pool, opts.rootDiskGiB ?? DEFAULT_ROOT_DISK_GIB, host?.layout.volumesDir);
+    const snapshots = new DomainSnapshots(handles, stopTimeoutMs);
+    const domains = new LibvirtDomains({ handles, networks, storage, snapshots, xmlContext, stopTimeoutMs });
     this.#handles = handles;
     this.#networks = networks;
     this.#storage = storage;
@@ -110,9 +130,23 @@ export class LibvirtHypervisor implements Hypervisor {
     );
   }
 
-  /** Connects to `uri`; fails with UNREACHABLE (503) when libvirt cannot be reached. */
+  /**
+   * Connects to `uri`; fails with UNREACHABLE (503) when libvirt cannot be reached. A host that
+   * runs guests gets its layout (pools, directories) if it has none yet, and its accelerator.
+   */
   static async open(uri: string, opts: LibvirtHypervisorOptions = {}): Promise<LibvirtHypervisor> {
-    return new LibvirtHypervisor(await LibvirtConnection.open(uri, opts), opts);
+    const connection = await LibvirtConnection.open(uri, opts);
+    if (isInProcessUri(uri)) return new LibvirtHypervisor(connection, opts);
+    try {
+      const layout = await openHostLayout(connection, opts.hostDir);
+      const kernel = listCatalogue(layout.imagesDir).find((i) => i.boot !== undefined)?.boot?.kernel;
+      const accelerator: Accelerator =
+        opts.domainType === undefined ? await chooseAccelerator(connection, { workDir: layout.consoleDir, kernel }) : { domainType: opts.domainType as 'kvm' | 'qemu', reason: 'as configured' };
+      return new LibvirtHypervisor(connection, opts, { layout, accelerator });
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
   }
 
   // ---- host ----
@@ -191,6 +225,42 @@ export class LibvirtHypervisor implements Hypervisor {
     return this.#domains.description(id);
   }
 
+  async consoleLog(id: string, lines = DEFAULT_CONSOLE_LINES): Promise<string> {
+    if (this.layout === undefined) throw HypervisorError.OPERATION_UNSUPPORTED(`${this.uri} runs no guests: domain ${id} has no console`);
+    const { state, name } = await this.domainInfo(id);
+    if (state === 'absent') throw HypervisorError.NO_DOMAIN(id);
+    return tailLines(consoleLogPath(this.layout, name), lines);
+  }
+
+  nicAddresses(id: string): Promise<NicAddresses[]> {
+    return this.#devices.nicAddresses(id);
+  }
+
+  // ---- image catalogue ----
+
+  async images(): Promise<CatalogueImage[]> {
+    return this.layout === undefined ? [] : listCatalogue(this.layout.imagesDir);
+  }
+
+  /** Copies an image into the host's catalogue (images/catalogue.ts). */
+  async addImage(image: NewImage): Promise<CatalogueImage> {
+    const added = await addToCatalogue(this.#imagesDir(), image);
+    await refreshPool(this.connection, IMAGES_POOL);
+    return added;
+  }
+
+  /** Removes an image from the catalogue; false when it has none of that name. */
+  async removeImage(name: string): Promise<boolean> {
+    const removed = removeFromCatalogue(this.#imagesDir(), name);
+    if (removed) await refreshPool(this.connection, IMAGES_POOL);
+    return removed;
+  }
+
+  #imagesDir(): string {
+    if (this.layout === undefined) throw HypervisorError.OPERATION_UNSUPPORTED(`${this.uri} keeps no image catalogue`);
+    return this.layout.imagesDir;
+  }
+
   /** The domain XML as libvirt reports it (`inactive`: the persistent config). */
   domainXml(id: string, opts: { inactive?: boolean } = {}): Promise<string> {
     return this.#domains.xml(id, opts);
@@ -265,15 +335,24 @@ export class LibvirtHypervisor implements Hypervisor {
 
   // ---- migration ----
 
-  /** Live between two libvirt daemons, by copy otherwise (see {@link migrateDomain}). */
-  migrate(id: string, target: Hypervisor, opts: MigrateOptions = {}): Promise<DomainInfo> {
-    const libvirtTarget = target instanceof LibvirtHypervisor ? target.#end : undefined;
-    return migrateDomain(this.#end, id, target, libvirtTarget, opts);
+  /**
+   * Live between two libvirt daemons, by copy otherwise (see {@link migrateDomain}). A target
+   * given by data (another node's daemon) is connected to for the move, then let go.
+   */
+  migrate(id: string, target: Hypervisor | MigrationTarget, opts: MigrateOptions = {}): Promise<MigratedDomain> {
+    const openTarget = async (): Promise<TargetEnd> => {
+      if (target instanceof LibvirtHypervisor) return { end: target.#end, close: async () => undefined };
+      if (isHypervisor(target)) return { end: undefined, close: async () => undefined };
+      if (target.uri === this.uri) throw HypervisorError.INVALID_ARG(`${target.uri} is this host`);
+      const opened = await LibvirtHypervisor.open(target.uri, { library: this.connection.binding.path });
+      return { end: opened.#end, close: () => opened.close() };
+    };
+    return migrateDomain(this.#end, id, target, openTarget, opts);
   }
 
   /** This host as one end of a migration. */
   get #end(): LibvirtEnd {
-    return { hypervisor: this, handles: this.#handles, domains: this.#domains };
+    return { hypervisor: this, handles: this.#handles, domains: this.#domains, storage: this.#storage, networks: this.#networks, layout: this.layout };
   }
 
   // ---- state changes ----

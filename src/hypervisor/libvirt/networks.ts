@@ -4,7 +4,7 @@ import type { NetworkSpec } from '../hypervisor.js';
 import type { NetPtr } from './binding.js';
 import type { LibvirtConnection } from './connection.js';
 import { VIR_ERR } from './constants.js';
-import { networkXml } from './domain-xml.js';
+import { networkXml } from './resource-xml.js';
 
 export class LibvirtNetworks {
   readonly #connection: LibvirtConnection;

@@ -1,10 +1,17 @@
-/** Storage: the volumes of the driver's pool, and the copy-on-write overlays domains with an image boot from. */
+/**
+ * Storage: the volumes of the driver's pool, the copy-on-write overlays domains with an image
+ * boot from, and (on hosts that run guests) their NoCloud config drives.
+ */
+import { join } from 'node:path';
 import { HypervisorError } from '../errors.js';
-import type { ImageSpec, VolumeInfo, VolumeSpec } from '../hypervisor.js';
+import type { DomainSpec, ImageSpec, VolumeInfo, VolumeSpec } from '../hypervisor.js';
+import { writeSeedIso } from '../images/seed.js';
 import type { PoolPtr, VolPtr } from './binding.js';
 import { isInProcessUri, type LibvirtConnection } from './connection.js';
 import { VIR_ERR } from './constants.js';
-import { rootVolumeName, volumeXml } from './domain-xml.js';
+import { rootVolumeName, seedVolumeName } from './domain-xml.js';
+import { refreshPool } from './host-layout.js';
+import { volumeXml } from './resource-xml.js';
 import { child, parseXml } from './xml.js';
 
 const GIB = 1024 ** 3;
@@ -15,12 +22,15 @@ export class LibvirtStorage {
   readonly #connection: LibvirtConnection;
   readonly #fn: LibvirtConnection['binding']['fn'];
   readonly #rootDiskGiB: number;
+  /** The pool's directory, on hosts that run guests (config drives are written there). */
+  readonly #volumesDir: string | undefined;
 
-  constructor(connection: LibvirtConnection, pool: string, rootDiskGiB: number) {
+  constructor(connection: LibvirtConnection, pool: string, rootDiskGiB: number, volumesDir?: string) {
     this.pool = pool;
     this.#connection = connection;
     this.#fn = connection.binding.fn;
     this.#rootDiskGiB = rootDiskGiB;
+    this.#volumesDir = volumesDir;
   }
 
   async create(spec: VolumeSpec): Promise<VolumeInfo> {
@@ -73,14 +83,32 @@ export class LibvirtStorage {
   }
 
   /** Creates the overlay a domain boots from, backed by its image and named after the domain (rootVolumeName). */
-  async createRootOverlay(id: string, image: ImageSpec): Promise<VolumeInfo> {
+  async createRootOverlay(id: string, image: Pick<ImageSpec, 'path' | 'format'>, sizeGiB = this.#rootDiskGiB): Promise<VolumeInfo> {
     const backing = { path: image.path, format: image.format ?? 'qcow2' };
-    return this.#createXml(volumeXml({ name: rootVolumeName({ id }), sizeGiB: this.#rootDiskGiB }, backing));
+    return this.#createXml(volumeXml({ name: rootVolumeName({ id }), sizeGiB }, { backing }));
   }
 
-  /** Deletes the domain's overlay if it has one. */
-  deleteRootOverlay(id: string): Promise<void> {
-    const name = rootVolumeName({ id });
+  /** An empty qcow2 volume with no backing file (a migration copies a whole disk chain into it). */
+  createStandaloneQcow2(name: string, sizeGiB: number): Promise<VolumeInfo> {
+    return this.#createXml(volumeXml({ name, sizeGiB }, { format: 'qcow2' }));
+  }
+
+  /** Writes the domain's config drive (instance id, hostname, user data, SSH keys), on hosts that run guests. */
+  async createSeed(spec: DomainSpec): Promise<void> {
+    if (this.#volumesDir === undefined) return;
+    const context = { instanceId: spec.id, hostname: spec.hostname ?? spec.name, userData: spec.userData, sshKeys: spec.sshKeys };
+    await writeSeedIso(join(this.#volumesDir, seedVolumeName(spec)), context);
+    await refreshPool(this.#connection, this.pool);
+  }
+
+  /** Deletes the domain's overlay and config drive, those it has. */
+  async deleteDomainVolumes(id: string): Promise<void> {
+    await this.deleteIfPresent(rootVolumeName({ id }));
+    if (this.#volumesDir !== undefined) await this.deleteIfPresent(seedVolumeName({ id }));
+  }
+
+  /** Deletes a volume when the pool has it. */
+  deleteIfPresent(name: string): Promise<void> {
     return this.#usePool(async (pool) => {
       const vol = await this.#connection.lookup<VolPtr>('virStorageVolLookupByName', [pool, name], VIR_ERR.NO_STORAGE_VOL, `volume ${name}`);
       if (vol === null) return;

@@ -6,9 +6,13 @@ import type {
   DomainListener,
   DomainSpec,
   HostCapacity,
+  CatalogueImage,
   HostUsage,
   Hypervisor,
+  MigratedDomain,
   MigrateOptions,
+  MigrationTarget,
+  NicAddresses,
   NetworkSpec,
   NicSpec,
   RestartMethod,
@@ -19,7 +23,7 @@ import type {
   VolumeSpec,
   WatchOptions,
 } from '../hypervisor.js';
-import { copyMigrate } from '../migrate.js';
+import { copyMigrate, copyTarget, migrated } from '../migrate.js';
 import { StatePoller } from '../watch.js';
 import { SIM_LOAD_FILE_ENV, SimLoadFile } from './load-file.js';
 import { SimHost, type SimHostOptions } from './sim-host.js';
@@ -182,13 +186,29 @@ export class SimulatedHypervisor implements Hypervisor {
   }
 
   /** Between simulated hosts the VM moves whole (state, load, snapshots); otherwise it is copied. */
-  async migrate(id: string, target: Hypervisor, opts: MigrateOptions = {}): Promise<DomainInfo> {
+  async migrate(id: string, target: Hypervisor | MigrationTarget, opts: MigrateOptions = {}): Promise<MigratedDomain> {
     if (target instanceof SimulatedHypervisor && opts.mode !== 'copy') {
+      const startedAt = performance.now();
       const targetHost = target.#open();
-      return this.#run((h) => h.migrate(id, targetHost));
+      return migrated(await this.#run((h) => h.migrate(id, targetHost)), 'live', startedAt);
     }
     if (opts.mode === 'live') throw HypervisorError.OPERATION_UNSUPPORTED('live migration to a non-simulated host');
-    return copyMigrate(this, target, id);
+    return copyMigrate(this, copyTarget(target), id);
+  }
+
+  /** A simulated guest has no console. */
+  async consoleLog(id: string): Promise<string> {
+    throw HypervisorError.OPERATION_UNSUPPORTED(`the simulated host has no console for ${id}`);
+  }
+
+  /** Simulated NICs obtain no address. */
+  async nicAddresses(): Promise<NicAddresses[]> {
+    return [];
+  }
+
+  /** A simulated host keeps no images. */
+  async images(): Promise<CatalogueImage[]> {
+    return [];
   }
 
   watch(listener: DomainListener, opts?: WatchOptions): () => void {
