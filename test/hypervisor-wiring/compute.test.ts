@@ -27,8 +27,10 @@ describe('a compute is a libvirt domain', () => {
     expect((await suite.hv.domainDescription(id)).image).toEqual({ path: '/var/lib/discovery/images/debian-12.qcow2', format: 'qcow2' });
   });
 
-  it('is only defined when created inactive', async () => {
+  it('a state given at creation is the server\'s: the domain runs; stopped, it is shut off', async () => {
     const { location, id } = await create(suite.occi, '/compute/', compute({ 'occi.compute.state': 'inactive' }));
+    expect(raw(suite.hv).state(id)).toBe(VIR_DOMAIN_STATE.RUNNING);
+    await act(suite.occi, location, 'stop', { method: 'poweroff' });
     expect(raw(suite.hv).state(id)).toBe(VIR_DOMAIN_STATE.SHUTOFF);
     expect((await attributesOf(suite.occi, location))['occi.compute.state']).toBe('inactive');
   });
@@ -82,7 +84,8 @@ describe('each action changes the domain\'s real state', () => {
   });
 
   it('an update of cores and memory resizes the domain', async () => {
-    const { location, id } = await create(suite.occi, '/compute/', compute({ 'occi.compute.state': 'inactive', 'occi.compute.cores': 1, 'occi.compute.memory': 1 }));
+    const { location, id } = await create(suite.occi, '/compute/', compute({ 'occi.compute.cores': 1, 'occi.compute.memory': 1 }));
+    await act(suite.occi, location, 'stop', { method: 'poweroff' });
     expect((await suite.occi.post(location, { attributes: { 'occi.compute.cores': 3, 'occi.compute.memory': 2 } })).status).toBe(200);
     expect(xmlResources(raw(suite.hv).xml(id, VIR_DOMAIN_XML_INACTIVE))).toMatchObject({ currentVcpus: 3, currentMemoryMiB: 2048 });
   });

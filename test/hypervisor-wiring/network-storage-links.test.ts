@@ -29,8 +29,9 @@ describe('networks are libvirt networks', () => {
     expect(raw(suite.hv).networkActive(name)).toBe(-1);
   });
 
-  it('created inactive is defined but not started; the host takes the first address of the network', async () => {
-    const { id } = await create(suite.occi, '/network/', { kind: NETWORK, mixins: [IPNETWORK], attributes: { 'occi.network.state': 'inactive', 'occi.network.address': '10.31.0.0/16' } });
+  it('taken down, it is defined but not started; the host takes the first address of the network', async () => {
+    const { location, id } = await create(suite.occi, '/network/', { kind: NETWORK, mixins: [IPNETWORK], attributes: { 'occi.network.address': '10.31.0.0/16' } });
+    await act(suite.occi, location, 'down');
     expect(raw(suite.hv).networkActive(`occi-${id}`)).toBe(0);
     expect(await suite.hv.networkXml(`occi-${id}`)).toContain("<ip address='10.31.0.1' prefix='16'>");
   });

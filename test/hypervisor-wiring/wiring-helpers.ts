@@ -3,6 +3,7 @@ import { LibvirtHypervisor } from '../../src/hypervisor/libvirt/libvirt-hypervis
 import { occiClient, type OcciClient } from '../helpers/client.js';
 import { startTestNode, type TestNode } from '../helpers/node.js';
 import { fixtureUri } from '../hypervisor/libvirt-helpers.js';
+import { entityPath } from '../helpers/occi-json.js';
 
 /** A suite's node on libvirt's test driver (fixture host `a`), started before and disposed after it. */
 export function useLibvirtNode(): { node: TestNode; occi: OcciClient; hv: LibvirtHypervisor } {
@@ -55,6 +56,6 @@ export async function attributesOf(occi: OcciClient, location: string): Promise<
 export async function storedAttributesOf(occi: OcciClient, location: string): Promise<Record<string, unknown> | undefined> {
   const collection = location.slice(0, location.lastIndexOf('/') + 1);
   const res = await occi.get(collection);
-  const found = (res.body.resources as Array<{ location: string; attributes: Record<string, unknown> }>).find((r) => r.location === location);
+  const found = (res.body.resources as Array<{ kind: string; id: string; attributes: Record<string, unknown> }>).find((r) => entityPath(r) === location);
   return found?.attributes;
 }

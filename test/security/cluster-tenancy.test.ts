@@ -6,6 +6,7 @@ import { ed25519PrivateKey, encodeEnvelope, ENVELOPE_HEADER } from '../../src/ht
 import type { ForwardedRequest } from '../../src/mesh/http-forwarding.js';
 import { COMPUTE, LARGE, MEDIUM_OR, NETWORK, NETWORKINTERFACE, SMALL, STORAGE } from './cluster-fixtures.js';
 import { type SecureNode, startSecureCluster } from './security-helpers.js';
+import { entityPath } from '../helpers/occi-json.js';
 
 const J = 'application/json';
 let cluster: Awaited<ReturnType<typeof startSecureCluster>>;
@@ -59,9 +60,9 @@ describe('tenant isolation through every node of a 3-node mesh', () => {
 
   it('collections are mesh-wide for the owner and the admin, and never show another tenant\'s entities', async () => {
     for (const n of nodes) {
-      const mine = (await call(n, 'GET', '/compute/', acme)).json().resources.map((r: { location: string }) => r.location);
+      const mine = (await call(n, 'GET', '/compute/', acme)).json().resources.map(entityPath);
       expect(mine.sort()).toEqual(expect.arrayContaining(computes));
-      const all = (await call(n, 'GET', '/compute/', admin)).json().resources.map((r: { location: string }) => r.location);
+      const all = (await call(n, 'GET', '/compute/', admin)).json().resources.map(entityPath);
       expect(all).toEqual(expect.arrayContaining(computes));
       const theirs = await call(n, 'GET', '/compute/', globex);
       expect(theirs.status).toBe(200);

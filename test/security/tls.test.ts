@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HSTS } from '../../src/http/security-headers.js';
 import { COMPUTE, OCCI_JSON, SMALL } from '../helpers/node.js';
 import { call, type LimitedNode, SECURITY_HEADER_VALUES, selfSignedCertificate, startLimitedNode } from './limit-helpers.js';
+import { entityPath } from '../helpers/occi-json.js';
 
 const tls = selfSignedCertificate();
 afterAll(() => tls.dispose());
@@ -85,7 +86,7 @@ describe('a mesh of TLS nodes', () => {
     expect(refused.headers['x-discovery-served-by']).toBe('tls-b');
     for (const [k, v] of Object.entries({ ...SECURITY_HEADER_VALUES, 'strict-transport-security': HSTS })) expect(refused.headers[k], `${k} on a relayed 400`).toBe(v);
     const list = await call(a.url, '/compute/', { ca: tls.ca });
-    expect(JSON.parse(list.body).resources.map((r: { location: string }) => r.location)).toContain(location);
+    expect(JSON.parse(list.body).resources.map(entityPath)).toContain(location);
     for (const [k, v] of Object.entries({ ...SECURITY_HEADER_VALUES, 'strict-transport-security': HSTS })) expect(list.headers[k], `${k} on a mesh-wide collection`).toBe(v);
 
     const updated = await call(a.url, location, { ca: tls.ca, method: 'POST', headers: { 'Content-Type': OCCI_JSON }, body: JSON.stringify({ attributes: { 'occi.core.title': 'renamed' } }) });
