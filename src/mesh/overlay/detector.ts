@@ -1,0 +1,230 @@
+/**
+ * SWIM failure detection over the links: every protocol period one neighbour is pinged; a missed
+ * ack is retried and checked through other neighbours linked to it (indirect probes) before it
+ * is suspected. Timeouts follow the neighbour's RTT and Lifeguard's local health.
+ */
+/*
+ * Only linked members are probed: each node watches its own neighbours, so the work per node is
+ * bounded whatever N. A neighbour's other neighbours (they say which in their view messages) are
+ * the helpers of indirect probes. A missed round without a single nack from the helpers raises
+ * this node's own health score (it may be the slow one), an answered probe lowers it. Acks and
+ * pings carry coordinates: every answered probe is also a Vivaldi sample.
+ */
+import type { MeshTimers, TimerHandle } from '../clock.js';
+import type { Coordinate, RandomSource } from '../vivaldi/coordinate.js';
+import type { OverlayConfig } from './config.js';
+import type { Membership } from './membership.js';
+import type { Awareness } from './suspicion.js';
+import type { OverlayMessage } from './types.js';
+
+export interface DetectorDeps {
+  selfKey: string;
+  config: OverlayConfig;
+  timers: MeshTimers;
+  random: RandomSource;
+  membership: Membership;
+  awareness: Awareness;
+  coordinate(): Coordinate;
+  /** Linked members, and whether one is linked. */
+  neighbours(): string[];
+  isLinked(key: string): boolean;
+  /** Neighbours that said they are linked to `target`. */
+  helpers(target: string): string[];
+  send(key: string, message: OverlayMessage): void;
+  /** An answered probe: its RTT (ms) and the neighbour's coordinate. */
+  sampled(key: string, rttMs: number, coordinate: Coordinate | null): void;
+  /** Smoothed RTT to a neighbour (ms), if measured. */
+  rttOf(key: string): number | undefined;
+}
+
+interface Round {
+  target: string;
+  acked: boolean;
+  /** Helpers asked, and whether any of them answered (ack or nack). */
+  asked: number;
+  heardFromHelper: boolean;
+}
+
+type Pending = { kind: 'own'; round: Round; sentAt: number; timer: TimerHandle } | { kind: 'relay'; requester: string; seq: number; timer: TimerHandle };
+
+export class Detector {
+  probes = 0;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private order: string[] = [];
+  private cursor = 0;
+  private timer: TimerHandle | null = null;
+  private sweeper: TimerHandle | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: DetectorDeps) {}
+
+  start(): void {
+    if (this.deps.config.probesPerRound <= 0 || this.timer || this.stopped) return;
+    this.schedule();
+    this.sweeper = this.deps.timers.setRepeating(this.deps.config.heartbeatMs, () => this.sweep());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.deps.timers.clearTimer(this.timer);
+    if (this.sweeper) this.deps.timers.clearTimer(this.sweeper);
+    for (const p of this.pending.values()) this.deps.timers.clearTimer(p.timer);
+    this.pending.clear();
+  }
+
+  /** Probes `key` now, out of turn (it was suspected elsewhere, or went silent). */
+  probeNow(key: string): void {
+    if (this.stopped || this.deps.config.probesPerRound <= 0 || !this.deps.isLinked(key)) return;
+    for (const p of this.pending.values()) if (p.kind === 'own' && p.round.target === key) return;
+    this.probe(key);
+  }
+
+  /** A probe message from `from`. */
+  receive(from: string, m: OverlayMessage): void {
+    const { membership } = this.deps;
+    switch (m.t) {
+      case 'ping':
+        membership.receive(m.g);
+        membership.heard(from, m.inc, m.c);
+        this.deps.send(from, { t: 'ack', seq: m.seq, inc: membership.incarnation, c: this.deps.coordinate(), g: membership.piggyback() });
+        return;
+      case 'ack':
+        membership.receive(m.g);
+        return this.acked(from, m.seq, m.inc, m.c);
+      case 'nack':
+        membership.receive(m.g);
+        return this.nacked(m.seq);
+      case 'ping-req':
+        membership.receive(m.g);
+        return this.relay(from, m.seq, m.target);
+      default:
+        return;
+    }
+  }
+
+  private schedule(): void {
+    const { config, awareness, timers } = this.deps;
+    this.timer = timers.setTimer(config.probeIntervalMs * awareness.multiplier, () => {
+      this.timer = null;
+      if (this.stopped) return;
+      for (let i = 0; i < config.probesPerRound; i++) {
+        const target = this.nextTarget();
+        if (target) this.probe(target);
+      }
+      this.schedule();
+    });
+  }
+
+  /** Round-robin over the neighbours, reshuffled after each pass (SWIM's probe order). */
+  private nextTarget(): string | undefined {
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.cursor < this.order.length) {
+        const key = this.order[this.cursor++]!;
+        if (this.deps.isLinked(key)) return key;
+      }
+      this.order = this.deps.neighbours();
+      for (let i = this.order.length - 1; i > 0; i--) {
+        const j = Math.floor(this.deps.random() * (i + 1));
+        [this.order[i], this.order[j]] = [this.order[j]!, this.order[i]!];
+      }
+      this.cursor = 0;
+    }
+    return undefined;
+  }
+
+  private timeoutFor(key: string): number {
+    const { config, awareness } = this.deps;
+    const rtt = this.deps.rttOf(key);
+    const base = rtt === undefined ? config.probeTimeoutMaxMs : Math.min(config.probeTimeoutMaxMs, Math.max(config.probeTimeoutMinMs, rtt * config.probeRttMultiplier));
+    return base * awareness.multiplier;
+  }
+
+  private probe(target: string): void {
+    this.probes++;
+    this.attempt({ target, acked: false, asked: 0, heardFromHelper: false }, 1);
+  }
+
+  private attempt(round: Round, attemptNo: number): void {
+    const { membership, timers, config } = this.deps;
+    const seq = ++this.seq;
+    const timeout = this.timeoutFor(round.target);
+    const timer = timers.setTimer(timeout, () => {
+      this.pending.delete(seq);
+      if (round.acked || this.stopped) return;
+      if (attemptNo === 1) this.askHelpers(round);
+      if (attemptNo < config.probeAttempts && this.deps.isLinked(round.target)) return this.attempt(round, attemptNo + 1);
+      this.failed(round);
+    });
+    this.pending.set(seq, { kind: 'own', round, sentAt: timers.now(), timer });
+    this.deps.send(round.target, { t: 'ping', seq, inc: membership.incarnation, c: this.deps.coordinate(), g: membership.piggyback() });
+  }
+
+  private askHelpers(round: Round): void {
+    const helpers = this.deps.helpers(round.target).filter((h) => h !== round.target).slice(0, this.deps.config.indirectChecks);
+    for (const helper of helpers) {
+      const seq = ++this.seq;
+      const timer = this.deps.timers.setTimer(this.timeoutFor(helper) + this.timeoutFor(round.target), () => this.pending.delete(seq));
+      this.pending.set(seq, { kind: 'own', round, sentAt: this.deps.timers.now(), timer });
+      this.deps.send(helper, { t: 'ping-req', seq, target: round.target, g: this.deps.membership.piggyback() });
+      round.asked++;
+    }
+  }
+
+  private failed(round: Round): void {
+    if (round.acked) return;
+    // Helpers were asked and none answered at all: this node is likely the one in trouble.
+    if (round.asked > 0 && !round.heardFromHelper) this.deps.awareness.change(1);
+    this.deps.membership.suspect(round.target);
+  }
+
+  private acked(from: string, seq: number, inc: number, coordinate: Coordinate | null): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    this.deps.timers.clearTimer(p.timer);
+    if (p.kind === 'relay') {
+      this.deps.send(p.requester, { t: 'ack', seq: p.seq, inc, c: null, g: this.deps.membership.piggyback() });
+      return;
+    }
+    const round = p.round;
+    if (from !== round.target) round.heardFromHelper = true;
+    if (round.acked) return;
+    round.acked = true;
+    this.deps.awareness.change(-1);
+    this.deps.membership.heard(round.target, inc, coordinate);
+    if (from === round.target) this.deps.sampled(from, this.deps.timers.now() - p.sentAt, coordinate);
+  }
+
+  private nacked(seq: number): void {
+    const p = this.pending.get(seq);
+    if (p?.kind === 'own') p.round.heardFromHelper = true;
+  }
+
+  /** A ping-req: ping the target for the requester, answer its ack or a nack. */
+  private relay(requester: string, seq: number, target: string): void {
+    const { membership, timers } = this.deps;
+    if (!this.deps.isLinked(target)) {
+      this.deps.send(requester, { t: 'nack', seq, g: membership.piggyback() });
+      return;
+    }
+    const own = ++this.seq;
+    const timer = timers.setTimer(this.timeoutFor(target), () => {
+      this.pending.delete(own);
+      this.deps.send(requester, { t: 'nack', seq, g: membership.piggyback() });
+    });
+    this.pending.set(own, { kind: 'relay', requester, seq, timer });
+    this.deps.send(target, { t: 'ping', seq: own, inc: membership.incarnation, c: this.deps.coordinate(), g: membership.piggyback() });
+  }
+
+  /** A linked member silent for longer than `heartbeatTimeoutMs` is probed out of turn. */
+  private sweep(): void {
+    const { membership, config, timers } = this.deps;
+    const now = timers.now();
+    for (const key of this.deps.neighbours()) {
+      const last = membership.lastSeen(key);
+      if (last !== undefined && now - last > config.heartbeatTimeoutMs) this.probeNow(key);
+    }
+  }
+
+}

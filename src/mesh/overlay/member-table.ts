@@ -1,0 +1,213 @@
+/**
+ * The members a node knows of, on the directory's ring: alive and suspected ones, tombstones of
+ * the dead, and which part of the ring this node knows completely (its window).
+ */
+/*
+ * Bounded: beyond `maxKnownMembers` a random member is forgotten, never one of the ring window
+ * (the √N members on each side of this node's position, which the directory needs complete), the
+ * ring contacts (two per arc of the ring, so that any key is one hop from a member whose window
+ * covers it), nor those the caller protects (neighbours, nearest members). Until a member was
+ * forgotten, the table believes it knows everyone.
+ */
+import type { Coordinate, RandomSource } from '../vivaldi/coordinate.js';
+import { memberPosition, RING_SIZE, type MemberInfo } from './types.js';
+
+export interface MemberRecord {
+  readonly key: string;
+  readonly pos: number;
+  info: MemberInfo;
+  coordinate: Coordinate | null;
+  status: 'alive' | 'suspect';
+  inc: number;
+  joinedAt: number;
+  lastSeen: number;
+}
+
+/** Contacts kept per arc of the ring. */
+const CONTACTS_PER_ARC = 2;
+
+export class MemberTable {
+  private readonly byKey = new Map<string, MemberRecord>();
+  /** Keys of the members and of this node, by ring position (ascending), and those positions. */
+  private readonly ringKeys: string[];
+  private readonly ringPos: number[];
+  private readonly tombstones = new Map<string, { inc: number; at: number }>();
+  private readonly selfPos: number;
+  /** Members forgotten to stay within the bound: from the first one on, the window is what is known for sure. */
+  forgotten = 0;
+
+  constructor(
+    readonly selfKey: string,
+    private readonly opts: { maxKnownMembers: number; ringWindowMin: number; random: RandomSource },
+  ) {
+    this.selfPos = memberPosition(selfKey);
+    this.ringKeys = [selfKey];
+    this.ringPos = [this.selfPos];
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get(key: string): MemberRecord | undefined {
+    return this.byKey.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.byKey.has(key);
+  }
+
+  values(): IterableIterator<MemberRecord> {
+    return this.byKey.values();
+  }
+
+  keys(): IterableIterator<string> {
+    return this.byKey.keys();
+  }
+
+  /** Adds or replaces a record; then forgets one unprotected member when over the bound. */
+  put(record: MemberRecord, protect: (key: string) => boolean): void {
+    if (!this.byKey.has(record.key)) this.insertRing(record.key, record.pos);
+    this.byKey.set(record.key, record);
+    this.tombstones.delete(record.key);
+    if (this.byKey.size > this.opts.maxKnownMembers) this.forgetOne(protect);
+  }
+
+  /** Removes a member, leaving a tombstone at `inc`. */
+  remove(key: string, inc: number, now: number): MemberRecord | undefined {
+    const record = this.byKey.get(key);
+    this.tombstones.set(key, { inc, at: now });
+    if (!record) return undefined;
+    this.byKey.delete(key);
+    this.removeRing(key, record.pos);
+    return record;
+  }
+
+  /** The incarnation at which `key` was declared dead or left, while its tombstone lasts. */
+  tombstone(key: string): number | undefined {
+    return this.tombstones.get(key)?.inc;
+  }
+
+  /** Drops tombstones older than `maxAgeMs`. */
+  sweepTombstones(now: number, maxAgeMs: number): void {
+    for (const [key, t] of this.tombstones) if (now - t.at > maxAgeMs) this.tombstones.delete(key);
+  }
+
+  /** Estimated mesh size: the members known when none was forgotten, else the density of the ring near this node. */
+  estimate(): number {
+    const n = this.ringKeys.length;
+    if (this.forgotten === 0) return n;
+    const w = Math.min(this.opts.ringWindowMin, Math.floor((n - 1) / 2));
+    if (w < 1) return n;
+    const i = this.selfIndex();
+    const from = this.ringPos[(i - w + n) % n]!;
+    const to = this.ringPos[(i + w) % n]!;
+    const arc = to >= from ? to - from : to + RING_SIZE - from;
+    return Math.max(n, Math.round((2 * w * RING_SIZE) / Math.max(arc, 1)));
+  }
+
+  /** Members on each side of this node that it keeps: at least `ringWindowMin`, √N beyond. */
+  windowHalf(): number {
+    return Math.max(this.opts.ringWindowMin, Math.ceil(Math.sqrt(this.estimate())));
+  }
+
+  /** Whether this node surely knows the `replicas` members that follow `pos` on the ring. */
+  covers(pos: number, replicas: number): boolean {
+    const n = this.ringKeys.length;
+    if (this.forgotten === 0) return true;
+    const w = this.windowHalf();
+    const i = this.selfIndex();
+    const j = this.lowerBound(pos) % n;
+    const ahead = (j - i + n) % n;
+    const behind = (i - j + n) % n;
+    return ahead + replicas - 1 <= w || behind <= w - replicas;
+  }
+
+  /** The `count` members (this node included) at or after `pos` on the ring. */
+  successors(pos: number, count: number): string[] {
+    const n = this.ringKeys.length;
+    const start = this.lowerBound(pos);
+    const out: string[] = [];
+    for (let k = 0; k < Math.min(count, n); k++) out.push(this.ringKeys[(start + k) % n]!);
+    return out;
+  }
+
+  /** The `half` members on each side of `pos` (this node included): a window centred there. */
+  around(pos: number, half: number): string[] {
+    const n = this.ringKeys.length;
+    const start = this.lowerBound(pos);
+    const out = new Set<string>();
+    for (let k = -half; k < half && out.size < n; k++) out.add(this.ringKeys[(((start + k) % n) + n) % n]!);
+    return [...out];
+  }
+
+  /** The known member (this node included) just before `pos`: the one whose window is most likely to cover it. */
+  closestPreceding(pos: number): string {
+    const n = this.ringKeys.length;
+    return this.ringKeys[(this.lowerBound(pos) - 1 + n) % n]!;
+  }
+
+  /** Whether `key` lies in this node's window or is a ring contact: forgetting it would cost the directory. */
+  isStructural(key: string): boolean {
+    const record = this.byKey.get(key);
+    if (!record) return false;
+    const n = this.ringKeys.length;
+    const w = this.windowHalf();
+    const i = this.selfIndex();
+    const j = this.indexOfKey(key, record.pos);
+    if ((j - i + n) % n <= w || (i - j + n) % n <= w) return true;
+    // Contact: among the first of its arc, the ring being cut in 2w arcs.
+    const arcs = 2 * w;
+    const arcStart = Math.floor((Math.floor((record.pos * arcs) / RING_SIZE) * RING_SIZE) / arcs);
+    return j - this.lowerBound(arcStart) < CONTACTS_PER_ARC && j >= this.lowerBound(arcStart);
+  }
+
+  private forgetOne(protect: (key: string) => boolean): void {
+    const n = this.ringKeys.length;
+    const start = Math.floor(this.opts.random() * n);
+    for (let k = 0; k < n; k++) {
+      const key = this.ringKeys[(start + k) % n]!;
+      if (key === this.selfKey || protect(key) || this.isStructural(key)) continue;
+      const record = this.byKey.get(key)!;
+      this.byKey.delete(key);
+      this.removeRing(key, record.pos);
+      this.forgotten++;
+      return;
+    }
+  }
+
+  private selfIndex(): number {
+    return this.indexOfKey(this.selfKey, this.selfPos);
+  }
+
+  /** First ring index whose position is ≥ pos (may equal the length). */
+  private lowerBound(pos: number): number {
+    let lo = 0;
+    let hi = this.ringPos.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.ringPos[mid]! < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private indexOfKey(key: string, pos: number): number {
+    let i = this.lowerBound(pos);
+    while (i < this.ringKeys.length && this.ringKeys[i] !== key) i++;
+    return i;
+  }
+
+  private insertRing(key: string, pos: number): void {
+    const i = this.lowerBound(pos);
+    this.ringKeys.splice(i, 0, key);
+    this.ringPos.splice(i, 0, pos);
+  }
+
+  private removeRing(key: string, pos: number): void {
+    const i = this.indexOfKey(key, pos);
+    if (i >= this.ringKeys.length) return;
+    this.ringKeys.splice(i, 1);
+    this.ringPos.splice(i, 1);
+  }
+}

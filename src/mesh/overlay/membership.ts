@@ -1,0 +1,250 @@
+/**
+ * SWIM membership: the states of the members this node knows of, the rules that order updates
+ * (incarnations; suspect over alive, dead over suspect), refutation of suspicions about itself,
+ * Lifeguard suspicions, piggybacked gossip and push-pull anti-entropy.
+ */
+/*
+ * Every update that changes what this node knows is gossiped on: piggybacked on the probes and
+ * acks it sends, `gossipRetransmitMult` × ⌈log10(N+1)⌉ times. An update about a member the table
+ * does not keep (the bound) is still passed on once, remembered in a small cache of recent news,
+ * so the epidemic reaches every node. Push-pull sends the requester the members of its ring
+ * window as this node knows them and a random sample; a joining node syncs with the member before
+ * its own ring position, whose window covers its own.
+ */
+import { LRUCache } from 'lru-cache';
+import type { MeshTimers } from '../clock.js';
+import type { Coordinate, RandomSource } from '../vivaldi/coordinate.js';
+import type { OverlayConfig } from './config.js';
+import { GossipQueue } from './gossip-queue.js';
+import type { MemberRecord, MemberTable } from './member-table.js';
+import { Awareness, Suspicion } from './suspicion.js';
+import { memberPosition, type Liveness, type MemberInfo, type OverlayMessage, type Update } from './types.js';
+
+/** What membership tells the layers above it. */
+export interface MembershipListener {
+  joined(record: MemberRecord): void;
+  updated(record: MemberRecord): void;
+  left(record: MemberRecord, reason: string): void;
+  /** A member this node did not keep died or left: its directory records are void. */
+  gone(key: string): void;
+  /** This node started suspecting `key` (a local probe failed, or another node's suspicion was relayed). */
+  suspected(key: string, by: string): void;
+}
+
+export interface MembershipDeps {
+  selfKey: string;
+  config: OverlayConfig;
+  timers: MeshTimers;
+  random: RandomSource;
+  table: MemberTable;
+  awareness: Awareness;
+  coordinate(): Coordinate;
+  /** Sends on a link only; `sendTo` dials one when needed. */
+  send(key: string, message: OverlayMessage): void;
+  sendTo(key: string, message: OverlayMessage): void;
+  /** Members the table must not forget (neighbours, nearest). */
+  protect(key: string): boolean;
+  listener: MembershipListener;
+}
+
+const RANK: Record<Liveness, number> = { alive: 0, suspect: 1, dead: 2, left: 2 };
+/** Recent news about members the table does not keep. */
+const NEWS_CACHE = 256;
+
+export class Membership {
+  /** This node's incarnation: seconds of the clock at start, so that a restarted node outranks its tombstone. */
+  private inc: number;
+  private ownInfo: MemberInfo;
+  private readonly gossip: GossipQueue;
+  private readonly news = new LRUCache<string, { inc: number; rank: number; seq: number }>({ max: NEWS_CACHE });
+  private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion }>();
+  private leaving = false;
+  private lastInfoGossip = Number.NEGATIVE_INFINITY;
+  private pendingInfo = false;
+
+  constructor(
+    private readonly deps: MembershipDeps,
+    info: MemberInfo,
+    startInc: number,
+  ) {
+    this.inc = startInc;
+    this.ownInfo = { ...info };
+    this.gossip = new GossipQueue(() => deps.config.gossipRetransmitMult * Math.ceil(Math.log10(deps.table.estimate() + 1)));
+  }
+
+  get info(): MemberInfo {
+    return { ...this.ownInfo };
+  }
+
+  get incarnation(): number {
+    return this.inc;
+  }
+
+  /** This node's alive update, as gossiped. */
+  self(): Update {
+    return { key: this.deps.selfKey, s: this.leaving ? 'left' : 'alive', inc: this.inc, info: this.ownInfo, c: this.deps.coordinate() };
+  }
+
+  /** Updates to piggyback on one message. */
+  piggyback(): Update[] {
+    return this.gossip.take(this.deps.config.gossipMaxItems);
+  }
+
+  /** Changes what this node announces: gossiped at once, then at most every `infoGossipIntervalMs`. */
+  announce(change: Partial<Omit<MemberInfo, 'seq'>>): void {
+    this.ownInfo = { ...this.ownInfo, ...change, seq: this.ownInfo.seq + 1 };
+    const now = this.deps.timers.now();
+    const wait = this.lastInfoGossip + this.deps.config.infoGossipIntervalMs - now;
+    if (wait <= 0) return this.spreadInfo();
+    if (this.pendingInfo) return;
+    this.pendingInfo = true;
+    this.deps.timers.setTimer(wait, () => this.spreadInfo());
+  }
+
+  /** Says goodbye: the next messages carry this node's `left`. */
+  leave(): Update {
+    this.leaving = true;
+    const update = this.self();
+    this.gossip.push(update);
+    return update;
+  }
+
+  /** Applies updates received from `from` (gossip or sync). */
+  receive(updates: readonly Update[]): void {
+    for (const u of updates) this.apply(u);
+  }
+
+  /** A linked member answered: it is alive at least at `inc`. */
+  heard(key: string, inc: number, coordinate: Coordinate | null): void {
+    const r = this.deps.table.get(key);
+    if (!r) return;
+    r.lastSeen = this.deps.timers.now();
+    if (coordinate) r.coordinate = coordinate;
+    if (inc > r.inc) this.apply({ key, s: 'alive', inc, info: r.info, c: coordinate });
+  }
+
+  /** This node's own probes failed: it suspects `key`. */
+  suspect(key: string): void {
+    const r = this.deps.table.get(key);
+    if (r) this.apply({ key, s: 'suspect', inc: r.inc, by: this.deps.selfKey });
+  }
+
+  /** When a message from member `key` last arrived (mesh clock, ms). */
+  lastSeen(key: string): number | undefined {
+    return this.deps.table.get(key)?.lastSeen;
+  }
+
+  isSuspected(key: string): boolean {
+    return this.suspicions.has(key);
+  }
+
+  /** Push-pull: what to send `to`: this node, the members of `to`'s ring window as known here, a random sample. */
+  syncFor(to: string, reply: boolean): OverlayMessage {
+    const { table, config } = this.deps;
+    const pos = memberPosition(to);
+    const half = table.windowHalf();
+    const chosen = new Set<string>(table.around(pos, half));
+    const all = [...table.keys()];
+    for (let i = 0; i < config.syncSample && all.length > 0; i++) chosen.add(all.splice(Math.floor(this.deps.random() * all.length), 1)[0]!);
+    chosen.delete(to);
+    chosen.delete(this.deps.selfKey);
+    const members: Update[] = [this.self()];
+    for (const k of chosen) {
+      const r = table.get(k);
+      if (r) members.push({ key: r.key, s: r.status, inc: r.inc, info: r.info, c: r.coordinate });
+    }
+    return { t: 'sync', reply, members };
+  }
+
+  /** Forgets every suspicion timer (the node stops). */
+  stop(): void {
+    for (const { suspicion } of this.suspicions.values()) suspicion.cancel();
+    this.suspicions.clear();
+  }
+
+  private spreadInfo(): void {
+    this.pendingInfo = false;
+    this.lastInfoGossip = this.deps.timers.now();
+    this.gossip.push(this.self());
+  }
+
+  private apply(u: Update): void {
+    if (u.key === this.deps.selfKey) return this.aboutSelf(u);
+    const { table, timers } = this.deps;
+    const r = table.get(u.key);
+    if (!r) return this.aboutUnknown(u);
+    if (u.s === 'alive') {
+      const newer = u.inc > r.inc || (u.inc === r.inc && r.status === 'alive' && (u.info?.seq ?? -1) > r.info.seq);
+      if (!newer) return;
+      r.inc = u.inc;
+      r.status = 'alive';
+      r.lastSeen = timers.now();
+      if (u.c) r.coordinate = u.c;
+      const changed = u.info !== undefined && u.info.seq !== r.info.seq;
+      if (u.info) r.info = u.info;
+      this.endSuspicion(u.key);
+      this.gossip.push(u);
+      if (changed) this.deps.listener.updated(r);
+      return;
+    }
+    if (u.inc < r.inc || (u.inc === r.inc && RANK[u.s] < RANK[r.status])) return;
+    if (u.s === 'suspect') return this.suspicionOf(r, u);
+    table.remove(u.key, u.inc, timers.now());
+    this.endSuspicion(u.key);
+    this.gossip.push(u);
+    this.deps.listener.left(r, u.s === 'left' ? 'left' : 'dead');
+  }
+
+  private suspicionOf(r: MemberRecord, u: Update): void {
+    const by = u.by ?? '';
+    const current = this.suspicions.get(r.key);
+    if (current && current.inc === u.inc) {
+      if (current.suspicion.confirm(by)) this.gossip.push(u);
+      return;
+    }
+    current?.suspicion.cancel();
+    r.status = 'suspect';
+    r.inc = u.inc;
+    const { config, timers } = this.deps;
+    const suspicion = new Suspicion(timers, config.suspicionMinMs, config.suspicionMaxMs, config.suspicionConfirmations, by, () =>
+      this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }),
+    );
+    this.suspicions.set(r.key, { inc: u.inc, suspicion });
+    this.gossip.push(u);
+    this.deps.listener.suspected(r.key, by);
+  }
+
+  private endSuspicion(key: string): void {
+    this.suspicions.get(key)?.suspicion.cancel();
+    this.suspicions.delete(key);
+  }
+
+  private aboutSelf(u: Update): void {
+    if (u.s === 'alive' || this.leaving || u.inc < this.inc) return;
+    // Refute: a higher incarnation outranks the suspicion; being suspected says this node may be the slow one.
+    this.inc = u.inc + 1;
+    this.deps.awareness.change(1);
+    this.gossip.push(this.self());
+  }
+
+  private aboutUnknown(u: Update): void {
+    const { table, timers } = this.deps;
+    const rank = RANK[u.s];
+    const seq = u.info?.seq ?? -1;
+    const seen = this.news.get(u.key);
+    if (seen && (u.inc < seen.inc || (u.inc === seen.inc && (rank < seen.rank || (rank === seen.rank && seq <= seen.seq))))) return;
+    this.news.set(u.key, { inc: u.inc, rank, seq });
+    if (u.s !== 'alive' && u.s !== 'suspect') {
+      this.gossip.push(u);
+      this.deps.listener.gone(u.key);
+      return;
+    }
+    const tomb = table.tombstone(u.key);
+    if (u.s !== 'alive' || !u.info || (tomb !== undefined && u.inc <= tomb)) return;
+    const now = timers.now();
+    const record: MemberRecord = { key: u.key, pos: memberPosition(u.key), info: u.info, coordinate: u.c ?? null, status: 'alive', inc: u.inc, joinedAt: now, lastSeen: now };
+    table.put(record, (k) => this.deps.protect(k) || k === u.key);
+    this.gossip.push(u);
+    if (table.has(u.key)) this.deps.listener.joined(record);
+  }
+}

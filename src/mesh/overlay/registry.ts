@@ -1,0 +1,236 @@
+/**
+ * The directory: records (who holds an entity, a tenant's usage on a node, …) kept by the
+ * `directoryReplicas` successors of their key on the ring (consistent hashing), found in a
+ * bounded number of hops whatever N, replicated and handed over on churn.
+ */
+/*
+ * Why this design: a lookup by scatter-gather costs N messages; Hyperswarm's DHT costs O(log N)
+ * iterative hops per lookup and holds announcements, not values. Here a node knows its ring window
+ * completely (member-table.ts) and two contacts per arc of the ring, so it either knows the
+ * keepers of a key (one hop: ask them in turn) or knows a member just before the key whose window
+ * does (two hops). Records are soft state: publishers republish them every
+ * `directoryRefreshMs`, keepers drop what is not republished within three periods, drop at once
+ * the records of a member that died or left, and hand their records to a member that joins
+ * among a key's keepers. Every operation is asynchronous with callbacks (no promises), so the
+ * simulator runs it on its own clock.
+ */
+import type { MeshTimers, TimerHandle } from '../clock.js';
+import type { OverlayConfig } from './config.js';
+import type { MemberTable } from './member-table.js';
+import { keyPosition, type DirectoryRecord, type OverlayMessage } from './types.js';
+
+/** A lookup forwarded more often than this is abandoned (a loop, or a view still converging). */
+export const MAX_LOOKUP_HOPS = 6;
+
+export interface FindResult {
+  /** Whether a keeper answered (an empty answer from a keeper means: no record). */
+  ok: boolean;
+  records: DirectoryRecord[];
+  /** Nodes asked one after another to get the answer. */
+  hops: number;
+  /** More records follow the last one (paging by publisher key). */
+  more: boolean;
+}
+
+export interface RegistryDeps {
+  selfKey: string;
+  config: OverlayConfig;
+  timers: MeshTimers;
+  table: MemberTable;
+  sendTo(key: string, message: OverlayMessage): void;
+}
+
+interface Kept {
+  value: string;
+  expires: number;
+}
+
+export class Registry {
+  private readonly kept = new Map<string, Map<string, Kept>>();
+  /** Last keepers computed for each kept key: a change means a handover. */
+  private readonly keepersOf = new Map<string, string[]>();
+  private readonly own = new Map<string, string>();
+  private readonly asks = new Map<number, { done: (r: FindResult) => void; timer: TimerHandle }>();
+  private qid = 0;
+  private refresher: TimerHandle | null = null;
+  private rebalance: TimerHandle | null = null;
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  start(): void {
+    const every = this.deps.config.directoryRefreshMs;
+    this.refresher ??= this.deps.timers.setRepeating(every, () => this.refresh());
+  }
+
+  stop(): void {
+    if (this.refresher) this.deps.timers.clearTimer(this.refresher);
+    if (this.rebalance) this.deps.timers.clearTimer(this.rebalance);
+    this.refresher = this.rebalance = null;
+    for (const a of this.asks.values()) this.deps.timers.clearTimer(a.timer);
+    this.asks.clear();
+  }
+
+  /** Records kept here (all keys). */
+  get size(): number {
+    let n = 0;
+    for (const m of this.kept.values()) n += m.size;
+    return n;
+  }
+
+  /** Publishes this node's record under `key` (replacing its previous one). */
+  publish(key: string, value = ''): void {
+    this.own.set(key, value);
+    this.route({ key, by: this.deps.selfKey, value, ttl: 3 * this.deps.config.directoryRefreshMs }, 0);
+  }
+
+  /** Withdraws this node's record under `key`. */
+  withdraw(key: string): void {
+    if (!this.own.delete(key)) return;
+    this.route({ key, by: this.deps.selfKey, value: '', ttl: 0 }, 0);
+  }
+
+  published(key: string): boolean {
+    return this.own.has(key);
+  }
+
+  /** The records under `key` (publishers after `after`, at most `limit`). */
+  find(key: string, done: (r: FindResult) => void, after = '', limit = 1000): void {
+    this.resolve(key, after, limit, 0, done);
+  }
+
+  /** Drops the records of a member that died or left. */
+  forgetPublisher(by: string): void {
+    for (const [key, records] of this.kept) if (records.delete(by) && records.size === 0) this.kept.delete(key);
+  }
+
+  /** The members near this node on the ring changed: keys may have new keepers (debounced). */
+  membersChanged(): void {
+    this.rebalance ??= this.deps.timers.setTimer(1000, () => {
+      this.rebalance = null;
+      this.handOver();
+    });
+  }
+
+  receive(from: string, m: OverlayMessage): void {
+    if (m.t === 'put') {
+      for (const r of m.records) this.route(r, m.hops);
+    } else if (m.t === 'find') {
+      this.resolve(m.key, m.after, m.limit, m.hops, (r) => this.deps.sendTo(from, { t: 'found', qid: m.qid, hops: r.hops, ok: r.ok, more: r.more, records: r.records }));
+    } else if (m.t === 'found') {
+      const ask = this.asks.get(m.qid);
+      if (!ask) return;
+      this.asks.delete(m.qid);
+      this.deps.timers.clearTimer(ask.timer);
+      ask.done({ ok: m.ok, records: m.records, hops: m.hops, more: m.more });
+    }
+  }
+
+  /** Stores a record when this node keeps its key, and sends it towards (or on to) its other keepers. */
+  private route(record: DirectoryRecord, hops: number): void {
+    const pos = keyPosition(record.key);
+    const { table, config, selfKey } = this.deps;
+    const keepers = table.successors(pos, config.directoryReplicas);
+    if (keepers.includes(selfKey)) this.store(record);
+    // Copies between keepers travel with the hop budget spent: they are never sent on.
+    if (hops >= MAX_LOOKUP_HOPS) return;
+    if (!table.covers(pos, config.directoryReplicas)) {
+      const next = table.closestPreceding(pos);
+      if (next !== selfKey) return this.deps.sendTo(next, { t: 'put', qid: 0, hops: hops + 1, records: [record] });
+    }
+    for (const keeper of keepers) if (keeper !== selfKey) this.deps.sendTo(keeper, { t: 'put', qid: 0, hops: MAX_LOOKUP_HOPS, records: [record] });
+  }
+
+  private store(record: DirectoryRecord): void {
+    let records = this.kept.get(record.key);
+    if (record.ttl <= 0) {
+      if (records?.delete(record.by) && records.size === 0) this.kept.delete(record.key);
+      return;
+    }
+    if (!records) {
+      records = new Map();
+      this.kept.set(record.key, records);
+      this.keepersOf.set(record.key, this.deps.table.successors(keyPosition(record.key), this.deps.config.directoryReplicas));
+    }
+    records.set(record.by, { value: record.value, expires: this.deps.timers.now() + record.ttl });
+  }
+
+  private local(key: string, after: string, limit: number): { records: DirectoryRecord[]; more: boolean } {
+    const now = this.deps.timers.now();
+    const records = this.kept.get(key);
+    if (!records) return { records: [], more: false };
+    const live = [...records].filter(([by, r]) => r.expires > now && by > after).sort(([a], [b]) => (a < b ? -1 : 1));
+    const page = live.slice(0, limit).map(([by, r]) => ({ key, by, value: r.value, ttl: r.expires - now }));
+    return { records: page, more: live.length > limit };
+  }
+
+  /**
+   * Answers a lookup. A keeper asked by another node answers its own part; the node that asks
+   * (the origin, or a member whose window covers the key) goes through the keepers in turn until
+   * one has records; a node that does not know the keepers passes the lookup to the member
+   * before the key.
+   */
+  private resolve(key: string, after: string, limit: number, hops: number, done: (r: FindResult) => void): void {
+    const pos = keyPosition(key);
+    const { table, config, selfKey } = this.deps;
+    const keepers = table.successors(pos, config.directoryReplicas);
+    const isKeeper = keepers.includes(selfKey);
+    if (isKeeper) {
+      const own = this.local(key, after, limit);
+      if (hops > 0 || own.records.length > 0) return done({ ok: true, ...own, hops });
+    } else if (!table.covers(pos, config.directoryReplicas) && hops < MAX_LOOKUP_HOPS) {
+      const next = table.closestPreceding(pos);
+      if (next !== selfKey) return this.ask(next, key, after, limit, hops + 1, done);
+    }
+    const others = keepers.filter((k) => k !== selfKey);
+    let answered = isKeeper;
+    let reached = hops;
+    const tryNext = (i: number): void => {
+      if (i >= others.length) return done({ ok: answered, records: [], more: false, hops: reached });
+      this.ask(others[i]!, key, after, limit, hops + i + 1, (r) => {
+        reached = Math.max(reached, r.hops);
+        answered ||= r.ok;
+        if (r.ok && r.records.length > 0) return done({ ...r, hops: reached });
+        tryNext(i + 1);
+      });
+    };
+    tryNext(0);
+  }
+
+  private ask(to: string, key: string, after: string, limit: number, hops: number, done: (r: FindResult) => void): void {
+    const qid = ++this.qid;
+    const timer = this.deps.timers.setTimer(this.deps.config.lookupTimeoutMs / 2, () => {
+      this.asks.delete(qid);
+      done({ ok: false, records: [], hops, more: false });
+    });
+    this.asks.set(qid, { done, timer });
+    this.deps.sendTo(to, { t: 'find', qid, hops, key, after, limit });
+  }
+
+  private refresh(): void {
+    const now = this.deps.timers.now();
+    for (const [key, records] of this.kept) {
+      for (const [by, r] of records) if (r.expires <= now) records.delete(by);
+      if (records.size === 0) this.kept.delete(key);
+    }
+    for (const [key, value] of this.own) this.route({ key, by: this.deps.selfKey, value, ttl: 3 * this.deps.config.directoryRefreshMs }, 0);
+  }
+
+  /** Sends each kept key's records to its new keepers; forgets keys this node no longer keeps. */
+  private handOver(): void {
+    const now = this.deps.timers.now();
+    for (const [key, records] of this.kept) {
+      const keepers = this.deps.table.successors(keyPosition(key), this.deps.config.directoryReplicas);
+      const before = this.keepersOf.get(key) ?? [];
+      const fresh = keepers.filter((k) => !before.includes(k) && k !== this.deps.selfKey);
+      this.keepersOf.set(key, keepers);
+      if (fresh.length > 0) {
+        const out = [...records].map(([by, r]) => ({ key, by, value: r.value, ttl: r.expires - now }));
+        for (const k of fresh) this.deps.sendTo(k, { t: 'put', qid: 0, hops: MAX_LOOKUP_HOPS, records: out });
+      }
+      if (!keepers.includes(this.deps.selfKey)) {
+        this.kept.delete(key);
+        this.keepersOf.delete(key);
+      }
+    }
+  }
+}
