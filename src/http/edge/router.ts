@@ -120,6 +120,9 @@ export class MeshEdge implements MeshCollections {
     const fromMember = mark !== undefined;
     const admitted = mark?.admitted;
     const { service, cloud } = this.opts;
+    // A compute's console (GET /compute/{id}/console) is read on the node whose host runs it.
+    const consoleOf = /^\/compute\/([^/]+)\/console$/.exec(req.path)?.[1]?.toLowerCase();
+    if (consoleOf !== undefined) return !fromMember && !service.holds(consoleOf) && this.holders.forwardToHolder(consoleOf, req, res);
     const target = service.resolve(req.path);
     if (target?.type === 'entity') {
       const id = target.id.toLowerCase();
