@@ -9,6 +9,8 @@ import { SIM_URI, SimulatedHypervisor, type SimulatedHypervisorOptions } from '.
 export const DEFAULT_LIBVIRT_URI = 'test:///default';
 /** The host's own daemon, for real guests. */
 export const SYSTEM_LIBVIRT_URI = 'qemu:///system';
+/** Environment variable: seconds a guest asked to stop may take before it is powered off (default 30). */
+export const STOP_TIMEOUT_ENV = 'DISCOVERY_STOP_TIMEOUT_S';
 /** The one command that sets up a real-guest node (README). */
 const REAL_GUEST_SETUP = './scripts/up.sh --qemu';
 
@@ -102,7 +104,9 @@ export async function openHypervisor(
     const hypervisor = await LibvirtHypervisor.open(DEFAULT_LIBVIRT_URI, opts.libvirt);
     return { hypervisor, kind: 'libvirt', description: `libvirt ${DEFAULT_LIBVIRT_URI} (default, libvirt0 found; ${await realGuestsHint(opts.libvirt?.library)})` };
   }
-  const hypervisor = await LibvirtHypervisor.open(uri, opts.libvirt);
+  const stopTimeout = Number(process.env[STOP_TIMEOUT_ENV]);
+  const libvirt = Number.isFinite(stopTimeout) && stopTimeout > 0 ? { stopTimeoutMs: stopTimeout * 1000, ...opts.libvirt } : opts.libvirt;
+  const hypervisor = await LibvirtHypervisor.open(uri, libvirt);
   const description = `libvirt ${uri} (${hypervisor.connection.mode} calls)`;
   if (hypervisor.layout === undefined) return { hypervisor, kind: 'libvirt', description };
   const images = await hypervisor.images();

@@ -39,7 +39,8 @@ describe('a compute is a real guest', () => {
 
   it('a guest that powers itself off behind the gateway shows inactive', async () => {
     const { location } = await createGuest(suite, { userData: '#!/bin/sh\nsleep 2\necho "the user-data script powers the guest off"\nsync\npoweroff -f\n' });
-    await waitForConsole(suite.occi, location, (c) => c.includes('the user-data script powers the guest off'));
+    // The script's own line, not the console's echo of the user data ("discovery: user-data: …").
+    await waitForConsole(suite.occi, location, (c) => /^the user-data script powers the guest off$/m.test(c));
     const deadline = Date.now() + 30_000;
     while ((await stateOf(suite.occi, location)) !== 'inactive' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
     expect(await stateOf(suite.occi, location)).toBe('inactive');
