@@ -1,17 +1,16 @@
 /**
- * `npm run simulate -- --hosts N --vms M --duration s --scheduler dvms[,centralized,...] --seed k [--out dir]`
- * Progress on stderr (a bar on a terminal, periodic lines otherwise); one JSON object on stdout:
- * the metrics of the scheduler, or `{ "runs": [...] }` when several are compared.
+ * `npm run simulate -- --hosts H --vms V --duration S --seed K --scheduler dvms,entropy,snooze,centralized
+ *   --monitoring 1 --topology vendor/rtt/countries.csv [--out DIR]`
+ * One JSON line per scheduler on stdout; a progress bar per scheduler on stderr when both streams
+ * are terminals; `--out DIR` writes per-host traces, the timelines and SVG charts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MultiBar, Presets } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { SchedulerError } from '../scheduler/errors.js';
-import { metricsTable, traceCsv, violationSvg } from '../scheduler/sim/report.js';
-import { SCHEDULERS, SIM_DEFAULTS, simulate, type SchedulerName, type SimResult } from '../scheduler/sim/simulate.js';
-
-const PROGRESS_LINE_EVERY = 0.1;
-const BAR_WIDTH = 30;
+import { metricsTable, timelineSvg, traceCsv, violationSvg } from '../scheduler/sim/report.js';
+import { SCHEDULERS, SIM_DEFAULTS, simulate, type SchedulerName, type SimOptions, type SimResult } from '../scheduler/sim/simulate.js';
 
 const num = (v: string): number => {
   const n = Number(v);
@@ -19,90 +18,95 @@ const num = (v: string): number => {
   return n;
 };
 
-function progress(name: string): (f: number) => void {
-  const tty = process.stderr.isTTY === true;
-  let nextLine = 0;
-  const t0 = performance.now();
-  return (f) => {
-    const elapsed = ((performance.now() - t0) / 1000).toFixed(1);
-    if (tty) {
-      const filled = Math.round(f * BAR_WIDTH);
-      process.stderr.write(`\r${name.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${(f * 100).toFixed(0).padStart(3)}% ${elapsed}s`);
-      if (f >= 1) process.stderr.write('\n');
-    } else if (f >= nextLine || f >= 1) {
-      process.stderr.write(`${name}: ${(f * 100).toFixed(0)}% simulated, ${elapsed}s wall\n`);
-      nextLine = Math.min(1, f + PROGRESS_LINE_EVERY);
-    }
+/** Command-line flag → simulator option, with its help; defaults come from SIM_DEFAULTS. */
+const NUMERIC_FLAGS: readonly [flag: string, option: keyof SimOptions, help: string][] = [
+  ['--hosts <n>', 'hosts', 'number of hosts'],
+  ['--vms <n>', 'vms', 'number of VMs'],
+  ['--duration <s>', 'durationS', 'simulated seconds'],
+  ['--seed <k>', 'seed', 'random seed'],
+  ['--monitoring <s>', 'monitoringS', 'hosts sample and report every s seconds (0: at once)'],
+  ['--host-cpu <pct>', 'hostCpu', 'host CPU capacity, % of a core'],
+  ['--host-mem <mib>', 'hostMem', 'host memory, MiB'],
+  ['--vm-cpu <pct>', 'vmCpu', 'VM CPU demand at 100 % load'],
+  ['--vm-mem <mib>', 'vmMem', 'VM memory, MiB'],
+  ['--load-mean <pct>', 'loadMean', 'mean load'],
+  ['--load-sd <pct>', 'loadSd', 'load standard deviation'],
+  ['--load-period <s>', 'loadPeriodS', 'λ = vms / period load changes per second'],
+  ['--bandwidth <MBps>', 'bandwidthMBps', 'network bandwidth for migrations and messages, MB/s'],
+  ['--dirty-rate <MBps>', 'dirtyRateMBps', 'memory a VM dirties per second at 100 % load, MB/s'],
+  ['--max-downtime <ms>', 'maxDowntimeMs', 'pre-copy stops when the rest fits in this downtime'],
+  ['--crashes <n>', 'crashes', 'host crashes to inject'],
+  ['--jitter <ms>', 'jitterMs', 'extra random delay per DVMS message'],
+  ['--solve-budget <ms>', 'solveBudgetMs', 'DVMS solver budget per event'],
+  ['--min-partition <n>', 'minPartitionSize', 'DVMS partitions grow to this size before they solve'],
+  ['--entropy-period <s>', 'entropyPeriodS', 'entropy loop period'],
+  ['--snooze-group <n>', 'snoozeGroupSize', 'hosts per snooze group manager'],
+  ['--snooze-period <s>', 'snoozePeriodS', 'snooze group managers loop period'],
+  ['--central-period <s>', 'centralPeriodS', 'centralized heuristic loop period'],
+  ['--central-budget <ms>', 'centralBudgetMs', 'centralized heuristic solver budget'],
+  ['--underload <fraction>', 'underload', 'DVMS underload threshold (0 = off)'],
+  ['--headroom <fraction>', 'headroom', 'solver CPU headroom on touched nodes (dvms, centralized)'],
+];
+
+const camel = (flag: string): string => (flag.split(' ')[0] ?? '').replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** A bar per scheduler when stdout and stderr are terminals; nothing otherwise. */
+function progressBars(names: readonly string[]): { track(name: string): (f: number) => void; stop(): void } {
+  if (!process.stderr.isTTY || !process.stdout.isTTY) return { track: () => () => undefined, stop: () => undefined };
+  const bars = new MultiBar({ format: '{name} [{bar}] {percentage}% simulated | {duration_formatted}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+  const width = Math.max(...names.map((n) => n.length));
+  return {
+    track(name) {
+      const bar = bars.create(100, 0, { name: name.padEnd(width) });
+      return (f) => bar.update(Math.round(f * 100));
+    },
+    stop: () => bars.stop(),
   };
 }
 
 export function main(argv: string[]): void {
-  const program = new Command()
-    .name('simulate')
-    .description('Simulate DVMS and baseline schedulers on a synthetic infrastructure')
-    .option('--hosts <n>', 'number of hosts', num, SIM_DEFAULTS.hosts)
-    .option('--vms <n>', 'number of VMs', num, SIM_DEFAULTS.vms)
-    .option('--duration <s>', 'simulated seconds', num, SIM_DEFAULTS.durationS)
+  const program = new Command().name('simulate').description('Simulate DVMS and the baseline schedulers on the same infrastructure, loads and network');
+  for (const [flag, option, help] of NUMERIC_FLAGS) program.option(flag, help, num, SIM_DEFAULTS[option] as number);
+  program
     .option('--scheduler <names>', `comma list of ${SCHEDULERS.join(', ')}`, 'dvms')
-    .option('--seed <k>', 'random seed', num, SIM_DEFAULTS.seed)
-    .option('--out <dir>', 'write per-host CSV traces and an SVG chart')
-    .option('--host-cpu <pct>', 'host CPU capacity, % of a core', num, SIM_DEFAULTS.hostCpu)
-    .option('--host-mem <mib>', 'host memory, MiB', num, SIM_DEFAULTS.hostMem)
-    .option('--vm-cpu <pct>', 'VM CPU demand at 100 % load', num, SIM_DEFAULTS.vmCpu)
-    .option('--vm-mem <mib>', 'VM memory, MiB', num, SIM_DEFAULTS.vmMem)
-    .option('--load-mean <pct>', 'mean load', num, SIM_DEFAULTS.loadMean)
-    .option('--load-sd <pct>', 'load standard deviation', num, SIM_DEFAULTS.loadSd)
-    .option('--load-period <s>', 'λ = vms / period load changes per second', num, SIM_DEFAULTS.loadPeriodS)
-    .option('--bandwidth <MBps>', 'migration bandwidth, MB/s', num, SIM_DEFAULTS.bandwidthMBps)
-    .option('--crashes <n>', 'host crashes to inject', num, SIM_DEFAULTS.crashes)
-    .option('--topology <random|csv>', 'random plane or an RTT matrix CSV', SIM_DEFAULTS.topology)
-    .option('--jitter <ms>', 'extra random delay per message', num, SIM_DEFAULTS.jitterMs)
+    .option('--topology <random|csv>', 'random plane, or an RTT matrix CSV whose sites the hosts spread over', SIM_DEFAULTS.topology)
+    .option('--manager-site <id>', 'site of the central manager and group leader (default: nearest every host)', SIM_DEFAULTS.managerSite)
     .option('--solve-time <wall|model>', 'charge real solver time or a deterministic model', SIM_DEFAULTS.solveTime)
-    .option('--solve-budget <ms>', 'DVMS solver budget per event', num, SIM_DEFAULTS.solveBudgetMs)
-    .option('--central-period <s>', 'centralized loop period', num, SIM_DEFAULTS.centralPeriodS)
-    .option('--central-budget <ms>', 'centralized solver budget', num, SIM_DEFAULTS.centralBudgetMs)
-    .option('--underload <fraction>', 'DVMS underload threshold (0 = off)', num, SIM_DEFAULTS.underload)
-    .option('--headroom <fraction>', 'solver CPU headroom on touched nodes', num, SIM_DEFAULTS.headroom)
+    .option('--out <dir>', 'write traces, timelines and SVG charts')
     .option('--table', 'also print a table on stderr', false);
   program.parse(argv);
   const o = program.opts<Record<string, string | number | boolean | undefined>>();
   const names = String(o.scheduler).split(',').map((s) => s.trim()).filter(Boolean);
   for (const n of names) if (!(SCHEDULERS as readonly string[]).includes(n)) throw SchedulerError.INVALID_OPTION(`unknown scheduler ${n}`);
   if (o.solveTime !== 'wall' && o.solveTime !== 'model') throw SchedulerError.INVALID_OPTION('--solve-time must be wall or model');
-  const options = {
-    hosts: Number(o.hosts),
-    vms: Number(o.vms),
-    durationS: Number(o.duration),
-    seed: Number(o.seed),
-    hostCpu: Number(o.hostCpu),
-    hostMem: Number(o.hostMem),
-    vmCpu: Number(o.vmCpu),
-    vmMem: Number(o.vmMem),
-    loadMean: Number(o.loadMean),
-    loadSd: Number(o.loadSd),
-    loadPeriodS: Number(o.loadPeriod),
-    bandwidthMBps: Number(o.bandwidth),
-    crashes: Number(o.crashes),
+  const options: Partial<SimOptions> = {
     topology: String(o.topology),
-    jitterMs: Number(o.jitter),
-    solveTime: o.solveTime as 'wall' | 'model',
-    solveBudgetMs: Number(o.solveBudget),
-    centralPeriodS: Number(o.centralPeriod),
-    centralBudgetMs: Number(o.centralBudget),
-    underload: Number(o.underload),
-    headroom: Number(o.headroom),
+    managerSite: String(o.managerSite),
+    solveTime: o.solveTime,
+    ...Object.fromEntries(NUMERIC_FLAGS.map(([flag, option]) => [option, Number(o[camel(flag)])])),
   };
+  const bars = progressBars(names);
   const results: { name: SchedulerName; result: SimResult }[] = [];
-  for (const name of names as SchedulerName[]) results.push({ name, result: simulate(options, name, progress(name)) });
+  try {
+    for (const name of names as SchedulerName[]) {
+      const result = simulate(options, name, bars.track(name));
+      results.push({ name, result });
+      process.stdout.write(`${JSON.stringify(result.metrics)}\n`);
+    }
+  } finally {
+    bars.stop();
+  }
   if (typeof o.out === 'string') {
     mkdirSync(o.out, { recursive: true });
-    for (const r of results) writeFileSync(join(o.out, `trace-${r.name}.csv`), traceCsv(r.result.trace));
+    for (const r of results) {
+      writeFileSync(join(o.out, `trace-${r.name}.csv`), traceCsv(r.result.trace));
+      writeFileSync(join(o.out, `timeline-${r.name}.svg`), timelineSvg([{ name: r.name, timeline: r.result.timeline }]));
+    }
+    writeFileSync(join(o.out, 'violation-over-time.svg'), timelineSvg(results.map((r) => ({ name: r.name, timeline: r.result.timeline }))));
     writeFileSync(join(o.out, 'violation-per-host.svg'), violationSvg(results.map((r) => ({ name: r.name, trace: r.result.trace }))));
-    writeFileSync(join(o.out, 'metrics.json'), `${JSON.stringify(results.map((r) => ({ ...r.result.metrics, details: r.result.details })), null, 2)}\n`);
+    writeFileSync(join(o.out, 'metrics.json'), `${JSON.stringify(results.map((r) => ({ ...r.result.metrics, details: r.result.details, timeline: r.result.timeline })), null, 2)}\n`);
   }
   if (o.table) process.stderr.write(`${metricsTable(results.map((r) => r.result.metrics))}\n`);
-  const metrics = results.map((r) => r.result.metrics);
-  process.stdout.write(`${JSON.stringify(metrics.length === 1 ? metrics[0] : { runs: metrics })}\n`);
 }
 
 try {

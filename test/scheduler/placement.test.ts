@@ -85,7 +85,7 @@ function modelOf(nodes: Record<string, [number, number]>, vms: Array<[VmSpec, st
 /** Solves with the model's placement rules and checks the plan against them; the final hosts. */
 function solveWith(m: Model, distance?: (a: string, b: string) => number, withRules = true): { status: string; host: Map<string, string> } {
   const cs: Constraint[] = withRules ? placementConstraints(m.vms.values(), [...m.nodes.keys()], distance) : [];
-  const r = solve(m, cs, { rng: seededRandom(1) });
+  const r = solve(m, cs, { rng: seededRandom(1), exact: { timeLimitMs: 5_000 } });
   if (r.status !== 'solved' || !r.plan) return { status: r.status, host: new Map() };
   expect(checkPlan(m, r.plan, cs)).toEqual([]);
   return { status: r.status, host: replay(m, r.plan).host };

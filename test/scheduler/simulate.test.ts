@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/scheduler/errors.js';
-import { metricsTable, traceCsv, violationSvg } from '../../src/scheduler/sim/report.js';
+import { precopyMs } from '../../src/scheduler/sim/migration.js';
+import { messageBytes, SimNetwork } from '../../src/scheduler/sim/network.js';
+import { metricsTable, timelineSvg, traceCsv, violationSvg } from '../../src/scheduler/sim/report.js';
 import { simulate, type SimMetrics } from '../../src/scheduler/sim/simulate.js';
 import { parseRttCsv } from '../../src/scheduler/sim/topology.js';
 import { EventQueue } from '../../src/scheduler/sim/event-queue.js';
 import { COUNTRIES_RTT_MATRIX } from '../../src/mesh/rtt-matrix.js';
 
 const small = { hosts: 24, vms: 240, durationS: 300, solveTime: 'model' as const };
-const withoutWall = (m: SimMetrics): Omit<SimMetrics, 'wall_s'> => {
-  const { wall_s: _w, ...rest } = m;
+const withoutWall = (m: SimMetrics): Omit<SimMetrics, 'wall_s' | 'peak_rss_mib'> => {
+  const { wall_s: _w, peak_rss_mib: _r, ...rest } = m;
   return rest;
 };
 
@@ -33,20 +35,48 @@ describe('simulator', () => {
     expect(withoutWall(c.metrics)).not.toEqual(withoutWall(a.metrics));
   });
 
-  it('every scheduler beats doing nothing on violation time', () => {
+  it('every scheduler beats doing nothing on violation time, and none beats the migration floor', () => {
     const none = simulate({ ...small, seed: 1 }, 'none').metrics;
     expect(none.violation_s).toBeGreaterThan(0);
-    expect(none.events).toBe(0);
-    for (const s of ['dvms', 'dvms-ring', 'centralized'] as const) {
+    expect(none.events).toBeGreaterThan(0);
+    expect(none.migrations).toBe(0);
+    for (const s of ['dvms', 'dvms-ring', 'entropy', 'snooze', 'centralized'] as const) {
       const m = simulate({ ...small, seed: 1 }, s).metrics;
       expect(m.violation_s).toBeLessThan(none.violation_s);
       expect(m.migrations).toBeGreaterThan(0);
       expect(m.partition_max).toBeLessThanOrEqual(24);
+      expect(m.migration_floor_s).toBeGreaterThan(0);
+      expect(m.violation_s).toBeGreaterThanOrEqual(m.migration_floor_s);
     }
   });
 
+  it('detects overloads only at the monitoring samples: a longer period costs violation time', () => {
+    const at = (monitoringS: number): SimMetrics => simulate({ ...small, seed: 5, monitoringS }, 'dvms').metrics;
+    const instant = at(0);
+    const slow = at(5);
+    expect(slow.events).toBeGreaterThan(0);
+    expect(slow.violation_s).toBeGreaterThan(instant.violation_s);
+  });
+
+  it('charges the network: messages take the latency plus their transfer, migrations their pre-copy rounds', () => {
+    const copy = { bandwidthMBps: 125, dirtyMBps: 0, maxDowntimeMs: 300, maxRounds: 30 };
+    expect(precopyMs(1024, copy)).toBeCloseTo((1024 * 1.048576 * 1000) / 125, 6);
+    // A VM that dirties memory takes more rounds; one that dirties faster than the link never converges and stops after maxRounds.
+    expect(precopyMs(1024, { ...copy, dirtyMBps: 50 })).toBeGreaterThan(precopyMs(1024, copy) * 1.5);
+    expect(precopyMs(1024, { ...copy, dirtyMBps: 500, maxRounds: 3 })).toBeCloseTo(4 * precopyMs(1024, copy), 6);
+    const q = new EventQueue();
+    let arrived = -1;
+    const net = new SimNetwork({ queue: q, latencyMs: () => 10, isAlive: () => true, bandwidthMBps: 1 });
+    net.transport(1).onMessage(() => {
+      arrived = q.now;
+    });
+    net.transport(0).send('h1', { type: 'keepalive', pid: 'p', epoch: 1 });
+    for (let e = q.next(1e6); e; e = q.next(1e6)) e.fn();
+    expect(arrived).toBeCloseTo(10 + messageBytes({ type: 'keepalive', pid: 'p', epoch: 1 }) / 1000, 9);
+  });
+
   it('restarts the VMs of crashed hosts (dvms and centralized)', () => {
-    for (const s of ['dvms', 'centralized'] as const) {
+    for (const s of ['dvms', 'entropy', 'snooze', 'centralized'] as const) {
       const r = simulate({ ...small, seed: 2, crashes: 2, hostCpu: 1200 }, s);
       expect(r.trace.filter((t) => !t.alive)).toHaveLength(2);
       expect(r.details.lost_vms).toBe(0);
@@ -74,6 +104,9 @@ describe('simulator', () => {
     expect(csv.trim().split('\n')).toHaveLength(25);
     const svg = violationSvg([{ name: 'dvms', trace: r.trace }]);
     expect(svg).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
-    expect(metricsTable([r.metrics])).toContain('violation_per_host_s');
+    expect(metricsTable([r.metrics])).toContain('violation_per_event_s');
+    expect(r.timeline).toHaveLength(201);
+    expect(r.timeline.at(-1)?.violation_s).toBeCloseTo(r.metrics.violation_s, 1);
+    expect(timelineSvg([{ name: 'dvms', timeline: r.timeline }])).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
   });
 });

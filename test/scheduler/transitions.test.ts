@@ -26,6 +26,13 @@ function busyRun(seed: number, jitterMs: number, ring: boolean): DvmsHarness {
       if (victim >= 0) h.crash(victim);
     });
   }
+  // A leader that just handed over crashes before the new leader's probe reaches it (a probe times out).
+  let handedOver = false;
+  h.onTransition.push((node, _from, input, to) => {
+    if (handedOver || input !== 'joined' || to !== 'member' || h.queue.now < 3_000) return;
+    handedOver = true;
+    h.queue.after(0, () => h.crash(Number(node.slice(1))));
+  });
   h.run(25_000);
   for (let v = 0; v < 96; v++) h.cluster.setLoad(v, 10, h.queue.now / 1000);
   h.run(90_000);

@@ -1,7 +1,7 @@
 /** What the modules of a NodeAgent share: its options and defaults, its ports, its reservation and lead, and the inputs it reacts to. */
 import type { Constraint } from '../constraints/index.js';
 import { SchedulerError } from '../errors.js';
-import type { Model, VmSpec } from '../model.js';
+import type { Model } from '../model.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import type { SolveOptions, SolveResult } from '../solver/solve.js';
 import type { DvmsEvent, DvmsMessage, NodeSnapshot, PartitionInfo } from './messages.js';
@@ -86,8 +86,6 @@ export interface NodeAgentOptions {
    * `minimum_partition_size`: more nodes, better placements).
    */
   minPartitionSize?: number;
-  /** Cost of migrating a VM, that plans minimise (default: its memory). */
-  migrationCost?: (vm: VmSpec) => number;
   /**
    * CPU fraction the solver keeps free on the nodes a plan touches while the partition is smaller
    * than `headroomMaxPartition`; bigger partitions accept plans that fill nodes to capacity.
@@ -128,6 +126,8 @@ export interface Lead {
   keepalive: TimerHandle | null;
   /** The node asked to join and lead (handover). */
   candidate: string | null;
+  /** The exact solver has had its say on this partition (the last resort before its events are unsolvable). */
+  exactTried: boolean;
   exec: LeadExecution | null;
 }
 
@@ -224,12 +224,7 @@ export class AgentCore {
     this.constraints = options.constraints ?? [];
     this.observer = options.observer ?? {};
     this.rng = options.rng ?? seededRandom(hashSeed(options.id));
-    const migrationCost = options.migrationCost;
-    this.solveOptions = {
-      timeBudgetMs: DEFAULT_SOLVE_BUDGET_MS,
-      ...(migrationCost ? { cost: (vm: string, m: Model) => { const spec = m.vms.get(vm); return spec ? migrationCost(spec) : 1; } } : {}),
-      ...options.solve,
-    };
+    this.solveOptions = { timeBudgetMs: DEFAULT_SOLVE_BUDGET_MS, ...options.solve };
     this.underloadThreshold = options.underloadThreshold ?? DEFAULT_UNDERLOAD_THRESHOLD;
     this.underloadMaxPartition = options.underloadMaxPartition ?? DEFAULT_UNDERLOAD_MAX_PARTITION;
     this.probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;

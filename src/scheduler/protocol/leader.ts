@@ -37,7 +37,7 @@ export function acceptJoin(core: AgentCore, { from, message }: InputOf<'join'>):
 }
 
 function becomeLeader(core: AgentCore, info: PartitionInfo): void {
-  const lead: Lead = { info, phase: 'probing', states: new Map(), awaiting: new Set(), timer: null, keepalive: null, candidate: null, exec: null };
+  const lead: Lead = { info, phase: 'probing', states: new Map(), awaiting: new Set(), timer: null, keepalive: null, candidate: null, exec: null, exactTried: false };
   core.lead = lead;
   const tick = (): void => {
     if (core.lead !== lead || core.closed) return;
@@ -106,8 +106,12 @@ function solveCollected(core: AgentCore, lead: Lead): void {
   solvePartition(core);
 }
 
-/** Solves the partition's problem; the result is used once its compute delay has passed (`solve-done`). */
-function solvePartition(core: AgentCore): void {
+/**
+ * Solves the partition's problem; the result is used once its compute delay has passed (`solve-done`).
+ * The greedy search alone while the partition may still grow (a hop costs less than an exact
+ * solve); with the exact solver as its fallback once it is the last resort.
+ */
+function solvePartition(core: AgentCore, lastResort = false): void {
   const lead = core.lead;
   if (!lead) return;
   const { model, drains, problem } = partitionProblem(lead.states, lead.info.events, core.underloadThreshold);
@@ -116,7 +120,7 @@ function solvePartition(core: AgentCore): void {
     return;
   }
   lead.phase = 'solving';
-  if (lead.info.rounds === 0 && lead.states.size < core.minPartitionSize) {
+  if (!lastResort && lead.info.rounds === 0 && lead.states.size < core.minPartitionSize) {
     // Too small to solve yet: grow first (as an unsolved partition does).
     lead.timer = core.env.setTimer(0, () => core.dispatch({ type: 'solve-done', lead, result: NOT_SOLVED, model }));
     return;
@@ -125,7 +129,8 @@ function solvePartition(core: AgentCore): void {
   const headroom = lead.states.size < core.headroomMaxPartition ? core.headroom : 0;
   // The placement rules the partition's VMs carry (snapshots and admissions keep VmSpec.placement).
   const placement = placementConstraints(model.vms.values(), [...model.nodes.keys()], core.distance);
-  const result = solve(model, [...core.constraints, ...placement, ...drains], { ...core.solveOptions, headroom, rng: core.rng, now: () => core.env.wallNow() });
+  const exact = lastResort ? (core.solveOptions.exact ?? {}) : false;
+  const result = solve(model, [...core.constraints, ...placement, ...drains], { ...core.solveOptions, exact, headroom, rng: core.rng, now: () => core.env.wallNow() });
   const wallMs = core.env.wallNow() - t0;
   const chargedMs = core.env.computeDelay(wallMs, result.work);
   core.observer.solverRun?.({ node: core.id, pid: lead.info.pid, partitionSize: lead.states.size, wallMs, chargedMs, status: result.status });
@@ -142,10 +147,18 @@ export function applySolution(core: AgentCore, lead: Lead, plan: Plan, model: Mo
   );
 }
 
-/** No plan after every round: the events are unsolvable, and the members wait a back-off before raising new ones. */
+/**
+ * No plan after every round: the exact solver decides on the last states (a feasible partition is
+ * not given up); then the events are unsolvable, and the members wait a back-off before raising new ones.
+ */
 export function giveUp(core: AgentCore): void {
   const lead = core.lead;
   if (!lead) return;
+  if (!lead.exactTried && lead.states.size > 0) {
+    lead.exactTried = true;
+    solvePartition(core, true);
+    return;
+  }
   const now = core.env.now();
   for (const e of lead.info.events) if (e.kind !== 'underload') core.observer.eventUnsolvable?.(e, lead.info.members.length, now);
   core.backoffUntil = now + core.unsolvableBackoffMs;

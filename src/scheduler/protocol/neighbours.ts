@@ -8,6 +8,15 @@ import { coordinateDistance } from '../constraints/latency-groups.js';
 
 export const DEFAULT_NEAREST = 64;
 export const DEFAULT_CACHE_SIZE = 16_384;
+/** Below any measurable distance (ms): only orders nodes at the same distance. */
+const TIE_BREAK = 1e-6;
+
+/** FNV-1a of a string, from a seed. */
+function hash(s: string, seed = 2166136261): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
 
 export interface NeighbourOrder {
   /** The index-th neighbour of `initiator`, or undefined past the end. May repeat a node. */
@@ -67,9 +76,12 @@ export class VivaldiOrder implements NeighbourOrder {
     if (hit) return hit;
     // Partial selection of the k smallest distances, bounded by the node count.
     const best: { id: string; d: number }[] = [];
+    const seed = hash(initiator);
     for (const id of this.ids) {
       if (id === initiator) continue;
-      const d = this.distance(initiator, id);
+      // Nodes at the same distance (hosts of one site) come in an order of the initiator's own,
+      // so that the neighbours of a site do not all ask the same few nodes first.
+      const d = this.distance(initiator, id) + TIE_BREAK * (hash(id, seed) / 4294967296);
       if (best.length < this.k) {
         best.push({ id, d });
         if (best.length === this.k) best.sort((a, b) => a.d - b.d);

@@ -47,8 +47,8 @@ export const TRANSITIONS: TransitionTable = {
   // A partition grows: the leader asks a free node to join and lead.
   join: { free: to(acceptJoin, 'probing', STAY), ...inStates(BUSY, to(refuseJoin, STAY)) },
   joined: { handover: to(handedOver, 'member', STAY) },
-  bounce: { handover: to(bounced, STAY, 'merging', 'waiting', 'free') },
-  'handover-timeout': { handover: to(handoverTimedOut, STAY, 'merging', 'waiting', 'free') },
+  bounce: { handover: to(bounced, STAY, 'merging', 'waiting', 'solving', 'free') },
+  'handover-timeout': { handover: to(handoverTimedOut, STAY, 'merging', 'waiting', 'solving', 'free') },
 
   // The leader collects its members' states (adopting those of a merged partition), then solves.
   probe: inStates(OPEN, to(answerProbe, STAY, 'member')),
@@ -57,7 +57,7 @@ export const TRANSITIONS: TransitionTable = {
   adopted: { probing: to<'adopted'>(collectState, STAY, 'solving', 'free') },
   stale: { probing: to(dropStale, STAY, 'solving', 'free') },
   'probe-timeout': { probing: to(probeTimedOut, 'solving', 'free') },
-  'solve-done': { solving: to(afterSolve, 'applying', 'handover', 'merging', 'waiting', 'free') },
+  'solve-done': { solving: to(afterSolve, STAY, 'applying', 'handover', 'merging', 'waiting', 'free') },
 
   // Without a plan after a whole order: merge into an older partition, or wait for a new round.
   merge: {
@@ -65,8 +65,8 @@ export const TRANSITIONS: TransitionTable = {
     probing: to(absorbMerge, STAY, 'solving', 'free'),
     waiting: to(absorbMerge, STAY, 'probing', 'solving', 'free'),
   },
-  'merge-reject': { merging: to(mergeRejected, 'waiting', 'free') },
-  'merge-timeout': { merging: to(mergeTimedOut, 'waiting', 'free') },
+  'merge-reject': { merging: to(mergeRejected, 'waiting', 'solving', 'free') },
+  'merge-timeout': { merging: to(mergeTimedOut, 'waiting', 'solving', 'free') },
   'retry-due': { waiting: to(retry, 'probing', 'solving', 'free') },
 
   // The plan, step by step; its end dissolves the partition.

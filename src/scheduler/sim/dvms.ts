@@ -6,6 +6,8 @@ import { seededRandom, type RandomSource } from '../random.js';
 import type { SimContext } from './context.js';
 import { SimNetwork } from './network.js';
 
+const MODELLED_EXACT_LIMIT_MS = 10_000;
+
 export interface DvmsDriver {
   readonly network: SimNetwork;
   /** A host crashed with these VMs: its agent stops, and `detector` reports the loss after the detection delay. */
@@ -23,8 +25,7 @@ export function runDvms(ctx: SimContext, scheduler: 'dvms' | 'dvms-ring', rng: R
     order = new VivaldiOrder(ids, { coordinates: coords });
   } else order = new VivaldiOrder(ids, { distance: (a, b) => topology.rttMs(SimNetwork.index(a), SimNetwork.index(b)) });
   const network = new SimNetwork({ queue, latencyMs: topology.latencyMs, jitterMs: options.jitterMs, rng, isAlive: alive, bandwidthMBps: options.bandwidthMBps });
-  // What a migration moves: the memory and what the VM dirties during the copy (its load sets the rate).
-  const migrationCost = (vm: VmSpec): number => ctx.migrationMs(Number(vm.id.slice(1)), 0, 0) * options.bandwidthMBps;
+
   const observer: AgentObserver = {
     eventCreated: () => {
       stats.events++;
@@ -56,9 +57,9 @@ export function runDvms(ctx: SimContext, scheduler: 'dvms' | 'dvms-ring', rng: R
         neighbours: order,
         observer,
         rng: seededRandom((options.seed * 31 + h) >>> 0),
-        solve: { timeBudgetMs: options.solveBudgetMs },
+        // With a modelled solve time the exact fallback gets a limit it never reaches, so that a run is the same for a seed.
+        solve: { timeBudgetMs: options.solveBudgetMs, ...(options.solveTime === 'model' ? { exact: { timeLimitMs: MODELLED_EXACT_LIMIT_MS } } : {}) },
         minPartitionSize: options.minPartitionSize,
-        migrationCost,
         underloadThreshold: options.underload,
         headroom: options.headroom,
       }),

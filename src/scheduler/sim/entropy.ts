@@ -3,8 +3,8 @@
  * manager, repair mode (only the VMs of overloaded hosts may move), an exact solver that minimises
  * the reconfiguration cost under a time limit of min(30 s, hosts / 8 s), its real solve time
  * charged to the clock. The exact solver here is the 0-1 program on HiGHS (solver/exact.ts); the
- * destinations offered to it are the hosts with the most free CPU, four per movable VM (at least
- * 16), which keeps the program within what HiGHS solves at 10,000 hosts.
+ * destinations offered to it are the hosts with the most free CPU, two per overloaded host or VM to
+ * start (at least 16), which keeps the program within what HiGHS solves at 10,000 hosts.
  */
 import type { Model, NodeSpec, VmSpec } from '../model.js';
 import { solveExact } from '../solver/exact.js';
@@ -14,7 +14,7 @@ import { runManager } from './manager-loop.js';
 
 export const ENTROPY_MAX_TIME_LIMIT_S = 30;
 export const ENTROPY_HOSTS_PER_SECOND = 8;
-const DESTINATIONS_PER_MOVABLE_VM = 4;
+const DESTINATIONS_PER_PROBLEM = 2;
 const MIN_DESTINATIONS = 16;
 
 /** Entropy's time limit for an infrastructure of `hosts` hosts, ms. */
@@ -33,10 +33,9 @@ export function repairModel(model: Model, overloaded: readonly string[]): Model 
     else residents.set(node, [vm]);
   }
   const over = new Set(overloaded.filter((n) => model.nodes.has(n)));
-  const movable = [...over].reduce((sum, n) => sum + (residents.get(n)?.length ?? 0), model.ready.size);
   const free = (n: NodeSpec): number => n.cpu - (used.get(n.id) ?? 0);
   const others = [...model.nodes.values()].filter((n) => !over.has(n.id)).sort((a, b) => free(b) - free(a));
-  const chosen = [...over, ...others.slice(0, Math.max(MIN_DESTINATIONS, DESTINATIONS_PER_MOVABLE_VM * movable)).map((n) => n.id)];
+  const chosen = [...over, ...others.slice(0, Math.max(MIN_DESTINATIONS, DESTINATIONS_PER_PROBLEM * (over.size + model.ready.size))).map((n) => n.id)];
   const nodes = new Map(chosen.map((id) => [id, model.nodes.get(id) as NodeSpec] as const));
   const vms = new Map<string, VmSpec>();
   const host = new Map<string, string>();

@@ -199,6 +199,13 @@ function attempt(st: SolverState, encoded: readonly Encoded[], cost: Float64Arra
     }
     if (!st.overloaded(n)) continue;
     const vms = [...(st.residents[n] ?? [])].filter((v) => st.pinned[v] !== 1);
+    // Even attempts first try the cheapest single VM that relieves the node alone (the usual best plan: one migration).
+    const single = ctx.attempt % 2 === 0 ? cheapestSingle(st, n, vms, cost) : -1;
+    if (single >= 0) {
+      st.unplace(single);
+      enqueue(single);
+      continue;
+    }
     const key = (v: number): number => ((cost[v] ?? 0) / Math.max(1e-6, st.demCpu[v] ?? 0)) * noise();
     const keys = new Map(vms.map((v) => [v, key(v)] as const));
     vms.sort((a, b) => (keys.get(a) ?? 0) - (keys.get(b) ?? 0));
@@ -255,6 +262,20 @@ function attempt(st: SolverState, encoded: readonly Encoded[], cost: Float64Arra
   }
   if (queue.length > 0) return null;
   return Int32Array.from(st.host);
+}
+
+/** The cheapest VM whose removal alone brings node n within its target (the one that relieves most among equals), or −1. */
+function cheapestSingle(st: SolverState, n: number, vms: readonly number[], cost: Float64Array): number {
+  const cpuExcess = (st.usedCpu[n] ?? 0) - (st.targetCpu[n] ?? 0);
+  const memExcess = (st.usedMem[n] ?? 0) - (st.capMem[n] ?? 0);
+  let best = -1;
+  for (const v of vms) {
+    if ((st.demCpu[v] ?? 0) + 1e-9 < cpuExcess || (st.demMem[v] ?? 0) + 1e-9 < memExcess) continue;
+    const c = cost[v] ?? 0;
+    const b = cost[best] ?? 0;
+    if (best < 0 || c < b - 1e-9 || (c <= b + 1e-9 && (st.demCpu[v] ?? 0) > (st.demCpu[best] ?? 0))) best = v;
+  }
+  return best;
 }
 
 /** A node where evicting unlocked VMs smaller than v makes room for it. */

@@ -29,6 +29,8 @@ export class DvmsHarness {
   readonly solved: number[] = [];
   /** Transitions the agents took, counted by `input: from -> to`. */
   readonly transitions = new Map<string, number>();
+  /** Called on every transition an agent takes (after it is counted). */
+  readonly onTransition: ((node: string, from: string, input: string, to: string) => void)[] = [];
   migrations = 0;
   unsolvable = 0;
   merges = 0;
@@ -99,9 +101,10 @@ export class DvmsHarness {
       partitionMerged: () => {
         this.merges++;
       },
-      transition: (_node, from, input, to) => {
+      transition: (node, from, input, to) => {
         const key = `${input}: ${from} -> ${to}`;
         this.transitions.set(key, (this.transitions.get(key) ?? 0) + 1);
+        for (const fn of this.onTransition) fn(node, from, input, to);
       },
     };
     const ids = Array.from({ length: o.hosts }, (_, h) => `h${h}`);
@@ -128,7 +131,7 @@ export class DvmsHarness {
           handoverTimeoutMs: 500,
           execTimeoutMs: 5_000,
           // Saturated runs send many partitions to the exact fallback: a short limit keeps them fast.
-          solve: { exact: { timeLimitMs: 30 } },
+          solve: { exact: { maxNodes: 4, timeLimitMs: 20 } },
           ...o.agent,
         }),
     );
