@@ -1,7 +1,7 @@
 /**
  * Local cluster on loopback:
  *   npm run cluster -- --nodes <n> [--base-port 8081] [--rtt <matrix.csv> --sites a,b,c] [--data <dir>]
- *                      [--hypervisor sim:///?cores=2&memoryMiB=4096] [--capacity <cores,MiB>] [--auth none|token]
+ *                      [--hypervisor sim:///?cores=2&memoryMiB=4096 | qemu] [--capacity <cores,MiB>] [--auth none|token]
  * Starts the nodes of a `LocalCluster` (local-cluster.ts), prints a table of the nodes (refreshed
  * as coordinates settle) on stdout; Ctrl-C or SIGTERM stops them all.
  */
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     .option('--secret <s>', 'cluster secret (default: random)')
     .option(
       '--hypervisor <uri>',
-      'hypervisor of every node: a libvirt URI, or sim / sim:///?cores=N&memoryMiB=M&cpuOvercommit=F (each node then reads its loads from <data>/<node>/loads.json); default: each node its own libvirt test:///default host',
+      'hypervisor of every node: qemu (each node its own libvirt daemon, real guests), a libvirt URI, or sim / sim:///?cores=N&memoryMiB=M&cpuOvercommit=F (each node then reads its loads from <data>/<node>/loads.json); default: each node its own libvirt test:///default host',
     )
     .option('--capacity <cores,MiB>', 'host capacity the scheduler may fill on every node', capacity)
     .addOption(new Option('--auth <mode>', 'authentication of every node (token: the first node prints an admin token valid on all)').choices(['token', 'none']).default('token'))
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
       if (!stopping) process.stderr.write(`cluster: ${n.name} exited (${signal ?? code})\n`);
     });
     if (n.loadFile) process.stderr.write(`cluster: ${n.name} reads its domains' loads from ${n.loadFile}\n`);
+    if (n.daemon) process.stderr.write(`cluster: ${n.name} runs its guests on ${n.daemon.uri} (consoles in ${n.daemon.hostDir}/console)\n`);
   }
   printTable(cluster);
 }

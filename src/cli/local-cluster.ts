@@ -5,6 +5,9 @@
  * hypervisor host; with an RTT matrix and sites, node i sits at site i (round-robin) and every
  * mesh message is delayed by half the RTT between the two sites. With a simulated hypervisor each
  * node reads its domains' loads from `<data dir>/<node>/loads.json` (src/hypervisor/README.md).
+ * With `hypervisor: 'qemu'` each node drives real guests on a libvirt daemon of its own, in its
+ * own namespaces (src/hypervisor/libvirt/private-daemon.ts), with the small guest image built once
+ * for all of them; `close()` stops the daemons and their guests with the nodes.
  *
  * @example
  *   const cluster = await LocalCluster.start({ nodes: 5, sites: ['FR', 'DE'], rtt, hypervisor: 'sim:///?cores=2' });
@@ -20,8 +23,14 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
+import { buildGuestImage } from '../hypervisor/images/build.js';
+import { PrivateDaemon } from '../hypervisor/libvirt/private-daemon.js';
 
 export const DEFAULT_BASE_PORT = 8081;
+/** `--hypervisor qemu`: every node its own libvirt daemon, real guests. */
+export const QEMU_HOSTS = 'qemu';
+/** The name of the guest image in every node's catalogue (its os_tpl term). */
+export const CLUSTER_IMAGE = 'busybox';
 const STOP_GRACE_MS = 5000;
 const DEFAULT_START_TIMEOUT_MS = 120_000;
 const DEFAULT_MEMBERSHIP_TIMEOUT_MS = 60_000;
@@ -45,8 +54,9 @@ export interface LocalClusterOptions {
   dataRoot?: string;
   secret?: string;
   /**
-   * Hypervisor of every node: a libvirt URI, or `sim` / `sim:///?cores=N&memoryMiB=M&…` (each node
-   * then reads its domains' loads from its load file). Default: each node its own libvirt test:///default.
+   * Hypervisor of every node: a libvirt URI, `qemu` (each node its own libvirt daemon), or `sim` /
+   * `sim:///?cores=N&memoryMiB=M&…` (each node then reads its domains' loads from its load file).
+   * Default: each node its own libvirt test:///default.
    */
   hypervisor?: string;
   /** Simulated hosts: one load file per node (default), or one shared by all (a load follows its domain). */
@@ -79,6 +89,8 @@ export class ClusterNode {
   /** Names of the members this node currently sees (from its `member joined` / `member left` lines). */
   readonly members = new Set<string>();
   coordinate: number[] | null = null;
+  /** The node's own libvirt daemon, with `hypervisor: 'qemu'`. */
+  daemon: PrivateDaemon | undefined;
   /** The first admin token, printed on a data directory's first start with `--auth token`. */
   adminToken: string | undefined;
   /** Recent JSON log lines, oldest first. */
@@ -176,6 +188,7 @@ export class LocalCluster {
     const testnet = await createTestnet(3, { host: '127.0.0.1' });
     const cluster = new LocalCluster(testnet, opts);
     try {
+      if (opts.hypervisor === QEMU_HOSTS) await cluster.startDaemons();
       await Promise.all(cluster.nodes.map((n) => cluster.spawnNode(n)));
     } catch (err) {
       await cluster.close();
@@ -251,10 +264,23 @@ export class LocalCluster {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled(this.nodes.map((_, i) => this.kill(i, 'SIGTERM')));
+      await Promise.allSettled(this.nodes.map((n) => n.daemon?.stop()));
       await this.testnet.destroy();
       if (this.ownsDataRoot) rmSync(this.dataRoot, { recursive: true, force: true });
     })();
     return this.closing;
+  }
+
+  /** One libvirt daemon per node, each with the guest image (built once) in its catalogue. */
+  private async startDaemons(): Promise<void> {
+    const buildDir = mkdtempSync(join(tmpdir(), 'discovery-cluster-image-'));
+    try {
+      const built = await buildGuestImage(buildDir);
+      const images = [{ name: CLUSTER_IMAGE, disk: built.disk, boot: built }];
+      await Promise.all(this.nodes.map(async (n) => (n.daemon = await PrivateDaemon.start({ images }))));
+    } finally {
+      rmSync(buildDir, { recursive: true, force: true });
+    }
   }
 
   private args(node: ClusterNode): string[] {
@@ -263,7 +289,8 @@ export class LocalCluster {
     args.push('--log-level', o.logLevel ?? 'info');
     if (node.site) args.push('--site', node.site);
     if (o.rtt && node.site) args.push('--rtt', resolve(o.rtt));
-    if (o.hypervisor) args.push('--hypervisor', node.loadFile ? withLoadFile(o.hypervisor, node.loadFile) : o.hypervisor);
+    if (node.daemon) args.push('--hypervisor', node.daemon.uri);
+    else if (o.hypervisor) args.push('--hypervisor', node.loadFile ? withLoadFile(o.hypervisor, node.loadFile) : o.hypervisor);
     if (o.capacity) args.push('--capacity', `${o.capacity.cores},${o.capacity.memoryMiB}`);
     if (o.auth) args.push('--auth', o.auth);
     args.push(...(o.nodeArgs ?? []));

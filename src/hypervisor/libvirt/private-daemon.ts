@@ -21,8 +21,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { addToCatalogue, type NewImage } from '../images/catalogue.js';
 import { LibvirtConnection } from './connection.js';
-import { openHostLayout } from './host-layout.js';
+import { IMAGES_POOL, openHostLayout, refreshPool } from './host-layout.js';
 
 const ROOT_PREFIX = 'discovery-libvirt-';
 const DEFAULT_START_TIMEOUT_MS = 30_000;
@@ -43,6 +44,8 @@ export interface PrivateDaemonOptions {
   /** Parent of the daemon's directory (default: the system's temporary directory). */
   parentDir?: string;
   startTimeoutMs?: number;
+  /** Images its catalogue starts with (copied in). */
+  images?: NewImage[];
 }
 
 export class PrivateDaemon {
@@ -60,7 +63,7 @@ export class PrivateDaemon {
     this.#unshare = unshare;
   }
 
-  /** Starts the daemon and gives it its host directory; resolves once it answers. */
+  /** Starts the daemon and gives it its host directory (and images); resolves once it answers. */
   static async start(opts: PrivateDaemonOptions = {}): Promise<PrivateDaemon> {
     const root = mkdtempSync(join(opts.parentDir ?? tmpdir(), ROOT_PREFIX));
     prepareRoot(root);
@@ -74,7 +77,9 @@ export class PrivateDaemon {
       await daemon.#waitUntilAnswering(opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
       const connection = await LibvirtConnection.open(daemon.uri, { callMode: 'async' });
       try {
-        await openHostLayout(connection, daemon.hostDir);
+        const layout = await openHostLayout(connection, daemon.hostDir);
+        for (const image of opts.images ?? []) await addToCatalogue(layout.imagesDir, image);
+        await refreshPool(connection, IMAGES_POOL);
       } finally {
         await connection.close();
       }
