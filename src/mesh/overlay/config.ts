@@ -13,7 +13,7 @@ export interface OverlayConfig {
   probeTimeoutMinMs: number;
   probeTimeoutMaxMs: number;
   probeRttMultiplier: number;
-  /** Direct pings sent before a neighbour is suspected (each after the previous one timed out). */
+  /** Direct pings sent before a neighbour is suspected (each after the previous one timed out); one more when no helper can check it. */
   probeAttempts: number;
   /** Neighbours asked to ping a neighbour that missed a ping (SWIM's indirect probes). */
   indirectChecks: number;
@@ -66,17 +66,17 @@ export interface OverlayConfig {
 
 /** One data centre or one region: short RTTs. */
 export const LAN_OVERLAY: Readonly<OverlayConfig> = {
-  probeIntervalMs: 500,
+  probeIntervalMs: 400,
   probesPerRound: 1,
   probeTimeoutMinMs: 200,
   probeTimeoutMaxMs: 1000,
-  probeRttMultiplier: 4,
-  probeAttempts: 3,
+  probeRttMultiplier: 3,
+  probeAttempts: 2,
   indirectChecks: 3,
   awarenessMax: 8,
   suspicionMinMs: 1000,
   suspicionMaxMs: 4000,
-  suspicionConfirmations: 3,
+  suspicionConfirmations: 2,
   heartbeatTimeoutMs: 3000,
   heartbeatMs: 1000,
   reconnectGraceMs: 500,
@@ -87,7 +87,7 @@ export const LAN_OVERLAY: Readonly<OverlayConfig> = {
   viewNearest: 6,
   viewRandom: 3,
   viewIntervalMs: 5000,
-  viewHysteresis: 1.2,
+  viewHysteresis: 1.5,
   maxViewIn: 16,
   maxConnections: 32,
   linkIdleMs: 30_000,
@@ -106,8 +106,8 @@ export const WAN_OVERLAY: Readonly<OverlayConfig> = {
   ...LAN_OVERLAY,
   probeTimeoutMinMs: 300,
   probeTimeoutMaxMs: 1500,
-  suspicionMinMs: 1500,
-  suspicionMaxMs: 6000,
+  suspicionMinMs: 1000,
+  suspicionMaxMs: 5000,
   heartbeatTimeoutMs: 5000,
   dialTimeoutMs: 8000,
   lookupTimeoutMs: 4000,

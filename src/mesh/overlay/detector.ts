@@ -153,7 +153,9 @@ export class Detector {
       this.pending.delete(seq);
       if (round.acked || this.stopped) return;
       if (attemptNo === 1) this.askHelpers(round);
-      if (attemptNo < config.probeAttempts && this.deps.isLinked(round.target)) return this.attempt(round, attemptNo + 1);
+      // No helper to check through: one more direct ping instead.
+      const attempts = config.probeAttempts + (round.asked === 0 ? 1 : 0);
+      if (attemptNo < attempts && this.deps.isLinked(round.target)) return this.attempt(round, attemptNo + 1);
       this.failed(round);
     });
     this.pending.set(seq, { kind: 'own', round, sentAt: timers.now(), timer });
@@ -172,7 +174,8 @@ export class Detector {
   }
 
   private failed(round: Round): void {
-    if (round.acked) return;
+    // A link closed under the probe: its closing is handled where links are (a goodbye, or a suspicion after the grace).
+    if (round.acked || !this.deps.isLinked(round.target)) return;
     // Helpers were asked and none answered at all: this node is likely the one in trouble.
     if (round.asked > 0 && !round.heardFromHelper) this.deps.awareness.change(1);
     this.deps.membership.suspect(round.target);
@@ -217,13 +220,18 @@ export class Detector {
     this.deps.send(target, { t: 'ping', seq: own, inc: membership.incarnation, c: this.deps.coordinate(), g: membership.piggyback() });
   }
 
-  /** A linked member silent for longer than `heartbeatTimeoutMs` is probed out of turn. */
+  /**
+   * A linked member silent for longer than `heartbeatTimeoutMs`, and longer than two turns of the
+   * probe order (its own probes may come that rarely), is probed out of turn.
+   */
   private sweep(): void {
-    const { membership, config, timers } = this.deps;
+    const { membership, config, timers, awareness } = this.deps;
     const now = timers.now();
-    for (const key of this.deps.neighbours()) {
+    const neighbours = this.deps.neighbours();
+    const silence = Math.max(config.heartbeatTimeoutMs, 2 * neighbours.length * config.probeIntervalMs * awareness.multiplier);
+    for (const key of neighbours) {
       const last = membership.lastSeen(key);
-      if (last !== undefined && now - last > config.heartbeatTimeoutMs) this.probeNow(key);
+      if (last !== undefined && now - last > silence) this.probeNow(key);
     }
   }
 

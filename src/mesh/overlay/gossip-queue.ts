@@ -36,21 +36,23 @@ export class GossipQueue {
 
   /** Up to `max` updates to piggyback, those sent least first. */
   take(max: number): Update[] {
-    const out: Update[] = [];
-    const limit = Math.max(1, this.limit());
-    for (let t = 0; t < this.buckets.length && out.length < max; t++) {
+    const taken: Queued[] = [];
+    for (let t = 0; t < this.buckets.length && taken.length < max; t++) {
       const bucket = this.buckets[t];
-      if (!bucket || bucket.size === 0) continue;
-      for (const q of [...bucket]) {
-        if (out.length >= max) break;
-        out.push(q.update);
-        bucket.delete(q);
-        q.transmits++;
-        if (q.transmits >= limit) this.byKey.delete(q.update.key);
-        else this.bucket(q.transmits).add(q);
+      if (!bucket) continue;
+      for (const q of bucket) {
+        if (taken.length >= max) break;
+        taken.push(q);
       }
     }
-    return out;
+    const limit = Math.max(1, this.limit());
+    for (const q of taken) {
+      this.buckets[q.transmits]!.delete(q);
+      q.transmits++;
+      if (q.transmits >= limit) this.byKey.delete(q.update.key);
+      else this.bucket(q.transmits).add(q);
+    }
+    return taken.map((q) => q.update);
   }
 
   drop(key: string): void {

@@ -43,6 +43,8 @@ export class OverlayNode implements OverlayHandler {
   private readonly rtts = new Map<string, number[]>();
   private readonly graces = new Map<string, TimerHandle>();
   private readonly byes = new Set<string>();
+  /** Members whose link closed unexpectedly, dialled again: a failed dial makes them suspects. */
+  private readonly verifying = new Set<string>();
   private readonly nearAsks = new Map<number, (members: Update[]) => void>();
   private nearQid = 0;
   private syncTimer: TimerHandle | null = null;
@@ -56,7 +58,7 @@ export class OverlayNode implements OverlayHandler {
     const coordinate = (): Coordinate => o.vivaldi.getCoordinate();
     this.views = new Views({ selfKey, config, timers, random, table: this.table, transport, coordinate, rttOf: (k) => this.measuredRtt(k), avoid: (k) => this.membership.isSuspected(k) });
     const sendTo = (key: string, m: OverlayMessage): void => this.views.sendTo(key, m);
-    this.registry = new Registry({ selfKey, config, timers, table: this.table, sendTo });
+    this.registry = new Registry({ selfKey, config, timers, table: this.table, sendTo, isLinked: (k) => transport.isLinked(k) });
     this.membership = new Membership(
       { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), listener: this.listener() },
       o.info,
@@ -75,7 +77,7 @@ export class OverlayNode implements OverlayHandler {
       helpers: (t) => this.views.helpers(t),
       send: (k, m) => transport.send(k, m),
       sampled: (k, rtt, c) => this.sampled(k, rtt, c),
-      rttOf: (k) => this.measuredRtt(k),
+      rttOf: (k) => this.measuredRtt(k) ?? this.predictedRtt(k),
     });
   }
 
@@ -112,6 +114,13 @@ export class OverlayNode implements OverlayHandler {
   measuredRtt(key: string): number | undefined {
     const s = this.rtts.get(key);
     return s && s.length > 0 ? median(s) : undefined;
+  }
+
+  /** RTT to `key` predicted by the coordinates (ms), when both are known. */
+  predictedRtt(key: string): number | undefined {
+    const c = this.table.get(key)?.coordinate;
+    const own = this.o.vivaldi.getCoordinate();
+    return c && c.vec.length === own.vec.length && own.error < 1 ? distance(own, c) : undefined;
   }
 
   /** Records an RTT measured outside probes (a ping of the mesh). */
@@ -167,19 +176,25 @@ export class OverlayNode implements OverlayHandler {
     if (grace) this.o.timers.clearTimer(grace);
     this.graces.delete(key);
     this.byes.delete(key);
+    this.verifying.delete(key);
     this.views.linkUp(key);
     if (!this.table.has(key)) this.o.transport.send(key, this.membership.syncFor(key, false));
   }
 
-  /** A link closed: unless the other end said goodbye, its member is suspected once a replacement link failed to come. */
+  /**
+   * A link closed without a goodbye: unless a new link replaces it within the grace, this node
+   * dials the member again, and suspects it only when that dial fails.
+   */
   linkDown(key: string): void {
-    this.views.linkDown(key);
-    if (this.stopped || this.byes.delete(key) || !this.table.has(key) || this.graces.has(key)) return;
+    const closedHere = this.views.linkDown(key);
+    if (this.byes.delete(key) || closedHere || this.stopped || !this.table.has(key) || this.graces.has(key)) return;
     this.graces.set(
       key,
       this.o.timers.setTimer(this.o.config.reconnectGraceMs, () => {
         this.graces.delete(key);
-        if (!this.o.transport.isLinked(key) && this.table.get(key)?.status === 'alive' && this.o.config.probesPerRound > 0) this.membership.suspect(key);
+        if (this.o.transport.isLinked(key) || this.table.get(key)?.status !== 'alive' || this.o.config.probesPerRound <= 0) return;
+        this.verifying.add(key);
+        this.views.connect(key);
       }),
     );
   }
@@ -189,8 +204,13 @@ export class OverlayNode implements OverlayHandler {
     return this.graces.has(key);
   }
 
-  dialFailed(key: string): void {
+  dialFailed(key: string, busy: boolean): void {
     this.views.dialFailed(key);
+    if (this.verifying.delete(key) && !busy && this.table.has(key)) this.membership.suspect(key);
+  }
+
+  admit(): boolean {
+    return this.views.admit();
   }
 
   message(from: string, m: OverlayMessage): void {

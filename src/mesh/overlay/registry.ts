@@ -38,6 +38,7 @@ export interface RegistryDeps {
   timers: MeshTimers;
   table: MemberTable;
   sendTo(key: string, message: OverlayMessage): void;
+  isLinked(key: string): boolean;
 }
 
 interface Kept {
@@ -181,7 +182,8 @@ export class Registry {
       const next = table.closestPreceding(pos);
       if (next !== selfKey) return this.ask(next, key, after, limit, hops + 1, done);
     }
-    const others = keepers.filter((k) => k !== selfKey);
+    // Keepers already linked first: asking them costs no dial.
+    const others = keepers.filter((k) => k !== selfKey).sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
     let answered = isKeeper;
     let reached = hops;
     const tryNext = (i: number): void => {

@@ -71,7 +71,10 @@ export interface OverlayTransport {
 export interface OverlayHandler {
   linkUp(key: string): void;
   linkDown(key: string): void;
-  dialFailed(key: string): void;
+  /** A dial failed: `busy` when the member answered that it is at its bound (it is alive). */
+  dialFailed(key: string, busy: boolean): void;
+  /** A link from `key` would exceed the bound: make room (close an idle link) and accept, or refuse. */
+  admit(key: string): boolean;
   message(from: string, message: OverlayMessage): void;
 }
 

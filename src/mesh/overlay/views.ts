@@ -45,10 +45,13 @@ export class Views {
   private readonly links = new Map<string, LinkState>();
   private readonly queued = new Map<string, { messages: OverlayMessage[]; timer: TimerHandle }>();
   private readonly refused = new Map<string, number>();
+  /** Links this node closed itself, whose closing it will see next. */
+  private readonly closedHere = new Set<string>();
   /** Roles of the links being dialled for the view. */
   private readonly pendingRoles = new Map<string, 'nearest' | 'random'>();
   private nearestSet = new Set<string>();
   private announced = '';
+  private announcedAt = Number.NEGATIVE_INFINITY;
   private timer: TimerHandle | null = null;
 
   constructor(private readonly deps: ViewsDeps) {}
@@ -100,10 +103,16 @@ export class Views {
       if (q.messages.length < MAX_QUEUED) q.messages.push(message);
       return;
     }
-    if (!this.makeRoom()) return;
-    const timer = timers.setTimer(this.deps.config.dialTimeoutMs, () => this.dialFailed(key));
-    this.queued.set(key, { messages: [message], timer });
-    transport.dial(key);
+    this.connect(key);
+    this.queued.get(key)?.messages.push(message);
+  }
+
+  /** Opens a link to `key` (a member found by the topic lookup), unless there is one. */
+  connect(key: string): void {
+    if (this.links.has(key) || this.queued.has(key) || !this.makeRoom()) return;
+    const timer = this.deps.timers.setTimer(this.deps.config.dialTimeoutMs, () => this.dialFailed(key));
+    this.queued.set(key, { messages: [], timer });
+    this.deps.transport.dial(key);
   }
 
   /** A link opened (dialled by either end). */
@@ -112,7 +121,8 @@ export class Views {
     const mine = this.pendingRoles.get(key) ?? this.links.get(key)?.mine ?? null;
     this.pendingRoles.delete(key);
     this.links.set(key, { mine, theirs: false, lastUsed: now, neighbours: new Set() });
-    this.sayView(key);
+    // Only a view link is announced: a link on demand carries its traffic and nothing else.
+    if (mine) this.sayView(key);
     const q = this.queued.get(key);
     if (!q) return;
     this.deps.timers.clearTimer(q.timer);
@@ -120,9 +130,16 @@ export class Views {
     for (const m of q.messages) this.deps.transport.send(key, m);
   }
 
-  linkDown(key: string): void {
+  /** A link closed; true when this node closed it itself (nothing to suspect). */
+  linkDown(key: string): boolean {
     this.links.delete(key);
     this.nearestSet.delete(key);
+    return this.closedHere.delete(key);
+  }
+
+  /** An incoming link would exceed the bound: true once an idle on-demand link was closed for it. */
+  admit(): boolean {
+    return this.makeRoom();
   }
 
   dialFailed(key: string): void {
@@ -145,23 +162,29 @@ export class Views {
     }
     const wasTheirs = l.theirs;
     l.theirs = m.want;
-    if (m.want && !wasTheirs && l.mine === null && this.viewLinksIn() > this.deps.config.maxViewIn) {
+    if (!m.want || wasTheirs) return;
+    if (l.mine === null && this.viewLinksIn() > this.deps.config.maxViewIn) {
       l.theirs = false;
       this.deps.transport.send(from, { t: 'view', want: false, busy: true, bye: false, neighbours: [] });
+      return;
     }
+    // A new view link: the other end learns this node's view links in return.
+    if (l.mine === null) this.sayView(from);
   }
 
   /** Re-chooses the active view, dials what is missing, releases what is no longer wanted, closes idle links. */
   maintain(): void {
-    const { config, timers, transport } = this.deps;
+    const { config, timers } = this.deps;
     const now = timers.now();
     for (const [key, at] of this.refused) if (now - at > REFUSAL_MEMORY_MS) this.refused.delete(key);
     const nearest = this.rankNearest();
     this.nearestSet = new Set(nearest);
     const wanted = new Map<string, 'nearest' | 'random'>(nearest.map((k) => [k, 'nearest']));
+    // Random links kept while alive, those being dialled counted: new ones only to fill the gap.
     const randoms = [...this.links].filter(([k, l]) => l.mine === 'random' && !wanted.has(k) && this.deps.table.has(k)).map(([k]) => k);
     for (const k of randoms.slice(0, config.viewRandom)) wanted.set(k, 'random');
-    this.pickRandom(config.viewRandom - Math.min(randoms.length, config.viewRandom), wanted);
+    const dialling = [...this.pendingRoles.values()].filter((r) => r === 'random').length;
+    this.pickRandom(config.viewRandom - Math.min(randoms.length + dialling, config.viewRandom), wanted);
     for (const [key, l] of this.links) {
       const role = wanted.get(key) ?? null;
       if (role !== l.mine) {
@@ -171,22 +194,23 @@ export class Views {
       if (!l.mine && !l.theirs && now - l.lastUsed > config.linkIdleMs) this.close(key);
     }
     for (const [key, role] of wanted) {
-      if (this.links.has(key) || this.queued.has(key) || !this.makeRoom()) continue;
-      const timer = timers.setTimer(config.dialTimeoutMs, () => this.dialFailed(key));
-      this.queued.set(key, { messages: [], timer });
+      if (this.links.has(key) || this.queued.has(key)) continue;
       this.pendingRoles.set(key, role);
-      transport.dial(key);
+      this.connect(key);
     }
+    // The view list changed: its links hear of it, at most every sixth period.
     const list = this.viewList().join();
-    if (list !== this.announced) {
+    if (list !== this.announced && now - this.announcedAt >= 6 * config.viewIntervalMs) {
       this.announced = list;
-      for (const key of this.links.keys()) this.sayView(key);
+      this.announcedAt = now;
+      for (const key of this.links.keys()) if (this.isViewLink(key)) this.sayView(key);
     }
   }
 
   /** Closes a link this node no longer needs, saying so first (the other end then suspects nothing). */
   private close(key: string): void {
     this.deps.transport.send(key, { t: 'view', want: false, busy: false, bye: true, neighbours: [] });
+    this.closedHere.add(key);
     this.deps.transport.hangUp(key);
     this.links.delete(key);
   }
@@ -231,7 +255,14 @@ export class Views {
       scored.push({ key: r.key, d: current ? d / config.viewHysteresis : d });
     }
     scored.sort((a, b) => a.d - b.d);
-    return scored.slice(0, config.viewNearest).map((s) => s.key);
+    // One replacement per period at most: the view changes gradually, as coordinates converge.
+    const current = [...this.links].filter(([, l]) => l.mine === 'nearest').map(([k]) => k);
+    const chosen = scored.slice(0, config.viewNearest).map((s) => s.key);
+    const added = chosen.filter((k) => !current.includes(k));
+    if (current.length < config.viewNearest || added.length <= 1) return chosen;
+    const kept = current.filter((k) => chosen.includes(k) || scored.some((s) => s.key === k));
+    const worst = kept.sort((a, b) => (scored.find((s) => s.key === b)?.d ?? Infinity) - (scored.find((s) => s.key === a)?.d ?? Infinity))[0];
+    return [...kept.filter((k) => k !== worst).slice(0, config.viewNearest - 1), added[0]!];
   }
 
   private pickRandom(count: number, into: Map<string, 'nearest' | 'random'>): void {
