@@ -3,13 +3,16 @@
  *
  * Loss: when a member is lost (its connection closed without the `cloud/leaving` notice a clean
  * stop sends), each of its computes has an heir: the first live node of the compute's replica
- * order (the lost node's replica holders, nearest first; deterministic, so one heir acts, and the
- * next takes over when the heir is lost too). The heir raises a DVMS node-loss event with the
- * computes' VmSpecs, marked `restartOf`; the node the partition chooses claims each compute from
- * the heir (granted once), takes the description in (`Custody.adopt`: the generation increases,
- * the domain is defined and started there), and tells the lost node's replica holders, which drop
- * their copy. The heir checks again after a timeout and raises the event anew, with backoff, for
- * every compute not running anywhere (a partition without room, or whose leader died).
+ * order (the lost node's replica holders, nearest first, the next taking over when the heir is
+ * lost too). Once the lost node's lease has surely ended (lease-grants.ts), the heir raises a DVMS
+ * node-loss event with the computes' VmSpecs, marked `restartOf`; the node the partition chooses
+ * claims each compute from its replica set and needs the votes of a majority of it (the lost node
+ * counts as a no), so that exactly one node restarts it, even when two nodes each believe they are
+ * the heir. It takes the description in (`Custody.adopt`: the generation increases, the domain is
+ * defined and started there) and tells the replica holders, which drop their copy and remember the
+ * new generation (a node that comes back learns from them that its copy is stale). The heir checks
+ * again after a timeout and raises the event anew, with backoff, for every compute not running
+ * anywhere (a partition without room, or whose leader died).
  *
  * Fencing: a node that starts asks the mesh about its computes before it restarts any: a compute
  * that a member holds, or that a replica holder knows under a newer generation or as claimed by
@@ -28,6 +31,7 @@ import type { EntityStore } from '../occi/store.js';
 import type { Cloud } from './lrt.js';
 import { demandOf } from './vm-demand.js';
 import { generationOf, type ReplicaRow, type ReplicaStore, type Replicator } from './replicas.js';
+import { type LeaseGrants, majority } from './lease-grants.js';
 
 export const WHEREIS_METHOD = 'cloud/whereis';
 export const RESTART_CLAIM_METHOD = 'cloud/restart-claim';
@@ -36,8 +40,6 @@ export const LEAVING_METHOD = 'cloud/leaving';
 /** First wait before the heir checks that the computes of a lost node run again (doubles each round). */
 export const DEFAULT_RECOVERY_RETRY_MS = 5_000;
 export const DEFAULT_RECOVERY_ROUNDS = 8;
-/** How long a claim stands before the heir may grant the compute to another node. */
-export const DEFAULT_CLAIM_TTL_MS = 15_000;
 /** How long a starting node waits for the members that hold its computes' replicas. */
 export const DEFAULT_FENCE_WAIT_MS = 10_000;
 const STATE = 'occi.compute.state';
@@ -59,6 +61,14 @@ export function isRestartVm(vm: VmSpec): vm is RestartVm {
   return typeof r === 'object' && r !== null && typeof r.lost === 'string' && typeof r.heir === 'string';
 }
 
+/** A replica holder's vote on a restart: with the description and the replica set when yes. */
+interface Vote {
+  yes: boolean;
+  why?: string;
+  records?: Entity[];
+  order?: string[];
+}
+
 /** What a member says about some compute ids. */
 interface WhereIs {
   held: Record<string, number>;
@@ -72,10 +82,11 @@ export interface FailoverOptions {
   replicas: ReplicaStore;
   replicator: Replicator;
   cloud: Cloud;
+  /** The votes of this node, a replica holder, on restarts of lost holders' computes. */
+  grants: LeaseGrants;
   logger: Logger;
   retryMs?: number;
   rounds?: number;
-  claimTtlMs?: number;
   fenceWaitMs?: number;
   /** Deadline of the mesh-wide questions (whereis), ms. */
   gatherMs?: number;
@@ -111,15 +122,13 @@ export class Failover {
     for (const m of mesh.members()) this.seen.add(m.key);
     mesh.handle(WHEREIS_METHOD, (payload) => this.whereIs(((payload as { ids?: unknown })?.ids ?? []) as string[]) as unknown as JsonValue);
     mesh.handle(RESTART_CLAIM_METHOD, (payload, from) => {
-      const { lost, id, release } = payload as { lost: string; id: string; release?: boolean };
-      if (release) return this.release(lost, id, from);
-      return this.grant(lost, id, from) as unknown as JsonValue;
+      const { lost, id, generation, release } = payload as { lost: string; id: string; generation: number; release?: boolean };
+      if (release) return (opts.grants.withdraw(lost, id, from), true);
+      return this.vote(lost, id, generation, from) as unknown as JsonValue;
     });
     mesh.handle(RESTARTED_METHOD, (payload) => {
       const { lost, id, generation } = payload as { lost: string; id: string; generation: number };
-      const row = opts.replicas.get(lost, id);
-      if (row && row.generation < generation) opts.replicas.remove(lost, id);
-      this.checkRecovered(lost);
+      this.restartedElsewhere(lost, id, generation);
       return true;
     });
     mesh.handle(LEAVING_METHOD, (_payload, from) => {
@@ -197,14 +206,20 @@ export class Failover {
 
   /** One recovery round of the heir: raise the node-loss event for the computes that run nowhere. */
   private async round(lost: string, attempt: number): Promise<void> {
-    const { mesh, replicas, cloud, logger } = this.opts;
+    const { mesh, replicas, cloud, grants, logger } = this.opts;
     const retryMs = this.opts.retryMs ?? DEFAULT_RECOVERY_RETRY_MS;
-    const claimTtl = this.opts.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
     try {
       if (this.closed) return;
       if (mesh.member(lost)) {
         logger.info({ lost: lost.slice(0, 8) }, 'lost node is back: it decides about its computes');
         this.recovering.delete(lost);
+        return;
+      }
+      // Nothing is restarted before the lost node's lease has surely ended (it fences itself first).
+      const leaseLeft = grants.remaining(lost);
+      if (leaseLeft > 0) {
+        const state = this.recovering.get(lost);
+        if (state) (state.timer = setTimeout(() => void this.round(lost, attempt), leaseLeft + 10)).unref();
         return;
       }
       let rows = replicas.rowsOf(lost).filter((r) => this.heirOf(r) === mesh.key);
@@ -214,9 +229,8 @@ export class Failover {
         rows = replicas.rowsOf(lost).filter((r) => this.heirOf(r) === mesh.key);
       }
       if (rows.length === 0 && this.checkRecovered(lost)) return;
-      const now = Date.now();
-      const inFlight = (r: ReplicaRow) => r.claimedBy !== null && now - r.claimedAt < claimTtl && (r.claimedBy === mesh.key || mesh.member(r.claimedBy) !== undefined);
-      for (const r of rows) if (r.claimedBy !== null && !inFlight(r)) replicas.claim(lost, r.id, null);
+      const inFlight = (r: ReplicaRow) => grants.claimStands(r);
+      for (const r of rows) if (r.claimedBy !== null && !inFlight(r)) grants.withdraw(lost, r.id, r.claimedBy);
       const raise = rows.filter((r) => !inFlight(r));
       if (attempt >= (this.opts.rounds ?? DEFAULT_RECOVERY_ROUNDS)) {
         logger.error({ lost: lost.slice(0, 8), computes: rows.map((r) => r.id) }, 'gave up restarting computes of a lost node; they are kept as replicas');
@@ -250,54 +264,70 @@ export class Failover {
     return { ...vm, restartOf: { lost, heir: this.opts.mesh.key, generation: row.generation } };
   }
 
-  /** On the heir: the compute goes to the first node that claims it while its holder is away. */
-  private grant(lost: string, id: string, claimant: string): { ok: boolean; records?: Entity[]; order?: string[]; why?: string } {
-    const { mesh, replicas } = this.opts;
-    if (mesh.member(lost)) return { ok: false, why: 'the node is back' };
+  /** This node's vote on a claimant restarting compute `id` of `lost`; with the description when yes. */
+  private vote(lost: string, id: string, generation: number, claimant: string): Vote {
+    const v = this.opts.grants.vote(lost, id, generation, claimant);
+    return v.yes ? { yes: true, records: v.row!.records, order: v.row!.order } : { yes: false, why: v.why };
+  }
+
+  /** Compute `id` of `lost` runs at `generation` elsewhere now: the copy here goes, its generation is remembered. */
+  private restartedElsewhere(lost: string, id: string, generation: number): void {
+    const { replicas } = this.opts;
+    replicas.supersede(id, generation);
     const row = replicas.get(lost, id);
-    if (!row) return { ok: false, why: 'no description of it here' };
-    const claimTtl = this.opts.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
-    const other = row.claimedBy !== null && row.claimedBy !== claimant && Date.now() - row.claimedAt < claimTtl;
-    if (other && (row.claimedBy === mesh.key || mesh.member(row.claimedBy!))) return { ok: false, why: 'claimed by another node' };
-    replicas.claim(lost, id, claimant);
-    return { ok: true, records: row.records, order: row.order };
+    if (row && row.generation < generation) replicas.remove(lost, id);
+    this.checkRecovered(lost);
   }
 
-  /** On the heir: a claimant could not start the compute; another may claim it at once. */
-  private release(lost: string, id: string, claimant: string): boolean {
-    const row = this.opts.replicas.get(lost, id);
-    if (row?.claimedBy === claimant) this.opts.replicas.claim(lost, id, null);
-    return true;
+  /** A vote asked of replica holder `k` (this node answers itself). */
+  private async askVote(k: string, lost: string, id: string, generation: number): Promise<Vote> {
+    const { mesh } = this.opts;
+    if (k === mesh.key) return this.vote(lost, id, generation, mesh.key);
+    return mesh.request<Vote>(k, RESTART_CLAIM_METHOD, { lost, id, generation }).catch((err: unknown) => ({ yes: false, why: (err as Error).message }));
   }
 
-  /** On the node the partition chose: claim the compute from the heir and start it here. */
+  private withdrawVotes(voters: string[], lost: string, id: string): Promise<unknown> {
+    const { mesh, grants } = this.opts;
+    return Promise.all(voters.map((k) => (k === mesh.key ? grants.withdraw(lost, id, mesh.key) : mesh.request(k, RESTART_CLAIM_METHOD, { lost, id, release: true }).catch(() => undefined))));
+  }
+
+  /**
+   * On the node the partition chose: the votes of a majority of the compute's replica set (the
+   * heir's first: it hands over the description and the set), then the compute starts here.
+   */
   private async startHere(vm: RestartVm): Promise<void> {
     const { mesh, service, cloud, logger } = this.opts;
-    const { lost, heir } = vm.restartOf;
+    const { lost, heir, generation } = vm.restartOf;
     if (service.holds(vm.id)) return;
-    const answer =
-      heir === mesh.key
-        ? this.grant(lost, vm.id, mesh.key)
-        : await mesh.request<{ ok: boolean; records?: Entity[]; order?: string[]; why?: string }>(heir, RESTART_CLAIM_METHOD, { lost, id: vm.id });
-    if (!answer.ok || !answer.records?.[0]) throw new Error(`restart of ${vm.id} not granted: ${answer.why ?? 'no description'}`);
+    const first = await this.askVote(heir, lost, vm.id, generation);
+    if (!first.yes || !first.records?.[0]) throw new Error(`restart of ${vm.id} not granted by its heir: ${first.why ?? 'no description'}`);
+    const set = (first.order ?? [heir]).filter((k) => k !== lost);
+    const others = set.filter((k) => k !== heir);
+    const answers = await Promise.all(others.map(async (k) => ((await this.askVote(k, lost, vm.id, generation)).yes ? k : undefined)));
+    const voters = [heir, ...answers.filter((k): k is string => k !== undefined)];
+    if (voters.length < majority(set.length + 1)) {
+      await this.withdrawVotes(voters, lost, vm.id);
+      throw new Error(`restart of ${vm.id} granted by ${voters.length} of its replica set of ${set.length + 1}: a majority is needed`);
+    }
     // Nobody runs it already (a second heir's event, or the holder came back).
     const where = await this.ask([vm.id]);
-    if (where.held.has(vm.id)) throw new Error(`compute ${vm.id} already runs on another node`);
-    const records = this.restarted(answer.records, lost);
+    if (where.held.has(vm.id)) {
+      await this.withdrawVotes(voters, lost, vm.id);
+      throw new Error(`compute ${vm.id} already runs on another node`);
+    }
+    const records = this.restarted(first.records, lost);
     let adopted: Entity;
     try {
       adopted = await cloud.custody.adopt(records);
     } catch (err) {
-      if (heir === mesh.key) this.release(lost, vm.id, mesh.key);
-      else await mesh.request(heir, RESTART_CLAIM_METHOD, { lost, id: vm.id, release: true }).catch(() => undefined);
+      await this.withdrawVotes(voters, lost, vm.id);
       throw err;
     }
     logger.info({ compute: vm.id, lost: lost.slice(0, 8), generation: generationOf(adopted) }, 'compute restarted here after the loss of its node');
-    const notify = [...new Set([heir, ...(answer.order ?? [])])].filter((k) => k !== lost);
     await Promise.all(
-      notify.map((k) =>
+      set.map((k) =>
         k === mesh.key
-          ? (this.opts.replicas.remove(lost, vm.id), this.checkRecovered(lost))
+          ? this.restartedElsewhere(lost, vm.id, generationOf(adopted))
           : mesh.request(k, RESTARTED_METHOD, { lost, id: vm.id, generation: generationOf(adopted) }).catch(() => undefined),
       ),
     );
@@ -367,7 +397,6 @@ export class Failover {
     while (!reachable() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 200));
     if (this.closed) return;
     if (!reachable() && asked.size > 0) logger.warn('fencing: none of the replica holders answered; computes are kept as they are');
-    const claimTtl = this.opts.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS;
     let pending = computes.map((c) => c.id);
     // A claimed copy may be starting elsewhere right now: ask again until it runs there or the claim lapses.
     for (let round = 0; pending.length > 0 && round < 3 && !this.closed; round++) {
@@ -386,7 +415,7 @@ export class Failover {
         } else if (claimed && round < 2) again.push(id);
       }
       pending = again;
-      if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(claimTtl, 5_000)));
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, 5_000));
     }
   }
 

@@ -33,8 +33,15 @@ const REPLICA_MIGRATIONS = [
      ord TEXT NOT NULL, records TEXT NOT NULL, claimed_by TEXT, claimed_at INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (holder, id));
    CREATE TABLE IF NOT EXISTS outbound (id TEXT PRIMARY KEY, ord TEXT NOT NULL);`,
+  // The generation each compute runs at elsewhere since it was restarted there: older copies are stale.
+  `CREATE TABLE superseded (id TEXT PRIMARY KEY, generation INTEGER NOT NULL);`,
 ];
-export const DEFAULT_REPLICA_COUNT = 2;
+/**
+ * Replica holders per compute. With the holder they form its replica set, and a restart after a
+ * loss needs a majority of the set (lease-grants.ts): four holders keep a compute restartable when
+ * its holder and one replica holder are lost at once (3 of 5).
+ */
+export const DEFAULT_REPLICA_COUNT = 4;
 export const DEFAULT_REPLICATION_TIMEOUT_MS = 2_000;
 export const DEFAULT_REPLICATION_RETRY_MS = 2_000;
 /** Descriptions per message when a new replica holder receives them all. */
@@ -91,6 +98,8 @@ export class ReplicaStore {
       putOut: this.db.prepare('INSERT INTO outbound (id, ord) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET ord = excluded.ord'),
       removeOut: this.db.prepare('DELETE FROM outbound WHERE id = ?'),
       allOut: this.db.prepare('SELECT id, ord FROM outbound'),
+      supersede: this.db.prepare('INSERT INTO superseded (id, generation) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET generation = max(generation, excluded.generation)'),
+      superseded: this.db.prepare('SELECT generation FROM superseded WHERE id = ?').pluck(),
     };
   }
 
@@ -128,6 +137,16 @@ export class ReplicaStore {
 
   claim(holder: string, id: string, by: string | null): void {
     this.st.claim.run(by, by === null ? 0 : Date.now(), holder, id);
+  }
+
+  /** Compute `id` runs at `generation` on another node now: copies of older generations are stale. */
+  supersede(id: string, generation: number): void {
+    this.st.supersede.run(id, generation);
+  }
+
+  /** The newest generation compute `id` is known to run at after a restart elsewhere (0: none known). */
+  supersededGeneration(id: string): number {
+    return (this.st.superseded.get(id) as number | undefined) ?? 0;
   }
 
   /** This node's own compute `id` was last sent to `order`. */
@@ -180,6 +199,8 @@ export interface ReplicatorOptions {
   count?: number;
   timeoutMs?: number;
   retryMs?: number;
+  /** A description from `holder` arrived (the lease grants count it as a renewal). */
+  onAlive?(holder: string): void;
 }
 
 /** Sends this node's computes to its replica holders and keeps the descriptions others send. */
@@ -352,6 +373,7 @@ export class Replicator {
     if (!this.opts.mesh.member(from)) throw new Error('replicas are accepted from members only');
     const items = ((payload as { items?: unknown })?.items ?? []) as ReplicaItem[];
     const { replicas } = this.opts;
+    this.opts.onAlive?.(from);
     for (const item of items) {
       if (typeof item?.id !== 'string' || typeof item.version !== 'number') continue;
       if (item.records) replicas.put(from, { ...item, records: item.records });

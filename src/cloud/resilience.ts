@@ -12,14 +12,22 @@ import type { Cloud } from './lrt.js';
 import { Drain } from './drain.js';
 import { Failover } from './failover.js';
 import { Replicator, ReplicaStore } from './replicas.js';
+import { DEFAULT_LEASE_MS, LeaseGrants } from './lease-grants.js';
+import { LEASE_METHOD, LeaseHolder } from './lease-holder.js';
+import type { RenewAnswer } from './lease-grants.js';
 import { RestartPolicyKeeper } from './restart-policy.js';
 
 export interface ResilienceTuning {
-  /** Replica holders per compute (default 2). */
+  /** Replica holders per compute (default 4, replicas.ts says why). */
   replicas?: number;
   replicationTimeoutMs?: number;
   /** First wait of the heir before it checks a lost node's computes run again (doubles each round). */
   recoveryRetryMs?: number;
+  /** How long a renewal keeps a compute's lease (ms); a holder fences what it cannot renew before then. */
+  leaseMs?: number;
+  /** How often leases are renewed (ms). */
+  leaseRenewMs?: number;
+  /** How long a vote for a claimant stands when the claimant does not finish (ms). */
   claimTtlMs?: number;
   fenceWaitMs?: number;
   restartCheckMs?: number;
@@ -48,13 +56,43 @@ export class Resilience {
   readonly failover: Failover;
   readonly restarts: RestartPolicyKeeper;
   readonly drain: Drain;
+  /** This node's leases on its own computes, and its grants to the holders it keeps replicas for. */
+  readonly leases: LeaseHolder;
+  readonly grants: LeaseGrants;
   private closed = false;
 
-  constructor(opts: ResilienceOptions) {
+  constructor(private readonly opts: ResilienceOptions) {
     const { mesh, service, store, hypervisor, cloud, dataDir, nodeName } = opts;
     const logger = opts.logger.child({ part: 'failures' });
     this.replicas = new ReplicaStore(dataDir);
-    this.replicator = new Replicator({ mesh, custody: cloud.custody, store, replicas: this.replicas, logger, count: opts.replicas, timeoutMs: opts.replicationTimeoutMs });
+    const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.grants = new LeaseGrants({ mesh, replicas: this.replicas, leaseMs, voteTtlMs: opts.claimTtlMs });
+    mesh.handle(LEASE_METHOD, (payload, from) => this.grants.renew(from, ((payload as { generations?: unknown })?.generations ?? {}) as Record<string, number>) as Record<string, RenewAnswer>);
+    this.replicator = new Replicator({
+      mesh,
+      custody: cloud.custody,
+      store,
+      replicas: this.replicas,
+      logger,
+      count: opts.replicas,
+      timeoutMs: opts.replicationTimeoutMs,
+      onAlive: (holder) => this.grants.noteAlive(holder),
+    });
+    this.leases = new LeaseHolder({
+      mesh,
+      store,
+      replicas: this.replicas,
+      custody: cloud.custody,
+      hypervisor,
+      logger,
+      leaseMs,
+      renewMs: opts.leaseRenewMs,
+      changed: (id, fenced, why) =>
+        void service
+          .reconcile(id)
+          .then(() => (fenced ? cloud.custody.annotate(id, why) : undefined))
+          .catch(() => undefined),
+    });
     this.failover = new Failover({
       mesh,
       service,
@@ -62,9 +100,9 @@ export class Resilience {
       replicas: this.replicas,
       replicator: this.replicator,
       cloud,
+      grants: this.grants,
       logger,
       retryMs: opts.recoveryRetryMs,
-      claimTtlMs: opts.claimTtlMs,
       fenceWaitMs: opts.fenceWaitMs,
     });
     this.restarts = new RestartPolicyKeeper({
@@ -75,6 +113,7 @@ export class Resilience {
       logger,
       nodeName,
       ready: this.failover.fenced,
+      fenced: (id) => this.leases.isFenced(id),
       maxRestarts: opts.maxRestarts,
       windowMs: opts.restartWindowMs,
       checkMs: opts.restartCheckMs,
@@ -98,6 +137,7 @@ export class Resilience {
    * back from a crash must not announce copies it is about to drop), the restart policy waits too.
    */
   start(): void {
+    this.leases.start();
     this.restarts.start();
     void this.failover.start().then(() => {
       if (!this.closed) this.replicator.start();
@@ -113,6 +153,8 @@ export class Resilience {
     this.closed = true;
     this.failover.close();
     this.restarts.close();
+    this.leases.close();
+    this.opts.mesh.unhandle(LEASE_METHOD);
     if (clean) await this.failover.leaving().catch(() => undefined);
     this.replicator.close();
     this.replicas.close();

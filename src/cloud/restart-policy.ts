@@ -40,6 +40,8 @@ export interface RestartPolicyOptions {
   nodeName: string;
   /** Resolves when the node may restart computes (after fencing). */
   ready: Promise<void>;
+  /** Computes the node fenced itself (lease lost): never restarted by the policy. */
+  fenced?(id: string): boolean;
   maxRestarts?: number;
   windowMs?: number;
   checkMs?: number;
@@ -119,7 +121,7 @@ export class RestartPolicyKeeper {
       await this.opts.ready;
       const { store, custody, logger, nodeName } = this.opts;
       const e = store.get(id);
-      if (!e || e.kind !== COMPUTE || e.attributes[STATE] !== 'error') return;
+      if (!e || e.kind !== COMPUTE || e.attributes[STATE] !== 'error' || this.opts.fenced?.(id)) return;
       const message = String(e.attributes[MESSAGE] ?? '');
       if (!OBSERVED_FAILURE.test(message) || LEFT_ALONE.test(message)) return;
       const policy = restartPolicyOf(e);

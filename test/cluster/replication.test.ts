@@ -8,7 +8,8 @@ let cluster: Cluster;
 const node = (i: number) => cluster.nodes[i]!;
 
 beforeAll(async () => {
-  cluster = await startCluster('replication-test', NAMES);
+  // Two replica holders of four nodes: the nearest two, and a node left out of every replica set.
+  cluster = await startCluster('replication-test', NAMES, { failures: { replicas: 2 } });
 }, 60_000);
 
 afterAll(async () => {

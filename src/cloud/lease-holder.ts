@@ -1,0 +1,222 @@
+/**
+ * The holder side of compute leases (lease-grants.ts says why they are safe). Every renewal period
+ * this node asks the replica holders of its computes to renew their leases; a compute whose
+ * replica set (this node and the holders it was last replicated to) renewed in majority may run
+ * until the renewal's send time plus the lease, on this node's monotonic clock. A compute that
+ * cannot be renewed in time is fenced here by this node itself, before its lease ends: its domain
+ * is paused at once and destroyed if the lease stays lost, the way HA managers fence with a
+ * watchdog. When the lease comes back the domain runs again; when the answer says another node
+ * took the compute over (a split, a pause, a stall that outlasted the lease), the copy here is
+ * dropped without ever running again.
+ */
+import type { Logger } from 'pino';
+import type { Hypervisor } from '../hypervisor/hypervisor.js';
+import type { JsonValue, Mesh } from '../mesh/mesh.js';
+import { COMPUTE } from '../occi/infrastructure-model.js';
+import type { EntityStore } from '../occi/store.js';
+import type { Custody } from './custody.js';
+import { DEFAULT_LEASE_MS, majority, type RenewAnswer } from './lease-grants.js';
+import { generationOf, type ReplicaStore } from './replicas.js';
+
+export const LEASE_METHOD = 'cloud/lease';
+/** How often the leases are renewed (ms): several renewals fit in one lease. */
+export const DEFAULT_RENEW_MS = 1_000;
+/** A compute is paused when less than this remains of its lease (ms): the pause must land before the end. */
+export const DEFAULT_FENCE_MARGIN_MS = 1_000;
+/** A fenced compute whose lease stays lost this long is destroyed (ms). */
+export const DEFAULT_DESTROY_AFTER_MS = 30_000;
+
+export interface LeaseHolderOptions {
+  mesh: Mesh;
+  store: EntityStore;
+  replicas: ReplicaStore;
+  custody: Custody;
+  hypervisor: Hypervisor;
+  logger: Logger;
+  leaseMs?: number;
+  renewMs?: number;
+  fenceMarginMs?: number;
+  destroyAfterMs?: number;
+  /** What the node does after it fenced or un-fenced a compute (reconcile its OCCI state). */
+  changed?(id: string, fenced: boolean, why: string): void;
+  now?: () => number;
+}
+
+/** A compute this node fenced: how, and since when (monotonic ms). */
+interface Fence {
+  since: number;
+  destroyed: boolean;
+  /** It was running when fenced: it runs again when the lease comes back. */
+  wasRunning: boolean;
+}
+
+export class LeaseHolder {
+  /** Monotonic ms until which each compute may run here. */
+  private readonly validUntil = new Map<string, number>();
+  private readonly fences = new Map<string, Fence>();
+  private timer: NodeJS.Timeout | undefined;
+  private renewing: Promise<void> | undefined;
+  private unfollow: (() => void) | undefined;
+  private closed = false;
+  private readonly now: () => number;
+  private readonly leaseMs: number;
+  private readonly marginMs: number;
+
+  constructor(private readonly opts: LeaseHolderOptions) {
+    this.now = opts.now ?? (() => performance.now());
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.marginMs = Math.min(opts.fenceMarginMs ?? DEFAULT_FENCE_MARGIN_MS, this.leaseMs / 2);
+  }
+
+  /** Whether this node fenced the compute (its restart policy must leave it alone). */
+  isFenced(id: string): boolean {
+    return this.fences.has(id);
+  }
+
+  /** Starts renewing; computes created or taken in here start with a fresh lease. */
+  start(): void {
+    this.unfollow = this.opts.store.onChange((change) => {
+      for (const e of change.put ?? []) if (e.kind === COMPUTE && !this.validUntil.has(e.id)) this.validUntil.set(e.id, this.now() + this.leaseMs);
+      for (const id of change.remove ?? []) {
+        this.validUntil.delete(id);
+        this.fences.delete(id);
+      }
+    });
+    const every = this.opts.renewMs ?? DEFAULT_RENEW_MS;
+    this.timer = setInterval(() => void this.tick(), every);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  /** One round: fence what is about to run out, then renew. Never rejects. */
+  tick(): Promise<void> {
+    this.renewing ??= (async () => {
+      try {
+        await this.enforce();
+        await this.renew();
+        await this.enforce();
+      } catch (err) {
+        this.opts.logger.warn({ err }, 'lease round failed');
+      } finally {
+        this.renewing = undefined;
+      }
+    })();
+    return this.renewing;
+  }
+
+  private computes(): string[] {
+    return [...this.opts.store.all()].filter((e) => e.kind === COMPUTE).map((e) => e.id);
+  }
+
+  private async renew(): Promise<void> {
+    const { mesh, store, replicas } = this.opts;
+    const sets = replicas.outbound();
+    const byHolder = new Map<string, Record<string, number>>();
+    const ids = this.computes();
+    for (const id of ids) {
+      for (const k of sets.get(id) ?? []) {
+        if (k === mesh.key) continue;
+        const m = byHolder.get(k) ?? {};
+        m[id] = generationOf(store.get(id));
+        byHolder.set(k, m);
+      }
+    }
+    const sentAt = this.now();
+    const answers = new Map<string, Record<string, RenewAnswer>>();
+    await Promise.all(
+      [...byHolder].map(async ([k, generations]) => {
+        const answer = await mesh
+          .request<Record<string, RenewAnswer>>(k, LEASE_METHOD, { generations } as unknown as JsonValue, { timeoutMs: this.opts.renewMs ?? DEFAULT_RENEW_MS, idempotent: true })
+          .catch(() => undefined);
+        if (answer) answers.set(k, answer);
+      }),
+    );
+    if (this.closed) return;
+    for (const id of ids) {
+      const set = (sets.get(id) ?? []).filter((k) => k !== mesh.key);
+      const votes = set.map((k) => answers.get(k)?.[id]);
+      if (votes.includes('moved')) {
+        await this.drop(id);
+        continue;
+      }
+      const granted = 1 + votes.filter((v) => v === 'granted').length;
+      if (granted >= majority(set.length + 1)) {
+        this.validUntil.set(id, sentAt + this.leaseMs);
+        await this.unfence(id);
+      }
+    }
+  }
+
+  /** Fences every compute whose lease ends within the margin; destroys those fenced for too long. */
+  private async enforce(): Promise<void> {
+    const now = this.now();
+    const destroyAfter = this.opts.destroyAfterMs ?? DEFAULT_DESTROY_AFTER_MS;
+    for (const id of this.computes()) {
+      const until = this.validUntil.get(id) ?? 0;
+      if (now < until - this.marginMs) continue;
+      const fence = this.fences.get(id);
+      if (!fence) await this.fence(id);
+      else if (!fence.destroyed && now - fence.since > destroyAfter) await this.destroy(id, fence);
+      else await this.keepFenced(id, fence);
+    }
+  }
+
+  private async fence(id: string): Promise<void> {
+    const hv = this.opts.hypervisor;
+    const { state } = await hv.domainInfo(id);
+    const wasRunning = state === 'running';
+    this.fences.set(id, { since: this.now(), destroyed: false, wasRunning });
+    if (wasRunning) await hv.suspendDomain(id, 'suspend');
+    this.opts.logger.warn({ compute: id, paused: wasRunning }, 'lease lost: the compute is fenced here until its replica holders renew it');
+    this.opts.changed?.(id, true, 'paused by this node: its lease could not be renewed with a majority of its replica holders');
+  }
+
+  /** A fenced compute stays off: a domain started behind the node's back is paused again. */
+  private async keepFenced(id: string, fence: Fence): Promise<void> {
+    const hv = this.opts.hypervisor;
+    const { state } = await hv.domainInfo(id);
+    if (state !== 'running') return;
+    fence.wasRunning = true;
+    if (fence.destroyed) await hv.stopDomain(id, 'poweroff');
+    else await hv.suspendDomain(id, 'suspend');
+  }
+
+  private async destroy(id: string, fence: Fence): Promise<void> {
+    const hv = this.opts.hypervisor;
+    const { state } = await hv.domainInfo(id);
+    if (state === 'running' || state === 'paused') await hv.stopDomain(id, 'poweroff');
+    fence.destroyed = true;
+    this.opts.logger.warn({ compute: id }, 'lease still lost: the fenced compute is stopped');
+    this.opts.changed?.(id, true, 'stopped by this node: its lease stayed lost');
+  }
+
+  /** The lease is back: a compute this node fenced runs again as it ran before. */
+  private async unfence(id: string): Promise<void> {
+    const fence = this.fences.get(id);
+    if (!fence) return;
+    this.fences.delete(id);
+    const hv = this.opts.hypervisor;
+    if (fence.wasRunning) {
+      const { state } = await hv.domainInfo(id);
+      if (state === 'paused') await hv.resumeDomain(id);
+      else if (state === 'shutoff') await hv.startDomain(id);
+    }
+    this.opts.logger.info({ compute: id }, 'lease renewed: the fenced compute runs here again');
+    this.opts.changed?.(id, false, 'running again: its lease was renewed');
+  }
+
+  /** Another node took the compute over while this one could not renew: the copy here goes. */
+  private async drop(id: string): Promise<void> {
+    this.opts.logger.warn({ compute: id }, 'the compute runs elsewhere now (taken over while this node could not renew its lease): dropping the copy here');
+    this.fences.delete(id);
+    this.validUntil.delete(id);
+    await this.opts.custody.forget(id);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.unfollow?.();
+  }
+}
