@@ -9,6 +9,8 @@ export interface BackendContext {
   entity(id: string): Entity | undefined;
   /** Links whose source is the resource with this id. */
   linksOf(id: string): Entity[];
+  /** Whether the entity is held by another node (a link end a request here links to). */
+  foreign?(id: string): boolean;
 }
 
 /**

@@ -319,6 +319,7 @@ export class HypervisorBackend implements Backend {
    * (same name, active), so that the compute's interface has a network to join. It stays defined.
    */
   async #realise(networkId: string, ctx: BackendContext): Promise<void> {
+    if (!ctx.foreign?.(networkId)) return; // held here: its state is the user's (a network gone from the host stays an error)
     const defined = await this.hypervisor.networkActive(networkName(networkId)).then(
       () => true,
       (err: unknown) => {

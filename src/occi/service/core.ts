@@ -107,6 +107,7 @@ export class ServiceCore {
   context(pending: Entity[] = []): BackendContext {
     return {
       entity: (id) => pending.find((e) => e.id === id) ?? this.store.get(id) ?? this.options.foreign?.(id),
+      foreign: (id) => !pending.some((e) => e.id === id) && this.store.get(id) === undefined && this.options.foreign?.(id) !== undefined,
       linksOf: (id) => [...this.linksOf(id), ...pending.filter((l) => linkEnds(l) && this.endId(linkEnds(l)!.source, pending) === id)],
     };
   }
