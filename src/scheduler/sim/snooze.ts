@@ -5,9 +5,8 @@
  * its group alone with Entropy's solver (VMPlaceS reuses Entropy's code there), repair mode and
  * Entropy's time limit for the group's size, on its loop of `snoozePeriodS`.
  */
-import { solveExact } from '../solver/exact.js';
 import type { SimContext } from './context.js';
-import { entropyTimeLimitMs, repairModel } from './entropy.js';
+import { entropyTimeLimitMs, solveRepair } from './entropy.js';
 import { hostGroups } from './managers.js';
 import { runManager } from './manager-loop.js';
 
@@ -22,7 +21,7 @@ export function runSnooze(ctx: SimContext): void {
       periodMs: options.snoozePeriodS * 1000,
       // The group leader deals the VMs to restart over the group managers.
       owns: (vm) => vm % groups.length === g,
-      solve: (model, overloaded) => solveExact(repairModel(model, overloaded), [], { timeLimitMs, repairOnly: true, now: () => env.wallNow() }),
+      solve: (model, overloaded) => solveRepair(model, overloaded, timeLimitMs, () => env.wallNow()),
     });
   });
 }

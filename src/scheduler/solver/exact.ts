@@ -25,7 +25,11 @@ export interface ExactOptions {
   now?: () => number;
   /** Stop after the repair pass (Entropy's repair mode alone): VMs of nodes that are not overloaded never move. */
   repairOnly?: boolean;
+  /** The nodes a movable VM may go to besides its own (default: every node). */
+  candidates?: (vm: string) => readonly string[] | null;
 }
+
+const memoryCost = (vm: string, m: Model): number => m.vms.get(vm)?.mem ?? 1;
 
 /** Targets the planner could not order are cut off and the program solved again, at most this many times. */
 const MAX_CUTS = 3;
@@ -38,13 +42,19 @@ interface Pass {
   readonly work: number;
 }
 
-function runPass(model: Model, constraints: readonly Constraint[], checkers: ReturnType<typeof checkerFor>[], cost: (vm: string, model: Model) => number, repair: boolean, deadline: () => number): Pass {
+function runPass(model: Model, constraints: readonly Constraint[], checkers: ReturnType<typeof checkerFor>[], options: ExactOptions, repair: boolean, deadline: () => number): Pass {
+  const cost = options.cost ?? memoryCost;
   const problem = new ExactProblem(model);
   const encoded = constraints.map((c) => encodeMilp(c, problem));
   for (const e of encoded) e.setup?.(problem);
   const costs = Float64Array.from(problem.vmIds, (id) => cost(id, model));
   const overloaded = overloadedSources(problem);
-  problem.build(costs, (v) => !repair || overloaded[problem.source[v] ?? -1] === 1);
+  const candidates = options.candidates;
+  problem.build(
+    costs,
+    (v) => !repair || overloaded[problem.source[v] ?? -1] === 1,
+    candidates ? (v) => { const ids = candidates(problem.vmIds[v] ?? ''); return ids ? problem.nodesOf(ids) : null; } : undefined,
+  );
   for (const e of encoded) e.rows?.(problem);
   let work = 0;
   for (let cut = 0; ; cut++) {
@@ -101,7 +111,7 @@ export function solveExact(model: Model, constraints: readonly Constraint[] = []
   const now = options.now ?? (() => performance.now());
   const started = now();
   const limit = options.timeLimitMs ?? DEFAULT_EXACT_TIME_LIMIT_MS;
-  const cost = options.cost ?? ((vm: string, m: Model) => m.vms.get(vm)?.mem ?? 1);
+  const cost = options.cost ?? memoryCost;
   const checkers = constraints.map((c) => checkerFor(c));
   let work = 0;
   let attempts = 0;
@@ -116,7 +126,7 @@ export function solveExact(model: Model, constraints: readonly Constraint[] = []
       budgetExhausted = true;
       break;
     }
-    const pass = runPass(model, constraints, checkers, cost, repair, deadline);
+    const pass = runPass(model, constraints, checkers, options, repair, deadline);
     attempts++;
     work += pass.work;
     if (pass.status === 'timeout') budgetExhausted = true;
