@@ -43,21 +43,22 @@ function optional<T>(enc: Encoder<T>): Encoder<T | null | undefined, T | null> {
 /** A member key: 32 bytes on the wire, lower-case hex in memory. */
 export const key = c.hex.fixed(32) as Encoder<string>;
 
+const floats = c.array(c.float64);
 const coordinate: Encoder<Coordinate> = {
   preencode: (s, v) => {
-    c.array(c.float64).preencode(s, [...v.vec]);
+    floats.preencode(s, v.vec as number[]);
     c.float64.preencode(s, 0);
     c.float64.preencode(s, 0);
     c.float64.preencode(s, 0);
   },
   encode: (s, v) => {
-    c.array(c.float64).encode(s, [...v.vec]);
+    floats.encode(s, v.vec as number[]);
     c.float64.encode(s, v.error);
     c.float64.encode(s, v.adjustment);
     c.float64.encode(s, v.height);
   },
   decode: (s) => {
-    const vec = c.array(c.float64).decode(s);
+    const vec = floats.decode(s);
     if (vec.length > 64) throw new Error('coordinate too long');
     const v = { vec, error: c.float64.decode(s), adjustment: c.float64.decode(s), height: c.float64.decode(s) };
     if (![...vec, v.error, v.adjustment, v.height].every(Number.isFinite)) throw new Error('non-finite coordinate');
@@ -86,14 +87,18 @@ const liveness: Encoder<Liveness> = {
   },
 };
 
+const optionalKey = optional(key);
+const optionalInfo = optional(info);
+const optionalCoordinate = optional(coordinate);
+
 const update: Encoder<Update> = {
   preencode: (s, u) => encodeUpdate(s, u, 'preencode'),
   encode: (s, u) => encodeUpdate(s, u, 'encode'),
   decode: (s) => {
     const u: Update = { key: key.decode(s), s: liveness.decode(s), inc: c.uint.decode(s) };
-    const by = optional(key).decode(s);
-    const i = optional(info).decode(s);
-    const co = optional(coordinate).decode(s);
+    const by = optionalKey.decode(s);
+    const i = optionalInfo.decode(s);
+    const co = optionalCoordinate.decode(s);
     if (by) u.by = by;
     if (i) u.info = i;
     if (co) u.c = co;
@@ -105,15 +110,15 @@ function encodeUpdate(s: State, u: Update, op: 'preencode' | 'encode'): void {
   key[op](s, u.key);
   liveness[op](s, u.s);
   c.uint[op](s, u.inc);
-  optional(key)[op](s, u.by);
-  optional(info)[op](s, u.info);
-  optional(coordinate)[op](s, u.c);
+  optionalKey[op](s, u.by);
+  optionalInfo[op](s, u.info);
+  optionalCoordinate[op](s, u.c);
 }
 
 const updates = c.array(update);
 const record = struct<DirectoryRecord>({ key: c.string, by: key, value: c.string, ttl: c.uint });
 const records = c.array(record);
-const maybeCoordinate = optional(coordinate) as Encoder<Coordinate | null>;
+const maybeCoordinate = optionalCoordinate as Encoder<Coordinate | null>;
 
 /** The body codec of each message type (the `t` field is the method, not part of the body). */
 const BODIES: { [T in MessageType]: Encoder<Omit<Extract<OverlayMessage, { t: T }>, 't'>> } = {

@@ -231,14 +231,21 @@ export class Views {
     return n;
   }
 
-  /** Room for one more link: below the bound, or after closing the least recently used idle on-demand link. */
+  /**
+   * Room for one more link: below the bound, or after closing the least recently used link on
+   * demand, else one of this node's random links (the next period picks another).
+   */
   private makeRoom(): boolean {
     const { config, transport } = this.deps;
     if (transport.linkCount() + this.queued.size < config.maxConnections) return true;
-    let oldest: [string, number] | undefined;
-    for (const [key, l] of this.links) if (!l.mine && !l.theirs && (!oldest || l.lastUsed < oldest[1])) oldest = [key, l.lastUsed];
-    if (!oldest) return false;
-    this.close(oldest[0]);
+    const lru = (fits: (l: LinkState) => boolean): string | undefined => {
+      let oldest: [string, number] | undefined;
+      for (const [key, l] of this.links) if (fits(l) && (!oldest || l.lastUsed < oldest[1])) oldest = [key, l.lastUsed];
+      return oldest?.[0];
+    };
+    const victim = lru((l) => !l.mine && !l.theirs) ?? lru((l) => l.mine === 'random' && !l.theirs);
+    if (!victim) return false;
+    this.close(victim);
     return true;
   }
 

@@ -10,7 +10,6 @@
  * figures counted. A crash is silent (no goodbye): its peers notice it by their probes, or when
  * their links to it time out.
  */
-import { randomUUID } from 'node:crypto';
 import { loadRttMatrix } from '../rtt-matrix.js';
 import { WAN_OVERLAY, type OverlayConfig } from '../overlay/config.js';
 import type { MemberRecord } from '../overlay/member-table.js';
@@ -148,7 +147,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
 
   function publish(n: SimNode): void {
     for (let e = 0; e < o.entitiesPerNode; e++) {
-      const id = `e:${randomUUID()}`;
+      const id = `e:${hexKey(random).slice(0, 32)}`;
       n.entities.push(id);
       n.overlay.registry.publish(id);
     }
