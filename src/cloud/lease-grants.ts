@@ -6,10 +6,11 @@
  * lease has surely ended here and no other node holds a vote for the same compute and generation.
  * A holder needs a majority to keep running and a claimant a majority to restart; two majorities
  * of one set share a member, which never grants both. No decision compares two machines' clocks:
- * each side measures durations on its own monotonic clock (`performance.now()`).
+ * each side measures durations on its own monotonic clock (src/lib/monotonic.ts).
  */
 import type { Mesh } from '../mesh/mesh.js';
 import type { ReplicaRow, ReplicaStore } from './replicas.js';
+import { monotonicMs } from '../lib/monotonic.js';
 
 /** How long a renewal keeps a compute's lease (ms). */
 export const DEFAULT_LEASE_MS = 5_000;
@@ -49,7 +50,7 @@ export class LeaseGrants {
   private readonly votedAt = new Map<string, number>();
 
   constructor(private readonly opts: LeaseGrantsOptions) {
-    this.now = opts.now ?? (() => performance.now());
+    this.now = opts.now ?? monotonicMs;
     this.startedAt = this.now();
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.voteTtlMs = opts.voteTtlMs ?? DEFAULT_VOTE_TTL_MS;

@@ -7,7 +7,8 @@
  * is paused at once and destroyed if the lease stays lost, the way HA managers fence with a
  * watchdog. When the lease comes back the domain runs again; when the answer says another node
  * took the compute over (a split, a pause, a stall that outlasted the lease), the copy here is
- * dropped without ever running again.
+ * dropped without ever running again. Drivers that can (`Hypervisor.fenceAt`) also pause the guest
+ * at the deadline by themselves, so that a stalled or frozen node process does not keep it running.
  */
 import type { Logger } from 'pino';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
@@ -17,6 +18,7 @@ import type { EntityStore } from '../occi/store.js';
 import type { Custody } from './custody.js';
 import { DEFAULT_LEASE_MS, majority, type RenewAnswer } from './lease-grants.js';
 import { generationOf, type ReplicaStore } from './replicas.js';
+import { monotonicMs } from '../lib/monotonic.js';
 
 export const LEASE_METHOD = 'cloud/lease';
 /** How often the leases are renewed (ms): several renewals fit in one lease. */
@@ -54,6 +56,8 @@ export class LeaseHolder {
   /** Monotonic ms until which each compute may run here. */
   private readonly validUntil = new Map<string, number>();
   private readonly fences = new Map<string, Fence>();
+  /** Computes active (as the OCCI state says) when their lease was last renewed: a pause found later is the driver's fence. */
+  private readonly activeAtRenewal = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private renewing: Promise<void> | undefined;
   private unfollow: (() => void) | undefined;
@@ -63,7 +67,7 @@ export class LeaseHolder {
   private readonly marginMs: number;
 
   constructor(private readonly opts: LeaseHolderOptions) {
-    this.now = opts.now ?? (() => performance.now());
+    this.now = opts.now ?? monotonicMs;
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.marginMs = Math.min(opts.fenceMarginMs ?? DEFAULT_FENCE_MARGIN_MS, this.leaseMs / 2);
   }
@@ -80,6 +84,7 @@ export class LeaseHolder {
       for (const id of change.remove ?? []) {
         this.validUntil.delete(id);
         this.fences.delete(id);
+        this.activeAtRenewal.delete(id);
       }
     });
     const every = this.opts.renewMs ?? DEFAULT_RENEW_MS;
@@ -141,7 +146,12 @@ export class LeaseHolder {
       }
       const granted = 1 + votes.filter((v) => v === 'granted').length;
       if (granted >= majority(set.length + 1)) {
-        this.validUntil.set(id, sentAt + this.leaseMs);
+        const until = sentAt + this.leaseMs;
+        this.validUntil.set(id, until);
+        if (store.get(id)?.attributes['occi.compute.state'] === 'active') this.activeAtRenewal.add(id);
+        else this.activeAtRenewal.delete(id);
+        // The hypervisor pauses the guest at the same deadline even if this process stalls.
+        await this.opts.hypervisor.fenceAt?.(id, until - this.marginMs).catch(() => undefined);
         await this.unfence(id);
       }
     }
@@ -164,9 +174,9 @@ export class LeaseHolder {
   private async fence(id: string): Promise<void> {
     const hv = this.opts.hypervisor;
     const { state } = await hv.domainInfo(id);
-    const wasRunning = state === 'running';
+    const wasRunning = state === 'running' || (state === 'paused' && this.activeAtRenewal.has(id));
     this.fences.set(id, { since: this.now(), destroyed: false, wasRunning });
-    if (wasRunning) await hv.suspendDomain(id, 'suspend');
+    if (state === 'running') await hv.suspendDomain(id, 'suspend');
     this.opts.logger.warn({ compute: id, paused: wasRunning }, 'lease lost: the compute is fenced here until its replica holders renew it');
     this.opts.changed?.(id, true, 'paused by this node: its lease could not be renewed with a majority of its replica holders');
   }

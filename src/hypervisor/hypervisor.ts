@@ -260,6 +260,14 @@ export interface Hypervisor {
   /** Moves the domain to `target`, keeping id, name, description and state. */
   migrate(id: string, target: Hypervisor | MigrationTarget, opts?: MigrateOptions): Promise<MigratedDomain>;
 
+  /**
+   * The domain stops running (it is paused) at `deadlineMs` on the monotonic clock
+   * (src/lib/monotonic.ts), even if the caller stalls or dies: the lease a node holds on the
+   * compute. A later call moves the deadline; `Infinity` lifts it. Drivers without it leave the
+   * node to fence by itself.
+   */
+  fenceAt?(id: string, deadlineMs: number): Promise<void>;
+
   /** Calls `listener` for each observed state change; returns the unsubscribe function. */
   watch(listener: DomainListener, opts?: WatchOptions): () => void;
   /** Compares states now, notifies listeners and returns the changes (a sync point for tests). */

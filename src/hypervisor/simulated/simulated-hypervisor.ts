@@ -27,6 +27,8 @@ import { copyMigrate, copyTarget, migrated } from '../migrate.js';
 import { StatePoller } from '../watch.js';
 import { SIM_LOAD_FILE_ENV, SimLoadFile } from './load-file.js';
 import { SimHost, type SimHostOptions } from './sim-host.js';
+import { SIM_EVENT_LOG_ENV, SimEventLog } from './event-log.js';
+import { SimLeaseFence } from './lease-fence.js';
 
 export const SIM_URI = 'sim';
 
@@ -39,6 +41,8 @@ export interface SimulatedHypervisorOptions extends SimHostOptions {
    * named by the environment variable DISCOVERY_SIM_LOAD_FILE; `null` disables the hook.
    */
   loadFile?: string | null;
+  /** Every domain state change appended to this file (test hook, see event-log.ts); default: DISCOVERY_SIM_EVENT_LOG. */
+  eventLog?: string | null;
 }
 
 /**
@@ -52,12 +56,17 @@ export class SimulatedHypervisor implements Hypervisor {
   /** The load-file hook, when one is configured. */
   readonly loadFile: SimLoadFile | null;
   readonly #poller: StatePoller;
+  readonly #events: SimEventLog | null;
+  readonly #fence: SimLeaseFence;
   #closed = false;
 
   constructor(opts: SimulatedHypervisorOptions = {}) {
     this.host = opts.host ?? new SimHost(opts);
     const loadPath = opts.loadFile === undefined ? process.env[SIM_LOAD_FILE_ENV] : opts.loadFile;
     this.loadFile = loadPath ? new SimLoadFile(loadPath) : null;
+    const eventPath = opts.eventLog === undefined ? process.env[SIM_EVENT_LOG_ENV] : opts.eventLog;
+    this.#events = eventPath ? new SimEventLog(eventPath) : null;
+    this.#fence = new SimLeaseFence(this.host, this.#events);
     this.#poller = new StatePoller(() => this.listDomains(), {
       ...(opts.pollIntervalMs === undefined ? {} : { intervalMs: opts.pollIntervalMs }),
       ...(opts.now === undefined ? {} : { now: opts.now }),
@@ -196,6 +205,11 @@ export class SimulatedHypervisor implements Hypervisor {
     return copyMigrate(this, copyTarget(target), id);
   }
 
+  async fenceAt(id: string, deadlineMs: number): Promise<void> {
+    this.#open();
+    this.#fence.set(id, deadlineMs);
+  }
+
   /** A simulated guest has no console. */
   async consoleLog(id: string): Promise<string> {
     throw HypervisorError.OPERATION_UNSUPPORTED(`the simulated host has no console for ${id}`);
@@ -222,6 +236,7 @@ export class SimulatedHypervisor implements Hypervisor {
   async close(): Promise<void> {
     this.#closed = true;
     this.#poller.close();
+    this.#fence.close();
   }
 
   #open(): SimHost {
@@ -232,7 +247,13 @@ export class SimulatedHypervisor implements Hypervisor {
   /** `sampled`: a read of domain state or load, before which the load file is checked. */
   async #run<T>(op: (host: SimHost) => T, sampled = false): Promise<T> {
     const host = this.#open();
+    // Deadlines that passed while the process was frozen apply before anything reads or acts.
+    this.#fence.apply();
     if (sampled) this.loadFile?.apply(host);
-    return op(host);
+    try {
+      return op(host);
+    } finally {
+      this.#events?.diff(host);
+    }
   }
 }

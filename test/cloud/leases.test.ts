@@ -1,0 +1,149 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Custody } from '../../src/cloud/custody.js';
+import { LeaseGrants, majority } from '../../src/cloud/lease-grants.js';
+import { LeaseHolder } from '../../src/cloud/lease-holder.js';
+import { ReplicaStore } from '../../src/cloud/replicas.js';
+import { SimulatedHypervisor } from '../../src/hypervisor/simulated/index.js';
+import { monotonicMs } from '../../src/lib/monotonic.js';
+import type { Mesh } from '../../src/mesh/mesh.js';
+import { HypervisorBackend } from '../../src/occi/hypervisor-backend.js';
+import type { Entity } from '../../src/occi/entity.js';
+import { openOcciService } from '../../src/occi/occi-node.js';
+
+const COMPUTE = 'http://schemas.ogf.org/occi/infrastructure#compute';
+const logger = pino({ level: 'silent' });
+
+function compute(id: string, generation = 1): Entity {
+  return { id, kind: COMPUTE, mixins: [], owner: 'default', attributes: { 'occi.core.id': id, 'occi.compute.state': 'active', 'discovery.placement.generation': generation } };
+}
+
+/** A mesh of named members whose calls to `handlers` reach them, unless cut. */
+function fakeMesh(self: string, members: string[], handlers: Map<string, (payload: unknown, from: string) => unknown>, cut = new Set<string>()): Mesh {
+  return {
+    key: self,
+    member: (k: string) => (members.includes(k) ? { key: k, name: k } : undefined),
+    request: async (k: string, _method: string, payload: unknown) => {
+      if (cut.has(k) || !handlers.has(k)) throw new Error(`${k} unreachable`);
+      return handlers.get(k)!(payload, self);
+    },
+  } as unknown as Mesh;
+}
+
+describe('lease grants (replica side)', () => {
+  it('grant renewals of the computes they keep, refuse votes until the lease has surely ended, then vote once per generation', () => {
+    let now = 0;
+    const replicas = new ReplicaStore(':memory:');
+    replicas.put('H', { id: 'vm', generation: 3, version: 1, order: ['R1', 'R2'], records: [compute('vm', 3)] });
+    const grants = new LeaseGrants({ mesh: fakeMesh('R1', ['C1', 'C2'], new Map()), replicas, leaseMs: 1000, now: () => now });
+    expect(grants.renew('H', { vm: 3, other: 1 })).toEqual({ vm: 'granted', other: 'unknown' });
+    now = 1000; // the holder's own lease ends here, but this side allows for clock rates and delivery
+    expect(grants.vote('H', 'vm', 3, 'C1')).toMatchObject({ yes: false, why: expect.stringMatching(/lease may still run/) });
+    now = 1000 + 1100 + 501;
+    expect(grants.vote('H', 'vm', 2, 'C1')).toMatchObject({ yes: false, why: expect.stringMatching(/generation 3/) });
+    expect(grants.vote('H', 'vm', 3, 'C1')).toMatchObject({ yes: true });
+    expect(grants.vote('H', 'vm', 3, 'C2')).toMatchObject({ yes: false, why: 'claimed by another node' });
+    // The old holder comes back: its renewal says the compute moved.
+    expect(grants.renew('H', { vm: 3 })).toEqual({ vm: 'moved' });
+    // The claimant gave up: another may claim, and the holder may renew again.
+    grants.withdraw('H', 'vm', 'C1');
+    expect(grants.renew('H', { vm: 3 })).toEqual({ vm: 'granted' });
+    // Restarted elsewhere at generation 4: every copy of an older generation is stale.
+    replicas.supersede('vm', 4);
+    expect(grants.renew('H', { vm: 3 })).toEqual({ vm: 'moved' });
+    replicas.close();
+  });
+
+  it('count a lease from their own start (a holder may have renewed just before a restart)', () => {
+    let now = 5000;
+    const replicas = new ReplicaStore(':memory:');
+    replicas.put('H', { id: 'vm', generation: 1, version: 1, order: ['R1'], records: [compute('vm')] });
+    const grants = new LeaseGrants({ mesh: fakeMesh('R1', ['C'], new Map()), replicas, leaseMs: 1000, now: () => now });
+    expect(grants.vote('H', 'vm', 1, 'C').yes).toBe(false);
+    now += 2000;
+    expect(grants.vote('H', 'vm', 1, 'C').yes).toBe(true);
+    replicas.close();
+  });
+
+  it('majorities of one set always share a member', () => {
+    for (let n = 1; n <= 9; n++) expect(2 * majority(n)).toBeGreaterThan(n);
+  });
+});
+
+describe('lease holder', () => {
+  const dirs: string[] = [];
+  const open: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const close of open.splice(0)) await close();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function holder(leaseMs: number) {
+    const dir = mkdtempSync(join(tmpdir(), 'lease-'));
+    dirs.push(dir);
+    const events = join(dir, 'events.jsonl');
+    const hypervisor = new SimulatedHypervisor({ loadFile: null, eventLog: events });
+    const { service, store } = openOcciService({ dataDir: ':memory:', backend: new HypervisorBackend(hypervisor) });
+    const replicas = new ReplicaStore(':memory:');
+    const grantors = ['R1', 'R2', 'R3', 'R4'].map((k) => {
+      const r = new ReplicaStore(':memory:');
+      return { key: k, replicas: r, grants: new LeaseGrants({ mesh: fakeMesh(k, ['H'], new Map()), replicas: r, leaseMs }) };
+    });
+    const handlers = new Map(grantors.map((g) => [g.key, (p: unknown, from: string) => g.grants.renew(from, (p as { generations: Record<string, number> }).generations)]));
+    const cut = new Set<string>();
+    const mesh = fakeMesh('H', grantors.map((g) => g.key), handlers, cut);
+    const vm = compute('0f6c1c3e-0000-4000-8000-000000000001');
+    await hypervisor.defineDomain({ id: vm.id, name: 'vm', cores: 1, memoryMiB: 256, nics: [], disks: [] });
+    await hypervisor.startDomain(vm.id);
+    store.apply({ put: [vm] });
+    replicas.sent(vm.id, grantors.map((g) => g.key));
+    for (const g of grantors) g.replicas.put('H', { id: vm.id, generation: 1, version: 1, order: grantors.map((x) => x.key), records: [vm] });
+    const leases = new LeaseHolder({ mesh, store, replicas, custody: new Custody(service.core), hypervisor, logger, leaseMs, renewMs: 100_000, fenceMarginMs: leaseMs / 4 });
+    open.push(async () => (leases.close(), await hypervisor.close()));
+    return { leases, hypervisor, vm, cut, grantors, store, events };
+  }
+  const state = async (hv: SimulatedHypervisor, id: string) => (await hv.domainInfo(id)).state;
+
+  it('keeps running with a majority (itself and two of four), pauses before the lease ends without one, runs again once renewed', async () => {
+    const { leases, hypervisor, vm, cut } = await holder(400);
+    await leases.tick();
+    expect(await state(hypervisor, vm.id)).toBe('running');
+    cut.add('R1').add('R2'); // 3 of 5 still renew: a majority
+    await leases.tick();
+    expect(leases.isFenced(vm.id)).toBe(false);
+    cut.add('R3'); // 2 of 5
+    const renewedAt = monotonicMs();
+    await leases.tick();
+    await new Promise((r) => setTimeout(r, 320));
+    await leases.tick();
+    expect(leases.isFenced(vm.id)).toBe(true);
+    expect(await state(hypervisor, vm.id)).toBe('paused');
+    expect(monotonicMs() - renewedAt).toBeLessThan(400 + 200);
+    cut.clear();
+    await leases.tick();
+    expect(leases.isFenced(vm.id)).toBe(false);
+    expect(await state(hypervisor, vm.id)).toBe('running');
+  });
+
+  it('has the hypervisor pause the guest at the deadline by itself, even when the node does nothing more', async () => {
+    const { leases, hypervisor, vm, cut, events } = await holder(300);
+    await leases.tick();
+    cut.add('R1').add('R2').add('R3').add('R4');
+    const renewed = monotonicMs();
+    await new Promise((r) => setTimeout(r, 400)); // no tick: only the driver's own deadline acts
+    expect(await state(hypervisor, vm.id)).toBe('paused');
+    const paused = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.state === 'paused');
+    expect(paused.t - renewed).toBeLessThanOrEqual(300);
+  });
+
+  it('drops its copy when the replica set says another node took the compute over', async () => {
+    const { leases, hypervisor, vm, grantors, store } = await holder(400);
+    for (const g of grantors) g.replicas.supersede(vm.id, 2);
+    await leases.tick();
+    expect(store.get(vm.id)).toBeUndefined();
+    expect(await state(hypervisor, vm.id)).toBe('absent');
+  });
+});
