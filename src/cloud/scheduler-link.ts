@@ -8,7 +8,10 @@
  *   reordering: a failed call is logged at debug level and counted, never thrown). Messages are
  *   accepted only from current members: the mesh already refuses peers that cannot prove the
  *   cluster secret, and the transport also drops a message whose sender is not (or no longer) in
- *   the member list.
+ *   the member list. Each message carries its sender's monotonic send time; a receiver turns the
+ *   `sentAt` of a join (the sender's wall clock) into its own clock from the message's delay beyond
+ *   the fastest one seen from that sender, so that no decision compares two machines' clocks and a
+ *   skewed wall clock does not make a fresh join look stale.
  * - `MeshNeighbourOrder`: the i-th nearest node to the initiator among this node and the members
  *   (initiator excluded), by Vivaldi coordinate distance from the initiator's coordinate as this
  *   node sees the coordinates. Every node ranks from the same coordinates (they travel in
@@ -31,6 +34,7 @@ import type { SchedulerTransport } from '../scheduler/protocol/transport.js';
 import { short } from '../mesh/errors.js';
 import type { JsonValue, Member, Mesh } from '../mesh/mesh.js';
 import { distance, type Coordinate } from '../mesh/vivaldi/coordinate.js';
+import { monotonicMs } from '../lib/monotonic.js';
 
 /** Mesh RPC method carrying DVMS messages. */
 export const DVMS_METHOD = 'dvms/message';
@@ -43,6 +47,17 @@ export interface MeshSchedulerTransportOptions {
   logger?: Logger;
   /** Timeout of each message call (ms). */
   timeoutMs?: number;
+  /** The agent's clock (its `env.now`), in which a received `sentAt` is expressed (default Date.now). */
+  now?: () => number;
+}
+
+/** Send-to-receive readings kept per sender: the smallest is its clock offset plus the fastest delivery. */
+const DELAY_WINDOW = 32;
+
+/** A DVMS message as it travels: the message, and its sender's monotonic send time (ms). */
+interface Stamped {
+  m: DvmsMessage;
+  t: number;
 }
 
 export interface SchedulerLinkStats {
@@ -96,9 +111,12 @@ export class MeshSchedulerTransport implements SchedulerTransport {
   private handler: MessageHandler | null = null;
   private closed = false;
   private readonly counters: SchedulerLinkStats = { sent: 0, failed: 0, received: 0, dropped: 0 };
+  private readonly readings = new Map<string, number[]>();
+  private readonly now: () => number;
 
   constructor(mesh: Mesh, opts: MeshSchedulerTransportOptions = {}) {
     this.mesh = mesh;
+    this.now = opts.now ?? Date.now;
     this.log = (opts.logger ?? pino({ level: 'warn' })).child({ component: 'dvms-link' });
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_DVMS_TIMEOUT_MS;
     mesh.handle(DVMS_METHOD, (payload, fromKey) => {
@@ -116,7 +134,8 @@ export class MeshSchedulerTransport implements SchedulerTransport {
       setImmediate(() => this.deliver(this.mesh.key, copy));
       return;
     }
-    this.mesh.request(to, DVMS_METHOD, message as unknown as JsonValue, { timeoutMs: this.timeoutMs }).catch((err: unknown) => {
+    const stamped: Stamped = { m: message, t: monotonicMs() };
+    this.mesh.request(to, DVMS_METHOD, stamped as unknown as JsonValue, { timeoutMs: this.timeoutMs }).catch((err: unknown) => {
       this.counters.failed++;
       this.log.debug({ peer: short(to), type: message.type, code: (err as { code?: string })?.code }, 'dvms message lost');
     });
@@ -136,12 +155,28 @@ export class MeshSchedulerTransport implements SchedulerTransport {
    * it). Dropped unless the sender is a current member and the payload looks like a DVMS message.
    */
   receive(fromKey: string, payload: unknown): void {
-    if (this.closed || this.mesh.member(fromKey) === undefined || !isDvmsMessage(payload)) {
+    const stamped = payload as Partial<Stamped> | null;
+    if (this.closed || this.mesh.member(fromKey) === undefined || typeof stamped?.t !== 'number' || !isDvmsMessage(stamped.m)) {
       this.counters.dropped++;
       this.log.debug({ peer: short(fromKey) }, 'dvms message dropped');
       return;
     }
-    this.deliver(fromKey, payload);
+    const message = stamped.m;
+    const delay = this.excessDelay(fromKey, stamped.t);
+    this.deliver(fromKey, message.type === 'join' ? { ...message, sentAt: this.now() - delay } : message);
+  }
+
+  /**
+   * How much longer than the fastest recent message from `from` this one took (ms): the readings
+   * mix the two monotonic clocks' offset with the delivery time, and the offset cancels out.
+   */
+  private excessDelay(from: string, sentMono: number): number {
+    const reading = monotonicMs() - sentMono;
+    const list = this.readings.get(from) ?? [];
+    list.push(reading);
+    if (list.length > DELAY_WINDOW) list.shift();
+    this.readings.set(from, list);
+    return reading - Math.min(...list);
   }
 
   stats(): SchedulerLinkStats {
