@@ -30,8 +30,8 @@ import type { OcciService } from '../occi/service.js';
 import type { EntityStore } from '../occi/store.js';
 import type { Cloud } from './lrt.js';
 import { demandOf } from './vm-demand.js';
-import { generationOf, type ReplicaRow, type ReplicaStore, type Replicator } from './replicas.js';
-import { type LeaseGrants, majority } from './lease-grants.js';
+import { generationOf, majority, type ReplicaRow, type ReplicaStore, type Replicator } from './replicas.js';
+import type { LeaseGrants } from './lease-grants.js';
 
 export const WHEREIS_METHOD = 'cloud/whereis';
 export const RESTART_CLAIM_METHOD = 'cloud/restart-claim';

@@ -25,11 +25,6 @@ export const DEFAULT_VOTE_TTL_MS = 15_000;
 
 export type RenewAnswer = 'granted' | 'moved' | 'unknown';
 
-/** A compute majority of a set of `size` nodes. */
-export function majority(size: number): number {
-  return Math.floor(size / 2) + 1;
-}
-
 export interface LeaseGrantsOptions {
   mesh: Mesh;
   replicas: ReplicaStore;

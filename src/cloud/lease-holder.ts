@@ -16,8 +16,8 @@ import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import type { EntityStore } from '../occi/store.js';
 import type { Custody } from './custody.js';
-import { DEFAULT_LEASE_MS, majority, type RenewAnswer } from './lease-grants.js';
-import { generationOf, type ReplicaStore } from './replicas.js';
+import { DEFAULT_LEASE_MS, type RenewAnswer } from './lease-grants.js';
+import { generationOf, majority, type ReplicaStore } from './replicas.js';
 import { monotonicMs } from '../lib/monotonic.js';
 
 export const LEASE_METHOD = 'cloud/lease';

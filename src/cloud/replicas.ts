@@ -21,6 +21,7 @@ import { COMPUTE } from '../occi/infrastructure-model.js';
 import { PLACEMENT_GENERATION } from '../occi/placement-model.js';
 import { openSqlite } from '../lib/sqlite.js';
 import type { Custody } from './custody.js';
+import { OcciError } from '../occi/errors.js';
 import type { Change, EntityStore } from '../occi/store.js';
 
 export const REPLICA_METHOD = 'cloud/replica';
@@ -69,6 +70,11 @@ export interface ReplicaItem {
   version: number;
   order: string[];
   records: Entity[] | null;
+}
+
+/** A majority of a replica set of `size` nodes (the holder and its replica holders). */
+export function majority(size: number): number {
+  return Math.floor(size / 2) + 1;
 }
 
 export function generationOf(compute: Entity | undefined): number {
@@ -286,7 +292,15 @@ export class Replicator {
       this.nextFlush = undefined;
       const batch = [...this.queued];
       this.queued.clear();
-      for (let i = 0; i < batch.length; i += BATCH) await this.sendItems(this.order, batch.slice(i, i + BATCH).map((id) => this.itemOf(id)));
+      const to = this.order;
+      for (let i = 0; i < batch.length; i += BATCH) {
+        const took = await this.sendItems(to, batch.slice(i, i + BATCH).map((id) => this.itemOf(id)));
+        // Acknowledged only once a majority of the replica set has it: then a restart after the
+        // loss of this node finds it (lease-grants.ts); the others get it in the background.
+        if (1 + took < majority(to.length + 1)) {
+          throw OcciError.unavailable(`the change is made on this node but reached ${took} of its ${to.length} replica holders (a majority of its replica set is needed before it is acknowledged); it is sent again in the background`);
+        }
+      }
     });
     return this.nextFlush;
   }
@@ -297,8 +311,9 @@ export class Replicator {
     return run;
   }
 
-  private async sendItems(to: readonly string[], items: ReplicaItem[]): Promise<void> {
-    if (items.length === 0) return;
+  /** Sends the items to every holder in `to`; resolves with how many took them. */
+  private async sendItems(to: readonly string[], items: ReplicaItem[]): Promise<number> {
+    if (items.length === 0) return to.length;
     const { mesh, logger } = this.opts;
     const results = await Promise.all(
       to.map((key) =>
@@ -315,6 +330,7 @@ export class Replicator {
       if (results.every(Boolean)) this.dirty.delete(item.id);
       else this.dirty.add(item.id);
     }
+    return results.filter(Boolean).length;
   }
 
   private async retry(): Promise<void> {

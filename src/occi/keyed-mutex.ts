@@ -5,8 +5,8 @@
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
-  /** `after` runs once the work is done, still holding the keys (e.g. waits for replication). */
-  constructor(private readonly after?: () => Promise<void>) {}
+  /** `after` runs once the work is done, still holding the keys (e.g. waits for replication of what they name). */
+  constructor(private readonly after?: (keys: string[]) => Promise<void>) {}
 
   async run<T>(keys: Iterable<string>, work: () => Promise<T>): Promise<T> {
     const sorted = [...new Set(keys)].sort();
@@ -17,7 +17,7 @@ export class KeyedMutex {
     try {
       await Promise.all(waits);
       const result = await work();
-      await this.after?.();
+      await this.after?.(sorted);
       return result;
     } finally {
       release();

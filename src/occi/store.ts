@@ -21,7 +21,9 @@ export interface Change {
 
 /**
  * Called after a change is committed, with the entities it removed as they were. A returned
- * promise is awaited by `settled()` (replication to other nodes before the client's answer).
+ * promise is awaited by `settled()` (replication to other nodes before the client's answer); one
+ * that rejects makes `settled(keys)` reject for the requests whose keys the change touched (the
+ * change is made here, but its answer cannot say it is safe).
  */
 export type ChangeListener = (change: Change, removed: Entity[]) => Promise<void> | void;
 
@@ -39,6 +41,8 @@ export class EntityStore {
   private readonly statements;
   private readonly listeners = new Set<ChangeListener>();
   private readonly pending = new Set<Promise<void>>();
+  /** The error of a listener on the last change of an entity, until a request on it reads it. */
+  private readonly failures = new Map<string, unknown>();
 
   constructor(dataDir: string | ':memory:') {
     this.db = openSqlite({ dataDir, file: ENTITIES_FILE, migrations: ENTITY_MIGRATIONS });
@@ -89,10 +93,13 @@ export class EntityStore {
     }
     for (const id of change.removeMixins ?? []) this.mixins.delete(id);
     for (const m of change.putMixins ?? []) this.mixins.set(m.scheme + m.term, m);
+    const touched = [...(change.put ?? []).map((e) => e.id), ...(change.remove ?? [])];
     for (const listener of this.listeners) {
       const done = Promise.resolve()
         .then(() => listener(change, removed))
-        .catch(() => undefined);
+        .catch((err: unknown) => {
+          for (const id of touched) this.failures.set(id, err);
+        });
       this.pending.add(done);
       void done.finally(() => this.pending.delete(done));
     }
@@ -104,9 +111,18 @@ export class EntityStore {
     return () => void this.listeners.delete(listener);
   }
 
-  /** Resolves when the listeners' work for the changes committed so far is done. */
-  async settled(): Promise<void> {
+  /**
+   * Resolves when the listeners' work for the changes committed so far is done; rejects with a
+   * listener's error when it failed on a change touching one of `keys` (reported once).
+   */
+  async settled(keys: Iterable<string> = []): Promise<void> {
     if (this.pending.size > 0) await Promise.all([...this.pending]);
+    for (const k of keys) {
+      const err = this.failures.get(k);
+      if (err === undefined) continue;
+      this.failures.delete(k);
+      throw err;
+    }
   }
 
   private remember(e: Entity): void {

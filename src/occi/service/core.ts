@@ -41,7 +41,7 @@ export class ServiceCore {
     readonly options: ServiceOptions = {},
   ) {
     // A write answers once the store's listeners (replication of computes) are done with it.
-    this.mutex = new KeyedMutex(() => store.settled());
+    this.mutex = new KeyedMutex((keys) => store.settled(keys));
     for (const m of store.userMixins()) registry.add(m);
   }
 
