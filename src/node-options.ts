@@ -4,6 +4,7 @@ import type { Limits } from './http/limits.js';
 import type { RateLimitOptions } from './http/rate-limit.js';
 import type { AuthMode } from './http/auth/authenticate.js';
 import type { NodeAuth } from './http/auth/node-auth.js';
+import type { TokenKeyFiles } from './http/auth/token-keys.js';
 import type { Mesh, MeshOptions } from './mesh/mesh.js';
 import type { Hypervisor } from './hypervisor/index.js';
 import type { Backend } from './occi/backend.js';
@@ -44,8 +45,22 @@ export interface NodeOptions {
    * admin of every tenant, for local trials only (logged loudly at every start).
    */
   auth?: AuthMode;
-  /** Print the first admin token on stdout (default true; it is logged either way). */
+  /**
+   * The issuer key this node signs tokens with, and the issuers' public keys it trusts
+   * (src/http/auth/token-keys.ts). A node outside any mesh without them issues with a key of its
+   * data directory; a node in a mesh needs at least one.
+   */
+  tokenKeys?: TokenKeyFiles;
+  /** The URL clients reach the node at (`--public-url`): Location and absolute URIs use it, never the Host header. */
+  publicUrl?: string;
+  /** Print the first admin token on stdout (default true; it is never logged). */
   printAdminToken?: boolean;
+  /** Origins of portals that may call the node from a browser (CORS); none by default. */
+  corsOrigins?: readonly string[];
+  /** A listener of its own for Prometheus, `/metrics` without a token (0: any free port). */
+  metricsPort?: number;
+  /** Where that listener binds (default 127.0.0.1): a private interface, never a public one. */
+  metricsHost?: string;
 }
 
 export interface NodeMeshOptions {
@@ -56,6 +71,8 @@ export interface NodeMeshOptions {
   site?: string;
   /** RTT matrix (CSV) for delay injection between sites: each message waits half the RTT. */
   rttMatrix?: string;
+  /** Members split from this node (fault injection): its mesh messages to them are dropped. */
+  unreachable?: (key: string) => boolean;
   /** How long a forwarded request may take before the client gets a 504 (ms). */
   forwardTimeoutMs?: number;
   /** The one cloud over the mesh (admission, rebalancing); needs the node's own hypervisor. */
@@ -94,5 +111,7 @@ export interface RunningNode {
   cloud?: Cloud;
   /** Replication, node-loss recovery, fencing, restart policy and drain, with the cloud. */
   resilience?: Resilience;
+  /** The `--metrics-port` listener's scrape URL, when there is one. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }

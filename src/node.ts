@@ -11,6 +11,8 @@ import { type Listening, listen, readTlsFiles } from './http/listener.js';
 import { type NodeAuth, openNodeAuth } from './http/auth/node-auth.js';
 import { MeshEdge } from './http/edge/router.js';
 import { NodeControl } from './http/node-admin.js';
+import { OperatorSurface } from './http/console/operator-surface.js';
+import { listenMetrics } from './http/metrics-endpoint.js';
 import { Mesh } from './mesh/mesh.js';
 import { loadRttMatrix, siteDelay } from './mesh/rtt-matrix.js';
 import { openHypervisor } from './hypervisor/index.js';
@@ -19,6 +21,7 @@ import { openOcciService } from './occi/occi-node.js';
 import { catalogueEntries } from './occi/templates.js';
 import type { OcciService } from './occi/service.js';
 import type { EntityStore } from './occi/store.js';
+import type { AgentObserver } from './scheduler/protocol/node-agent.js';
 import { Cloud } from './cloud/lrt.js';
 import { placementOf } from './cloud/placement.js';
 import { Resilience } from './cloud/resilience.js';
@@ -31,6 +34,8 @@ const MESH_STATUS_INTERVAL_MS = 5000;
 
 /** What a node has started so far; `close` undoes it in order, whatever was reached. */
 interface Started {
+  operator?: OperatorSurface;
+  metricsListening?: Listening;
   driven?: HypervisorBackend;
   store?: EntityStore;
   auth?: NodeAuth;
@@ -45,6 +50,8 @@ interface Started {
 }
 
 async function close(s: Started): Promise<void> {
+  s.operator?.close();
+  await s.metricsListening?.close();
   s.unfollow?.();
   clearInterval(s.statusTimer);
   await s.resilience?.close();
@@ -71,6 +78,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
 async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
   const logger = opts.logger ?? pino({ level: 'info' });
+  // First: its timing proxies wrap the hypervisor and the mesh as they are made.
+  const operator = (s.operator = new OperatorSurface({ name: opts.name ?? 'node' }));
   let backend = opts.backend;
   let images = opts.images;
   if (!backend) {
@@ -78,7 +87,7 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
     logger.info({ hypervisor: opened.description }, `hypervisor: ${opened.description}`);
     // A host that keeps an image catalogue gives the os_tpl mixins.
     images ??= opened.images && catalogueEntries(opened.images);
-    backend = s.driven = new HypervisorBackend(opened.hypervisor, { images, description: opened.description });
+    backend = s.driven = new HypervisorBackend(operator.timedHypervisor(opened.hypervisor), { images, description: opened.description });
   }
   const { driven } = s;
   const name = opts.name ?? 'node';
@@ -94,9 +103,9 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
     foreign: (id) => edge?.foreign(id),
   });
   s.store = store;
-  const mesh = (s.mesh = opts.mesh ? createMesh(opts.mesh, name, opts.dataDir, logger) : undefined);
-  const auth = (s.auth = openNodeAuth({ mode: opts.auth ?? 'token', dataDir: opts.dataDir, clusterSecret: opts.mesh?.secret, mesh, service, logger }));
-  const cloud = (s.cloud = mesh && driven && opts.mesh?.cloud?.enabled !== false ? createCloud(opts.mesh!.cloud ?? {}, mesh, service, driven, logger) : undefined);
+  const mesh = (s.mesh = opts.mesh ? operator.timedMesh(createMesh(opts.mesh, name, opts.dataDir, logger)) : undefined);
+  const auth = (s.auth = openNodeAuth({ mode: opts.auth ?? 'token', dataDir: opts.dataDir, keys: opts.tokenKeys, mesh, service, logger }));
+  const cloud = (s.cloud = mesh && driven && opts.mesh?.cloud?.enabled !== false ? createCloud(opts.mesh!.cloud ?? {}, mesh, service, driven, logger, operator.agentObservers(store, mesh)) : undefined);
   const resilience = (s.resilience =
     cloud && mesh && driven
       ? new Resilience({ mesh, service, store, hypervisor: driven.hypervisor, cloud, logger, dataDir: opts.dataDir, nodeName: name, ...opts.mesh?.cloud?.failures, leaveMesh: async () => (cloud.close(), await mesh.close()) })
@@ -108,8 +117,13 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
   );
   const audit = (s.audit = await AuditLog.open(join(opts.dataDir, AUDIT_FILE)));
   const node = new NodeControl({ name, store, mesh, cloud, resilience });
-  const app = await createApp({ service, logger, mesh: edge, node, auth, limits, rateLimit: opts.rateLimit, audit: { log: audit, node: name }, tls: !!tls });
+  operator.follow({ store, mesh, cloud, resilience, hypervisor: driven?.hypervisor, url: () => s.listening?.url ?? null });
+  const app = await createApp({ service, logger, mesh: edge, node, auth, limits, rateLimit: opts.rateLimit, audit: { log: audit, node: name }, tls: !!tls, operator: operator.forApp(), corsOrigins: opts.corsOrigins, publicUrl: opts.publicUrl });
   const { url, port } = (s.listening = await listen(app, { port: opts.port, host: opts.host ?? '127.0.0.1', limits, tls, logger }));
+  if (opts.metricsPort !== undefined) {
+    s.metricsListening = await listenMetrics(operator.metrics, { port: opts.metricsPort, host: opts.metricsHost ?? '127.0.0.1', limits });
+    logger.info({ url: `${s.metricsListening.url}/metrics` }, 'metrics listener (no token: keep it on a private interface)');
+  }
   if (!tls) logger.info({ url }, 'TLS is off: plain HTTP (give --tls-cert and --tls-key on a public edge)');
   if (mesh && edge) {
     // Requests forwarded by members are dispatched in-process into the same app.
@@ -136,6 +150,7 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
     auth,
     cloud,
     resilience,
+    metricsUrl: s.metricsListening ? `${s.metricsListening.url}/metrics` : undefined,
     close: () => (closing ??= close(s)),
   };
 }
@@ -145,7 +160,7 @@ function logMeshStatus(mesh: Mesh, logger: Logger): void {
   logger.info({ members: mesh.members().length, coordinate: c ? [...c.vec.map((x) => Number(x.toFixed(2))), Number(c.height.toFixed(2))] : null }, 'mesh status');
 }
 
-function createCloud(opts: NodeCloudOptions, mesh: Mesh, service: OcciService, backend: HypervisorBackend, logger: Logger): Cloud {
+function createCloud(opts: NodeCloudOptions, mesh: Mesh, service: OcciService, backend: HypervisorBackend, logger: Logger, observers: AgentObserver[]): Cloud {
   return new Cloud({
     mesh,
     service,
@@ -157,6 +172,7 @@ function createCloud(opts: NodeCloudOptions, mesh: Mesh, service: OcciService, b
     samplingMs: opts.samplingMs,
     admissionTimeoutMs: opts.admissionTimeoutMs,
     agent: opts.agent,
+    observers,
   });
 }
 
@@ -167,6 +183,9 @@ function nodeKey(mesh: Mesh, name: string): string | undefined {
 
 function createMesh(opts: NodeMeshOptions, name: string, dataDir: string, logger: Logger): Mesh {
   const matrix = opts.rttMatrix ? loadRttMatrix(opts.rttMatrix) : undefined;
+  const base = matrix && opts.site ? siteDelay(matrix, opts.site, (key) => mesh.member(key)?.site ?? undefined) : undefined;
+  const split = opts.unreachable;
+  const delayMs = split ? (key: string) => (split(key) ? Infinity : (base?.(key) ?? 0)) : base;
   const mesh: Mesh = new Mesh({
     secret: opts.secret,
     bootstrap: opts.bootstrap,
@@ -174,7 +193,7 @@ function createMesh(opts: NodeMeshOptions, name: string, dataDir: string, logger
     dataDir,
     site: opts.site ?? null,
     logger: logger.child({ part: 'mesh' }),
-    ...(matrix && opts.site ? { delayMs: siteDelay(matrix, opts.site, (key) => mesh.member(key)?.site ?? undefined) } : {}),
+    ...(delayMs ? { delayMs } : {}),
     ...opts.tuning,
   });
   return mesh;

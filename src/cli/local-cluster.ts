@@ -22,6 +22,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { SIM_EVENT_LOG_ENV } from '../hypervisor/simulated/event-log.js';
+import { FAULT_FILE_ENV } from './fault-hooks.js';
 import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
 import { buildGuestImage } from '../hypervisor/images/build.js';
 import { PrivateDaemon } from '../hypervisor/libvirt/private-daemon.js';
@@ -73,6 +75,11 @@ export interface LocalClusterOptions {
   /** Anything else a node writes (stderr, non-JSON stdout). */
   onOutput?: (node: ClusterNode, text: string) => void;
   startTimeoutMs?: number;
+  /**
+   * Fault injection (src/cli/fault-hooks.ts): every node reads its faults from `<data>/faults.json`
+   * (`setFaults`) and, on simulated hosts, logs its domains' state changes to `<data>/sim-events.jsonl`.
+   */
+  faults?: boolean;
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
@@ -106,6 +113,15 @@ export class ClusterNode {
     port: number,
   ) {
     this.port = port;
+  }
+
+  /** The fault file and the domain event log of this node (with the cluster's `faults` option). */
+  get faultFile(): string {
+    return join(this.dataDir, 'faults.json');
+  }
+
+  get eventLog(): string {
+    return join(this.dataDir, 'sim-events.jsonl');
   }
 
   get alive(): boolean {
@@ -234,6 +250,20 @@ export class LocalCluster {
     clearTimeout(hard);
   }
 
+  /** Freezes node i's process (SIGSTOP) or lets it run again (SIGCONT). */
+  freeze(i: number, frozen: boolean): void {
+    const node = this.nodes[i]!;
+    if (node.alive) node.proc!.kill(frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
+  /** Sets the faults node i reads (with the cluster's `faults` option): members split from it, its wall clock's skew. */
+  setFaults(i: number, faults: { unreachable?: string[]; clockSkewMs?: number }): void {
+    const file = this.nodes[i]!.faultFile;
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ unreachable: faults.unreachable ?? [], clockSkewMs: faults.clockSkewMs ?? 0 }));
+    renameSync(tmp, file);
+  }
+
   /** Starts node i again with its data directory and HTTP port; resolves once it listens. */
   async restart(i: number): Promise<ClusterNode> {
     const node = this.nodes[i]!;
@@ -299,7 +329,8 @@ export class LocalCluster {
 
   private spawnNode(node: ClusterNode): Promise<void> {
     // Each node is its own process: with libvirt's test driver, each manages its own host.
-    const proc = spawn(process.execPath, ['--import', 'tsx', NODE_CLI, ...this.args(node)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = this.opts.faults ? { ...process.env, [FAULT_FILE_ENV]: node.faultFile, ...(node.loadFile ? { [SIM_EVENT_LOG_ENV]: node.eventLog } : {}) } : process.env;
+    const proc = spawn(process.execPath, ['--import', 'tsx', NODE_CLI, ...this.args(node)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
     node.proc = proc;
     node.url = '';
     createInterface({ input: proc.stdout! }).on('line', (raw) => {

@@ -1,8 +1,16 @@
+/**
+ * `npm start -- …`: one node of the gateway. Secrets never go on the command line, where `ps`
+ * shows them: the cluster secret comes from a file (`--cluster-secret-file`) or the environment
+ * (`DISCOVERY_CLUSTER_SECRET`), the issuer key from a file. Everything the node writes is private
+ * to its user (umask 077; the data directory 0700).
+ */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { loadImageCatalogue } from '../occi/templates.js';
 import { startNode } from '../node.js';
+import { faultHooksFromEnv } from './fault-hooks.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -40,8 +48,12 @@ const program = new Command()
   .option('--images <file>', 'image catalogue: JSON array of {term, title, image, format} (env IMAGES)', process.env['IMAGES'])
   .option('--log-level <level>', 'pino log level (env LOG_LEVEL)', process.env['LOG_LEVEL'] ?? 'info')
   .option('--name <name>', 'name of this node (env NODE_NAME)', process.env['NODE_NAME'] ?? hostname())
-  .option('--cluster-secret <secret>', 'join the mesh of the nodes that share this secret (env CLUSTER_SECRET)', process.env['CLUSTER_SECRET'])
-  .option('--bootstrap <host:port,…>', 'DHT bootstrap nodes of the mesh, required with --cluster-secret (env BOOTSTRAP)', process.env['BOOTSTRAP'])
+  .option('--cluster-secret-file <file>', 'join the mesh of the nodes that share the secret in this file (or env DISCOVERY_CLUSTER_SECRET)', env('DISCOVERY_CLUSTER_SECRET_FILE'))
+  .addOption(new Option('--cluster-secret <secret>').hideHelp())
+  .option('--issuer-key <file>', 'private JWK this node signs tokens with (npm run token -- keygen; env DISCOVERY_ISSUER_KEY)', env('DISCOVERY_ISSUER_KEY'))
+  .option('--token-keys <file>', "JWKS of the issuers' public keys, re-read when it changes (env DISCOVERY_TOKEN_KEYS)", env('DISCOVERY_TOKEN_KEYS'))
+  .option('--public-url <url>', 'the URL clients reach this node at: absolute URIs and Location use it, never the Host header (env PUBLIC_URL)', env('PUBLIC_URL'))
+  .option('--bootstrap <host:port,…>', 'DHT bootstrap nodes of the mesh, required with a cluster secret (env BOOTSTRAP)', process.env['BOOTSTRAP'])
   .option('--site <id>', 'site of this node, e.g. a country code of the RTT matrix (env SITE)', process.env['SITE'])
   .option('--capacity <cores,MiB>', 'host capacity the scheduler may fill, e.g. 4,8192 (env CAPACITY); default: what the hypervisor reports', capacity, process.env['CAPACITY'] ? capacity(process.env['CAPACITY']) : undefined)
   .addOption(new Option('--auth <mode>', 'token: every request needs a token (the first start prints an admin token); none: no authentication, local trials only (env AUTH)').choices(['token', 'none']).default(process.env['AUTH'] ?? 'token'))
@@ -63,7 +75,11 @@ const opts = program.opts<{
   images?: string;
   logLevel: string;
   name: string;
+  clusterSecretFile?: string;
   clusterSecret?: string;
+  issuerKey?: string;
+  tokenKeys?: string;
+  publicUrl?: string;
   bootstrap?: string;
   site?: string;
   rtt?: string;
@@ -78,8 +94,14 @@ const opts = program.opts<{
   capacity?: { cores: number; memoryMiB: number };
 }>();
 const logger = pino({ level: opts.logLevel });
-if (opts.clusterSecret && !opts.bootstrap) program.error('--cluster-secret needs --bootstrap: a node never uses public bootstrap nodes');
+if (opts.clusterSecret !== undefined) program.error('--cluster-secret would show the secret in ps: put it in a file (--cluster-secret-file) or in DISCOVERY_CLUSTER_SECRET');
+const clusterSecret = opts.clusterSecretFile ? readFileSync(opts.clusterSecretFile, 'utf8').trim() : env('DISCOVERY_CLUSTER_SECRET');
+if (clusterSecret !== undefined && clusterSecret.length === 0) program.error('the cluster secret is empty');
+if (clusterSecret && !opts.bootstrap) program.error('a cluster secret needs --bootstrap: a node never uses public bootstrap nodes');
+// What the node writes (stores, logs, keys, console files) is its user's alone.
+process.umask(0o077);
 
+const faults = faultHooksFromEnv();
 const node = await startNode({
   port: opts.port,
   host: opts.host,
@@ -98,7 +120,14 @@ const node = await startNode({
   },
   auth: opts.auth,
   mesh: opts.clusterSecret
-    ? { secret: opts.clusterSecret, bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()), site: opts.site, rttMatrix: opts.rtt, cloud: { capacity: opts.capacity } }
+    ? {
+        secret: opts.clusterSecret,
+        bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()),
+        site: opts.site,
+        rttMatrix: opts.rtt,
+        cloud: { capacity: opts.capacity },
+        ...(faults ? { unreachable: (key: string) => faults.unreachable(key) } : {}),
+      }
     : undefined,
 }).catch((err: unknown) => {
   logger.fatal({ err }, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
