@@ -10,7 +10,7 @@ import type { Mesh } from '../mesh/mesh.js';
 import { HypervisorMonitor } from '../scheduler/hypervisor-monitor.js';
 import type { VmSpec } from '../scheduler/model.js';
 import type { VmPlacement } from '../scheduler/placement.js';
-import { NodeAgent, type NodeAgentOptions } from '../scheduler/protocol/node-agent.js';
+import { type AgentObserver, NodeAgent, type NodeAgentOptions } from '../scheduler/protocol/node-agent.js';
 import { realEnvironment } from '../scheduler/protocol/transport.js';
 import type { Entity } from '../occi/entity.js';
 import type { OcciService } from '../occi/service.js';
@@ -55,10 +55,19 @@ export interface CloudOptions {
   samplingMs?: number;
   admissionTimeoutMs?: number;
   agent?: AgentTuning;
+  /** Told of the agent's events too (after the log): the node's event stream and metrics. */
+  observers?: readonly AgentObserver[];
 }
 
 /** Where an admission stands: served here (release the held capacity once answered) or placed elsewhere. */
 export type Admission = { where: 'here'; release(): void } | { where: 'elsewhere'; node: string };
+
+/** One observer that calls the hooks of each of these in turn. */
+function tellAll(observers: readonly AgentObserver[]): AgentObserver {
+  const hooks = new Set(observers.flatMap((o) => Object.keys(o)) as Array<keyof AgentObserver>);
+  const call = (o: AgentObserver, k: keyof AgentObserver, args: unknown[]) => (o[k] as ((...a: unknown[]) => void) | undefined)?.(...args);
+  return Object.fromEntries([...hooks].map((k) => [k, (...args: unknown[]) => observers.forEach((o) => call(o, k, args))]));
+}
 
 export class Cloud {
   readonly monitor: HypervisorMonitor;
@@ -105,7 +114,7 @@ export class Cloud {
       actuator: this.actuator,
       neighbours: this.neighbours,
       distance: meshDistance(mesh),
-      observer: {
+      observer: tellAll([{
         eventUnsolvable: (event, size) => {
           log.warn({ event: event.kind, origin: mesh.member(event.origin)?.name ?? 'self', partition: size }, 'event unsolvable');
           const ids = (event.vms ?? []).map((v) => v.id);
@@ -115,7 +124,7 @@ export class Cloud {
         },
         migrationStarted: (pid, vm, _from, to) => log.info({ pid, vm, to: mesh.member(to)?.name ?? to.slice(0, 8) }, 'migration started'),
         eventSolved: (event, size, _at, migrations) => log.info({ event: event.kind, partition: size, migrations }, 'event solved'),
-      },
+      }, ...(opts.observers ?? [])]),
       ...REAL_NODE_TIMEOUTS,
       overloadMargin: REAL_NODE_OVERLOAD_MARGIN,
       ...opts.agent,

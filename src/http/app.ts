@@ -21,6 +21,12 @@ import { type NodeControl, nodeAdminHandlers } from './node-admin.js';
 import { type Exchange, message } from './occi/exchange.js';
 import { occiHandlers } from './occi/handlers.js';
 import { consoleHandlers } from './occi/console-handler.js';
+import { CONSOLE_PATH, consoleRoutes } from './console/console-routes.js';
+import { meshViewHandlers } from './console/mesh-view.js';
+import type { OperatorRoutes } from './console/operator-surface.js';
+import { corsFor } from './cors.js';
+import { eventsHandlers } from './events.js';
+import { metricsHandlers } from './metrics-endpoint.js';
 
 export interface AppOptions {
   service: OcciService;
@@ -42,6 +48,10 @@ export interface AppOptions {
   auth: NodeAuth;
   /** The operator's view and drain of this node (node-admin.ts). */
   node?: NodeControl;
+  /** The event stream, the mesh view and the metrics (console/operator-surface.ts). */
+  operator?: OperatorRoutes;
+  /** Origins of portals allowed to call this node from a browser (cors.ts); none by default. */
+  corsOrigins?: readonly string[];
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -65,6 +75,7 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   api.register(adminHandlers(opts.auth));
   api.register(nodeAdminHandlers(opts.node));
   api.register(consoleHandlers({ service }));
+  if (opts.operator) api.register({ ...eventsHandlers(opts.operator.events), ...meshViewHandlers(opts.operator.meshView), ...metricsHandlers(opts.operator.metrics) });
   api.register({
     notFound: (c: Context) => {
       throw OcciError.notFound(c.request.path);
@@ -82,11 +93,17 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Timed from the first byte: refusals (401, 429) are requests too.
+  if (opts.operator) app.use(opts.operator.metrics.http((req) => routeOf(api, service, req)));
   // First, so that every answer (errors and relayed ones included) carries them and is audited.
   app.use(securityHeaders({ hsts: opts.tls ?? false }));
+  const cors = corsFor(opts.corsOrigins ?? []);
+  if (cors) app.use(cors);
   app.use(occiProtocol());
   if (opts.audit) app.use(auditTrail({ ...opts.audit, logger }));
   if (limits) app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
+  // Static pages, before authentication: the console signs in with a token and then calls the API with it.
+  app.use(CONSOLE_PATH, consoleRoutes());
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
   app.use(opts.auth.middleware());
   // After authentication: keyed by the request's token (by its address without one).
@@ -107,6 +124,18 @@ async function route(api: OpenAPIBackend, service: OcciService, req: Request, re
   // The document declares no header parameters and bodies are parsed by the negotiated
   // rendering, so neither is handed to openapi-backend (it would parse them twice per request).
   await api.handleRequest({ method, path: canonicalPath(service, req.path), query: req.query as Record<string, string | string[]>, headers: {} }, { req, res, principal } satisfies Exchange);
+}
+
+/** The OpenAPI operation that serves a request, and the OCCI kind it is about (labels of the metrics). */
+function routeOf(api: OpenAPIBackend, service: OcciService, req: Request): { route: string; kind?: string } {
+  const path = new URL(req.originalUrl, 'http://node').pathname;
+  if (path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`)) return { route: 'console' };
+  const canonical = canonicalPath(service, path);
+  const op = api.router.matchOperation({ method: req.method === 'HEAD' ? 'get' : req.method.toLowerCase(), path: canonical } as Parameters<typeof api.router.matchOperation>[0]);
+  if (!op?.operationId) return { route: req.method === 'OPTIONS' ? 'preflight' : 'unmatched' };
+  const target = service.resolve(canonical.replace(/\/console$/, ''));
+  const kind = target?.type === 'entity' ? target.kind.term : target?.type === 'collection' ? (target.category.class === 'kind' ? target.category.term : 'mixin') : undefined;
+  return { route: op.operationId, kind };
 }
 
 /** Collections answer with and without their trailing slash. */
