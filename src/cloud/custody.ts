@@ -1,10 +1,17 @@
 /** Custody of resources between nodes: moved out, adopted, restarted, forgotten; each under the entity's lock. */
 import type { AttributeValue } from '../occi/attribute.js';
-import type { Entity } from '../occi/entity.js';
 import { OcciError } from '../occi/errors.js';
-import { COMPUTE } from '../occi/infrastructure-model.js';
+import { type Entity, linkEnds } from '../occi/entity.js';
+import { COMPUTE, NETWORKINTERFACE, STORAGELINK } from '../occi/infrastructure-model.js';
 import { PLACEMENT_GENERATION } from '../occi/placement-model.js';
 import { type ServiceCore, withAttributes } from '../occi/service/core.js';
+
+/** What moves with a compute (Custody.bundle). */
+export interface MoveBundle {
+  records: Entity[];
+  storages: Entity[];
+  networks: Entity[];
+}
 
 const START_ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#start';
 
@@ -18,25 +25,45 @@ export class Custody {
   }
 
   /**
-   * Moves a resource away: with it and its links locked, `transfer` gets their records and makes
-   * another node take them in; once it resolves, the backend releases the resource here and the
-   * records leave the store. Requests on the resource wait for the move, then find it gone.
-   * Undefined when the resource is not here.
+   * What moves with a compute: the compute and its links (`records`), the storages linked to it
+   * that this node holds and no other compute links to (their volumes go with the guest), and the
+   * networks it joins (the target realises them; they are not moved). Undefined when not here.
    */
-  async moveOut<T>(id: string, transfer: (records: Entity[]) => Promise<T>): Promise<T | undefined> {
+  bundle(id: string): MoveBundle | undefined {
     const { store } = this.core;
-    const known = store.get(id);
+    const compute = store.get(id);
+    if (!compute || compute.kind !== COMPUTE) return undefined;
+    const links = this.core.related(compute);
+    const ends = (kind: string) =>
+      links.filter((l) => l.kind === kind).map((l) => this.core.entityAt(linkEnds(l)!.target)).filter((e): e is Entity => e !== undefined);
+    const location = this.core.locationOf(compute);
+    const storages = ends(STORAGELINK).filter((s) => this.core.related(s).every((l) => linkEnds(l)!.source === location));
+    return { records: [compute, ...links], storages: [...new Map(storages.map((s) => [s.id, s])).values()], networks: ends(NETWORKINTERFACE) };
+  }
+
+  /**
+   * Moves a compute away: with it, its links and the storages that follow it locked, `transfer`
+   * gets the bundle and makes another node take it in; once it resolves, this node's copies go
+   * (what the hypervisor moved already is gone; `released` says whether the domain and volumes
+   * left this host with the transfer) and the records leave the store. Requests on the compute
+   * wait for the move, then find it gone. Undefined when the compute is not here.
+   */
+  async moveOut<T>(id: string, transfer: (bundle: MoveBundle) => Promise<T>): Promise<T | undefined> {
+    const { store } = this.core;
+    const known = this.bundle(id);
     if (!known) return undefined;
-    const related = this.core.related(known);
-    return this.core.lock([id, ...related.map((l) => l.id)], async () => {
-      const e = store.get(id);
-      if (!e) return undefined;
-      const links = this.core.related(e);
-      const result = await transfer([e, ...links]);
+    const keys = [...known.records, ...known.storages].map((e) => e.id);
+    return this.core.lock(keys, async () => {
+      const bundle = this.bundle(id);
+      if (!bundle) return undefined;
+      const result = await transfer(bundle);
+      const [compute, ...links] = bundle.records;
       try {
-        await this.core.backend.deleted(e, this.core.context());
+        // Gone already after a live migration (the driver then answers that nothing is there).
+        await this.core.backend.deleted(compute!, this.core.context());
+        for (const s of bundle.storages) await this.core.backend.deleted(s, this.core.context());
       } finally {
-        store.apply({ remove: [...links.map((l) => l.id), e.id] });
+        store.apply({ remove: [...links.map((l) => l.id), compute!.id, ...bundle.storages.map((s) => s.id)] });
       }
       return result;
     });
@@ -47,26 +74,45 @@ export class Custody {
    * (placed on this node) and the backend creates it here, with the devices of the link targets
    * this node holds. A resource already here is left as it is. A compute's generation increases:
    * it has a new holder (fencing: a node that comes back after a crash drops older copies).
+   * `arrived`: the hypervisor moved the domain and its volumes here already (a live migration):
+   * nothing is created, the state is read from the host. `storages` come first, as they came.
    */
-  async adopt(records: Entity[]): Promise<Entity> {
+  async adopt(records: Entity[], opts: { arrived?: boolean; storages?: Entity[] } = {}): Promise<Entity> {
     const [resource, ...links] = records;
     if (!resource) throw OcciError.badRequest('nothing to adopt');
     const { store, backend } = this.core;
-    return this.core.lock([resource.id, ...links.map((l) => l.id)], async () => {
+    const storages = opts.storages ?? [];
+    return this.core.lock([resource.id, ...links.map((l) => l.id), ...storages.map((s) => s.id)], async () => {
       const existing = store.get(resource.id);
       if (existing) return existing;
+      for (const s of storages) {
+        if (store.get(s.id)) continue;
+        const stored = opts.arrived ? s : withAttributes(s, await backend.created(s, this.core.context()));
+        store.apply({ put: [stored] });
+      }
       const generation = Number(resource.attributes[PLACEMENT_GENERATION] ?? 1);
       const entity = this.core.placed(resource.kind === COMPUTE ? { ...resource, attributes: { ...resource.attributes, [PLACEMENT_GENERATION]: generation + 1 } } : resource);
       const ctx = this.core.context([entity, ...links]);
-      const stored = withAttributes(entity, await backend.created(entity, ctx));
+      const stored = opts.arrived ? entity : withAttributes(entity, await backend.created(entity, ctx));
       try {
         store.apply({ put: [stored, ...links] });
       } catch (err) {
-        await this.core.undo([stored], ctx);
+        if (!opts.arrived) await this.core.undo([stored], ctx);
         throw err;
       }
       return stored;
     });
+  }
+
+  /** Networks a compute arriving here joins: realised on this host when missing (their custody stays where it is). */
+  async realise(networks: Entity[]): Promise<void> {
+    for (const n of networks) {
+      if (this.core.store.get(n.id)) continue; // held here: defined here already
+      await this.core.backend.created({ ...n, attributes: { ...n.attributes, 'occi.network.state': 'active' } }, this.core.context()).catch((err: unknown) => {
+        // Defined already (realised for another compute): fine.
+        if (!(err instanceof OcciError && err.code === 'CONFLICT')) throw err;
+      });
+    }
   }
 
   /**

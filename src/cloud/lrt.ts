@@ -97,7 +97,7 @@ export class Cloud {
     this.transport = new MeshSchedulerTransport(mesh, { logger: log });
     this.neighbours = new MeshNeighbourOrder(mesh);
     this.custody = new Custody(service.core);
-    this.moves = new Moves({ mesh, custody: this.custody, logger: log, arriving: (records) => this.hold(demandOf(records[0]!, this.ratio)) });
+    this.moves = new Moves({ mesh, custody: this.custody, hypervisor, logger: log, arriving: (records) => this.hold(demandOf(records[0]!, this.ratio)) });
     let admissions: Admissions | undefined;
     this.actuator = new CloudActuator({
       mesh,

@@ -113,7 +113,7 @@ export class Resilience {
       logger,
       nodeName,
       ready: this.failover.fenced,
-      fenced: (id) => this.leases.isFenced(id),
+      fenced: (id) => this.leases.isFenced(id) || cloud.moves.unconfirmed(id),
       maxRestarts: opts.maxRestarts,
       windowMs: opts.restartWindowMs,
       checkMs: opts.restartCheckMs,

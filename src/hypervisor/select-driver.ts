@@ -28,11 +28,12 @@ export interface OpenedHypervisor {
   description: string;
 }
 
-const SIM_PARAMS: Record<string, 'cores' | 'memoryMiB' | 'cpuOvercommit' | 'loadFile'> = {
+const SIM_PARAMS: Record<string, 'cores' | 'memoryMiB' | 'cpuOvercommit' | 'loadFile' | 'eventLog'> = {
   cores: 'cores',
   memoryMiB: 'memoryMiB',
   cpuOvercommit: 'cpuOvercommit',
   loadFile: 'loadFile',
+  eventLog: 'eventLog',
 };
 
 /**
@@ -44,7 +45,8 @@ export const SIM_NODE_CPU_OVERCOMMIT = 4;
 
 /**
  * Options of a simulated host named by `sim` or `sim:///?cores=4&memoryMiB=4096` (also
- * `cpuOvercommit=<factor>` and `loadFile=<path>`, see simulated/load-file.ts); null when `uri`
+ * `cpuOvercommit=<factor>`, `loadFile=<path>`, see simulated/load-file.ts, and `eventLog=<path>`,
+ * see simulated/event-log.ts); null when `uri`
  * does not name the simulated driver. Throws INVALID_ARG on an unknown or bad parameter.
  */
 export function parseSimUri(uri: string): SimulatedHypervisorOptions | null {
@@ -62,9 +64,9 @@ export function parseSimUri(uri: string): SimulatedHypervisorOptions | null {
   const out: SimulatedHypervisorOptions = { cpuOvercommit: SIM_NODE_CPU_OVERCOMMIT };
   for (const [name, value] of url.searchParams) {
     const key = SIM_PARAMS[name];
-    if (key === undefined) throw HypervisorError.INVALID_ARG(`simulated host URI: unknown parameter ${name} (cores, memoryMiB, cpuOvercommit, loadFile)`);
-    if (key === 'loadFile') {
-      out.loadFile = value;
+    if (key === undefined) throw HypervisorError.INVALID_ARG(`simulated host URI: unknown parameter ${name} (cores, memoryMiB, cpuOvercommit, loadFile, eventLog)`);
+    if (key === 'loadFile' || key === 'eventLog') {
+      out[key] = value;
       continue;
     }
     const n = Number(value);

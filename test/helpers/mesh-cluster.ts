@@ -29,7 +29,7 @@ export interface Cluster {
  * `rttMs`: every node on its own site, this RTT between sites (each mesh message waits half of it).
  * `host`: the simulated host of every node (default {@link HOST}).
  */
-export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}, net: { rttMs?: number; host?: string } = {}): Promise<Cluster> {
+export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}, net: { rttMs?: number; host?: string; eventLogs?: boolean } = {}): Promise<Cluster> {
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
   const dirs = names.map((_, i) => mkdtempSync(join(tmpdir(), `failures-${i}-`)));
   let rttMatrix: string | undefined;
@@ -44,7 +44,7 @@ export async function startCluster(secret: string, names: string[], cloud: NodeC
       port: 0,
       dataDir: dirs[i]!,
       name: names[i]!,
-      hypervisor: net.host ?? HOST,
+      hypervisor: net.eventLogs ? withEventLog(net.host ?? HOST, join(dirs[i]!, 'sim-events.jsonl')) : (net.host ?? HOST),
       auth: 'none',
       logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }),
       mesh: {
@@ -87,6 +87,13 @@ export async function startCluster(secret: string, names: string[], cloud: NodeC
       dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
     },
   };
+}
+
+/** The simulated host URI with its domains' state changes logged to `file` (simulated/event-log.ts). */
+function withEventLog(uri: string, file: string): string {
+  const url = new URL(uri === 'sim' ? 'sim:///' : uri);
+  url.searchParams.set('eventLog', file);
+  return url.toString();
 }
 
 export const small = (title: string, extra: { mixins?: string[]; attributes?: Record<string, unknown> } = {}) => ({
