@@ -5,6 +5,7 @@
  * Starts the nodes of a `LocalCluster` (local-cluster.ts), prints a table of the nodes (refreshed
  * as coordinates settle) on stdout; Ctrl-C or SIGTERM stops them all.
  */
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
     .option('--rtt <csv>', 'RTT matrix for delay injection')
     .option('--sites <ids>', 'comma-separated site ids of the matrix, assigned to nodes in order')
     .option('--data <dir>', "root of the nodes' data directories (default: a new temporary directory)")
-    .option('--secret <s>', 'cluster secret (default: random)')
+    .option('--secret-file <file>', 'a file holding the cluster secret (or env DISCOVERY_CLUSTER_SECRET; default: random, in <data>/cluster-secret)')
     .option(
       '--hypervisor <uri>',
       'hypervisor of every node: qemu (each node its own libvirt daemon, real guests), a libvirt URI, or sim / sim:///?cores=N&memoryMiB=M&cpuOvercommit=F (each node then reads its loads from <data>/<node>/loads.json); default: each node its own libvirt test:///default host',
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
     .addOption(new Option('--auth <mode>', 'authentication of every node (token: the first node prints an admin token valid on all)').choices(['token', 'none']).default('token'))
     .option('--log-level <level>', "the nodes' log level (info or more verbose: the table follows the nodes' info lines)", 'info')
     .parse()
-    .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secret?: string; hypervisor?: string; capacity?: { cores: number; memoryMiB: number }; auth: 'none' | 'token'; logLevel: string }>();
+    .opts<{ nodes: number; basePort: number; rtt?: string; sites?: string; data?: string; secretFile?: string; hypervisor?: string; capacity?: { cores: number; memoryMiB: number }; auth: 'none' | 'token'; logLevel: string }>();
 
   if ((opts.rtt === undefined) !== (opts.sites === undefined)) {
     process.stderr.write('cluster: --rtt and --sites go together\n');
@@ -76,7 +77,8 @@ async function main(): Promise<void> {
     rtt: opts.rtt,
     basePort: opts.basePort,
     dataRoot: opts.data ?? join(tmpdir(), `discovery-cluster-${process.pid}`),
-    secret: opts.secret,
+    // Never on a command line (ps shows it): read here, handed to the nodes in a 0600 file.
+    secret: opts.secretFile ? readFileSync(opts.secretFile, 'utf8').trim() : process.env['DISCOVERY_CLUSTER_SECRET'],
     hypervisor: opts.hypervisor,
     capacity: opts.capacity,
     auth: opts.auth,
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
       if (line.msg === 'member joined' || line.msg === 'member left' || line.msg === 'mesh status') scheduleTable();
     },
     onOutput: (node, text) => {
-      // Every node derives its signing key from the cluster secret: one node's admin token is valid on all.
+      // node-1 holds the cluster's issuer key and every node trusts it: its admin token is valid on all.
       if (!text.startsWith('Admin token')) process.stderr.write(`cluster: ${node.name}: ${text}`);
       else if (!tokenShown && node.adminToken) {
         tokenShown = true;

@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -25,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { SIM_EVENT_LOG_ENV } from '../hypervisor/simulated/event-log.js';
 import { FAULT_FILE_ENV } from './fault-hooks.js';
 import createTestnet, { type Testnet } from 'hyperdht/testnet.js';
+import { publicJwk } from '../http/auth/token.js';
+import { readIssuerKey, writeIssuerKey } from '../http/auth/token-keys.js';
 import { buildGuestImage } from '../hypervisor/images/build.js';
 import { PrivateDaemon } from '../hypervisor/libvirt/private-daemon.js';
 
@@ -54,6 +56,7 @@ export interface LocalClusterOptions {
   basePort?: number;
   /** Root of the nodes' data directories (default: a fresh temporary directory, removed by close). */
   dataRoot?: string;
+  /** The cluster secret: handed to the nodes in a file of mode 0600 (`--cluster-secret-file`), never on their command lines. */
   secret?: string;
   /**
    * Hypervisor of every node: a libvirt URI, `qemu` (each node its own libvirt daemon), or `sim` /
@@ -184,6 +187,11 @@ export class LocalCluster {
     this.secret = opts.secret ?? randomBytes(16).toString('hex');
     this.ownsDataRoot = opts.dataRoot === undefined;
     this.dataRoot = resolve(opts.dataRoot ?? mkdtempSync(join(tmpdir(), 'discovery-cluster-')));
+    mkdirSync(this.dataRoot, { recursive: true, mode: 0o700 });
+    writeFileSync(this.secretFile, this.secret, { mode: 0o600 });
+    // node-1 issues tokens with the cluster's issuer key; every node trusts its public key.
+    const issuer = existsSync(this.issuerKeyFile) ? readIssuerKey(this.issuerKeyFile) : writeIssuerKey(this.issuerKeyFile);
+    writeFileSync(this.tokenKeysFile, JSON.stringify({ keys: [publicJwk(issuer.publicKey)] }), { mode: 0o600 });
     const simulated = isSimulated(opts.hypervisor);
     this.sharedLoadFile = simulated && opts.loads === 'shared' ? join(this.dataRoot, 'loads.json') : undefined;
     if (this.sharedLoadFile) writeLoadFile(this.sharedLoadFile, {});
@@ -211,6 +219,20 @@ export class LocalCluster {
       throw err;
     }
     return cluster;
+  }
+
+  /** The cluster secret's file (0600), which every node reads. */
+  get secretFile(): string {
+    return join(this.dataRoot, 'cluster-secret');
+  }
+
+  /** The private key node-1 signs tokens with (`--issuer-key`), and the JWKS every node trusts (`--token-keys`). */
+  get issuerKeyFile(): string {
+    return join(this.dataRoot, 'issuer.jwk');
+  }
+
+  get tokenKeysFile(): string {
+    return join(this.dataRoot, 'token-keys.json');
   }
 
   get bootstrap(): string {
@@ -315,7 +337,8 @@ export class LocalCluster {
 
   private args(node: ClusterNode): string[] {
     const o = this.opts;
-    const args = ['--port', String(node.port), '--data-dir', node.dataDir, '--name', node.name, '--cluster-secret', this.secret, '--bootstrap', this.bootstrap];
+    const args = ['--port', String(node.port), '--data-dir', node.dataDir, '--name', node.name, '--cluster-secret-file', this.secretFile, '--bootstrap', this.bootstrap];
+    args.push('--token-keys', this.tokenKeysFile, ...(node.index === 0 ? ['--issuer-key', this.issuerKeyFile] : []));
     args.push('--log-level', o.logLevel ?? 'info');
     if (node.site) args.push('--site', node.site);
     if (o.rtt && node.site) args.push('--rtt', resolve(o.rtt));
@@ -389,7 +412,7 @@ export function withLoadFile(uri: string, loadFile: string): string {
 /** Written atomically (temporary file, then rename), as the driver's README asks. */
 export function writeLoadFile(path: string, loads: DomainLoads): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(loads));
+  writeFileSync(tmp, JSON.stringify(loads), { mode: 0o600 });
   renameSync(tmp, path);
 }
 

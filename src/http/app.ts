@@ -9,8 +9,8 @@ import type { OcciService } from '../occi/service.js';
 import { Negotiator } from './negotiation.js';
 import { type AuditLog, auditTrail } from './audit-log.js';
 import { asOcciError, sendError } from './error-response.js';
-import { handlerTimeout, headerCountLimit, type Limits, withInputLimits } from './limits.js';
-import { rateLimit, type RateLimitOptions } from './rate-limit.js';
+import { handlerTimeout, headerCountLimit, hostGuard, type Limits, withInputLimits } from './limits.js';
+import { failureLimit, rateLimit, type RateLimitOptions } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { occiProtocol } from './occi-protocol.js';
 import type { MeshEdge } from './edge/router.js';
@@ -52,6 +52,8 @@ export interface AppOptions {
   operator?: OperatorRoutes;
   /** Origins of portals allowed to call this node from a browser (cors.ts); none by default. */
   corsOrigins?: readonly string[];
+  /** The URL clients reach the node at: Location and absolute URIs use it, not the Host header. */
+  publicUrl?: string;
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -102,14 +104,17 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   app.use(occiProtocol());
   if (opts.audit) app.use(auditTrail({ ...opts.audit, logger }));
   if (limits) app.use(headerCountLimit(limits), handlerTimeout(limits, logger));
+  app.use(hostGuard({ publicUrl: opts.publicUrl }));
   // Static pages, before authentication: the console signs in with a token and then calls the API with it.
   app.use(CONSOLE_PATH, consoleRoutes());
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
+  // Before authentication: an address that keeps failing it is refused before any token check.
+  if (opts.rateLimit) app.use(failureLimit(opts.rateLimit));
   app.use(opts.auth.middleware());
   // After authentication: keyed by the request's token (by its address without one).
   if (opts.rateLimit) app.use(rateLimit(opts.rateLimit));
   if (opts.node) app.use(opts.node.gate());
-  if (opts.mesh) app.use(opts.mesh.middleware((req) => negotiator.request(req).parseEntity(message(req))));
+  if (opts.mesh) app.use(opts.mesh.middleware((req) => negotiator.request(req).parseEntity(message(req)), (req) => negotiator.request(req).parseMixins(message(req))));
   app.use((req: Request, res: Response, next: NextFunction) => {
     route(api, service, req, res, res.locals['principal'] as Principal).catch(next);
   });

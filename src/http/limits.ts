@@ -14,7 +14,9 @@
  * - handler time: `handlerTimeout` (504 GATEWAY_TIMEOUT instead of a hanging request);
  * - connections per client address and in total: `guardServer` (slowloris: a client that opens
  *   many connections and trickles bytes holds at most `connectionsPerAddress` of them, each for
- *   at most `headersTimeoutMs`/`requestTimeoutMs`).
+ *   at most `headersTimeoutMs`/`requestTimeoutMs`);
+ * - the Host header: `hostGuard` (400 for one that is not a host; with a public URL it is not
+ *   used at all), so that what goes into Location and absolute URIs is never copied unchecked.
  *
  * @example
  *   const limits = resolveLimits({ headersTimeoutMs: 5000 });
@@ -205,6 +207,39 @@ function rawErrorResponse(parserCode: string | undefined, hsts: boolean, withBod
 
 function securityHeaderValues(hsts: boolean): Record<string, string> {
   return hsts ? SECURITY_HEADERS.tls : SECURITY_HEADERS.plain;
+}
+
+/** `host`, `host:port`, `[v6]` or `[v6]:port` (RFC 3986 reg-name, IPv4 or IP literal). */
+const HOST_HEADER = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+/** What the entry node says of the scheme its client used (read on forwarded requests only). */
+const FORWARDED_PROTO = 'x-forwarded-proto';
+const bases = new WeakMap<Request, string>();
+
+/**
+ * Where the client reached the node (`https://host:port`), for Location and absolute URIs: the
+ * configured public URL; else the Host header, refused (400) unless it is a host. A request a
+ * member forwarded keeps what its entry node decided (its Host and scheme).
+ */
+export function hostGuard(opts: { publicUrl?: string }) {
+  const fixed = opts.publicUrl ? new URL(opts.publicUrl) : undefined;
+  if (fixed && !/^https?:$/.test(fixed.protocol)) throw new RangeError(`public URL ${opts.publicUrl}: http or https`);
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const forwarded = isInternal(req);
+    const host = forwarded || !fixed ? req.headers.host : fixed.host;
+    if (typeof host !== 'string' || host.length > 260 || !HOST_HEADER.test(host)) return next(OcciError.badRequest('the Host header is not a host name or address'));
+    const given = req.headers[FORWARDED_PROTO];
+    const proto = forwarded && (given === 'http' || given === 'https') ? given : fixed ? fixed.protocol.slice(0, -1) : req.protocol;
+    // What a member serving this request reads (the request is forwarded with these headers).
+    req.headers.host = host;
+    req.headers[FORWARDED_PROTO] = proto;
+    bases.set(req, `${proto}://${host}`);
+    next();
+  };
+}
+
+/** The base `hostGuard` chose for this request (`http://localhost` before it ran). */
+export function requestBase(req: Request): string {
+  return bases.get(req) ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 }
 
 /** 431 HEADERS_TOO_LARGE when a request has more header fields than `limits.headerCount`. */

@@ -18,10 +18,12 @@ const args = (i: number) => [
   '--name', NAMES[i]!,
   '--data-dir', dirs[i]!,
   '--hypervisor', 'sim:///?cores=2&memoryMiB=2048',
-  '--cluster-secret', 'crash-process-test',
   '--bootstrap', testnet.bootstrap.map((b) => `${b.host}:${b.port}`).join(','),
   '--rate-limit', '0',
 ];
+
+/** The cluster secret goes in the environment, never on a command line (ps shows it). */
+const SECRET = { DISCOVERY_CLUSTER_SECRET: 'crash-process-test' };
 
 const LOGS = ['', '', '', ''];
 const info = async (url: string) => (await supertest(url).get('/.well-known/discovery/node')).body as { computes: string[]; members: unknown[]; fenced: boolean | null };
@@ -30,7 +32,7 @@ beforeAll(async () => {
   testnet = await createTestnet(3, { host: '127.0.0.1' });
   for (let i = 0; i < NAMES.length; i++) dirs.push(mkdtempSync(join(tmpdir(), `crash-process-${i}-`)));
   // One at a time: each process compiles the sources at start, and the machine has two cores.
-  for (let i = 0; i < NAMES.length; i++) procs.push(await startNodeProcess(args(i)));
+  for (let i = 0; i < NAMES.length; i++) procs.push(await startNodeProcess(args(i), SECRET));
   procs.forEach((p, i) => p!.child.stdout!.on('data', (d: Buffer) => (LOGS[i] += d.toString())));
   for (const p of procs) await until('full membership', async () => (await info(p!.url)).members.length === NAMES.length - 1, 30_000);
 }, 60_000);
@@ -67,7 +69,7 @@ describe('a node process killed with SIGKILL', () => {
     for (const id of ids) expect(listed.filter((x: string) => x === id)).toHaveLength(1);
 
     // Back from its data directory: it learns they moved and forgets them.
-    const back = await startNodeProcess(args(0));
+    const back = await startNodeProcess(args(0), SECRET);
     procs[0] = back;
     await until('the restarted node fenced', async () => (await info(back.url)).fenced === true, 40_000);
     expect((await info(back.url)).computes).toEqual([]);

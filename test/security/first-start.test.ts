@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,17 +40,25 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 describe('secure by default', () => {
-  it('the first start of the CLI prints an admin token once (stdout and log); it works; the next start prints none', async () => {
+  it('the first start of the CLI prints an admin token once, on stdout only (never in a log line); it works; the next start prints none; the data directory is private', async () => {
     const first = await start([]);
     let token: string;
     try {
-      const lines = first.out.split('\n').filter((l) => l.includes('dsc1.'));
-      expect(lines).toHaveLength(2); // the stdout line and the log line
-      token = /^Admin token \(shown once; keep it safe\): (dsc1\.\S+)$/m.exec(first.out)![1]!;
-      expect(JSON.parse(lines.find((l) => l.startsWith('{'))!).token).toBe(token);
+      token = /^Admin token \(shown once; keep it safe\): (\S+)$/m.exec(first.out)![1]!;
+      const lines = first.out.split('\n').filter((l) => l.includes(token));
+      expect(lines).toHaveLength(1); // the stdout line, and no log line
+      expect(lines[0]!.startsWith('{')).toBe(false);
+      expect(first.out).toMatch(/"msg":"first start with this issuer key: issued an admin token, printed once on stdout"/);
       expect((await fetch(`${first.url}/-/`)).status).toBe(401);
       expect((await fetch(`${first.url}/-/`, { headers: { 'X-Auth-Token': token } })).status).toBe(200);
-      expect(statSync(join(dataDir, 'auth-key')).mode & 0o777).toBe(0o600);
+      // Everything the node wrote is its user's alone: the directory 0700, every file 0600.
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+      const files = readdirSync(dataDir, { recursive: true, withFileTypes: true });
+      expect(files.map((f) => f.name)).toEqual(expect.arrayContaining(['issuer-key.jwk', 'auth.db', 'entities.db', 'audit.log']));
+      for (const f of files) {
+        const mode = statSync(join(f.parentPath, f.name)).mode & 0o777;
+        expect(`${f.name} ${mode.toString(8)}`).toBe(`${f.name} ${f.isDirectory() ? '700' : '600'}`);
+      }
     } finally {
       await stop(first.child);
     }
@@ -71,7 +79,7 @@ describe('secure by default', () => {
     const node = await startNode({ port: 0, dataDir: dir, backend: new StateOnlyBackend(), logger, auth: 'none' });
     try {
       expect(lines.some((l) => /"level":40.*AUTHENTICATION IS DISABLED \(--auth none\)/.test(l))).toBe(true);
-      expect(lines.join('')).not.toContain('dsc1.');
+      expect(lines.join('')).not.toMatch(/"token":|Admin token/);
       expect((await fetch(`${node.url}/-/`)).status).toBe(200);
     } finally {
       await node.close();

@@ -25,7 +25,7 @@ beforeAll(async () => {
   nodes = cluster.nodes;
   for (const t of TENANTS) tokens[t] = nodes[0]!.auth.issue({ tenant: t, admin: false }).token;
   tokens.admin = nodes[0]!.adminToken;
-  tokens.expired = signToken(nodes[0]!.auth.key, newClaims({ tenant: 'acme', admin: true, expiresInSec: 1, now: Date.now() - 10_000 }));
+  tokens.expired = signToken(nodes[0]!.auth.keys!.signer!, newClaims({ tenant: 'acme', admin: true, expiresInSec: 1, now: Date.now() - 10_000 }));
   const revoked = nodes[0]!.auth.issue({ tenant: 'globex', admin: true });
   await nodes[0]!.auth.revoke(revoked.meta.tid);
   tokens.revoked = revoked.token;

@@ -3,6 +3,8 @@
  *   GET    /.well-known/discovery/tokens/          token metadata and revocations
  *   POST   /.well-known/discovery/tokens/          {tenant, admin?, expires?: "30d"} → a new token
  *   DELETE /.well-known/discovery/tokens/{tid}     revoke (here and on every member)
+ *   GET    /.well-known/discovery/keys/            trusted issuer keys, this node's, revoked ones
+ *   DELETE /.well-known/discovery/keys/{kid}       revoke an issuer key (here and on every member)
  *   GET    /.well-known/discovery/tenants/{tenant} quota and mesh-wide usage
  *   PUT    /.well-known/discovery/tenants/{tenant} {instances?, cores?, memoryGiB?, storageGiB?} (null: no limit)
  * Anyone else gets 403.
@@ -64,6 +66,7 @@ export function adminHandlers(auth: NodeAuth) {
           throw OcciError.badRequest((err as Error).message);
         }
       }
+      if (!auth.issues) throw new OcciError('FORBIDDEN', 'this node does not issue tokens (it has no issuer key): ask a node started with --issuer-key, or sign offline with npm run token -- create --issuer-key');
       const { token, meta } = auth.issue({ tenant: body.tenant, admin: body.admin === true, expiresInSec });
       res.status(201).json({ token, tid: meta.tid, tenant: meta.tenant, admin: meta.admin, expires: meta.expires === null ? null : new Date(meta.expires).toISOString() });
     },
@@ -73,6 +76,17 @@ export function adminHandlers(auth: NodeAuth) {
       if (!/^[A-Za-z0-9_-]{8,64}$/.test(tid)) throw OcciError.badRequest(`${JSON.stringify(tid)} is not a token id`);
       await auth.revoke(tid);
       res.status(200).json({ tid, revoked: true });
+    },
+    listKeys: (_c: Context, { res, principal }: Exchange) => {
+      admin(principal);
+      res.status(200).json({ trusted: auth.keys?.kids() ?? [], issuer: auth.keys?.signer?.kid ?? null, revoked: auth.store.keyRevocations().map((k) => k.kid), bound: auth.store.issuers() });
+    },
+    revokeKey: async (c: Context, { res, principal }: Exchange) => {
+      admin(principal);
+      const kid = String(c.request.params['kid']);
+      if (!/^[A-Za-z0-9_-]{16,64}$/.test(kid)) throw OcciError.badRequest(`${JSON.stringify(kid)} is not a key id`);
+      await auth.revokeKey(kid);
+      res.status(200).json({ kid, revoked: true });
     },
     getTenant: async (c: Context, { res, principal }: Exchange) => {
       admin(principal);

@@ -5,7 +5,7 @@
  * app's error path). The principal goes to `res.locals.principal` ({tenant, admin, tokenId}).
  *
  * @example
- *   const verifier = new TokenVerifier(key, store);
+ *   const verifier = new TokenVerifier({ keys, store });
  *   app.use(authenticate({ mode: 'token', verifier, logger }));
  *   app.use((req, res) => res.json(res.locals.principal)); // { tenant: 'acme', admin: false, tokenId: '…' }
  */
@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { OcciError } from '../../occi/errors.js';
 import { LOCAL_ADMIN, type Principal } from '../../occi/request.js';
 import { type TokenClaims, type TokenFailure, verifyToken } from './token.js';
+import type { TokenKeys } from './token-keys.js';
 import type { TokenStore } from './token-store.js';
 
 /** A principal as the HTTP layer knows it: who, and by which token. */
@@ -23,7 +24,7 @@ export interface AuthPrincipal extends Principal {
 }
 
 export type AuthMode = 'token' | 'none';
-export type AuthFailure = TokenFailure | 'missing' | 'revoked' | 'ambiguous';
+export type AuthFailure = TokenFailure | 'missing' | 'revoked' | 'key-revoked' | 'issuer-revoked' | 'ambiguous' | 'catching-up';
 
 export const AUTH_TOKEN_HEADER = 'x-auth-token';
 export const REALM = 'occi';
@@ -33,22 +34,37 @@ const FAILURE_TEXT: Record<AuthFailure, string> = {
   ambiguous: 'two different tokens in X-Auth-Token and Authorization',
   malformed: 'the token is malformed',
   'bad-signature': 'the token signature is not valid',
+  'unknown-key': 'the token is signed with a key this node does not trust',
   expired: 'the token has expired',
   revoked: 'the token has been revoked',
+  'key-revoked': 'the token is signed with a revoked key',
+  'issuer-revoked': 'the token was issued by a revoked node',
+  'catching-up': 'this node is catching up with the revocations of its mesh; retry in a second',
 };
 
-/** Signature, expiry and revocation of a token. */
+export interface TokenVerifierOptions {
+  keys: Pick<TokenKeys, 'publicKey'>;
+  store: TokenStore;
+  /** Whether a node (mesh key) was revoked: the tokens it issued stop counting. */
+  nodeRevoked?: (key: string) => boolean;
+  /** True while this node may lack revocations (auth-replication.ts): no token is accepted meanwhile. */
+  catchingUp?: () => boolean;
+}
+
+/** Signature (by a trusted, unrevoked key), expiry and revocation of a token. */
 export class TokenVerifier {
-  constructor(
-    private readonly key: Buffer,
-    private readonly store: TokenStore,
-  ) {}
+  constructor(private readonly opts: TokenVerifierOptions) {}
 
   check(token: string, nowMs = Date.now()): { ok: true; claims: TokenClaims } | { ok: false; reason: AuthFailure } {
-    const checked = verifyToken(this.key, token, nowMs);
+    const { keys, store, nodeRevoked, catchingUp } = this.opts;
+    if (catchingUp?.()) return { ok: false, reason: 'catching-up' };
+    const checked = verifyToken((kid) => keys.publicKey(kid), token, nowMs);
     if (!checked.ok) return checked;
-    if (this.store.isRevoked(checked.claims.tid)) return { ok: false, reason: 'revoked' };
-    return checked;
+    if (store.isKeyRevoked(checked.kid)) return { ok: false, reason: 'key-revoked' };
+    const iss = checked.claims.iss;
+    if (iss !== undefined && nodeRevoked?.(iss)) return { ok: false, reason: 'issuer-revoked' };
+    if (store.isRevoked(checked.claims.tid)) return { ok: false, reason: 'revoked' };
+    return { ok: true, claims: checked.claims };
   }
 }
 
@@ -134,6 +150,10 @@ export function authenticate(opts: AuthenticateOptions) {
     if (ambiguous || !token) return next(unauthorized(res, ambiguous ? 'ambiguous' : 'missing'));
     const checked = opts.verifier!.check(token);
     if (!checked.ok) {
+      if (checked.reason === 'catching-up') {
+        res.setHeader('Retry-After', '1');
+        return next(OcciError.unavailable(FAILURE_TEXT['catching-up']));
+      }
       logger.info({ method: req.method, path: req.path, reason: checked.reason }, 'request refused: authentication failed');
       return next(unauthorized(res, checked.reason));
     }

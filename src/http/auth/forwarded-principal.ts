@@ -2,35 +2,42 @@
  * The principal of a request forwarded across the mesh, bound to the entry node and the request.
  *
  * The entry node authenticates the client, then forwards the request (with the client's token)
- * and an envelope {tenant, admin, tid, entry, method, path, body digest, ts, nonce} signed with
- * its Ed25519 mesh identity key. The member that serves it checks, before anything runs there:
- * the signature against the key of the member that sent it, `entry` = that member, the method,
- * path and body digest, |ts − now| ≤ 30 s, an unseen nonce, and the token itself (signature,
- * expiry, revocation, and that it names the same tid, tenant and admin flag). A member therefore
- * cannot act as a tenant whose token it was not given, nor replay or retarget another's request.
- * Any failure is a 401 (logged). The decision then reaches the node's own HTTP app with the
- * request, dispatched in-process (src/http/forwarded-request.ts): nothing on the wire carries it.
+ * and an envelope {tenant, admin, tid, entry, to, method, path, body digest, boot, seq} signed
+ * with its Ed25519 mesh identity key. The member that serves it checks, before anything runs
+ * there: the signature against the key of the member that sent it, `entry` = that member, `to` =
+ * itself, the method, path and body digest, that (boot, seq) was not seen before, and the token
+ * itself (signature, expiry, revocation, and that it names the same tid, tenant and admin flag). A
+ * member therefore cannot act as a tenant whose token it was not given, nor replay or retarget
+ * another's request. Any failure is a 401 (logged). The decision then reaches the node's own HTTP
+ * app with the request, dispatched in-process (src/http/forwarded-request.ts): nothing on the wire
+ * carries it.
+ *
+ * Replay protection compares no clocks (members' wall clocks may be skewed either way): `boot` is
+ * the entry node's start counter (persisted, so it only grows) and `seq` counts the envelopes it
+ * sealed for this destination since that start. The serving node keeps, per entry node, the
+ * latest boot and a sliding window over its sequence numbers, as IPsec's anti-replay does (RFC
+ * 4303 §3.4.3): a number above the window's top moves it, one inside it is accepted once, one
+ * below it or from an earlier boot is refused. The mesh connection itself is authenticated, so
+ * only the entry node can present its envelopes at all.
  *
  * Gathers (collections, query interface) carry the client's token in the principal and each
  * member verifies it again (`gatherPrincipal`).
  *
  * @example
- *   const fp = new ForwardedPrincipals({ keyPair: mesh.keyPair, verifier, logger });
- *   forwarded.headers = { ...forwarded.headers, ...fp.seal(req, forwarded, mesh.key) }; // entry node
- *   const { headers, decision } = fp.open(forwardedRequest, fromKey);                // serving node
+ *   const fp = new ForwardedPrincipals({ keyPair: mesh.keyPair, boot, verifier, logger });
+ *   forwarded.headers = { ...forwarded.headers, ...fp.seal(req, forwarded, mesh.key, targetKey) }; // entry node
+ *   const { headers, decision } = fp.open(forwardedRequest, fromKey);                              // serving node
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import type { ForwardedRequest, HttpHeaders } from '../../mesh/http-forwarding.js';
 import { LOCAL_ADMIN, type Principal } from '../../occi/request.js';
 import { type AuthMode, type AuthPrincipal, credentialIn, principalOfClaims, type TokenVerifier, type TrustedDecision } from './authenticate.js';
+import { ReplayWindows } from './replay-window.js';
 import { TENANT_PATTERN } from './token.js';
 
 export const ENVELOPE_HEADER = 'x-discovery-principal';
-
-export const DEFAULT_MAX_SKEW_MS = 30_000;
-export const DEFAULT_REPLAY_CACHE_SIZE = 100_000;
 
 interface Envelope {
   tenant: string;
@@ -42,9 +49,9 @@ interface Envelope {
   path: string;
   /** sha256 of the body, hex. */
   body: string;
-  /** ms since the epoch */
-  ts: number;
-  nonce: string;
+  /** The entry node's start counter, and the number of this envelope since that start. */
+  boot: number;
+  seq: number;
 }
 
 /** What MeshEdge asks of the authentication layer. */
@@ -61,30 +68,32 @@ export interface ForwardedPrincipalsOptions {
   mode: AuthMode;
   /** The mesh identity of this node (hyperdht key pair: 64-byte secret key = seed ‖ public key). */
   keyPair: { publicKey: Buffer; secretKey: Buffer };
+  /** This node's start counter (persisted, grows at every start): the `boot` of the envelopes it seals. */
+  boot: number;
   verifier?: TokenVerifier;
   logger: Logger;
   /** Principal of the request being forwarded (set by the authentication middleware). */
   principalOf: (req: Request) => AuthPrincipal | undefined;
-  maxSkewMs?: number;
-  replayCacheSize?: number;
-  now?: () => number;
+  /** Sequence numbers each entry node's window spans (replay-window.ts). */
+  replayWindow?: number;
 }
+
+const REPLAY_FAILURE = { replayed: 'envelope replayed', 'below-window': 'envelope replayed or too old (below the window)', 'earlier-boot': 'envelope from an earlier start of the entry node' } as const;
 
 export class ForwardedPrincipals implements MeshEdgeAuth {
   private readonly privateKey: KeyObject;
   private readonly publicKeys = new Map<string, KeyObject>();
-  private readonly seen = new Map<string, number>();
-  /** Envelopes at or before this time are refused: their nonces may have left the bounded cache. */
-  private floor = 0;
-  private readonly maxSkewMs: number;
-  private readonly replayCacheSize: number;
-  private readonly now: () => number;
+  private readonly windows: ReplayWindows;
+  private seq = 0;
 
   constructor(private readonly opts: ForwardedPrincipalsOptions) {
     this.privateKey = ed25519PrivateKey(opts.keyPair);
-    this.maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
-    this.replayCacheSize = opts.replayCacheSize ?? DEFAULT_REPLAY_CACHE_SIZE;
-    this.now = opts.now ?? Date.now;
+    this.windows = new ReplayWindows(opts.replayWindow);
+  }
+
+  /** The (boot, seq) of the next envelope this node seals. */
+  nextSequence(): { boot: number; seq: number } {
+    return { boot: this.opts.boot, seq: ++this.seq };
   }
 
   seal(req: Request, forwarded: ForwardedRequest, entryKey: string): HttpHeaders {
@@ -98,8 +107,7 @@ export class ForwardedPrincipals implements MeshEdgeAuth {
       method: forwarded.method,
       path: forwarded.path,
       body: digest(forwarded.body),
-      ts: this.now(),
-      nonce: randomBytes(16).toString('base64url'),
+      ...this.nextSequence(),
     };
     return { [ENVELOPE_HEADER]: encodeEnvelope(envelope, this.privateKey) };
   }
@@ -135,15 +143,14 @@ export class ForwardedPrincipals implements MeshEdgeAuth {
     if (env.entry !== fromKey.toLowerCase()) return { failure: 'envelope names another entry node' };
     if (env.method !== req.method || env.path !== req.path) return { failure: 'envelope is for another request' };
     if (env.body !== digest(req.body)) return { failure: 'body does not match the envelope' };
-    const now = this.now();
-    if (Math.abs(now - env.ts) > this.maxSkewMs) return { failure: 'envelope too old or from the future' };
-    if (env.ts <= this.floor || this.seen.has(env.nonce)) return { failure: 'envelope replayed' };
-    this.remember(env.nonce, env.ts, now);
     const { token } = credentialIn(req.headers);
-    const checked = token ? this.opts.verifier!.check(token, now) : { ok: false as const, reason: 'missing' };
+    const checked = token ? this.opts.verifier!.check(token) : { ok: false as const, reason: 'missing' };
     if (!checked.ok) return { failure: `token ${checked.reason}` };
     const c = checked.claims;
     if (c.tid !== env.tid || c.tenant !== env.tenant || c.admin !== env.admin) return { failure: 'envelope does not match the token' };
+    // Last: only an envelope that would be served takes its place in the window.
+    const verdict = this.windows.accept(env.entry, env.boot, env.seq);
+    if (verdict !== 'fresh') return { failure: REPLAY_FAILURE[verdict] };
     return { principal: principalOfClaims(c) };
   }
 
@@ -166,24 +173,10 @@ export class ForwardedPrincipals implements MeshEdgeAuth {
       const e = JSON.parse(bytes.toString('utf8')) as Envelope;
       if (typeof e.tenant !== 'string' || !TENANT_PATTERN.test(e.tenant) || typeof e.admin !== 'boolean' || typeof e.tid !== 'string') return 'malformed envelope';
       if (typeof e.entry !== 'string' || typeof e.method !== 'string' || typeof e.path !== 'string' || typeof e.body !== 'string') return 'malformed envelope';
-      if (typeof e.ts !== 'number' || typeof e.nonce !== 'string' || e.nonce.length < 16 || e.nonce.length > 64) return 'malformed envelope';
+      if (!Number.isSafeInteger(e.boot) || e.boot < 0 || !Number.isSafeInteger(e.seq) || e.seq < 1) return 'malformed envelope';
       return e;
     } catch {
       return 'malformed envelope';
-    }
-  }
-
-  /** Nonces within the time window, bounded; past the bound the oldest leave and raise the floor. */
-  private remember(nonce: string, ts: number, now: number): void {
-    this.seen.set(nonce, ts);
-    if (this.seen.size <= this.replayCacheSize) return;
-    for (const [n, t] of this.seen) {
-      if (now - t > this.maxSkewMs) this.seen.delete(n);
-    }
-    while (this.seen.size > this.replayCacheSize) {
-      const [n, t] = this.seen.entries().next().value as [string, number];
-      this.seen.delete(n);
-      this.floor = Math.max(this.floor, t);
     }
   }
 }

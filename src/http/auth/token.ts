@@ -1,33 +1,36 @@
 /**
- * Signed, stateless bearer tokens: `dsc1.<base64url(JSON claims)>.<base64url(HMAC-SHA256)>`.
+ * Signed, stateless bearer tokens: JWTs (RFC 7519) in the JWS compact serialization, signed with
+ * Ed25519 (`alg: EdDSA`, RFC 8037) by an issuer key named in the header (`kid`: its RFC 7638
+ * thumbprint). Claims: `jti` (the token id that revocations, the audit log and rate limits name),
+ * `tenant`, `admin`, `iat`, `exp` (optional) and `iss` (the mesh key of the node that issued it,
+ * or `offline` for the token CLI).
  *
- * Every node of a mesh derives the same signing key from the cluster secret (HKDF-SHA256), so a
- * token issued anywhere (by a node, or offline by `npm run token`) verifies everywhere without a
- * shared store; only revocations and quotas are replicated (auth-replication.ts). A node outside
- * any mesh signs with a random key kept in its data directory. Why signed tokens and not a
- * replicated token table: docs/security.md.
+ * Members verify with the issuers' public keys (token-keys.ts) but cannot sign: only a holder of
+ * an issuer's private key mints tokens. Signing and verification are node:crypto's Ed25519, which
+ * is synchronous as the request path is (a JOSE library's WebCrypto API is asynchronous); the
+ * compact serialization is three base64url parts, and `alg` is pinned to EdDSA. Why signed tokens
+ * and not a replicated token table: docs/security.md.
  *
  * @example
- *   const key = signingKeyFromSecret('cluster secret');
- *   const token = signToken(key, newClaims({ tenant: 'acme', admin: false, expiresInSec: 86400 }));
- *   const checked = verifyToken(key, token); // { ok: true, claims } or { ok: false, reason }
+ *   const issuer = generateIssuerKey();
+ *   const token = signToken(issuer, newClaims({ tenant: 'acme', admin: false, expiresInSec: 86400 }));
+ *   const checked = verifyToken((kid) => (kid === issuer.kid ? issuer.publicKey : undefined), token); // { ok: true, claims } or { ok: false, reason }
  */
-import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject, randomBytes, sign, verify } from 'node:crypto';
 
-export const TOKEN_PREFIX = 'dsc1';
-/** Longer headers are refused before any parsing or HMAC. */
+/** Longer headers are refused before any parsing or signature check. */
 export const MAX_TOKEN_LENGTH = 2048;
-export const KEY_FILE = 'auth-key';
-const HKDF_SALT = 'discovery-auth/v1';
-const HKDF_INFO = 'token-signing';
+export const TOKEN_ALG = 'EdDSA';
+/** `iss` of a token the token CLI signed offline. */
+export const OFFLINE_ISSUER = 'offline';
 /** Tenant names: what a path segment, a log field and an owner column accept without escaping. */
 export const TENANT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const TID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+export const TID_PATTERN = /^[A-Za-z0-9_-]{8,64}$/;
+const KID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+const ISS_PATTERN = /^([0-9a-f]{64}|offline)$/;
 
 export interface TokenClaims {
-  /** Random token id: what revocations, audit lines and rate limits name. */
+  /** Random token id (JWT `jti`): what revocations, audit lines and rate limits name. */
   tid: string;
   tenant: string;
   admin: boolean;
@@ -35,99 +38,130 @@ export interface TokenClaims {
   iat: number;
   /** Expires at, seconds since the epoch; absent = until revoked. */
   exp?: number;
+  /** Who issued it: a node's mesh key, or `offline`. */
+  iss?: string;
 }
 
-export type TokenFailure = 'malformed' | 'bad-signature' | 'expired';
-export type TokenCheck = { ok: true; claims: TokenClaims } | { ok: false; reason: TokenFailure };
-
-/** The signing key of a mesh: every member derives the same one from the cluster secret. */
-export function signingKeyFromSecret(secret: string | Buffer): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, HKDF_INFO, 32));
+/** An issuer's key pair; `kid` is the RFC 7638 thumbprint of its public JWK. */
+export interface IssuerKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
 }
 
-/** A node outside any mesh: a random 32-byte key in `<dataDir>/auth-key` (mode 0600), created on first use. */
-export function loadOrCreateStandaloneKey(dataDir: string): Buffer {
-  const file = join(dataDir, KEY_FILE);
-  try {
-    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-    if (key.length !== 32) throw new Error(`${file}: not a 32-byte hex key`);
-    return key;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  mkdirSync(dataDir, { recursive: true });
-  const key = randomBytes(32);
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, key.toString('hex'), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
-  return key;
+export type TokenFailure = 'malformed' | 'bad-signature' | 'unknown-key' | 'expired';
+export type TokenCheck = { ok: true; claims: TokenClaims; kid: string } | { ok: false; reason: TokenFailure };
+
+/** RFC 7638 thumbprint of an Ed25519 public key (members, alphabetical, no spaces). */
+export function keyId(publicKey: KeyObject): string {
+  const jwk = publicKey.export({ format: 'jwk' });
+  return createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x })).digest('base64url');
 }
 
-/** Short public fingerprint of a key, to tell which key a data directory's tokens were signed with. */
-export function keyFingerprint(key: Buffer): string {
-  return createHash('sha256').update('discovery-auth/fingerprint').update(key).digest('hex').slice(0, 16);
+export function generateIssuerKey(): IssuerKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { kid: keyId(publicKey), privateKey, publicKey };
+}
+
+/** The private JWK of an issuer key (what `--issuer-key` files hold), with its kid. */
+export function issuerJwk(key: IssuerKey): JsonWebKey {
+  return { ...key.privateKey.export({ format: 'jwk' }), kid: key.kid, alg: TOKEN_ALG, use: 'sig' };
+}
+
+/** The public JWK of a key (what a `--token-keys` JWKS lists). */
+export function publicJwk(publicKey: KeyObject): JsonWebKey {
+  return { ...publicKey.export({ format: 'jwk' }), kid: keyId(publicKey), alg: TOKEN_ALG, use: 'sig' };
+}
+
+/** An issuer key from its private JWK; throws when it is not an Ed25519 private key. */
+export function issuerKeyFromJwk(jwk: JsonWebKey): IssuerKey {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string') throw new Error('an issuer key is an Ed25519 private JWK (kty OKP, crv Ed25519, d)');
+  const privateKey = createPrivateKey({ key: jwk, format: 'jwk' });
+  const publicKey = createPublicKey(privateKey);
+  return { kid: keyId(publicKey), privateKey, publicKey };
+}
+
+/** A trusted public key from its JWK (the kid is recomputed, never taken as given). */
+export function publicKeyFromJwk(jwk: JsonWebKey): { kid: string; publicKey: KeyObject } {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new Error('a token key is an Ed25519 public JWK (kty OKP, crv Ed25519, x)');
+  const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x }, format: 'jwk' });
+  return { kid: keyId(publicKey), publicKey };
 }
 
 export function newTokenId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-export function newClaims(opts: { tenant: string; admin: boolean; expiresInSec?: number; now?: number }): TokenClaims {
+export function newClaims(opts: { tenant: string; admin: boolean; expiresInSec?: number; now?: number; iss?: string }): TokenClaims {
   if (!TENANT_PATTERN.test(opts.tenant)) throw new RangeError(`tenant ${JSON.stringify(opts.tenant)}: letters, digits, _ . - (up to 63, starting with a letter or digit)`);
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
   const claims: TokenClaims = { tid: newTokenId(), tenant: opts.tenant, admin: opts.admin, iat };
   if (opts.expiresInSec !== undefined) claims.exp = iat + opts.expiresInSec;
+  if (opts.iss !== undefined) claims.iss = opts.iss;
   return claims;
 }
 
-function mac(key: Buffer, payload: string): Buffer {
-  return createHmac('sha256', key).update(`${TOKEN_PREFIX}.`).update(payload).digest();
-}
+const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
-export function signToken(key: Buffer, claims: TokenClaims): string {
-  const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
-  return `${TOKEN_PREFIX}.${payload}.${mac(key, payload).toString('base64url')}`;
+export function signToken(key: Pick<IssuerKey, 'kid' | 'privateKey'>, claims: TokenClaims): string {
+  const { tid, ...rest } = claims;
+  const signed = `${b64({ alg: TOKEN_ALG, kid: key.kid, typ: 'JWT' })}.${b64({ jti: tid, ...rest })}`;
+  return `${signed}.${sign(null, Buffer.from(signed), key.privateKey).toString('base64url')}`;
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
-/** Checks format, signature (constant time) and expiry. Revocation is the token store's. */
-export function verifyToken(key: Buffer, token: string, nowMs = Date.now()): TokenCheck {
+/** The kid a token names, without checking anything else (for display and routing only). */
+export function tokenKeyId(token: string): string | undefined {
+  const header = parseJson(token.split('.')[0] ?? '');
+  return typeof header?.['kid'] === 'string' ? header['kid'] : undefined;
+}
+
+/** Checks format, `alg`, signature with the key its kid names, and expiry. Key and token revocations are the verifier's. */
+export function verifyToken(keyFor: (kid: string) => KeyObject | undefined, token: string, nowMs = Date.now()): TokenCheck {
   if (token.length > MAX_TOKEN_LENGTH) return { ok: false, reason: 'malformed' };
   const parts = token.split('.');
-  if (parts.length !== 3 || parts[0] !== TOKEN_PREFIX || !B64URL.test(parts[1]!) || !B64URL.test(parts[2]!)) return { ok: false, reason: 'malformed' };
-  // Compared as text: base64url decoding ignores the unused low bits of the last character, so
-  // comparing decoded bytes would accept several spellings of one signature.
-  const given = Buffer.from(parts[2]!);
-  const expected = Buffer.from(mac(key, parts[1]!).toString('base64url'));
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad-signature' };
-  const claims = parseClaims(parts[1]!);
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return { ok: false, reason: 'malformed' };
+  const header = parseJson(parts[0]!);
+  if (!header || header['alg'] !== TOKEN_ALG || typeof header['kid'] !== 'string' || !KID_PATTERN.test(header['kid'])) return { ok: false, reason: 'malformed' };
+  const key = keyFor(header['kid']);
+  if (!key) return { ok: false, reason: 'unknown-key' };
+  // The signature's own spelling is checked too: base64url decoders ignore the unused low bits
+  // of the last character, so several spellings would decode to the same 64 bytes.
+  const signature = Buffer.from(parts[2]!, 'base64url');
+  if (signature.length !== 64 || signature.toString('base64url') !== parts[2]) return { ok: false, reason: 'bad-signature' };
+  if (!verify(null, Buffer.from(`${parts[0]}.${parts[1]}`), key, signature)) return { ok: false, reason: 'bad-signature' };
+  const claims = claimsOf(parseJson(parts[1]!));
   if (!claims) return { ok: false, reason: 'malformed' };
   if (claims.exp !== undefined && nowMs >= claims.exp * 1000) return { ok: false, reason: 'expired' };
-  return { ok: true, claims };
+  return { ok: true, claims, kid: header['kid'] };
 }
 
 /** The claims of a token without checking its signature (for display only). */
 export function peekClaims(token: string): TokenClaims | undefined {
   const parts = token.split('.');
-  return parts.length === 3 && parts[0] === TOKEN_PREFIX ? parseClaims(parts[1]!) : undefined;
+  return parts.length === 3 ? claimsOf(parseJson(parts[1]!)) : undefined;
 }
 
-function parseClaims(payload: string): TokenClaims | undefined {
-  let c: Partial<TokenClaims>;
+function parseJson(part: string): Record<string, unknown> | undefined {
   try {
-    c = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<TokenClaims>;
+    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
-  if (!c || typeof c !== 'object') return undefined;
-  if (typeof c.tid !== 'string' || !TID_PATTERN.test(c.tid)) return undefined;
-  if (typeof c.tenant !== 'string' || !TENANT_PATTERN.test(c.tenant)) return undefined;
-  if (typeof c.admin !== 'boolean' || !Number.isInteger(c.iat)) return undefined;
-  if (c.exp !== undefined && !Number.isInteger(c.exp)) return undefined;
-  const claims: TokenClaims = { tid: c.tid, tenant: c.tenant, admin: c.admin, iat: c.iat! };
-  if (c.exp !== undefined) claims.exp = c.exp;
+}
+
+function claimsOf(c: Record<string, unknown> | undefined): TokenClaims | undefined {
+  if (!c) return undefined;
+  if (typeof c['jti'] !== 'string' || !TID_PATTERN.test(c['jti'])) return undefined;
+  if (typeof c['tenant'] !== 'string' || !TENANT_PATTERN.test(c['tenant'])) return undefined;
+  if (typeof c['admin'] !== 'boolean' || !Number.isSafeInteger(c['iat'])) return undefined;
+  if (c['exp'] !== undefined && !Number.isSafeInteger(c['exp'])) return undefined;
+  if (c['iss'] !== undefined && (typeof c['iss'] !== 'string' || !ISS_PATTERN.test(c['iss']))) return undefined;
+  const claims: TokenClaims = { tid: c['jti'], tenant: c['tenant'], admin: c['admin'], iat: c['iat'] as number };
+  if (c['exp'] !== undefined) claims.exp = c['exp'] as number;
+  if (c['iss'] !== undefined) claims.iss = c['iss'] as string;
   return claims;
 }
 

@@ -9,6 +9,12 @@
  *   members names them in the `X-Discovery-Partial` header.
  * Forwarded requests are dispatched in-process into the member's HTTP app (forwarder.ts), marked
  * as forwarded on the request object, so they are served there and never forwarded again.
+ *
+ * What a caller may not see is answered here, as an absent id is (src/http/auth/mesh-names.ts):
+ * an entity path another tenant holds is a 404 from this node, after the same mesh-wide lookup an
+ * absent id costs, never a forward to its holder (whose name, time and answer would tell). Ids
+ * and user mixins are unique in the whole mesh: a creation at an id held elsewhere, or of a mixin
+ * identity or location some member has, is refused here.
  */
 import type { RequestListener } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
@@ -21,9 +27,11 @@ import { OcciError } from '../../occi/errors.js';
 import { LINK } from '../../occi/core-model.js';
 import { COMPUTE } from '../../occi/infrastructure-model.js';
 import { LOCALITY } from '../../occi/placement-model.js';
-import { type ActionInput, type EntityInput, type Filter, LOCAL_ADMIN, type Principal } from '../../occi/request.js';
+import { type ActionInput, type EntityInput, type Filter, LOCAL_ADMIN, type MixinDefinitionInput, type Principal } from '../../occi/request.js';
+import { bareId, UUID_PATTERN } from '../../occi/core-model.js';
 import type { OcciService } from '../../occi/service.js';
 import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
+import { MeshNames, type Whereabouts } from '../auth/mesh-names.js';
 import { EdgeAdmission, type ParseCreation, safely } from './admission.js';
 import { GatheredCollections, type MeshCollections } from './collections.js';
 import { Forwarder } from './forwarder.js';
@@ -44,6 +52,8 @@ export interface MeshEdgeOptions {
   auth?: MeshEdgeAuth;
 }
 
+const UUID = new RegExp(`^${UUID_PATTERN}$`);
+
 export class MeshEdge implements MeshCollections {
   private readonly forwarder: Forwarder;
   private readonly holders: HolderLookup;
@@ -51,6 +61,7 @@ export class MeshEdge implements MeshCollections {
   private readonly collections: GatheredCollections;
   private readonly admission: EdgeAdmission | undefined;
   private readonly linkEnds: LinkEnds;
+  private readonly names: MeshNames;
 
   constructor(private readonly opts: MeshEdgeOptions) {
     const { mesh, service, cloud } = opts;
@@ -60,6 +71,7 @@ export class MeshEdge implements MeshCollections {
     this.collections = new GatheredCollections(mesh, service, opts.auth, opts.gatherDeadlineMs);
     this.admission = cloud ? new EdgeAdmission(mesh, service, cloud, this.forwarder, this.locality) : undefined;
     this.linkEnds = new LinkEnds(mesh, service, this.holders.directory, opts.auth);
+    this.names = new MeshNames(mesh, service);
     mesh.serveForwarded((req, fromKey) => this.forwarder.serveLocally(req, fromKey));
   }
 
@@ -97,14 +109,15 @@ export class MeshEdge implements MeshCollections {
    * Express middleware placed before the OCCI routes: serves here, or forwards and answers with
    * the member's response unchanged.
    */
-  middleware(parseCreation: ParseCreation) {
+  middleware(parseCreation: ParseCreation, parseMixins?: (req: Request) => MixinDefinitionInput[]) {
     return (req: Request, res: Response, next: NextFunction) => {
-      this.route(req, res, parseCreation).then((forwarded) => (forwarded ? undefined : next()), next);
+      this.route(req, res, parseCreation, parseMixins).then((forwarded) => (forwarded ? undefined : next()), next);
     };
   }
 
   /** The routing decision: true when the answer went to the client from a member. */
-  private async route(req: Request, res: Response, parseCreation: ParseCreation): Promise<boolean> {
+  private async route(req: Request, res: Response, parseCreation: ParseCreation, parseMixins?: (req: Request) => MixinDefinitionInput[]): Promise<boolean> {
+    if (parseMixins && req.method === 'POST' && !forwardedMark(req) && this.opts.service.resolve(req.path)?.type === 'query') await this.uniqueMixins(req, parseMixins);
     const forwarded = await this.routeAway(req, res, parseCreation);
     if (!forwarded && (req.method === 'POST' || req.method === 'PUT') && req.query['action'] === undefined) {
       // Served here: the link ends other members hold are fetched for the service to see.
@@ -120,24 +133,35 @@ export class MeshEdge implements MeshCollections {
     const fromMember = mark !== undefined;
     const admitted = mark?.admitted;
     const { service, cloud } = this.opts;
+    const principal = (res.locals['principal'] as Principal | undefined) ?? LOCAL_ADMIN;
     // A compute's console (GET /compute/{id}/console) is read on the node whose host runs it.
     const consoleOf = /^\/compute\/([^/]+)\/console$/.exec(req.path)?.[1]?.toLowerCase();
-    if (consoleOf !== undefined) return !fromMember && !service.holds(consoleOf) && this.holders.forwardToHolder(consoleOf, req, res);
+    if (consoleOf !== undefined) {
+      if (fromMember) return false;
+      const where = await this.names.owner(principal, consoleOf);
+      if (where === 'hidden') throw OcciError.notFound(req.path);
+      return typeof where === 'object' && this.forwardTo(consoleOf, where, req, res);
+    }
     const target = service.resolve(req.path);
     if (target?.type === 'entity') {
       const id = target.id.toLowerCase();
       // A compute moving to another node: wait for the move, then follow it.
       await cloud?.moves.settled(id);
-      if (service.holds(id)) return false;
-      if (!fromMember && (await this.holders.forwardToHolder(id, req, res))) return true;
-      if (!fromMember && req.method === 'PUT' && (await this.toSourceHolder(target.kind, req, res, parseCreation))) return true;
+      if (fromMember) return service.holds(id) || req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE || admitted === id ? false : (this.admission?.admit(target.kind, req, res, parseCreation, id) ?? false);
+      const where = await this.names.owner(principal, id);
+      // Another tenant's: the answer an absent id gets from the service here, a PUT included.
+      if (where === 'hidden') throw OcciError.notFound(`${target.kind.location}${target.id}`);
+      if (where === 'here') return false;
+      if (typeof where === 'object' && (await this.forwardTo(id, where, req, res))) return true;
+      if (req.method === 'PUT' && (await this.toSourceHolder(target.kind, req, res, parseCreation, principal))) return true;
       // Nobody holds it: a PUT creates it, and a compute is admitted as a POST would be.
-      if (req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE || admitted === id) return false;
+      if (req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE) return false;
       return this.admission?.admit(target.kind, req, res, parseCreation, id) ?? false;
     }
     if (target?.type === 'collection' && target.category.class === 'kind' && req.method === 'POST' && req.query['action'] === undefined) {
-      if (!fromMember && (await this.toSourceHolder(target.category, req, res, parseCreation))) return true;
       if (!fromMember) {
+        await this.uniqueIds(target.category, req, parseCreation, principal);
+        if (await this.toSourceHolder(target.category, req, res, parseCreation, principal)) return true;
         const input = safely(() => parseCreation(req));
         if (input?.mixins.includes(LOCALITY) && (await this.forwardToNearest(input, req, res))) return true;
       }
@@ -147,14 +171,51 @@ export class MeshEdge implements MeshCollections {
     return false;
   }
 
+  /** Forwarded to the member holding a visible entity; false when none holds it any more. */
+  private forwardTo(id: string, where: { holder?: string }, req: Request, res: Response): Promise<boolean> {
+    if (where.holder) this.holders.directory.remember(id, where.holder);
+    return this.holders.forwardToHolder(id, req, res);
+  }
+
+  /**
+   * A creation that names its ids (`occi.core.id`, its inline links' too) is refused when any
+   * member holds one: 409 when the caller may see that entity (as the service answers here),
+   * 404 when not (the answer for an id one cannot see, whatever the method).
+   */
+  private async uniqueIds(kind: Kind, req: Request, parseCreation: ParseCreation, principal: Principal): Promise<void> {
+    const input = safely(() => parseCreation(req));
+    const given = (e: EntityInput) => e.attributes['occi.core.id'];
+    const ids = input ? [input, ...input.links].map(given).filter((v): v is string => typeof v === 'string').map((v) => bareId(v).toLowerCase()) : [];
+    for (const id of ids) {
+      if (!UUID.test(id) || this.opts.service.holds(id)) continue; // the service answers those itself
+      const where: Whereabouts = await this.names.owner(principal, id);
+      if (where === 'hidden') throw OcciError.notFound(`${kind.location}${id}`);
+      if (typeof where === 'object') throw OcciError.conflict(where.kind === categoryId(kind) ? `${kind.location}${id} already exists` : `id ${id} is already in use`);
+    }
+  }
+
+  /** A user mixin whose identity or location a member already has is refused (409), as the service refuses it here. */
+  private async uniqueMixins(req: Request, parseMixins: (req: Request) => MixinDefinitionInput[]): Promise<void> {
+    const mixins = safely(() => parseMixins(req));
+    if (!mixins?.length) return;
+    const taken = await this.names.mixinsTaken(
+      mixins.map((m) => `${m.scheme}${m.term}`),
+      mixins.map((m) => m.location ?? `/${m.term}/`),
+    );
+    if (taken.ids.length) throw OcciError.conflict(`category ${taken.ids[0]} already exists`);
+    if (taken.locations.length) throw OcciError.conflict(`location ${taken.locations[0]} is already taken`);
+  }
+
   /** A link created where its source is held: true when that member answered the client. */
-  private async toSourceHolder(kind: Kind, req: Request, res: Response, parseCreation: ParseCreation): Promise<boolean> {
+  private async toSourceHolder(kind: Kind, req: Request, res: Response, parseCreation: ParseCreation, principal: Principal): Promise<boolean> {
     if (!this.opts.service.registry.isA(categoryId(kind), LINK)) return false;
     const input = safely(() => parseCreation(req));
     const source = input && sourceOf(input);
     const target = source ? this.opts.service.resolve(pathOf(source)) : undefined;
     if (target?.type !== 'entity' || this.opts.service.holds(target.id.toLowerCase())) return false;
-    return this.holders.forwardToHolder(target.id.toLowerCase(), req, res);
+    // A source the caller may not see is not looked for at its holder: refused here as an absent one.
+    const where = await this.names.owner(principal, target.id.toLowerCase());
+    return typeof where === 'object' && this.forwardTo(target.id.toLowerCase(), where, req, res);
   }
 
   /** A creation with a locality: forwarded to the nearest member it allows, unless this node is the nearest. */

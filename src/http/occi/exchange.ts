@@ -11,6 +11,7 @@ import type { QuotaGate } from '../auth/quota.js';
 import type { MeshCollections } from '../edge/collections.js';
 import type { Negotiator } from '../negotiation.js';
 import { clientOcciVersion } from '../occi-protocol.js';
+import { requestBase } from '../limits.js';
 
 /** One request as openapi-backend hands it to a handler. */
 export interface Exchange {
@@ -43,9 +44,9 @@ export function sendOk(res: Response): void {
   res.status(200).end();
 }
 
-/** Where the client reached this node (`http://host:port`). */
+/** Where the client reached this node (`http://host:port`): the public URL, or a checked Host (limits.ts). */
 function baseOf(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  return requestBase(req);
 }
 
 /** Where the client reached this node, for renderings that answer with absolute URIs, and whether it is an OCCI 1.1 client. */

@@ -35,8 +35,11 @@ export class EntityWrites {
     const lockKeys = [id, ...endKeys(input), ...input.links.flatMap((l) => endKeys(l))];
     return this.core.lock(lockKeys, async () => {
       const existing = this.core.store.get(id);
-      if (existing && (opts.mustBeNew || existing.kind !== categoryId(kind) || !this.core.visible(principal, existing))) {
-        throw existing.kind === categoryId(kind) && this.core.visible(principal, existing) ? OcciError.conflict(`${kind.location}${id} already exists`) : OcciError.conflict(`id ${id} is already in use`);
+      // Another tenant's id: the answer for an entity one cannot see (404), not a 409 that would
+      // tell that it exists. Ids are unique mesh-wide: the edge asks the other members first.
+      if (existing && !this.core.visible(principal, existing)) throw OcciError.notFound(`${kind.location}${id}`);
+      if (existing && (opts.mustBeNew || existing.kind !== categoryId(kind))) {
+        throw existing.kind === categoryId(kind) ? OcciError.conflict(`${kind.location}${id} already exists`) : OcciError.conflict(`id ${id} is already in use`);
       }
       if (existing) return { entity: await this.replace(principal, existing, input), created: false };
       return { entity: await this.insert(principal, kind, id, input), created: true };

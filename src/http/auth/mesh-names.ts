@@ -1,0 +1,82 @@
+/**
+ * Who holds an entity id or a user mixin's identity anywhere in the mesh, asked so that the cost
+ * and the answer do not depend on whether a caller who may not see it asks:
+ * - `owner(principal, id)`: every member is asked (`auth/owner`: the owner and kind of the id if
+ *   it holds it) unless the caller may see the entity and its owner is known from an earlier
+ *   answer (then the holder lookup's own cache finds it). An id another tenant holds therefore costs what an absent id costs — one scatter-gather —
+ *   and is answered like it by the edge (404), here or wherever it is held;
+ * - `mixinsTaken(ids, locations)`: user mixin identities (scheme and term) and locations are
+ *   unique in the whole mesh (`auth/mixin-taken`), so that no tenant shadows another's on some node.
+ * Why the edge answers for hidden ids instead of forwarding them: docs/security.md (existence probes).
+ *
+ * @example
+ *   const names = new MeshNames(mesh, service);
+ *   const where = await names.owner(principal, id); // 'absent' | 'hidden' | { holder, kind } | 'here'
+ */
+import { LRUCache } from 'lru-cache';
+import type { JsonValue, Mesh } from '../../mesh/mesh.js';
+import type { Principal } from '../../occi/request.js';
+import type { OcciService } from '../../occi/service.js';
+
+export const OWNER_METHOD = 'auth/owner';
+export const MIXIN_TAKEN_METHOD = 'auth/mixin-taken';
+export const DEFAULT_NAMES_DEADLINE_MS = 2000;
+const OWNERS_CACHED = 100_000;
+
+/** Where an id is, as far as the caller may know. */
+export type Whereabouts = 'here' | 'absent' | 'hidden' | { holder?: string; kind: string };
+
+export class MeshNames {
+  /** Owners of ids other members hold, learnt from their answers (an owner never changes). */
+  private readonly owners = new LRUCache<string, { owner: string; kind: string }>({ max: OWNERS_CACHED });
+
+  constructor(
+    private readonly mesh: Mesh,
+    private readonly service: OcciService,
+    private readonly deadlineMs = DEFAULT_NAMES_DEADLINE_MS,
+  ) {
+    mesh.handle(OWNER_METHOD, (payload) => {
+      const e = service.core.store.get(String((payload as { id?: JsonValue })?.id ?? '').toLowerCase());
+      return e ? { owner: e.owner ?? null, kind: e.kind } : null;
+    });
+    mesh.handle(MIXIN_TAKEN_METHOD, (payload) => {
+      const { ids, locations } = (payload ?? {}) as { ids?: unknown; locations?: unknown };
+      const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, 1024) : []);
+      return {
+        ids: list(ids).filter((id) => service.registry.get(id) !== undefined),
+        locations: list(locations).filter((l) => service.registry.atLocation(l) !== undefined),
+      };
+    });
+  }
+
+  /** Where the entity with this id is, for this principal; see the module comment. */
+  async owner(principal: Principal, id: string): Promise<Whereabouts> {
+    const here = this.service.core.store.get(id);
+    if (here && this.service.visible(principal, here)) return 'here';
+    const known = here ? undefined : this.owners.get(id);
+    // The caller may see it: no secret to keep, the holder lookup's cache finds it (one hop).
+    if (known && sees(principal, known.owner)) return { kind: known.kind };
+    // Asked of every member whatever the answer will be: hidden costs what absent costs.
+    const found = await this.ask(id);
+    if (here) return 'hidden';
+    if (!found) return 'absent';
+    this.owners.set(id, { owner: found.owner, kind: found.kind });
+    return sees(principal, found.owner) ? { holder: found.holder, kind: found.kind } : 'hidden';
+  }
+
+  /** The user mixin identities and locations among these that some member already has. */
+  async mixinsTaken(ids: string[], locations: string[]): Promise<{ ids: string[]; locations: string[] }> {
+    const { replies } = await this.mesh.gather<{ ids: string[]; locations: string[] }>(MIXIN_TAKEN_METHOD, { ids, locations }, { deadlineMs: this.deadlineMs, includeSelf: false });
+    return { ids: [...new Set(replies.flatMap((r) => r.value?.ids ?? []))], locations: [...new Set(replies.flatMap((r) => r.value?.locations ?? []))] };
+  }
+
+  private async ask(id: string): Promise<{ holder: string; owner: string; kind: string } | undefined> {
+    const { replies } = await this.mesh.gather<{ owner: string | null; kind: string } | null>(OWNER_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
+    const hit = replies.find((r) => r.value && typeof r.value.kind === 'string');
+    return hit ? { holder: hit.key, owner: hit.value!.owner ?? '', kind: hit.value!.kind } : undefined;
+  }
+}
+
+function sees(principal: Principal, owner: string): boolean {
+  return principal.admin || owner === principal.tenant;
+}
