@@ -2,9 +2,12 @@
  * define+start+destroy+undefine cycles per second on libvirt's test driver,
  * through the driver and through direct koffi binding calls, in the same run.
  * Each call mode is measured both ways; the event-loop delay seen meanwhile is
- * reported too. Results on stdout, progress on stderr. Bounded: 3 rounds × 4 phases × PHASE_MS (+ warm-up).
+ * reported too. Then real guests (hypervisor-guests.ts: boot, create through OCCI,
+ * live migration), unless --no-guests. Results on stdout, progress on stderr.
+ * Bounded: 3 rounds × 4 phases × PHASE_MS (+ warm-up), and for guests
+ * (2 × rounds + 2 × migration rounds) boots.
  *
- *   npm run bench:hypervisor [-- --phase-ms 1000 --uri test:///default]
+ *   npm run bench:hypervisor [-- --phase-ms 1000 --uri test:///default --guest-rounds 3 --migration-rounds 3 --no-guests]
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -13,15 +16,24 @@ import type { DomPtr } from '../src/hypervisor/libvirt/binding.js';
 import { isInProcessUri, LibvirtConnection } from '../src/hypervisor/libvirt/connection.js';
 import { domainXml } from '../src/hypervisor/libvirt/domain-xml.js';
 import { LibvirtHypervisor } from '../src/hypervisor/libvirt/libvirt-hypervisor.js';
+import { benchGuests, type GuestRow } from './hypervisor-guests.js';
 
 const DEFAULT_PHASE_MS = 1000;
 const DEFAULT_URI = 'test:///default';
 const WARMUP_CYCLES = 200;
 const ROUNDS = 3;
 const GOAL_RATIO = 0.8;
+/** Real guests: the product against raw libvirt calls, raw time / product time. */
+const GUEST_GOAL_RATIO = 0.9;
 
 const { values } = parseArgs({
-  options: { 'phase-ms': { type: 'string' }, uri: { type: 'string' } },
+  options: {
+    'phase-ms': { type: 'string' },
+    uri: { type: 'string' },
+    'guest-rounds': { type: 'string' },
+    'migration-rounds': { type: 'string' },
+    'no-guests': { type: 'boolean' },
+  },
 });
 const phaseMs = Number(values['phase-ms'] ?? DEFAULT_PHASE_MS);
 const uri = values.uri ?? DEFAULT_URI;
@@ -164,6 +176,23 @@ async function main(): Promise<void> {
     console.log(`  ratio driver/direct, ${mode} calls: ${ratio.toFixed(2)} (goal >= ${GOAL_RATIO}) ${ratio >= GOAL_RATIO ? 'ok' : 'below goal'}`);
   }
   console.log(`  the driver's default on ${uri}: ${isInProcessUri(uri) ? 'sync' : 'async'} calls`);
+  if (values['no-guests']) return;
+  const guests = await benchGuests({
+    rounds: Number(values['guest-rounds'] ?? 3),
+    migrationRounds: Number(values['migration-rounds'] ?? 3),
+    progress: (line) => process.stderr.write(`  guests: ${line}\n`),
+  });
+  printGuests(guests.rows, guests.accelerator);
+}
+
+function printGuests(rows: GuestRow[], accelerator: string): void {
+  const ms = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? 'n/a' : `${x.toFixed(0)} ms`);
+  console.log(`real guests on two private libvirt daemons (${accelerator}); medians; ratio = raw / product (goal >= ${GUEST_GOAL_RATIO})`);
+  for (const r of rows) {
+    const ratio = r.rawMs / r.productMs;
+    const downtime = r.productDowntimeMs === undefined ? '' : `; downtime product ${ms(r.productDowntimeMs)}, raw ${ms(r.rawDowntimeMs)}`;
+    console.log(`  ${r.operation.padEnd(32)} product ${ms(r.productMs).padStart(9)}  raw ${ms(r.rawMs).padStart(9)}  ratio ${ratio.toFixed(2)} ${ratio >= GUEST_GOAL_RATIO ? 'ok' : 'below goal'}${downtime}`);
+  }
 }
 
 await main();

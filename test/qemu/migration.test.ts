@@ -57,10 +57,15 @@ afterAll(async () => {
 }, BOOT_TIMEOUT_MS);
 
 describe('live migration between two libvirt daemons', () => {
-  it('keeps the guest running (heartbeat and marker), its OCCI id and location, and leaves nothing on the old host', async () => {
+  it('is cancelled on timeout with the guest left where it was; then keeps the guest running (heartbeat and marker), its OCCI id and location, and leaves nothing on the old host', async () => {
     const { location, id } = await createGuest(suite);
     const before = await waitForConsole(suite.occi, location, (c) => lastHeartbeat(c) >= 5 && marker(c) !== undefined);
     const mark = marker(before)!;
+    // Cancelled on timeout: the guest stays where it was, and the target keeps nothing of it.
+    await expect(suite.hv.migrate(id, { uri: other.uri }, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'UNREACHABLE', message: expect.stringMatching(/cancelled after 200 ms/) });
+    expect((await suite.hv.domainInfo(id)).state).toBe('running');
+    expect((await otherHv.domainInfo(id)).state).toBe('absent');
+    expect(readdirSync(other.hostDir + '/volumes').filter((f) => f.startsWith(id))).toEqual([]);
     const progress: MigrationProgress[] = [];
     // The target described by data, as another node's daemon would be: its URI only.
     const moved = await suite.hv.migrate(id, { uri: other.uri }, { maxDowntimeMs: 500, timeoutMs: 120_000, progressIntervalMs: 250, onProgress: (p) => progress.push(p) });

@@ -36,6 +36,7 @@ import type { LibvirtStorage } from './storage.js';
 import { child, children, parseXml } from './xml.js';
 
 export const DEFAULT_PROGRESS_INTERVAL_MS = 1000;
+const ABORT_RETRY_MS = 100;
 
 /** One libvirt host of a migration: the driver seen from outside, and the parts the move works on. */
 export interface LibvirtEnd {
@@ -191,13 +192,14 @@ async function runMigrationJob(source: LibvirtEnd, id: string, targetUri: string
   const paramsOut: unknown[] = [null];
   const count = [0];
   const max = [0];
-  for (const [name, value] of params) {
-    if (fn.virTypedParamsAddString(paramsOut, count, max, name, value) < 0) throw HypervisorError.INTERNAL(`migration parameter ${name}`);
-  }
   let timedOut = false;
+  let done = false;
   let timer: NodeJS.Timeout | undefined;
   let progress: NodeJS.Timeout | undefined;
   try {
+    for (const [name, value] of params) {
+      if (fn.virTypedParamsAddString(paramsOut, count, max, name, value) < 0) throw HypervisorError.INTERNAL(`migration parameter ${name}`);
+    }
     await source.handles.use(id, async (dom) => {
       if (opts.maxDowntimeMs !== undefined) await main.int('virDomainMigrateSetMaxDowntime', [dom, opts.maxDowntimeMs, 0], `max downtime of ${id}`);
       if (opts.onProgress !== undefined) {
@@ -207,10 +209,15 @@ async function runMigrationJob(source: LibvirtEnd, id: string, targetUri: string
         }, opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
       }
       if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
+        // Aborted until it takes: a job that has not begun yet cannot be aborted, so try again until the call returns.
+        const abort = async (): Promise<void> => {
           timedOut = true;
-          void main.int('virDomainAbortJob', [dom], `cancel the migration of ${id}`).catch(() => undefined);
-        }, opts.timeoutMs);
+          while (!done) {
+            if (await main.int('virDomainAbortJob', [dom], `cancel the migration of ${id}`).then(() => true, () => false)) return;
+            await new Promise((resolve) => setTimeout(resolve, ABORT_RETRY_MS));
+          }
+        };
+        timer = setTimeout(() => void abort(), opts.timeoutMs);
       }
       const moving = await job.handle<DomPtr>('virDomainLookupByUUIDString', [job.ptr, id], `domain ${id}`);
       try {
@@ -223,6 +230,7 @@ async function runMigrationJob(source: LibvirtEnd, id: string, targetUri: string
     if (timedOut) throw HypervisorError.UNREACHABLE(`migration of ${id} to ${targetUri} cancelled after ${opts.timeoutMs} ms; the domain runs on ${main.uri}`, { cause: err });
     throw err;
   } finally {
+    done = true;
     clearTimeout(timer);
     clearInterval(progress);
     fn.virTypedParamsFree(paramsOut[0], count[0]);
