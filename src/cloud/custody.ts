@@ -2,7 +2,7 @@
 import type { AttributeValue } from '../occi/attribute.js';
 import { OcciError } from '../occi/errors.js';
 import { type Entity, linkEnds } from '../occi/entity.js';
-import { COMPUTE, NETWORKINTERFACE, STORAGELINK } from '../occi/infrastructure-model.js';
+import { COMPUTE, NETWORK, NETWORKINTERFACE, STORAGE, STORAGELINK } from '../occi/infrastructure-model.js';
 import { PLACEMENT_GENERATION } from '../occi/placement-model.js';
 import { type ServiceCore, withAttributes } from '../occi/service/core.js';
 
@@ -18,10 +18,15 @@ const START_ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#
 export class Custody {
   constructor(private readonly core: ServiceCore) {}
 
-  /** A resource's records as a move or a replica carries them: the resource, then its links. */
+  /**
+   * A resource's records as a replica carries them: the resource, then its links; for a compute,
+   * then the storages that follow it and the networks it joins (a restart elsewhere brings them).
+   */
   records(id: string): Entity[] | undefined {
     const e = this.core.store.get(id);
-    return e ? [e, ...this.core.related(e)] : undefined;
+    if (!e) return undefined;
+    const b = this.bundle(id);
+    return b ? [...b.records, ...b.storages, ...b.networks] : [e, ...this.core.related(e)];
   }
 
   /**
@@ -78,10 +83,13 @@ export class Custody {
    * nothing is created, the state is read from the host. `storages` come first, as they came.
    */
   async adopt(records: Entity[], opts: { arrived?: boolean; storages?: Entity[] } = {}): Promise<Entity> {
-    const [resource, ...links] = records;
+    const [resource, ...rest] = records;
     if (!resource) throw OcciError.badRequest('nothing to adopt');
     const { store, backend } = this.core;
-    const storages = opts.storages ?? [];
+    // Records as a replica carries them (Custody.records): links, then storages and networks.
+    const links = rest.filter((e) => linkEnds(e) !== undefined);
+    const storages = [...(opts.storages ?? []), ...rest.filter((e) => e.kind === STORAGE)];
+    await this.realise(rest.filter((e) => e.kind === NETWORK));
     return this.core.lock([resource.id, ...links.map((l) => l.id), ...storages.map((s) => s.id)], async () => {
       const existing = store.get(resource.id);
       if (existing) return existing;
