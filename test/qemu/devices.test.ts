@@ -1,7 +1,10 @@
+import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NETWORK, NETWORKINTERFACE, STORAGE, STORAGELINK } from '../helpers/node.js';
 import { create } from '../hypervisor-wiring/wiring-helpers.js';
 import { createGuest, GUEST_TEST_TIMEOUT_MS, IPNETWORK, IPNETWORKINTERFACE, lastHeartbeat, useQemuNode, waitForConsole } from './qemu-helpers.js';
+
+const STORAGE_ACTION = 'http://schemas.ogf.org/occi/infrastructure/storage/action#';
 
 const suite = useQemuNode();
 
@@ -40,5 +43,22 @@ describe('links are the guest\'s devices', () => {
     const seen = `vdc:2097152:${link.id.slice(0, 20)}`;
     const console = await waitForConsole(suite.occi, location, (c) => c.includes(seen));
     expect(console).toMatch(/discovery: disks vda:\d+:root vdb:\d+:cidata\n/);
+  }, GUEST_TEST_TIMEOUT_MS);
+
+  it('resize, snapshot and backup act on the storage\'s volume', async () => {
+    const disk = await create(suite.occi, '/storage/', { kind: STORAGE, attributes: { 'occi.storage.size': 1 } });
+    const volume = `occi-${disk.id}`;
+    for (const [term, attributes] of [['resize', { size: 2 }], ['snapshot', {}], ['backup', {}]] as const) {
+      const res = await suite.occi.post(`${disk.location}?action=${term}`, { action: `${STORAGE_ACTION}${term}`, attributes });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    expect((await suite.hv.volumeInfo(volume)).capacityGiB).toBe(2);
+    const copies = readdirSync(suite.hv.layout!.volumesDir).filter((f) => f.startsWith(`${volume}-`)).sort();
+    expect(copies.map((f) => f.replace(/-[a-z0-9]+$/, ''))).toEqual([`${volume}-backup`, `${volume}-snapshot`]);
+    for (const copy of copies) {
+      expect((await suite.hv.volumeInfo(copy)).capacityGiB).toBe(2);
+      // The copies outlive the storage (they are its backups): this suite removes its own.
+      await suite.hv.deleteVolume(copy);
+    }
   }, GUEST_TEST_TIMEOUT_MS);
 });

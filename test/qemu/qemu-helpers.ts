@@ -55,7 +55,9 @@ export interface QemuSuite {
 export function useQemuNode(): QemuSuite {
   const suite = { computes: [] } as unknown as QemuSuite;
   beforeAll(async () => {
-    const hv = await LibvirtHypervisor.open(QEMU_URI);
+    const hv = await LibvirtHypervisor.open(QEMU_URI).catch((err: unknown) => {
+      throw new Error(`${QEMU_URI} does not answer (${(err as Error).message}): start the daemons (virtlogd -d; libvirtd -d), or run ./scripts/up.sh --qemu once`);
+    });
     try {
       await ensureGuestImage(hv);
     } finally {
