@@ -119,9 +119,9 @@ const node = await startNode({
     requestTimeoutMs: Math.round(opts.requestTimeout * 1000),
   },
   auth: opts.auth,
-  mesh: opts.clusterSecret
+  mesh: clusterSecret
     ? {
-        secret: opts.clusterSecret,
+        secret: clusterSecret,
         bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()),
         site: opts.site,
         rttMatrix: opts.rtt,
