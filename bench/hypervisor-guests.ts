@@ -133,17 +133,17 @@ async function createToRunning(host: Host, rounds: number): Promise<GuestRow> {
   const product: number[] = [];
   const raw: number[] = [];
   try {
-    const agent = supertest(node.url);
+    const http = supertest(node.url);
     for (let i = 0; i < rounds; i++) {
       let t = performance.now();
-      const res = await agent
+      const res = await http
         .post('/compute/')
         .set('Content-Type', 'application/occi+json')
         .set('Accept', 'application/occi+json')
         .send(JSON.stringify({ kind: 'http://schemas.ogf.org/occi/infrastructure#compute', mixins: [`http://schemas.discovery-cloud.org/occi/os_tpl#${IMAGE}`], attributes: { 'occi.compute.cores': 1, 'occi.compute.memory': 0.125 } }));
       if (res.status !== 201) throw new Error(`POST /compute/: ${res.status} ${res.text}`);
       product.push(performance.now() - t);
-      await agent.delete(res.headers.location as string);
+      await http.delete(res.headers.location as string);
       const spec = guestSpec(host, 128);
       t = performance.now();
       const dom = await rawDefine(host, spec);
