@@ -119,6 +119,8 @@ const node = await startNode({
     requestTimeoutMs: Math.round(opts.requestTimeout * 1000),
   },
   auth: opts.auth,
+  tokenKeys: { issuerKeyFile: opts.issuerKey, trustedKeysFile: opts.tokenKeys },
+  publicUrl: opts.publicUrl,
   mesh: clusterSecret
     ? {
         secret: clusterSecret,
