@@ -16,6 +16,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Cloud } from '../cloud/lrt.js';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import type { Mesh } from '../mesh/mesh.js';
+import { FORWARD_METHOD } from '../mesh/http-forwarding.js';
 import { COMPUTE } from '../occi/infrastructure-model.js';
 import type { EntityStore } from '../occi/store.js';
 import type { AgentObserver } from '../scheduler/protocol/node-agent.js';
@@ -116,7 +117,7 @@ export class NodeMetrics {
     return timed(
       mesh,
       (method, args, seconds, err) => {
-        const rpc = method === 'request' ? String(args[1]) : 'http/forward';
+        const rpc = method === 'request' ? String(args[1]) : FORWARD_METHOD;
         this.rpcDuration.labels(rpc, err ? 'error' : 'ok').observe(seconds);
         if (err) this.rpcFailures.labels(rpc, codeOf(err)).inc();
       },
