@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { loadImageCatalogue } from '../occi/templates.js';
 import { startNode } from '../node.js';
+import { parseOrigins } from '../http/cors.js';
 import { faultHooksFromEnv } from './fault-hooks.js';
 
 function port(value: string): number {
@@ -64,7 +65,10 @@ const program = new Command()
   .option('--max-connections-per-address <n>', 'open connections per client address; 0: no cap (env MAX_CONNECTIONS_PER_ADDRESS)', count, env('MAX_CONNECTIONS_PER_ADDRESS') ? count(env('MAX_CONNECTIONS_PER_ADDRESS')!) : 64)
   .option('--headers-timeout <s>', 'time a client has to send its request headers (env HEADERS_TIMEOUT)', seconds, env('HEADERS_TIMEOUT') ? seconds(env('HEADERS_TIMEOUT')!) : 10)
   .option('--request-timeout <s>', 'time a client has to send its whole request (env REQUEST_TIMEOUT)', seconds, env('REQUEST_TIMEOUT') ? seconds(env('REQUEST_TIMEOUT')!) : 30)
-  .option('--rtt <matrix.csv>', 'delay mesh messages by half the RTT between sites (local clusters only; env RTT_MATRIX)', process.env['RTT_MATRIX']);
+  .option('--rtt <matrix.csv>', 'delay mesh messages by half the RTT between sites (local clusters only; env RTT_MATRIX)', process.env['RTT_MATRIX'])
+  .option('--cors-origin <origin,…>', 'origins of portals that may call this node from a browser, e.g. https://portal.example.org (env CORS_ORIGIN); none by default', parseOrigins, env('CORS_ORIGIN') ? parseOrigins(env('CORS_ORIGIN')!) : [])
+  .option('--metrics-port <port>', 'serve /metrics without a token on a listener of its own (env METRICS_PORT); without it, /metrics needs an admin token', port, env('METRICS_PORT') ? port(env('METRICS_PORT')!) : undefined)
+  .option('--metrics-host <address>', 'address of the --metrics-port listener: a private interface, never a public one (env METRICS_HOST)', env('METRICS_HOST') ?? '127.0.0.1');
 
 program.parse();
 const opts = program.opts<{
@@ -83,6 +87,9 @@ const opts = program.opts<{
   bootstrap?: string;
   site?: string;
   rtt?: string;
+  corsOrigin: string[];
+  metricsPort?: number;
+  metricsHost: string;
   tlsCert?: string;
   tlsKey?: string;
   rateLimit: number;
@@ -119,6 +126,9 @@ const node = await startNode({
     requestTimeoutMs: Math.round(opts.requestTimeout * 1000),
   },
   auth: opts.auth,
+  corsOrigins: opts.corsOrigin,
+  metricsPort: opts.metricsPort,
+  metricsHost: opts.metricsHost,
   tokenKeys: { issuerKeyFile: opts.issuerKey, trustedKeysFile: opts.tokenKeys },
   publicUrl: opts.publicUrl,
   mesh: clusterSecret
