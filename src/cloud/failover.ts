@@ -24,16 +24,16 @@ import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import type { VmSpec } from '../scheduler/model.js';
 import type { AttributeValue } from '../occi/attribute.js';
 import type { Entity } from '../occi/entity.js';
-import { COMPUTE } from '../occi/infrastructure-model.js';
 import { DEFAULT_RESTART_POLICY, RESTART, RESTART_POLICY } from '../occi/placement-model.js';
 import type { OcciService } from '../occi/service.js';
 import type { EntityStore } from '../occi/store.js';
 import type { Cloud } from './lrt.js';
 import { demandOf } from './vm-demand.js';
-import { generationOf, majority, type ReplicaRow, type ReplicaStore, type Replicator } from './replicas.js';
+import { type Replicator } from './replicas.js';
+import { generationOf, majority, type ReplicaRow, type ReplicaStore } from './replica-store.js';
 import type { LeaseGrants } from './lease-grants.js';
+import { fenceAtStart, Whereabouts } from './whereabouts.js';
 
-export const WHEREIS_METHOD = 'cloud/whereis';
 export const RESTART_CLAIM_METHOD = 'cloud/restart-claim';
 export const RESTARTED_METHOD = 'cloud/restarted';
 export const LEAVING_METHOD = 'cloud/leaving';
@@ -69,11 +69,6 @@ interface Vote {
   order?: string[];
 }
 
-/** What a member says about some compute ids. */
-interface WhereIs {
-  held: Record<string, number>;
-  replicas: Record<string, Array<{ holder: string; generation: number; claimedBy: string | null }>>;
-}
 
 export interface FailoverOptions {
   mesh: Mesh;
@@ -107,6 +102,7 @@ export class Failover {
   private readonly settledAt: number;
   private startTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly whereabouts: Whereabouts;
   /** Resolves once this node's computes have been checked against the mesh (fencing). */
   readonly fenced: Promise<void>;
   private resolveFenced!: () => void;
@@ -120,7 +116,7 @@ export class Failover {
     const { mesh } = opts;
     this.settledAt = Date.now() + (opts.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS);
     for (const m of mesh.members()) this.seen.add(m.key);
-    mesh.handle(WHEREIS_METHOD, (payload) => this.whereIs(((payload as { ids?: unknown })?.ids ?? []) as string[]) as unknown as JsonValue);
+    this.whereabouts = new Whereabouts({ mesh, replicas: opts.replicas, custody: opts.cloud.custody, gatherMs: opts.gatherMs });
     mesh.handle(RESTART_CLAIM_METHOD, (payload, from) => {
       const { lost, id, generation, release } = payload as { lost: string; id: string; generation: number; release?: boolean };
       if (release) return (opts.grants.withdraw(lost, id, from), true);
@@ -143,7 +139,7 @@ export class Failover {
   /** Fencing, then the recovery of lost nodes this node already knows of (after a restart). */
   async start(): Promise<void> {
     try {
-      await this.fence();
+      await fenceAtStart({ ...this.opts, whereabouts: this.whereabouts, waitMs: this.opts.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS, closed: () => this.closed });
     } finally {
       this.isFenced = true;
       this.resolveFenced();
@@ -224,7 +220,7 @@ export class Failover {
       }
       let rows = replicas.rowsOf(lost).filter((r) => this.heirOf(r) === mesh.key);
       if (rows.length > 0) {
-        const where = await this.ask(rows.map((r) => r.id));
+        const where = await this.whereabouts.ask(rows.map((r) => r.id));
         for (const r of rows) if (where.held.has(r.id)) replicas.remove(lost, r.id);
         rows = replicas.rowsOf(lost).filter((r) => this.heirOf(r) === mesh.key);
       }
@@ -310,7 +306,7 @@ export class Failover {
       throw new Error(`restart of ${vm.id} granted by ${voters.length} of its replica set of ${set.length + 1}: a majority is needed`);
     }
     // Nobody runs it already (a second heir's event, or the holder came back).
-    const where = await this.ask([vm.id]);
+    const where = await this.whereabouts.ask([vm.id]);
     if (where.held.has(vm.id)) {
       await this.withdrawVotes(voters, lost, vm.id);
       throw new Error(`compute ${vm.id} already runs on another node`);
@@ -355,70 +351,6 @@ export class Failover {
     return [{ ...compute, attributes }, ...links];
   }
 
-  // ---- questions to the mesh ------------------------------------------------------------------
-
-  private whereIs(ids: string[]): WhereIs {
-    const { cloud, replicas } = this.opts;
-    const out: WhereIs = { held: {}, replicas: {} };
-    for (const id of ids.slice(0, 10_000)) {
-      if (typeof id !== 'string') continue;
-      const records = cloud.custody.records(id);
-      if (records?.[0]?.kind === COMPUTE) out.held[id] = generationOf(records[0]);
-      const rows = replicas.rowsFor(id);
-      if (rows.length > 0) out.replicas[id] = rows.map((r) => ({ holder: r.holder, generation: r.generation, claimedBy: r.claimedBy }));
-    }
-    return out;
-  }
-
-  /** Who holds these computes (members only), and what the replica holders know of them. */
-  private async ask(ids: string[]): Promise<{ held: Map<string, { key: string; generation: number }>; replicas: Map<string, Array<{ holder: string; generation: number; claimedBy: string | null }>> }> {
-    const { replies } = await this.opts.mesh.gather<WhereIs>(WHEREIS_METHOD, { ids }, { deadlineMs: this.opts.gatherMs ?? 3_000, includeSelf: false });
-    const held = new Map<string, { key: string; generation: number }>();
-    const replicas = new Map<string, Array<{ holder: string; generation: number; claimedBy: string | null }>>();
-    for (const r of replies) {
-      for (const [id, generation] of Object.entries(r.value.held ?? {})) held.set(id, { key: r.key, generation });
-      for (const [id, rows] of Object.entries(r.value.replicas ?? {})) replicas.set(id, [...(replicas.get(id) ?? []), ...rows]);
-    }
-    return { held, replicas };
-  }
-
-  // ---- fencing ---------------------------------------------------------------------------------
-
-  private async fence(): Promise<void> {
-    const { mesh, store, cloud, replicas, logger } = this.opts;
-    const computes = [...store.all()].filter((e) => e.kind === COMPUTE);
-    if (computes.length === 0) return;
-    const outbound = replicas.outbound();
-    const asked = new Set(computes.flatMap((c) => outbound.get(c.id) ?? []));
-    const waitMs = this.opts.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS;
-    // Wait for the replica holders of these computes (for any member if they were never replicated).
-    const reachable = () => (asked.size > 0 ? [...asked].some((k) => mesh.member(k)) : mesh.members().length > 0);
-    const deadline = Date.now() + (asked.size > 0 ? waitMs * 6 : Math.min(waitMs, 3_000));
-    while (!reachable() && Date.now() < deadline && !this.closed) await new Promise((r) => setTimeout(r, 200));
-    if (this.closed) return;
-    if (!reachable() && asked.size > 0) logger.warn('fencing: none of the replica holders answered; computes are kept as they are');
-    let pending = computes.map((c) => c.id);
-    // A claimed copy may be starting elsewhere right now: ask again until it runs there or the claim lapses.
-    for (let round = 0; pending.length > 0 && round < 3 && !this.closed; round++) {
-      const where = await this.ask(pending);
-      const again: string[] = [];
-      for (const id of pending) {
-        const local = generationOf(store.get(id));
-        const holder = where.held.get(id);
-        const rows = where.replicas.get(id) ?? [];
-        const newer = rows.find((r) => r.holder !== mesh.key && r.generation > local);
-        const claimed = rows.find((r) => r.holder === mesh.key && r.claimedBy !== null);
-        if (holder || newer) {
-          const by = holder ? (mesh.member(holder.key)?.name ?? holder.key.slice(0, 8)) : 'another node';
-          logger.warn({ compute: id, by }, 'fencing: the compute runs elsewhere now; dropping the copy here');
-          await cloud.custody.forget(id);
-        } else if (claimed && round < 2) again.push(id);
-      }
-      pending = again;
-      if (pending.length > 0) await new Promise((r) => setTimeout(r, 5_000));
-    }
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -429,6 +361,7 @@ export class Failover {
     const { mesh } = this.opts;
     mesh.off('member-left', this.onLeft);
     mesh.off('member-joined', this.onJoined);
-    mesh.unhandle(WHEREIS_METHOD).unhandle(RESTART_CLAIM_METHOD).unhandle(RESTARTED_METHOD).unhandle(LEAVING_METHOD);
+    this.whereabouts.close();
+    mesh.unhandle(RESTART_CLAIM_METHOD).unhandle(RESTARTED_METHOD).unhandle(LEAVING_METHOD);
   }
 }

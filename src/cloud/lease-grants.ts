@@ -9,7 +9,7 @@
  * each side measures durations on its own monotonic clock (src/lib/monotonic.ts).
  */
 import type { Mesh } from '../mesh/mesh.js';
-import type { ReplicaRow, ReplicaStore } from './replicas.js';
+import type { ReplicaRow, ReplicaStore } from './replica-store.js';
 import { monotonicMs } from '../lib/monotonic.js';
 
 /** How long a renewal keeps a compute's lease (ms). */

@@ -17,7 +17,7 @@ import { COMPUTE } from '../occi/infrastructure-model.js';
 import type { EntityStore } from '../occi/store.js';
 import type { Custody } from './custody.js';
 import { DEFAULT_LEASE_MS, type RenewAnswer } from './lease-grants.js';
-import { generationOf, majority, type ReplicaStore } from './replicas.js';
+import { generationOf, majority, type ReplicaStore } from './replica-store.js';
 import { monotonicMs } from '../lib/monotonic.js';
 
 export const LEASE_METHOD = 'cloud/lease';

@@ -18,7 +18,7 @@ import type { Hypervisor, MigrationTarget } from '../hypervisor/hypervisor.js';
 import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import type { Entity } from '../occi/entity.js';
 import type { Custody, MoveBundle } from './custody.js';
-import { generationOf } from './replicas.js';
+import { generationOf } from './replica-store.js';
 
 export const PREPARE_METHOD = 'cloud/move-prepare';
 export const COMMIT_METHOD = 'cloud/move-commit';

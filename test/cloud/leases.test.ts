@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Custody } from '../../src/cloud/custody.js';
 import { LeaseGrants } from '../../src/cloud/lease-grants.js';
 import { LeaseHolder } from '../../src/cloud/lease-holder.js';
-import { majority, ReplicaStore } from '../../src/cloud/replicas.js';
+import { majority, ReplicaStore } from '../../src/cloud/replica-store.js';
 import { SimulatedHypervisor } from '../../src/hypervisor/simulated/index.js';
 import { monotonicMs } from '../../src/lib/monotonic.js';
 import type { Mesh } from '../../src/mesh/mesh.js';

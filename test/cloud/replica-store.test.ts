@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReplicaStore } from '../../src/cloud/replicas.js';
+import { ReplicaStore } from '../../src/cloud/replica-store.js';
 import type { Entity } from '../../src/occi/entity.js';
 
 const compute = (id: string, title: string): Entity => ({
