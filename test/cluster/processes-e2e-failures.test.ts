@@ -7,7 +7,7 @@
  */
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClusterNode } from '../../src/cli/local-cluster.js';
+import type { ClusterNode } from '../../src/cli/cluster-node.js';
 import { SMALL } from '../helpers/node.js';
 import { LOCALITY, PLACEMENT_NODE, type ProcessCluster, startProcessCluster } from '../helpers/process-cluster.js';
 

@@ -9,7 +9,8 @@
  *   await pc.until('moved', async () => ((await pc.nodeOf(id)) !== 'node-1' ? true : undefined));
  *   await pc.close();                                  // in afterAll: always kills the processes
  */
-import { type ClusterNode, LocalCluster, type LocalClusterOptions } from '../../src/cli/local-cluster.js';
+import type { ClusterNode } from '../../src/cli/cluster-node.js';
+import { LocalCluster, type LocalClusterOptions } from '../../src/cli/local-cluster.js';
 import { COUNTRIES_RTT_MATRIX, loadRttMatrix, siteRtt, type RttMatrixData } from '../../src/mesh/rtt-matrix.js';
 import { occiClient, type OcciClient } from './client.js';
 import { COMPUTE } from './node.js';
