@@ -20,16 +20,20 @@ describe('exact solver (HiGHS)', () => {
     expect(checkPlan(m, r.plan ?? { actions: [] })).toEqual([]);
   });
 
-  it('solves a tight fit where a VM of another node must make room', () => {
-    // n1 is over by 10 and b may not move: a fits nowhere unless c or e moves first.
+  it('solves a tight fit the greedy search misses, where a VM of another node must make room first', () => {
+    // n0 is 20 over; v1 fits nowhere until v3 leaves n2 for n1.
     const m = model(
-      { n1: [100, 4096], n2: [100, 4096], n3: [100, 4096] },
-      { a: [60, 512, 'n1'], b: [50, 512, 'n1'], c: [50, 512, 'n2'], d: [40, 512, 'n2'], e: [50, 512, 'n3'] },
+      { n0: [100, 8192], n1: [100, 8192], n2: [100, 8192] },
+      { v0: [60, 512, 'n0'], v1: [60, 512, 'n0'], v2: [40, 512, 'n2'], v3: [20, 512, 'n2'], v4: [50, 512, 'n1'], v5: [20, 512, 'n1'] },
     );
-    const r = solveExact(m, [root(['b'])]);
+    const r = solveExact(m);
     expect(r.status).toBe('solved');
-    expect(checkPlan(m, r.plan ?? { actions: [] }, [root(['b'])])).toEqual([]);
-    expect(solve(m, [root(['b'])]).status).toBe('solved');
+    expect(r.migrations).toBe(2);
+    expect(checkPlan(m, r.plan ?? { actions: [] })).toEqual([]);
+    expect(solve(m, [], { exact: false }).status).not.toBe('solved');
+    const withFallback = solve(m);
+    expect(withFallback.status).toBe('solved');
+    expect(checkPlan(m, withFallback.plan ?? { actions: [] })).toEqual([]);
   });
 
   it('says unsolvable when no placement exists, and honours the constraints', () => {
@@ -71,11 +75,10 @@ function constraintOf(kind: (typeof KINDS)[number], vms: string[], nodes: string
 describe('the solver against the exact solver as oracle', () => {
   it('solves every feasible partition of 2 to 16 hosts with constraints, with a valid plan', () => {
     let feasible = 0;
-    let rescued = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 2, max: 16 }),
-        fc.array(fc.record({ cpu: fc.integer({ min: 1, max: 10 }), host: fc.nat() }), { minLength: 2, maxLength: 40 }),
+        fc.array(fc.record({ cpu: fc.integer({ min: 1, max: 10 }), host: fc.nat() }), { minLength: 2, maxLength: 24 }),
         fc.array(fc.tuple(fc.constantFrom(...KINDS), fc.nat()), { maxLength: 3 }),
         fc.nat(),
         (n, vmArb, cs, seed) => {
@@ -91,15 +94,12 @@ describe('the solver against the exact solver as oracle', () => {
             feasible++;
             expect(r.status).toBe('solved');
             expect(checkPlan(m, oracle.plan ?? { actions: [] }, constraints)).toEqual([]);
-            if (solve(m, constraints, { rng: seededRandom(seed), attempts: 6, exact: false }).status !== 'solved') rescued++;
           }
           if (r.status === 'solved') expect(checkPlan(m, r.plan ?? { actions: [] }, constraints)).toEqual([]);
         },
       ),
-      { numRuns: 80, seed: 16 },
+      { numRuns: 60, seed: 16 },
     );
-    expect(feasible).toBeGreaterThan(30);
-    // The greedy search alone misses some of them: the fallback is what makes the property hold.
-    expect(rescued).toBeGreaterThan(0);
-  });
+    expect(feasible).toBeGreaterThan(25);
+  }, 120_000);
 });
