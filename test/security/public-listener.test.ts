@@ -93,7 +93,7 @@ describe('regression: internal headers sent to the public listener give no privi
     for (const req of captured) {
       const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['x-auth-token', 'authorization', 'host', 'content-length', 'connection'].includes(k)).map(([k, v]) => [k, String(v)]));
       for (const n of nodes) {
-        const res = await fetch(`${n.url}${req.path}`, { method: req.method, headers, body: req.body.length ? req.body : undefined });
+        const res = await fetch(`${n.url}${req.path}`, { method: req.method, headers, body: req.body.length ? new Uint8Array(req.body) : undefined });
         expect(res.status, `${req.method} ${req.path} replayed at ${n.url}`).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer realm="occi"');
       }
