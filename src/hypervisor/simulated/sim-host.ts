@@ -6,15 +6,13 @@ import type {
   DomainState,
   HostCapacity,
   HostUsage,
-  NetworkSpec,
   NicSpec,
   RestartMethod,
   SaveMethod,
   StopMethod,
   SuspendMethod,
-  VolumeInfo,
-  VolumeSpec,
 } from '../hypervisor.js';
+import { SimResources } from './sim-resources.js';
 
 export const DEFAULT_SIM_CORES = 16;
 export const DEFAULT_SIM_MEMORY_MIB = 32_768;
@@ -66,8 +64,8 @@ export class SimHost {
   readonly #now: () => number;
   readonly #vms = new Map<string, SimVm>();
   readonly #names = new Map<string, string>();
-  readonly #networks = new Map<string, { spec: NetworkSpec; active: boolean }>();
-  readonly #volumes = new Map<string, VolumeInfo>();
+  /** The host's networks and volumes. */
+  readonly resources = new SimResources();
   #allocatedCores = 0;
   #allocatedMemoryMiB = 0;
 
@@ -119,8 +117,8 @@ export class SimHost {
     validateSpec(spec);
     if (this.#vms.has(spec.id)) throw HypervisorError.ALREADY_EXISTS(`domain ${spec.id}`);
     if (this.#names.has(spec.name)) throw HypervisorError.ALREADY_EXISTS(`domain named ${spec.name}`);
-    for (const nic of spec.nics) this.#network(nic.network);
-    for (const disk of spec.disks) this.#volume(disk.volume);
+    for (const nic of spec.nics) this.resources.network(nic.network);
+    for (const disk of spec.disks) this.resources.volume(disk.volume);
     this.insert({
       spec: clone(spec),
       state: 'shutoff',
@@ -242,66 +240,9 @@ export class SimHost {
     return this.#vms.has(id);
   }
 
-  defineNetwork(spec: NetworkSpec): void {
-    if (spec.name === '') throw HypervisorError.INVALID_ARG('network name is empty');
-    if (this.#networks.has(spec.name)) throw HypervisorError.ALREADY_EXISTS(`network ${spec.name}`);
-    this.#networks.set(spec.name, { spec: clone(spec), active: false });
-  }
-
-  networkUp(name: string): void {
-    const net = this.#network(name);
-    if (net.active) throw HypervisorError.INVALID_STATE(`network ${name} is already active`);
-    net.active = true;
-  }
-
-  networkDown(name: string): void {
-    const net = this.#network(name);
-    if (!net.active) throw HypervisorError.INVALID_STATE(`network ${name} is not active`);
-    net.active = false;
-  }
-
-  removeNetwork(name: string): void {
-    this.#network(name);
-    this.#networks.delete(name);
-  }
-
-  networkActive(name: string): boolean {
-    return this.#network(name).active;
-  }
-
-  createVolume(spec: VolumeSpec): VolumeInfo {
-    checkSize(spec.sizeGiB);
-    if (this.#volumes.has(spec.name)) throw HypervisorError.ALREADY_EXISTS(`volume ${spec.name}`);
-    const info = { name: spec.name, path: `/sim/${spec.name}`, capacityGiB: spec.sizeGiB, allocationGiB: 0 };
-    this.#volumes.set(spec.name, info);
-    return { ...info };
-  }
-
-  resizeVolume(name: string, sizeGiB: number): VolumeInfo {
-    checkSize(sizeGiB);
-    const vol = this.#volume(name);
-    if (sizeGiB < vol.capacityGiB) throw HypervisorError.INVALID_ARG(`cannot shrink volume ${name}`);
-    vol.capacityGiB = sizeGiB;
-    return { ...vol };
-  }
-
-  snapshotVolume(name: string, snapshotName: string): VolumeInfo {
-    const vol = this.#volume(name);
-    return { ...this.createVolume({ name: snapshotName, sizeGiB: vol.capacityGiB }), allocationGiB: vol.allocationGiB };
-  }
-
-  deleteVolume(name: string): void {
-    this.#volume(name);
-    this.#volumes.delete(name);
-  }
-
-  volumeInfo(name: string): VolumeInfo {
-    return { ...this.#volume(name) };
-  }
-
   attachInterface(domainId: string, nic: NicSpec): void {
     const vm = this.#vm(domainId);
-    this.#network(nic.network);
+    this.resources.network(nic.network);
     if (vm.spec.nics.some((n) => n.id === nic.id)) throw HypervisorError.ALREADY_EXISTS(`interface ${nic.id}`);
     vm.spec.nics.push({ ...nic });
   }
@@ -315,7 +256,7 @@ export class SimHost {
 
   attachDisk(domainId: string, disk: DiskSpec): void {
     const vm = this.#vm(domainId);
-    this.#volume(disk.volume);
+    this.resources.volume(disk.volume);
     if (vm.spec.disks.some((d) => d.id === disk.id)) throw HypervisorError.ALREADY_EXISTS(`disk ${disk.id}`);
     vm.spec.disks.push({ ...disk });
   }
@@ -368,18 +309,6 @@ export class SimHost {
     const vm = this.#vms.get(id);
     if (vm === undefined) throw HypervisorError.NO_DOMAIN(id);
     return vm;
-  }
-
-  #network(name: string): { spec: NetworkSpec; active: boolean } {
-    const net = this.#networks.get(name);
-    if (net === undefined) throw HypervisorError.NO_NETWORK(name);
-    return net;
-  }
-
-  #volume(name: string): VolumeInfo {
-    const vol = this.#volumes.get(name);
-    if (vol === undefined) throw HypervisorError.NO_VOLUME(name);
-    return vol;
   }
 
   #checkFits(cores: number, memoryMiB: number): void {
@@ -443,6 +372,3 @@ function validateSpec(spec: DomainSpec): void {
   }
 }
 
-function checkSize(sizeGiB: number): void {
-  if (!(Number.isFinite(sizeGiB) && sizeGiB > 0)) throw HypervisorError.INVALID_ARG(`size ${sizeGiB} GiB`);
-}

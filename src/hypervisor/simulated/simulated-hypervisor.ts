@@ -139,43 +139,43 @@ export class SimulatedHypervisor implements Hypervisor {
   }
 
   defineNetwork(spec: NetworkSpec): Promise<void> {
-    return this.#run((h) => h.defineNetwork(spec));
+    return this.#run((h) => h.resources.defineNetwork(spec));
   }
 
   networkUp(name: string): Promise<void> {
-    return this.#run((h) => h.networkUp(name));
+    return this.#run((h) => h.resources.networkUp(name));
   }
 
   networkDown(name: string): Promise<void> {
-    return this.#run((h) => h.networkDown(name));
+    return this.#run((h) => h.resources.networkDown(name));
   }
 
   removeNetwork(name: string): Promise<void> {
-    return this.#run((h) => h.removeNetwork(name));
+    return this.#run((h) => h.resources.removeNetwork(name));
   }
 
   networkActive(name: string): Promise<boolean> {
-    return this.#run((h) => h.networkActive(name));
+    return this.#run((h) => h.resources.networkActive(name));
   }
 
   createVolume(spec: VolumeSpec): Promise<VolumeInfo> {
-    return this.#run((h) => h.createVolume(spec));
+    return this.#run((h) => h.resources.createVolume(spec));
   }
 
   resizeVolume(name: string, sizeGiB: number): Promise<VolumeInfo> {
-    return this.#run((h) => h.resizeVolume(name, sizeGiB));
+    return this.#run((h) => h.resources.resizeVolume(name, sizeGiB));
   }
 
   snapshotVolume(name: string, snapshotName: string): Promise<VolumeInfo> {
-    return this.#run((h) => h.snapshotVolume(name, snapshotName));
+    return this.#run((h) => h.resources.snapshotVolume(name, snapshotName));
   }
 
   deleteVolume(name: string): Promise<void> {
-    return this.#run((h) => h.deleteVolume(name));
+    return this.#run((h) => h.resources.deleteVolume(name));
   }
 
   volumeInfo(name: string): Promise<VolumeInfo> {
-    return this.#run((h) => h.volumeInfo(name));
+    return this.#run((h) => h.resources.volumeInfo(name));
   }
 
   attachInterface(domainId: string, nic: NicSpec): Promise<void> {
