@@ -17,6 +17,7 @@ import type { OcciService } from '../occi/service.js';
 import { CloudActuator } from './actuator.js';
 import { Admissions, type AdmittedVm, fitsHere, type PlaceRequest, UNPLACEABLE_METHOD } from './admissions.js';
 import { Custody } from './custody.js';
+import { DiskRoom } from './disk-room.js';
 import { Moves } from './moves.js';
 import { cpuShare, DEFAULT_CPU_ALLOCATION_RATIO, demandOf } from './vm-demand.js';
 
@@ -77,6 +78,7 @@ export class Cloud {
   readonly custody: Custody;
   readonly actuator: CloudActuator;
   private readonly admissions: Admissions;
+  private readonly disk: DiskRoom;
   private readonly transport: MeshSchedulerTransport;
   private readonly neighbours: MeshNeighbourOrder;
   private sampler: NodeJS.Timeout | undefined;
@@ -97,6 +99,7 @@ export class Cloud {
     this.transport = new MeshSchedulerTransport(mesh, { logger: log });
     this.neighbours = new MeshNeighbourOrder(mesh);
     this.custody = new Custody(service.core);
+    this.disk = new DiskRoom(hypervisor, mesh);
     this.moves = new Moves({ mesh, custody: this.custody, hypervisor, logger: log, arriving: (records) => this.hold(demandOf(records[0]!, this.ratio)) });
     let admissions: Admissions | undefined;
     this.actuator = new CloudActuator({
@@ -145,7 +148,8 @@ export class Cloud {
     this.sampling ??= (async () => {
       try {
         await this.monitor.refresh();
-        this.opts.mesh.setCapacity({ ...this.monitor.snapshot().node, used: this.monitor.usage() });
+        const disk = await this.disk.here().catch(() => undefined);
+        this.opts.mesh.setCapacity({ ...this.monitor.snapshot().node, used: this.monitor.usage(), ...(disk ? { disk: { ...disk } } : {}) });
         if (!this.closed) this.agent.sample();
       } catch (err) {
         this.opts.logger.warn({ err }, 'monitoring round failed');
@@ -216,8 +220,15 @@ export class Cloud {
    * nodes within the user's maximum RTT, when the user set one.
    */
   async admit(compute: Entity, place: PlaceRequest, allowed?: readonly string[]): Promise<Admission> {
-    const vm = await this.vmOf(compute, allowed);
-    if (fitsHere(vm, this.opts.mesh.key, this.monitor.snapshot())) return { where: 'here', release: this.hold(vm) };
+    const need = this.disk.demandOf(compute);
+    // Disk is no scheduler resource: the nodes without room for the root disk are fenced off.
+    const room = need > 0 ? await this.disk.withRoom(need, allowed) : undefined;
+    const vm = await this.vmOf(compute, room ?? allowed);
+    if (fitsHere(vm, this.opts.mesh.key, this.monitor.snapshot())) {
+      const release = this.hold(vm);
+      const releaseDisk = this.disk.hold(vm.id, need);
+      return { where: 'here', release: () => (release(), releaseDisk()) };
+    }
     return { where: 'elsewhere', node: await this.admissions.viaPartition(vm, place) };
   }
 

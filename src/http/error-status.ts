@@ -25,5 +25,6 @@ export const ERROR_STATUS: Readonly<Record<OcciErrorCode, number>> = {
   INTERNAL: 500,
   NOT_IMPLEMENTED: 501,
   UNAVAILABLE: 503,
+  INSUFFICIENT_STORAGE: 507,
   GATEWAY_TIMEOUT: 504,
 };

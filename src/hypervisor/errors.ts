@@ -10,6 +10,7 @@ export type HypervisorErrorCode =
   | 'NO_DEVICE'
   | 'INVALID_STATE'
   | 'INSUFFICIENT_CAPACITY'
+  | 'INSUFFICIENT_STORAGE'
   | 'ALREADY_EXISTS'
   | 'INVALID_ARG'
   | 'UNREACHABLE'
@@ -25,6 +26,7 @@ export const HYPERVISOR_ERROR_STATUS: Readonly<Record<HypervisorErrorCode, numbe
   NO_DEVICE: 404,
   INVALID_STATE: 409,
   INSUFFICIENT_CAPACITY: 409,
+  INSUFFICIENT_STORAGE: 507,
   ALREADY_EXISTS: 409,
   INVALID_ARG: 400,
   UNREACHABLE: 503,
@@ -89,6 +91,11 @@ export class HypervisorError extends Error {
 
   static INSUFFICIENT_CAPACITY(message: string, opts?: HypervisorErrorOptions): HypervisorError {
     return new HypervisorError('INSUFFICIENT_CAPACITY', message, opts);
+  }
+
+  /** A storage pool lacks the space a volume needs; the message names the pool and the space. */
+  static INSUFFICIENT_STORAGE(message: string, opts?: HypervisorErrorOptions): HypervisorError {
+    return new HypervisorError('INSUFFICIENT_STORAGE', message, opts);
   }
 
   static ALREADY_EXISTS(what: string, opts?: HypervisorErrorOptions): HypervisorError {

@@ -87,6 +87,16 @@ export interface HostCapacity {
   memoryMiB: number;
 }
 
+/** The storage pool a host's volumes and root disks are taken from. */
+export interface StoragePool {
+  name: string;
+  capacityGiB: number;
+  /** Space still free for new volumes. */
+  freeGiB: number;
+  /** Size of the root disk a compute with an os_tpl gets there. */
+  rootDiskGiB: number;
+}
+
 export interface HostUsage {
   /** vCPUs allocated to active (running or paused) domains. */
   cores: number;
@@ -204,6 +214,8 @@ export interface Hypervisor {
 
   capacity(): Promise<HostCapacity>;
   usage(): Promise<HostUsage>;
+  /** The pool volumes are created in, now; drivers whose disk is not limited have none. */
+  storagePool?(): Promise<StoragePool>;
 
   /** Defines (does not start) a domain; fails with ALREADY_EXISTS on a taken id or name. */
   defineDomain(spec: DomainSpec): Promise<DomainInfo>;

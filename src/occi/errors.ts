@@ -23,6 +23,7 @@ export type OcciErrorCode =
   | 'HEADERS_TOO_LARGE'
   | 'REQUEST_TIMEOUT'
   | 'RATE_LIMITED'
+  | 'INSUFFICIENT_STORAGE'
   | 'UNAVAILABLE'
   | 'GATEWAY_TIMEOUT'
   | 'NOT_IMPLEMENTED'
@@ -68,6 +69,10 @@ export class OcciError extends Error {
   }
   static conflict(message: string): OcciError {
     return new OcciError('CONFLICT', message);
+  }
+  /** No room on the disk a request needs (507): the message names the pool or nodes and the space. */
+  static insufficientStorage(message: string, cause?: unknown): OcciError {
+    return new OcciError('INSUFFICIENT_STORAGE', message, {}, { cause });
   }
   static unavailable(message: string, cause?: unknown): OcciError {
     return new OcciError('UNAVAILABLE', message, {}, { cause });

@@ -19,6 +19,7 @@ import type {
   RestartMethod,
   SaveMethod,
   StopMethod,
+  StoragePool,
   SuspendMethod,
   VolumeInfo,
   VolumeSpec,
@@ -164,6 +165,10 @@ export class LibvirtHypervisor implements Hypervisor {
       memoryMiB: domains.reduce((sum, d) => sum + d.memoryMiB, 0),
       domains,
     };
+  }
+
+  storagePool(): Promise<StoragePool> {
+    return this.#storage.poolInfo();
   }
 
   // ---- domains ----

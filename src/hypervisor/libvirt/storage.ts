@@ -3,8 +3,8 @@
  * boot from, and (on hosts that run guests) their NoCloud config drives.
  */
 import { join } from 'node:path';
-import { HypervisorError } from '../errors.js';
-import type { DomainSpec, ImageSpec, VolumeInfo, VolumeSpec } from '../hypervisor.js';
+import { HypervisorError, type HypervisorErrorOptions } from '../errors.js';
+import type { DomainSpec, ImageSpec, StoragePool, VolumeInfo, VolumeSpec } from '../hypervisor.js';
 import { writeSeedIso } from '../images/seed.js';
 import type { PoolPtr, VolPtr } from './binding.js';
 import { isInProcessUri, type LibvirtConnection } from './connection.js';
@@ -12,9 +12,21 @@ import { VIR_ERR } from './constants.js';
 import { rootVolumeName, seedVolumeName } from './domain-xml.js';
 import { refreshPool } from './host-layout.js';
 import { volumeXml } from './resource-xml.js';
-import { child, parseXml } from './xml.js';
+import { child, parseXml, textOf } from './xml.js';
 
 const GIB = 1024 ** 3;
+/** How libvirt says a pool is full: its own check (test driver, resize) or the file system's ENOSPC. */
+const NO_SPACE = /not enough (free )?space|no space left|insufficient (free )?space/i;
+
+/** GiB with at most one decimal, for messages. */
+const gib = (n: number): string => `${Math.round(n * 10) / 10} GiB`;
+
+/** INSUFFICIENT_STORAGE naming the pool, the space the volume needs and (when known) what is free. */
+function noRoom(pool: StoragePool | string, volume: string, needGiB: number, more: string, opts?: HypervisorErrorOptions): HypervisorError {
+  const free = typeof pool === 'string' ? '' : `, ${gib(pool.freeGiB)} free of ${gib(pool.capacityGiB)}`;
+  const name = typeof pool === 'string' ? pool : pool.name;
+  return HypervisorError.INSUFFICIENT_STORAGE(`storage pool ${name} has no room for volume ${volume}: it needs ${gib(needGiB)}${more}${free}`, opts);
+}
 
 export class LibvirtStorage {
   /** Storage pool every volume lives in. */
@@ -50,13 +62,18 @@ export class LibvirtStorage {
     if (!(Number.isFinite(sizeGiB) && sizeGiB > 0)) throw HypervisorError.INVALID_ARG(`size ${sizeGiB} GiB`);
     const bytes = Math.round(sizeGiB * GIB);
     try {
-      await this.#useVolume(name, (vol) => this.#connection.int('virStorageVolResize', [vol, bytes, 0], `resize volume ${name}`));
+      await this.#useVolume(name, (vol) => this.#connection.int('virStorageVolResize', [vol, bytes, 0], `resize volume ${name}`)).catch((err: unknown) =>
+        this.#full(err, name, sizeGiB),
+      );
     } catch (err) {
       // The test driver has no resize; its volumes hold no data, so re-creating one at the new size is equivalent.
       if (!(isInProcessUri(this.#connection.uri) && err instanceof HypervisorError && err.libvirtNumber === VIR_ERR.NO_SUPPORT)) {
         throw err;
       }
-      await this.info(name);
+      const growth = sizeGiB - (await this.info(name)).capacityGiB;
+      // Checked first: a delete followed by a creation the pool has no room for would lose the volume.
+      const pool = await this.poolInfo();
+      if (growth > pool.freeGiB) throw noRoom(pool, name, growth, ' more');
       await this.delete(name);
       return this.create({ name, sizeGiB });
     }
@@ -68,7 +85,9 @@ export class LibvirtStorage {
     const xml = volumeXml({ name: snapshotName, sizeGiB: source.capacityGiB });
     return this.#useVolume(name, (from) =>
       this.#usePool(async (pool) => {
-        const vol = await this.#connection.handle<VolPtr>('virStorageVolCreateXMLFrom', [pool, xml, from, 0], `snapshot volume ${name}`);
+        const vol = await this.#connection
+          .handle<VolPtr>('virStorageVolCreateXMLFrom', [pool, xml, from, 0], `snapshot volume ${name}`)
+          .catch((err: unknown) => this.#full(err, snapshotName, source.capacityGiB));
         return this.#info(vol, snapshotName);
       }),
     );
@@ -80,6 +99,22 @@ export class LibvirtStorage {
 
   info(name: string): Promise<VolumeInfo> {
     return this.#useVolume(name, (vol) => this.#info(vol, name));
+  }
+
+  /** The pool's size and free space now (libvirt's own figures, refreshed by the pool's driver). */
+  poolInfo(): Promise<StoragePool> {
+    return this.#usePool(async (pool) => {
+      const xml = parseXml(await this.#connection.string('virStoragePoolGetXMLDesc', [pool, 0], `describe pool ${this.pool}`));
+      const bytes = (el: string) => Number(textOf(child(xml, el)) ?? 0);
+      return { name: this.pool, capacityGiB: bytes('capacity') / GIB, freeGiB: bytes('available') / GIB, rootDiskGiB: this.#rootDiskGiB };
+    });
+  }
+
+  /** A volume the pool had no room for, as INSUFFICIENT_STORAGE (see noRoom); any other error as it is. */
+  async #full(err: unknown, volume: string, sizeGiB: number): Promise<never> {
+    if (!(err instanceof HypervisorError) || !NO_SPACE.test(err.message)) throw err;
+    const pool = await this.poolInfo().catch(() => undefined);
+    throw noRoom(pool ?? this.pool, volume, sizeGiB, '', { cause: err, ...(err.libvirt ? { libvirt: err.libvirt } : {}) });
   }
 
   /** Creates the overlay a domain boots from, backed by its image and named after the domain (rootVolumeName). */
@@ -145,9 +180,13 @@ export class LibvirtStorage {
   }
 
   async #createXml(xml: string): Promise<VolumeInfo> {
-    const name = child(parseXml(xml), 'name')?.text ?? '';
+    const doc = parseXml(xml);
+    const name = child(doc, 'name')?.text ?? '';
+    const sizeGiB = Number(textOf(child(doc, 'capacity')) ?? 0) / GIB;
     return this.#usePool(async (pool) => {
-      const vol = await this.#connection.handle<VolPtr>('virStorageVolCreateXML', [pool, xml, 0], `create volume ${name}`);
+      const vol = await this.#connection
+        .handle<VolPtr>('virStorageVolCreateXML', [pool, xml, 0], `create volume ${name}`)
+        .catch((err: unknown) => this.#full(err, name, sizeGiB));
       try {
         return await this.#info(vol, name);
       } finally {
