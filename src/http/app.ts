@@ -107,6 +107,16 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   app.use(hostGuard({ publicUrl: opts.publicUrl }));
   // Static pages, before authentication: the console signs in with a token and then calls the API with it.
   app.use(CONSOLE_PATH, consoleRoutes());
+  // A method the document does not declare on the path is a 405 before the body is read (an undecodable body would answer 415).
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    const method = req.method === 'HEAD' ? 'get' : req.method.toLowerCase();
+    try {
+      api.router.matchOperation({ method, path: req.path, headers: {}, query: {} }, true);
+    } catch (err) {
+      if (String((err as Error).message).startsWith('405')) return next(OcciError.methodNotAllowed(req.method, req.path, allowedMethods(api, req.path)));
+    }
+    next();
+  });
   app.use(express.text({ type: () => true, limit: opts.bodyLimit ?? limits?.bodyBytes ?? DEFAULT_BODY_LIMIT, defaultCharset: 'utf-8' }));
   // Before authentication: an address that keeps failing it is refused before any token check.
   if (opts.rateLimit) app.use(failureLimit(opts.rateLimit));

@@ -24,9 +24,13 @@ export async function createOpenApiBackend(): Promise<OpenAPIBackend> {
   api.router.matchOperation = ((req: { path: string; method: string }, strict?: boolean) => {
     const method = req.method.toLowerCase();
     let pathMatched = false;
+    let best = -1;
     for (const c of compiled) {
+      // Only the most specific path that matches counts: PUT /-/ is a 405, not /{collection}/'s PUT.
+      if (pathMatched && c.specificity < best) break;
       if (!c.pattern.test(req.path)) continue;
       pathMatched = true;
+      best = c.specificity;
       if (c.op.method === method) return c.op;
     }
     if (strict) throw Error(pathMatched ? '405-methodNotAllowed: this method is not registered for the route' : '404-notFound: no route matches request');
@@ -37,8 +41,8 @@ export async function createOpenApiBackend(): Promise<OpenAPIBackend> {
 
 /** Methods the document allows on a path (for the Allow header of a 405). */
 export function allowedMethods(api: OpenAPIBackend, path: string): string[] {
-  return api.router
-    .getOperations()
-    .filter((op: Operation) => new RegExp(`^${op.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path))
-    .map((op: Operation) => op.method.toUpperCase());
+  const matching = api.router.getOperations().filter((op: Operation) => new RegExp(`^${op.path.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(path));
+  const specificity = (op: Operation) => op.path.replace(/\{[^}]*\}/g, '').length;
+  const best = Math.max(...matching.map(specificity));
+  return matching.filter((op) => specificity(op) === best).map((op: Operation) => op.method.toUpperCase());
 }

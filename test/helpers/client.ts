@@ -1,6 +1,8 @@
 import supertest from 'supertest';
 // Every answer is checked against GFD.226's schema by the supertest hook this module installs.
 import './occi-json.js';
+// …and every answer against the OpenAPI document (test/helpers/openapi-conformance.ts).
+import './openapi-conformance.js';
 import { OCCI_JSON } from './node.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete';

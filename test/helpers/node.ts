@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { type Backend, StateOnlyBackend } from '../../src/occi/backend.js';
 import { startNode, type RunningNode } from '../../src/node.js';
+// Every answer the suites receive is checked against openapi/occi.yaml.
+import './openapi-conformance.js';
 
 export interface TestNode extends RunningNode {
   dataDir: string;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AttributePatch, StateOnlyBackend } from '../../src/occi/backend.js';
 import type { Entity } from '../../src/occi/entity.js';
 import { DEFAULT_ATTRIBUTES, DEFAULT_LINKS, DEFAULT_MIXINS } from '../../src/http/limits.js';
-import { TokenBuckets } from '../../src/http/rate-limit.js';
+import { DEFAULT_FAILURE_BURST, DEFAULT_FAILURES_PER_SECOND, TokenBuckets } from '../../src/http/rate-limit.js';
 import { COMPUTE, NETWORK, NETWORKINTERFACE, OCCI_JSON, SMALL } from '../helpers/node.js';
 import { call, rawExchange, type LimitedNode, startLimitedNode } from './limit-helpers.js';
 
@@ -182,6 +182,35 @@ describe('rate limits', () => {
       expect(limited.status).toBe(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect((await call(node.url, '/-/', { localAddress: '127.0.0.3' })).status).toBe(200);
+    });
+  });
+
+  describe('regression: a flood of forged tokens from one address', () => {
+    let node: LimitedNode; // its own, with authentication and the default failure limit
+    let valid: string;
+    beforeAll(async () => {
+      node = await startLimitedNode({ auth: 'token', rateLimit: { ratePerSecond: 10_000, burst: 10_000 } });
+      valid = node.auth.issue({ tenant: 'acme', admin: false }).token;
+    });
+    afterAll(() => node.dispose());
+
+    it(`is answered 429 once the address failed ${DEFAULT_FAILURE_BURST} times (then ${DEFAULT_FAILURES_PER_SECOND}/s), before any token check; other addresses are served`, async () => {
+      const forged = `${valid.slice(0, -4)}AAAA`;
+      const started = Date.now();
+      const statuses: number[] = [];
+      for (let i = 0; i < 200; i++) statuses.push((await call(node.url, '/compute/', { localAddress: '127.0.0.4', headers: { 'X-Auth-Token': forged } })).status);
+      const seconds = (Date.now() - started) / 1000;
+      const refused = statuses.filter((s) => s === 401).length;
+      expect(statuses.slice(0, DEFAULT_FAILURE_BURST).every((s) => s === 401)).toBe(true);
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
+      expect(refused).toBeLessThanOrEqual(DEFAULT_FAILURE_BURST + Math.ceil(seconds * DEFAULT_FAILURES_PER_SECOND) + 1);
+      expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+      const limited = await call(node.url, '/compute/', { localAddress: '127.0.0.4', headers: { 'X-Auth-Token': forged } });
+      expect(limited.status).toBe(429);
+      expect(errorOf(limited.body).message).toContain('failed authentications');
+      // Another address, with a valid token, is served meanwhile.
+      expect((await call(node.url, '/compute/', { localAddress: '127.0.0.5', headers: { 'X-Auth-Token': valid } })).status).toBe(200);
+      console.log(`forged-token flood: ${refused} answered 401, ${statuses.length - refused} answered 429, in ${seconds.toFixed(1)} s`);
     });
   });
 });

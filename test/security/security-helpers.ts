@@ -8,6 +8,8 @@ import { StateOnlyBackend } from '../../src/occi/backend.js';
 import { startNode, type NodeOptions, type RunningNode } from '../../src/node.js';
 import { generateIssuerKey, type IssuerKey, newClaims, publicJwk, signToken } from '../../src/http/auth/token.js';
 import { writeIssuerKey } from '../../src/http/auth/token-keys.js';
+// Every answer the suites receive is checked against openapi/occi.yaml.
+import '../helpers/openapi-conformance.js';
 
 export interface SecureNode extends RunningNode {
   dataDir: string;

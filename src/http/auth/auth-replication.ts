@@ -9,7 +9,7 @@
  *   member that missed a push (paused, partitioned, restarted) converges without a join.
  * A member that could not run for longer than `staleAfterMs` (a paused process: its wall clock ran
  * on, its CPU time did not) may have missed revocations meanwhile: until its next digest round has
- * completed, `catchingUp()` is true and tokens are answered 503 (authenticate.ts). Bound: every
+ * reached a member, `catchingUp()` is true and tokens are answered 503 (authenticate.ts). Bound: every
  * member that can reach one that has a revocation refuses the token within
  * max(antiEntropyMs, staleAfterMs) plus one digest exchange and pull (docs/security.md).
  * Only members reach these handlers: the mesh refuses anyone without the cluster secret or
@@ -54,7 +54,9 @@ export class AuthReplication {
   private readonly timer: NodeJS.Timeout;
   private lastTick = performance.now();
   private lastCpu = cpuMs();
-  private catchUp: Promise<void> | undefined;
+  /** Paused, and not yet compared with a member since: tokens wait. */
+  private stale = false;
+  private inRound: Promise<boolean> | undefined;
   /** Digest rounds completed so far (a sync point for tests). */
   rounds = 0;
 
@@ -102,20 +104,25 @@ export class AuthReplication {
 
   /**
    * One anti-entropy round: the digests of up to `fanout` random members compared with this
-   * node's, and the state of each that differs pulled. Resolves when the round is over.
+   * node's, and the state of each that differs pulled. Resolves when the round is over: true when
+   * at least one member answered (or there is none).
    */
-  async round(): Promise<void> {
+  async round(): Promise<boolean> {
     const { mesh, store } = this.opts;
     store.forgetDigest(); // the token CLI may have written auth.db meanwhile
     const mine = store.digest();
     const members = shuffled(mesh.members()).slice(0, this.opts.fanout ?? DEFAULT_FANOUT);
+    let compared = members.length === 0;
     await Promise.all(
       members.map(async (m) => {
         const theirs = await mesh.request(m.key, DIGEST_METHOD, null, { timeoutMs: DIGEST_TIMEOUT_MS, idempotent: true }).catch(() => undefined);
-        if (theirs !== undefined && theirs !== mine) await this.pull(m);
+        if (theirs === undefined) return;
+        if (theirs !== mine) await this.pull(m);
+        compared = true;
       }),
     );
     this.rounds++;
+    return compared;
   }
 
   /**
@@ -123,7 +130,7 @@ export class AuthReplication {
    * the moment that shows until its next digest round completes.
    */
   catchingUp(): boolean {
-    if (this.catchUp) return true;
+    if (this.stale) return true;
     if (!this.paused()) return false;
     this.tick();
     return true;
@@ -153,14 +160,20 @@ export class AuthReplication {
   }
 
   private tick(): void {
-    if (this.closed || this.catchUp) return;
-    const wasPaused = this.paused();
+    if (this.closed) return;
+    if (this.paused() && !this.stale) {
+      this.stale = true;
+      this.opts.logger.warn('this node did not run for a while (paused?): tokens wait until the auth state is compared with a member again');
+    }
     this.lastTick = performance.now();
     this.lastCpu = cpuMs();
-    const round = this.track(this.round());
-    if (!wasPaused) return;
-    this.opts.logger.warn('this node did not run for a while (paused?): tokens wait until the auth state is compared with the members again');
-    this.catchUp = round.finally(() => (this.catchUp = undefined));
+    if (this.inRound) return;
+    // A stale node stays so until a round reaches a member (or none is left to reach).
+    this.inRound = this.track(this.round()).then((compared) => {
+      if (compared) this.stale = false;
+      return compared;
+    });
+    void this.inRound.finally(() => (this.inRound = undefined));
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

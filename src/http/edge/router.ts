@@ -138,8 +138,8 @@ export class MeshEdge implements MeshCollections {
     const consoleOf = /^\/compute\/([^/]+)\/console$/.exec(req.path)?.[1]?.toLowerCase();
     if (consoleOf !== undefined) {
       if (fromMember) return false;
+      // Hidden or absent: the local handler answers 404 for both, along the same path.
       const where = await this.names.owner(principal, consoleOf);
-      if (where === 'hidden') throw OcciError.notFound(req.path);
       return typeof where === 'object' && this.forwardTo(consoleOf, where, req, res);
     }
     const target = service.resolve(req.path);
@@ -149,9 +149,10 @@ export class MeshEdge implements MeshCollections {
       await cloud?.moves.settled(id);
       if (fromMember) return service.holds(id) || req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE || admitted === id ? false : (this.admission?.admit(target.kind, req, res, parseCreation, id) ?? false);
       const where = await this.names.owner(principal, id);
-      // Another tenant's: the answer an absent id gets from the service here, a PUT included.
-      if (where === 'hidden') throw OcciError.notFound(`${target.kind.location}${target.id}`);
-      if (where === 'here') return false;
+      // Another tenant's: served here, where the service answers 404 as for an absent id, along
+      // the same path; a PUT, which would create it here, answers that 404 at once.
+      if (where === 'hidden' && req.method === 'PUT' && !service.holds(id)) throw OcciError.notFound(`${target.kind.location}${target.id}`);
+      if (where === 'here' || where === 'hidden') return false;
       if (typeof where === 'object' && (await this.forwardTo(id, where, req, res))) return true;
       if (req.method === 'PUT' && (await this.toSourceHolder(target.kind, req, res, parseCreation, principal))) return true;
       // Nobody holds it: a PUT creates it, and a compute is admitted as a POST would be.

@@ -28,6 +28,21 @@ const parsers = {
   parseFilter: (msg: RequestMessage) => parse.parseFilter(requestLines(msg)),
 };
 
+/**
+ * The most a text/occi collection puts in its one X-OCCI-Location header line. HTTP clients cap
+ * a header section (Node's at 16 KiB, others at 64 KiB); a longer collection is answered 413 with
+ * a pointer to the renderings that carry locations in the body.
+ */
+export const MAX_LOCATIONS_HEADER_BYTES = 8 * 1024;
+
+function locationsInHeaders(lines: OcciLine[]): Rendered {
+  const size = lines.reduce((n, l) => n + Buffer.byteLength(l.value) + 2, 0);
+  if (size > MAX_LOCATIONS_HEADER_BYTES) {
+    throw new OcciError('PAYLOAD_TOO_LARGE', `the collection's ${lines.length} locations take ${size} bytes, more than one text/occi header line carries (${MAX_LOCATIONS_HEADER_BYTES}): ask for text/plain or text/uri-list, which list them in the body, or filter the collection`);
+  }
+  return inHeaders(lines);
+}
+
 function inBody(lines: OcciLine[], headers?: Record<string, string>): Rendered {
   return { body: lines.map((l) => `${l.name}: ${l.value}\n`).join(''), ...(headers ? { headers } : {}) };
 }
@@ -58,7 +73,7 @@ export const textOcciRendering: Rendering = {
   rendersEntities: true,
   categories: (cs, ctx) => inHeaders(categoryLines(cs, true, ctx?.occi11)),
   entity: (v, ctx) => inHeaders(entityLines(v, true, ctx?.occi11)),
-  collection: (vs, ctx) => inHeaders(locationLines(vs, ctx)),
+  collection: (vs, ctx) => locationsInHeaders(locationLines(vs, ctx)),
   created: (v, ctx) => inHeaders(locationLines([v], ctx), { Location: absolute(v.location, ctx) }),
   // The cause goes in the body too: an error is not OCCI data, and clients print the body.
   error: (status, err) => ({ body: errorText(status, err) }),
