@@ -2,8 +2,9 @@
  * Local cluster on loopback:
  *   npm run cluster -- --nodes <n> [--base-port 8081] [--rtt <matrix.csv> --sites a,b,c] [--data <dir>]
  *                      [--hypervisor sim:///?cores=2&memoryMiB=4096 | qemu] [--capacity <cores,MiB>] [--auth none|token]
- * Starts the nodes of a `LocalCluster` (local-cluster.ts), prints a table of the nodes (refreshed
- * as coordinates settle) on stdout; Ctrl-C or SIGTERM stops them all.
+ * Starts the nodes of a `LocalCluster` (local-cluster.ts), with progress bars on a terminal until
+ * the mesh is whole, then prints a table of the nodes (refreshed as coordinates settle) on stdout;
+ * Ctrl-C or SIGTERM stops them all.
  */
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,10 @@ import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadRttMatrix, parseSites } from '../mesh/rtt-matrix.js';
 import { DEFAULT_BASE_PORT, LocalCluster } from './local-cluster.js';
+import { terminalProgress } from './progress.js';
+
+/** How long the bars wait for every node to see every other before the table is printed anyway. */
+const MEMBERSHIP_WAIT_MS = 60_000;
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -52,7 +57,14 @@ async function main(): Promise<void> {
 
   let tableTimer: NodeJS.Timeout | null = null;
   let cluster: LocalCluster | undefined;
+  const progress = terminalProgress('cluster');
+  const listening = progress.bar('nodes listening', opts.nodes);
+  const members = progress.bar('members seen   ', opts.nodes * (opts.nodes - 1));
+  let starting = true;
+  /** Members each node sees, from its log lines. */
+  const seen = new Map<string, number>();
   const scheduleTable = (): void => {
+    if (starting) return;
     tableTimer ??= setTimeout(() => {
       tableTimer = null;
       if (cluster) printTable(cluster);
@@ -85,21 +97,29 @@ async function main(): Promise<void> {
     logLevel: opts.logLevel,
     onLine: (node, line) => {
       // The node's own JSON log lines: warnings and errors go to stderr; the table follows the rest.
-      if ((line.level ?? 0) >= 50) process.stderr.write(`cluster: ${node.name}: ${JSON.stringify(line)}\n`);
+      if ((line.level ?? 0) >= 50) progress.log(`${node.name}: ${JSON.stringify(line)}`);
+      if (line.msg === 'OCCI node listening') listening.advance(node.name);
+      if (line.msg === 'member joined' || line.msg === 'member left') {
+        seen.set(node.name, node.members.size);
+        members.set([...seen.values()].reduce((a, b) => a + b, 0), `${node.name} sees ${String(line['member'] ?? '')}`);
+      }
       if (line.msg === 'member joined' || line.msg === 'member left' || line.msg === 'mesh status') scheduleTable();
     },
     onOutput: (node, text) => {
       // node-1 holds the cluster's issuer key and every node trusts it: its admin token is valid on all.
-      if (!text.startsWith('Admin token')) process.stderr.write(`cluster: ${node.name}: ${text}`);
+      if (!text.startsWith('Admin token')) progress.log(`${node.name}: ${text.trimEnd()}`);
       else if (!tokenShown && node.adminToken) {
         tokenShown = true;
-        process.stderr.write(`cluster: admin token (valid on every node; send it as X-Auth-Token): ${node.adminToken}\n`);
+        progress.log(`admin token (valid on every node; send it as X-Auth-Token): ${node.adminToken}`);
       }
     },
   }).catch((err: unknown) => {
     process.stderr.write(`cluster: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });
+  await cluster.waitForMembership(MEMBERSHIP_WAIT_MS).catch(() => progress.log(`not every node sees every other after ${MEMBERSHIP_WAIT_MS / 1000} s; the table shows who sees whom`));
+  progress.stop();
+  starting = false;
   process.stderr.write(`cluster: testnet on ${cluster.bootstrap}, data in ${cluster.dataRoot}\n`);
   for (const n of cluster.nodes) {
     n.proc!.on('exit', (code, signal) => {
