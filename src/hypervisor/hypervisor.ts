@@ -97,6 +97,12 @@ export interface StoragePool {
   rootDiskGiB: number;
 }
 
+/** The most a running domain can be given without a restart. */
+export interface LiveLimits {
+  cores: number;
+  memoryMiB: number;
+}
+
 export interface HostUsage {
   /** vCPUs allocated to active (running or paused) domains. */
   cores: number;
@@ -239,6 +245,8 @@ export interface Hypervisor {
   undefineDomain(id: string): Promise<void>;
   setVcpus(id: string, cores: number): Promise<void>;
   setMemory(id: string, memoryMiB: number): Promise<void>;
+  /** The most vCPUs and memory the running domain takes live; drivers that resize without a bound have none. */
+  liveLimits?(id: string): Promise<LiveLimits>;
   /** Current info read from the hypervisor; state `absent` when the id is unknown. */
   domainInfo(id: string): Promise<DomainInfo>;
   listDomains(): Promise<DomainInfo[]>;

@@ -2,7 +2,8 @@ import { HypervisorError } from '../hypervisor/errors.js';
 import type { DomainState, Hypervisor, RestartMethod, SaveMethod, StopMethod, SuspendMethod } from '../hypervisor/hypervisor.js';
 import type { AttributeValue } from './attribute.js';
 import type { AttributePatch, Backend, BackendContext } from './backend.js';
-import { cores, diskOf, domainSpecOf, idOf, memoryMiB, networkName, networkSpecOf, nicOf, volumeName } from './domain-spec.js';
+import { resizeCompute } from './compute-resize.js';
+import { diskOf, domainSpecOf, idOf, networkName, networkSpecOf, nicOf, volumeName } from './domain-spec.js';
 import { type Entity, linkEnds } from './entity.js';
 import { OcciError } from './errors.js';
 import { isMissing, isUnreachable, toOcciError } from './hypervisor-errors.js';
@@ -87,7 +88,7 @@ export class HypervisorBackend implements Backend {
         if (imageOf(this.#images, before.mixins)?.term !== imageOf(this.#images, after.mixins)?.term) {
           throw notImplemented(`${where(after)}: the os_tpl of an existing compute cannot change`);
         }
-        await this.#resizeCompute(before, after);
+        await resizeCompute(this.hypervisor, where(after), before, after);
       }
       if (after.kind === STORAGE && before.attributes['occi.storage.size'] !== after.attributes['occi.storage.size']) {
         await this.hypervisor.resizeVolume(volumeName(after.id), Number(after.attributes['occi.storage.size']));
@@ -262,19 +263,6 @@ export class HypervisorBackend implements Backend {
       throw err;
     }
     return {};
-  }
-
-  async #resizeCompute(before: Entity, after: Entity): Promise<void> {
-    const hv = this.hypervisor;
-    const coresChanged = cores(before) !== cores(after);
-    if (coresChanged) await hv.setVcpus(after.id, cores(after));
-    if (memoryMiB(before) === memoryMiB(after)) return;
-    try {
-      await hv.setMemory(after.id, memoryMiB(after));
-    } catch (err) {
-      if (coresChanged) await hv.setVcpus(after.id, cores(before)).catch(() => undefined);
-      throw err;
-    }
   }
 
   /** To running from whatever the domain's real state is (the OCCI state may lag behind it). */

@@ -1,7 +1,7 @@
 /** Domain lifecycle: define, start, stop, restart, suspend, resume, undefine, vCPU and memory changes, the domain XML. */
 import { rmSync } from 'node:fs';
 import { HypervisorError } from '../errors.js';
-import type { DomainInfo, DomainSpec, DomainState, RestartMethod, StopMethod, SuspendMethod } from '../hypervisor.js';
+import type { DomainInfo, DomainSpec, DomainState, LiveLimits, RestartMethod, StopMethod, SuspendMethod } from '../hypervisor.js';
 import type { DomPtr } from './binding.js';
 import type { LibvirtConnection } from './connection.js';
 import {
@@ -18,7 +18,8 @@ import {
 } from './constants.js';
 import type { DomainHandles } from './domain-handles.js';
 import { domainInfo, domainIsActive, requireState } from './domain-state.js';
-import { consoleLogPath, domainXml, parseDomainXml, validateSpec, type DomainXmlContext } from './domain-xml.js';
+import { consoleLogPath, domainXml, parseDomainXml, sizeBytes, validateSpec, type DomainXmlContext } from './domain-xml.js';
+import { child, parseXml, textOf } from './xml.js';
 import type { LibvirtNetworks } from './networks.js';
 import type { DomainSnapshots } from './snapshots.js';
 import type { LibvirtStorage } from './storage.js';
@@ -183,6 +184,12 @@ export class LibvirtDomains {
     }
     const kib = memoryMiB * 1024;
     return this.#resize(id, 'virDomainSetMemoryFlags', kib, VIR_DOMAIN_MEM_MAXIMUM, `set ${memoryMiB} MiB on ${id}`);
+  }
+
+  /** The live domain's maximums: `<vcpu>` (its text; `current` is what it has) and `<memory>`. */
+  async liveLimits(id: string): Promise<LiveLimits> {
+    const dom = parseXml(await this.xml(id));
+    return { cores: Number(textOf(child(dom, 'vcpu')) ?? 0), memoryMiB: Math.floor((sizeBytes(child(dom, 'memory')) ?? 0) / 1024 ** 2) };
   }
 
   /** The domain's description read back from its persistent config. */

@@ -10,6 +10,7 @@ import type {
   HostCapacity,
   HostUsage,
   Hypervisor,
+  LiveLimits,
   MigratedDomain,
   MigrateOptions,
   MigrationTarget,
@@ -216,6 +217,10 @@ export class LibvirtHypervisor implements Hypervisor {
 
   setMemory(id: string, memoryMiB: number): Promise<void> {
     return this.#domains.setMemory(id, memoryMiB);
+  }
+
+  liveLimits(id: string): Promise<LiveLimits> {
+    return this.#domains.liveLimits(id);
   }
 
   domainInfo(id: string): Promise<DomainInfo> {
