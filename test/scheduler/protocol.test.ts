@@ -58,6 +58,48 @@ describe('DVMS protocol', () => {
     expect(h.violations).toEqual([]);
   });
 
+  it('probes its members once it has grown to its minimum size, and solves in a cluster smaller than that size', () => {
+    const probes = (h: DvmsHarness): number => [...h.transitions].filter(([k]) => k.startsWith('probe:')).reduce((a, [, n]) => a + n, 0);
+    const grown = new DvmsHarness({ hosts: 8, vmsPerHost: 2, seed: 1, jitterMs: 0, agent: { minPartitionSize: 6 } });
+    grown.cluster.setLoad(0, 250, 0);
+    grown.cluster.setLoad(8, 250, 0);
+    grown.run(60_000);
+    expect(grown.cluster.overloaded(0)).toBe(false);
+    // One probe of the five other members, not one per hop on the way (1 + 2 + ... + 5).
+    expect(probes(grown)).toBe(5);
+    const small = new DvmsHarness({ hosts: 4, vmsPerHost: 2, seed: 1, jitterMs: 0, agent: { minPartitionSize: 16 } });
+    small.cluster.setLoad(0, 250, 0);
+    small.cluster.setLoad(4, 250, 0);
+    small.run(60_000);
+    expect(small.cluster.overloaded(0)).toBe(false);
+    expect(small.unsolvable).toBe(0);
+    expect(small.violations).toEqual([]);
+  });
+
+  it('releases the members its plan does not touch while the plan runs', () => {
+    const h = new DvmsHarness({ hosts: 8, vmsPerHost: 2, seed: 1, jitterMs: 0, agent: { minPartitionSize: 6 } });
+    // h0 hosts v0 and v8: 500 > 400; the partition grows to 6 nodes before it solves.
+    h.cluster.setLoad(0, 250, 0);
+    h.cluster.setLoad(8, 250, 0);
+    const reserved = (): string[] => h.agents.filter((a) => a.partition !== null).map((a) => a.id);
+    let largest = 0;
+    for (let t = 1; h.inFlight.size === 0 && t < 10_000; t++) {
+      h.run(t);
+      largest = Math.max(largest, reserved().length);
+    }
+    expect(largest).toBe(6);
+    const [vm] = [...h.inFlight.keys()];
+    const leader = h.agents.find((a) => a.isLeader)?.id;
+    // Only the leader, the migration's source and its destination are still held.
+    expect(reserved().length).toBeLessThanOrEqual(3);
+    expect(reserved()).toContain(leader);
+    expect(reserved()).toContain(`h${h.cluster.vmHost[Number(vm?.slice(1))]}`);
+    h.run(60_000);
+    expect(h.cluster.overloaded(0)).toBe(false);
+    expect(reserved()).toEqual([]);
+    expect(h.violations).toEqual([]);
+  });
+
   it('reports an event unsolvable after a full round when no capacity exists', () => {
     const h = new DvmsHarness({ hosts: 3, vmsPerHost: 4, seed: 2, jitterMs: 0 });
     for (let v = 0; v < 12; v++) h.cluster.setLoad(v, 100, 0);

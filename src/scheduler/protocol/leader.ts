@@ -58,14 +58,21 @@ export function probe(core: AgentCore, adoptees: ReadonlySet<string>): void {
   if (!lead) return;
   lead.phase = 'probing';
   lead.states = new Map([[core.id, core.monitor.snapshot()]]);
+  lead.awaiting = new Set();
+  if (lead.timer !== null) core.env.clearTimer(lead.timer);
+  lead.timer = null;
+  if (adoptees.size === 0 && growing(core, lead, lead.info.members.length)) {
+    // Its members' states would not be used before it is large enough: grow on at once (each
+    // leader probing every member on the way made the growth quadratic in messages).
+    growFirst(core, lead, partitionProblem(lead.states, lead.info.events, core.underloadThreshold).model);
+    return;
+  }
   lead.awaiting = new Set(lead.info.members.filter((m) => m !== core.id));
   const { pid, epoch, created } = lead.info;
   for (const m of lead.awaiting) {
     if (adoptees.has(m)) core.transport.send(m, { type: 'adopt', pid, epoch, from: core.mergedFrom.get(m) ?? '', created });
     else core.transport.send(m, { type: 'probe', pid, epoch, members: lead.info.members });
   }
-  if (lead.timer !== null) core.env.clearTimer(lead.timer);
-  lead.timer = null;
   if (lead.awaiting.size === 0) {
     solvePartition(core);
     return;
@@ -106,6 +113,17 @@ function solveCollected(core: AgentCore, lead: Lead): void {
   solvePartition(core);
 }
 
+/** In its first round a partition smaller than the minimum size grows before it solves. */
+function growing(core: AgentCore, lead: Lead, size: number): boolean {
+  return lead.info.rounds === 0 && size < core.minPartitionSize;
+}
+
+/** Too small to solve yet: grow first, as an unsolved partition does. */
+function growFirst(core: AgentCore, lead: Lead, model: Model): void {
+  lead.phase = 'solving';
+  lead.timer = core.env.setTimer(0, () => core.dispatch({ type: 'solve-done', lead, result: NOT_SOLVED, model }));
+}
+
 /**
  * Solves the partition's problem; the result is used once its compute delay has passed (`solve-done`).
  * The greedy search alone while the partition may still grow (a hop costs less than an exact
@@ -119,12 +137,11 @@ function solvePartition(core: AgentCore, lastResort = false): void {
     applySolution(core, lead, { actions: [] }, model);
     return;
   }
-  lead.phase = 'solving';
-  if (!lastResort && lead.info.rounds === 0 && lead.states.size < core.minPartitionSize) {
-    // Too small to solve yet: grow first (as an unsolved partition does).
-    lead.timer = core.env.setTimer(0, () => core.dispatch({ type: 'solve-done', lead, result: NOT_SOLVED, model }));
+  if (!lastResort && growing(core, lead, lead.states.size)) {
+    growFirst(core, lead, model);
     return;
   }
+  lead.phase = 'solving';
   const t0 = core.env.wallNow();
   const headroom = lead.states.size < core.headroomMaxPartition ? core.headroom : 0;
   // The placement rules the partition's VMs carry (snapshots and admissions keep VmSpec.placement).
@@ -154,6 +171,12 @@ export function applySolution(core: AgentCore, lead: Lead, plan: Plan, model: Mo
 export function giveUp(core: AgentCore): void {
   const lead = core.lead;
   if (!lead) return;
+  if (lead.info.rounds === 0 && lead.states.size < lead.info.members.length) {
+    // The order ran out while the partition grew unprobed: a round with every member's state first.
+    core.updateInfo({ rounds: 1 });
+    probe(core, new Set());
+    return;
+  }
   if (!lead.exactTried && lead.states.size > 0) {
     lead.exactTried = true;
     solvePartition(core, true);

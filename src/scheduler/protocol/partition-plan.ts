@@ -7,11 +7,16 @@ import type { TimerHandle } from './transport.js';
 
 type ExecMessage = Extract<DvmsMessage, { type: 'exec' }>;
 
-/** The leader runs the plan in order (a failed step stops it), then dissolves the partition. */
+/**
+ * The leader runs the plan in order (a failed step stops it), then dissolves the partition. The
+ * members the plan does not touch are released at once: a migration lasts seconds, and they would
+ * otherwise turn other partitions away for nothing all that time.
+ */
 export function applyPartitionPlan(core: AgentCore, actions: readonly WireAction[]): void {
   const lead = core.lead;
   if (!lead) return;
   lead.phase = 'applying';
+  releaseUntouched(core, actions);
   const timers = new Map<number, TimerHandle>();
   const run = new PlanExecution(actions, {
     afterFailure: 'stop',
@@ -26,6 +31,23 @@ export function applyPartitionPlan(core: AgentCore, actions: readonly WireAction
   });
   lead.exec = { run, timers };
   run.start();
+}
+
+function releaseUntouched(core: AgentCore, actions: readonly WireAction[]): void {
+  const lead = core.lead;
+  if (!lead) return;
+  const touched = new Set<string>([core.id]);
+  for (const a of actions) {
+    if (a.kind === 'migrate') touched.add(a.from).add(a.to);
+    else touched.add(actionTarget(a));
+  }
+  const { pid, epoch, members } = lead.info;
+  for (const m of members) {
+    if (touched.has(m)) continue;
+    core.transport.send(m, { type: 'release', pid, epoch, backoffMs: 0 });
+    core.mergedFrom.delete(m);
+  }
+  core.updateInfo({ members: members.filter((m) => touched.has(m)) });
 }
 
 /** The outcome of a step at the leader: a done message, a step it ran itself, or the step's timeout. */

@@ -56,7 +56,10 @@ export interface SimOptions {
   /** Snooze: hosts per group manager, and the period of each group manager's loop. */
   snoozeGroupSize: number;
   snoozePeriodS: number;
-  /** DVMS: a partition smaller than this grows before it solves (VMPlaceS's minimum_partition_size). */
+  /**
+   * DVMS: a partition smaller than this grows before it solves (VMPlaceS's minimum_partition_size,
+   * 4 there; 16 here: its plans then send VMs to emptier hosts, see docs/scheduler.md).
+   */
   minPartitionSize: number;
   /** DVMS underload threshold (fraction of CPU capacity, 0 = off). */
   underload: number;
@@ -96,7 +99,7 @@ export const SIM_DEFAULTS: SimOptions = {
   entropyPeriodS: 1,
   snoozeGroupSize: 32,
   snoozePeriodS: 1,
-  minPartitionSize: 4,
+  minPartitionSize: 16,
   underload: 0,
   headroom: 0,
 };

@@ -133,7 +133,7 @@ function costOf(st: SolverState, target: Int32Array, cost: Float64Array): number
   return c;
 }
 
-/** Per overloaded node, the cheapest fractional set of movable VMs whose removal fits it. */
+/** Per overloaded node, the cheapest fractional set of movable VMs whose removal fits it, and at least its cheapest VM. */
 function lowerBoundOf(st: SolverState, cost: Float64Array): number {
   let lb = 0;
   for (let n = 0; n < st.nodeIds.length; n++) {
@@ -149,13 +149,16 @@ function lowerBoundOf(st: SolverState, cost: Float64Array): number {
       const vms = [...(st.residents[n] ?? [])].filter((v) => st.pinned[v] !== 1 && (dem[v] ?? 0) > 0);
       vms.sort((a, b) => (cost[a] ?? 0) / (dem[a] ?? 1) - (cost[b] ?? 0) / (dem[b] ?? 1));
       let c = 0;
+      // At least one whole VM leaves the node: the cheapest of them bounds the fraction from below.
+      let cheapest = Infinity;
+      for (const v of vms) cheapest = Math.min(cheapest, cost[v] ?? 0);
       for (const v of vms) {
         if (excess <= 0) break;
         const take = Math.min(1, excess / (dem[v] ?? 1));
         c += take * (cost[v] ?? 0);
         excess -= dem[v] ?? 0;
       }
-      nodeLb = Math.max(nodeLb, c);
+      nodeLb = Math.max(nodeLb, c, vms.length > 0 ? cheapest : 0);
     }
     lb += nodeLb;
   }
