@@ -124,7 +124,10 @@ export async function createApp(opts: AppOptions): Promise<express.Express> {
   // After authentication: keyed by the request's token (by its address without one).
   if (opts.rateLimit) app.use(rateLimit(opts.rateLimit));
   if (opts.node) app.use(opts.node.gate());
-  if (opts.mesh) app.use(opts.mesh.middleware((req) => negotiator.request(req).parseEntity(message(req)), (req) => negotiator.request(req).parseMixins(message(req))));
+  if (opts.mesh) {
+    const parsing = (req: Request) => negotiator.request(req);
+    app.use(opts.mesh.middleware((req) => parsing(req).parseEntity(message(req)), (req) => parsing(req).parseMixins(message(req)), (req) => parsing(req).parseMixinIds(message(req))));
+  }
   app.use((req: Request, res: Response, next: NextFunction) => {
     route(api, service, req, res, res.locals['principal'] as Principal).catch(next);
   });

@@ -70,6 +70,12 @@ export class MeshNames {
     return { ids: [...new Set(replies.flatMap((r) => r.value?.ids ?? []))], locations: [...new Set(replies.flatMap((r) => r.value?.locations ?? []))] };
   }
 
+  /** The member that has one of these user mixins (a mixin lives on the node it was created on). */
+  async mixinHolder(ids: string[]): Promise<string | undefined> {
+    const { replies } = await this.mesh.gather<{ ids: string[] }>(MIXIN_TAKEN_METHOD, { ids, locations: [] }, { deadlineMs: this.deadlineMs, includeSelf: false });
+    return replies.find((r) => (r.value?.ids.length ?? 0) > 0)?.key;
+  }
+
   private async ask(id: string): Promise<{ holder: string; owner: string; kind: string } | undefined> {
     const { replies } = await this.mesh.gather<{ owner: string | null; kind: string } | null>(OWNER_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
     const hit = replies.find((r) => r.value && typeof r.value.kind === 'string');

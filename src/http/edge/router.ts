@@ -109,15 +109,17 @@ export class MeshEdge implements MeshCollections {
    * Express middleware placed before the OCCI routes: serves here, or forwards and answers with
    * the member's response unchanged.
    */
-  middleware(parseCreation: ParseCreation, parseMixins?: (req: Request) => MixinDefinitionInput[]) {
+  middleware(parseCreation: ParseCreation, parseMixins?: (req: Request) => MixinDefinitionInput[], parseMixinIds?: (req: Request) => string[]) {
     return (req: Request, res: Response, next: NextFunction) => {
-      this.route(req, res, parseCreation, parseMixins).then((forwarded) => (forwarded ? undefined : next()), next);
+      this.route(req, res, parseCreation, parseMixins, parseMixinIds).then((forwarded) => (forwarded ? undefined : next()), next);
     };
   }
 
   /** The routing decision: true when the answer went to the client from a member. */
-  private async route(req: Request, res: Response, parseCreation: ParseCreation, parseMixins?: (req: Request) => MixinDefinitionInput[]): Promise<boolean> {
-    if (parseMixins && req.method === 'POST' && !forwardedMark(req) && this.opts.service.resolve(req.path)?.type === 'query') await this.uniqueMixins(req, parseMixins);
+  private async route(req: Request, res: Response, parseCreation: ParseCreation, parseMixins?: (req: Request) => MixinDefinitionInput[], parseMixinIds?: (req: Request) => string[]): Promise<boolean> {
+    const query = !forwardedMark(req) && this.opts.service.resolve(req.path)?.type === 'query';
+    if (query && parseMixins && req.method === 'POST') await this.uniqueMixins(req, parseMixins);
+    if (query && parseMixinIds && req.method === 'DELETE' && (await this.toMixinHolder(req, res, parseMixinIds))) return true;
     const forwarded = await this.routeAway(req, res, parseCreation);
     if (!forwarded && (req.method === 'POST' || req.method === 'PUT') && req.query['action'] === undefined) {
       // Served here: the link ends other members hold are fetched for the service to see.
@@ -205,6 +207,15 @@ export class MeshEdge implements MeshCollections {
     );
     if (taken.ids.length) throw OcciError.conflict(`category ${taken.ids[0]} already exists`);
     if (taken.locations.length) throw OcciError.conflict(`location ${taken.locations[0]} is already taken`);
+  }
+
+  /** A user mixin deleted through another node than its own: forwarded there (true once answered). */
+  private async toMixinHolder(req: Request, res: Response, parseMixinIds: (req: Request) => string[]): Promise<boolean> {
+    const elsewhere = (safely(() => parseMixinIds(req)) ?? []).filter((id) => this.opts.service.registry.get(id) === undefined);
+    const holder = elsewhere.length > 0 ? await this.names.mixinHolder(elsewhere) : undefined;
+    if (holder === undefined) return false;
+    this.forwarder.send(res, await this.forwarder.forward(holder, req));
+    return true;
   }
 
   /** A link created where its source is held: true when that member answered the client. */
