@@ -121,6 +121,9 @@ function body(target: string): string {
     `Category: compute;scheme="http://schemas.ogf.org/occi/infrastructure#";class="kind"\nX-OCCI-Attribute: occi.core.title="t"\n`,
     `X-OCCI-Location: /compute/${id}\n`,
     '',
+    // Squatting: a creation at an id, or a mixin with the identity or location, of whoever owns them.
+    JSON.stringify({ kind: COMPUTE, id, mixins: [SMALL], attributes: { 'occi.core.title': 'squat' } }),
+    JSON.stringify({ mixins: [{ term: `${pick(rnd, TENANTS)}tag`, scheme: `http://${pick(rnd, TENANTS)}.example/tags#`, location: `/${pick(rnd, TENANTS)}tags/` }] }),
   ];
   let b = pick(rnd, bodies);
   const r = rnd();
@@ -141,7 +144,7 @@ function coherent(p: string): string {
 }
 
 describe('robustness of a secure 3-node cluster', () => {
-  it(`${REQUESTS} mutated requests with random and forged credentials: 2xx/4xx only, every node answers, no entity of another tenant is ever returned`, async () => {
+  it(`${REQUESTS} mutated requests with random and forged credentials and squatting attempts: 2xx/4xx only, every node answers, no entity of another tenant is ever returned, taken or shadowed`, async () => {
     const statuses = new Map<number, number>();
     const started = Date.now();
     let leaks: string[] = [];
@@ -176,13 +179,17 @@ describe('robustness of a secure 3-node cluster', () => {
           const loc = res.headers.get('location');
           if (loc) owned.set(loc.split('/').pop()!, as);
         }
+        // No creation may take or link another's entity.
+        if (res.status === 201 && as && as !== 'admin') {
+          for (const [id, owner] of owned) if (owner !== as && b.includes(id)) leaks.push(`${id} of ${owner} taken or linked: ${what}`);
+        }
         if (as === 'admin') continue;
         // Nothing of any tenant but the caller's, except what the request itself named.
         const seen = `${text}\n${JSON.stringify([...res.headers])}`;
         for (const [id, owner] of owned) {
           if (owner !== as && seen.includes(id) && !p.includes(id) && !b.includes(id)) leaks.push(`${id} of ${owner} in: ${what}`);
         }
-        for (const [t, term] of mixinOf) if (t !== as && seen.includes(term) && !p.includes(term)) leaks.push(`mixin ${term} of ${t} in: ${what}`);
+        for (const [t, term] of mixinOf) if (t !== as && seen.includes(term) && !p.includes(term) && !b.includes(term)) leaks.push(`mixin ${term} of ${t} in: ${what}`);
         if (seen.includes('-secret') && as === null) leaks.push(`a title to an unauthenticated client: ${what}`);
       }
     };
@@ -194,6 +201,15 @@ describe('robustness of a secure 3-node cluster', () => {
       const res = await fetch(`${n.url}/-/`, { headers: { 'X-Auth-Token': tokens.admin, Accept: 'application/json' } });
       expect(res.status).toBe(200);
     }
+    // Nothing shadowed: each entity and tag answers its owner alike through every node.
+    const shadowed: string[] = [];
+    const probe = async (t: Tenant, p: string) => {
+      const answers = await Promise.all(nodes.map(async (n) => (await fetch(`${n.url}${p}`, { headers: { 'X-Auth-Token': tokens[t], Accept: 'application/json' } })).status));
+      if (new Set(answers).size > 1) shadowed.push(`${p} of ${t}: ${answers.join(', ')}`);
+    };
+    for (const [id, owner] of [...owned].slice(0, 300)) await probe(owner, `/compute/${id}`);
+    for (const t of TENANTS) await probe(t, `/${t}tags/`);
+    expect(shadowed.slice(0, 5), `${shadowed.length} answered differently by different nodes`).toEqual([]);
     const dist = Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0]));
     console.log(`robustness: ${sent} requests in ${duration} ms (seed ${SEED}); statuses ${JSON.stringify(dist)}`);
     expect(sent).toBeGreaterThanOrEqual(REQUESTS);

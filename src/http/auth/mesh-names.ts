@@ -70,10 +70,10 @@ export class MeshNames {
     return { ids: [...new Set(replies.flatMap((r) => r.value?.ids ?? []))], locations: [...new Set(replies.flatMap((r) => r.value?.locations ?? []))] };
   }
 
-  /** The member that has one of these user mixins (a mixin lives on the node it was created on). */
-  async mixinHolder(ids: string[]): Promise<string | undefined> {
-    const { replies } = await this.mesh.gather<{ ids: string[] }>(MIXIN_TAKEN_METHOD, { ids, locations: [] }, { deadlineMs: this.deadlineMs, includeSelf: false });
-    return replies.find((r) => (r.value?.ids.length ?? 0) > 0)?.key;
+  /** The member that has one of these user mixins, by identity or location (a mixin lives on the node it was created on). */
+  async mixinHolder(ids: string[], locations: string[] = []): Promise<string | undefined> {
+    const { replies } = await this.mesh.gather<{ ids: string[]; locations: string[] }>(MIXIN_TAKEN_METHOD, { ids, locations }, { deadlineMs: this.deadlineMs, includeSelf: false });
+    return replies.find((r) => (r.value?.ids.length ?? 0) + (r.value?.locations.length ?? 0) > 0)?.key;
   }
 
   private async ask(id: string): Promise<{ holder: string; owner: string; kind: string } | undefined> {

@@ -120,6 +120,7 @@ export class MeshEdge implements MeshCollections {
     const query = !forwardedMark(req) && this.opts.service.resolve(req.path)?.type === 'query';
     if (query && parseMixins && req.method === 'POST') await this.uniqueMixins(req, parseMixins);
     if (query && parseMixinIds && req.method === 'DELETE' && (await this.toMixinHolder(req, res, parseMixinIds))) return true;
+    if (!forwardedMark(req) && (await this.toMixinCollection(req, res))) return true;
     const forwarded = await this.routeAway(req, res, parseCreation);
     if (!forwarded && (req.method === 'POST' || req.method === 'PUT') && req.query['action'] === undefined) {
       // Served here: the link ends other members hold are fetched for the service to see.
@@ -213,6 +214,15 @@ export class MeshEdge implements MeshCollections {
   private async toMixinHolder(req: Request, res: Response, parseMixinIds: (req: Request) => string[]): Promise<boolean> {
     const elsewhere = (safely(() => parseMixinIds(req)) ?? []).filter((id) => this.opts.service.registry.get(id) === undefined);
     const holder = elsewhere.length > 0 ? await this.names.mixinHolder(elsewhere) : undefined;
+    if (holder === undefined) return false;
+    this.forwarder.send(res, await this.forwarder.forward(holder, req));
+    return true;
+  }
+
+  /** A path unknown here that a member's user mixin has as its location: forwarded there (true once answered). */
+  private async toMixinCollection(req: Request, res: Response): Promise<boolean> {
+    if (!req.path.endsWith('/') || this.opts.service.resolve(req.path) !== undefined) return false;
+    const holder = await this.names.mixinHolder([], [req.path]);
     if (holder === undefined) return false;
     this.forwarder.send(res, await this.forwarder.forward(holder, req));
     return true;
