@@ -58,6 +58,14 @@ describe('simulator', () => {
     expect(slow.violation_s).toBeGreaterThan(instant.violation_s);
   });
 
+  it("wakes snooze's group managers on the first report of an overload, where entropy waits for its period", () => {
+    // One group of every host: the same manager and solver as entropy's; only the waking differs.
+    const entropy = simulate({ ...small, seed: 1, entropyPeriodS: 30 }, 'entropy').metrics;
+    const snooze = simulate({ ...small, seed: 1, snoozePeriodS: 30, snoozeGroupSize: small.hosts }, 'snooze').metrics;
+    expect(snooze.partition_mean).toBe(entropy.partition_mean);
+    expect(snooze.violation_per_event_s).toBeLessThan(0.8 * entropy.violation_per_event_s);
+  });
+
   it('charges the network: messages take the latency plus their transfer, migrations their pre-copy rounds', () => {
     const copy = { bandwidthMBps: 125, dirtyMBps: 0, maxDowntimeMs: 300, maxRounds: 30 };
     expect(precopyMs(1024, copy)).toBeCloseTo((1024 * 1.048576 * 1000) / 125, 6);

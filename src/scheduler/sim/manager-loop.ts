@@ -5,12 +5,15 @@
  * period (the farthest host's latency, and the reports' transfer at the bandwidth), builds the
  * model from them, solves (the solver's time charged to the clock), then sends each action to the
  * host that runs it, which reports its end back; the next iteration starts a period after this one
- * began, or once the plan is over when that took longer.
+ * began, or once the plan is over when that took longer. A reactive manager (Snooze's group
+ * managers) does not wait for its next period when idle: the first report of an overload wakes it
+ * once it has arrived, no sooner than a period after its last planning iteration began.
  */
 import type { Model, NodeSpec, VmSpec } from '../model.js';
 import { performAction, PlanExecution, toWire } from '../protocol/plan-execution.js';
 import type { SolveResult } from '../solver/solve-result.js';
 import type { SimContext } from './context.js';
+import type { SimEvent } from './event-queue.js';
 import { BYTES_PER_VM, MESSAGE_HEADER_BYTES, SimNetwork, transferMs } from './network.js';
 
 export interface ManagerSpec {
@@ -22,9 +25,16 @@ export interface ManagerSpec {
   owns(vm: number): boolean;
   /** Solves the model built from the reports; `overloaded` lists the hosts reported over capacity. */
   solve(model: Model, overloaded: readonly string[]): SolveResult;
+  /** Woken by a report of an overload when idle rather than at its next period. */
+  readonly reactive?: boolean;
 }
 
-export function runManager(ctx: SimContext, spec: ManagerSpec): void {
+export interface Manager {
+  /** Host h's report shows it over capacity (sent now: it arrives after the latency). */
+  overloadReported(h: number): void;
+}
+
+export function runManager(ctx: SimContext, spec: ManagerSpec): Manager {
   const { options, queue, cluster, topology, env, actuator, stats, lost, monitoring } = ctx;
   const latency = (h: number): number => topology.latencyMs(spec.at, h);
   const bw = options.bandwidthMBps;
@@ -33,15 +43,22 @@ export function runManager(ctx: SimContext, spec: ManagerSpec): void {
   const reportedOver = (): string[] => spec.hosts.filter((h) => monitoring.sampledOver.has(h) && cluster.alive[h] === 1).map((h) => `h${h}`);
   const lostHere = (): number[] => [...lost].filter((v) => spec.owns(v));
 
+  let pending: SimEvent | null = null;
+  let planning = false;
+  let lastPlanned = -Infinity;
   const iterate = (): void => {
+    pending = null;
     const started = queue.now;
     const next = (): void => {
-      queue.at(Math.max(queue.now, started + spec.periodMs), iterate);
+      planning = false;
+      pending = queue.at(Math.max(queue.now, started + spec.periodMs), iterate);
     };
     if (reportedOver().length === 0 && lostHere().length === 0) {
       next();
       return;
     }
+    planning = true;
+    lastPlanned = started;
     let reportBytes = 0;
     for (const h of spec.hosts) reportBytes += MESSAGE_HEADER_BYTES + BYTES_PER_VM * (cluster.hostVms[h]?.size ?? 0);
     queue.after(farthest + transferMs(reportBytes, bw), () => plan(next));
@@ -95,5 +112,14 @@ export function runManager(ctx: SimContext, spec: ManagerSpec): void {
       run.start();
     });
   };
-  queue.after(0, iterate);
+  pending = queue.after(0, iterate);
+  return {
+    overloadReported(h) {
+      if (!spec.reactive || planning) return;
+      const at = Math.max(queue.now + latency(h), lastPlanned + spec.periodMs);
+      if (pending && pending.t <= at) return;
+      if (pending) pending.cancelled = true;
+      pending = queue.at(at, iterate);
+    },
+  };
 }
