@@ -4,17 +4,44 @@
  *   npm run image -- add <name> <file.qcow2> [--title <t>] [--replace]          a cloud image (cloud-init reads the same config drive)
  *   npm run image -- list | remove <name>
  * The os_tpl mixins of a node on that host list the catalogue (read when the node starts).
+ * On a terminal, `build` and `add` draw their progress on stderr (progress.ts); elsewhere they print
+ * only their result.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { buildGuestImage } from '../hypervisor/images/build.js';
 import { LibvirtHypervisor } from '../hypervisor/libvirt/libvirt-hypervisor.js';
 import { SYSTEM_LIBVIRT_URI } from '../hypervisor/select-driver.js';
+import { type ProgressBar, terminalProgress } from './progress.js';
 
 const DEFAULT_IMAGE_NAME = 'busybox';
 const BUILT_TITLE = 'busybox guest (Debian cloud kernel; NoCloud contextualization, heartbeat on the serial console)';
+/**
+ * The files buildGuestImage writes into its directory, in order, and the stage each one starts:
+ * the build reports no progress of its own, so its directory is looked at (it replaces the
+ * directory when it starts, which a watch would not survive).
+ */
+const BUILD_STAGES: ReadonlyArray<readonly [file: string, stage: string]> = [
+  ['initrd', 'packing the initramfs'],
+  ['root.ext4', 'making the root filesystem'],
+  ['disk.qcow2', 'compressing the qcow2 disk'],
+];
+const BUILD_POLL_MS = 100;
+
+/** Advances `bar` as the build's files appear in `dir`, never backwards (it removes its staging files at the end). Returns the function that stops. */
+function followBuild(dir: string, bar: ProgressBar): () => void {
+  let reached = 0;
+  const timer = setInterval(() => {
+    let at = BUILD_STAGES.length - 1;
+    while (at >= 0 && !existsSync(join(dir, BUILD_STAGES[at]![0]))) at--;
+    if (at < reached) return;
+    reached = at + 1;
+    bar.set(reached, BUILD_STAGES[at]![1]);
+  }, BUILD_POLL_MS);
+  return () => clearInterval(timer);
+}
 
 async function withHost<T>(uri: string, work: (hv: LibvirtHypervisor) => Promise<T>): Promise<T> {
   const hv = await LibvirtHypervisor.open(uri);
@@ -43,12 +70,22 @@ program
       }
       const started = performance.now();
       const dir = mkdtempSync(join(tmpdir(), 'discovery-image-'));
+      const progress = terminalProgress('image');
+      const bar = progress.bar(`build ${opts.name}`, BUILD_STAGES.length + 1);
+      bar.set(0, 'copying the kernel and its modules');
+      const stopFollowing = followBuild(dir, bar);
       try {
         const built = await buildGuestImage(dir, { kernelRelease: opts.kernel });
+        stopFollowing();
+        bar.set(BUILD_STAGES.length, 'adding to the catalogue');
         const image = await hv.addImage({ name: opts.name, title: BUILT_TITLE, disk: built.disk, boot: built, replace: opts.replace });
+        bar.set(BUILD_STAGES.length + 1, 'done');
+        progress.stop();
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         process.stdout.write(`built ${image.name} (kernel ${built.kernelRelease}) in ${seconds} s: ${image.path}\n`);
       } finally {
+        stopFollowing();
+        progress.stop();
         rmSync(dir, { recursive: true, force: true });
       }
     });
@@ -62,8 +99,18 @@ program
   .option(...uriOption)
   .action(async (name: string, file: string, opts: { title?: string; replace?: boolean; uri: string }) => {
     await withHost(opts.uri, async (hv) => {
-      const image = await hv.addImage({ name, title: opts.title, disk: file, replace: opts.replace });
-      process.stdout.write(`added ${image.name} (${image.format}): ${image.path}\n`);
+      const progress = terminalProgress('image');
+      const mib = Math.ceil(statSync(file).size / 2 ** 20);
+      const bar = progress.bar(`add ${name}`, 1);
+      bar.set(0, `copying ${mib} MiB into the catalogue`);
+      try {
+        const image = await hv.addImage({ name, title: opts.title, disk: file, replace: opts.replace });
+        bar.set(1, 'done');
+        progress.stop();
+        process.stdout.write(`added ${image.name} (${image.format}): ${image.path}\n`);
+      } finally {
+        progress.stop();
+      }
     });
   });
 
