@@ -2,11 +2,13 @@
 import type { Request, Response } from 'express';
 import type { Mesh } from '../../mesh/mesh.js';
 import type { Cloud } from '../../cloud/lrt.js';
-import type { Kind } from '../../occi/category.js';
+import { categoryId, type Kind } from '../../occi/category.js';
+import { STORAGE } from '../../occi/infrastructure-model.js';
 import { type EntityInput, LOCAL_ADMIN, type Principal } from '../../occi/request.js';
 import type { OcciService } from '../../occi/service.js';
 import type { Forwarder } from './forwarder.js';
 import { ADMITTED_HEADER } from './headers.js';
+import { inlineTargets, pathOf } from './link-ends.js';
 import type { LocalityRanking } from './locality.js';
 
 export type ParseCreation = (req: Request) => EntityInput | undefined;
@@ -30,7 +32,8 @@ export class EdgeAdmission {
     const input = safely(() => parseCreation(req));
     const compute = input && safely(() => this.service.preview(principal, kind, input, id));
     if (!compute) return false;
-    const allowed = this.locality.withinMaxRtt(input.attributes, input.mixins);
+    // Linked to a storage held here: the compute stays here, where its disk can be attached.
+    const allowed = this.linksLocalStorage(input) ? [this.mesh.key] : this.locality.withinMaxRtt(input.attributes, input.mixins);
     const admission = await this.cloud.admit(compute, async (claimant) => {
       const placed = { method: 'PUT', path: `${kind.location}${compute.id}`, extraHeaders: { [ADMITTED_HEADER]: compute.id } };
       const answer = claimant === this.mesh.key ? await this.forwarder.serveLocally(this.forwarder.asForwarded(req, placed)) : await this.forwarder.forward(claimant, req, true, placed);
@@ -46,6 +49,13 @@ export class EdgeAdmission {
       req.method = 'PUT';
     }
     return false;
+  }
+
+  private linksLocalStorage(input: EntityInput): boolean {
+    return inlineTargets(input).some((location) => {
+      const target = this.service.resolve(pathOf(location));
+      return target?.type === 'entity' && categoryId(target.kind) === STORAGE && this.service.holds(target.id.toLowerCase());
+    });
   }
 }
 

@@ -33,10 +33,15 @@ export function pathOf(location: string): string {
   return location.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i, '');
 }
 
+/** The targets of a resource's inline links. */
+export function inlineTargets(input: EntityInput): string[] {
+  return input.links.map((l) => l.target ?? l.attributes[TARGET]).filter((t): t is string => typeof t === 'string' && t !== '');
+}
+
 /** Every link end an input names: its own (a link), and its inline links' targets (a resource). */
 function endsOf(input: EntityInput): string[] {
-  const ends = [sourceOf(input), input.target ?? input.attributes[TARGET], ...input.links.map((l) => l.target ?? l.attributes[TARGET])];
-  return ends.filter((e): e is string => typeof e === 'string' && e !== '');
+  const ends = [sourceOf(input), input.target ?? input.attributes[TARGET]].filter((e): e is string => typeof e === 'string' && e !== '');
+  return [...ends, ...inlineTargets(input)];
 }
 
 export class LinkEnds {

@@ -25,7 +25,7 @@ import type { Mesh } from '../../mesh/mesh.js';
 import { categoryId, type Kind } from '../../occi/category.js';
 import { OcciError } from '../../occi/errors.js';
 import { LINK } from '../../occi/core-model.js';
-import { COMPUTE } from '../../occi/infrastructure-model.js';
+import { COMPUTE, STORAGE } from '../../occi/infrastructure-model.js';
 import { LOCALITY } from '../../occi/placement-model.js';
 import { type ActionInput, type EntityInput, type Filter, LOCAL_ADMIN, type MixinDefinitionInput, type Principal } from '../../occi/request.js';
 import { bareId, UUID_PATTERN } from '../../occi/core-model.js';
@@ -37,7 +37,7 @@ import { GatheredCollections, type MeshCollections } from './collections.js';
 import { Forwarder } from './forwarder.js';
 import { forwardedMark } from '../forwarded-request.js';
 import { HolderLookup } from './holder.js';
-import { LinkEnds, pathOf, sourceOf } from './link-ends.js';
+import { inlineTargets, LinkEnds, pathOf, sourceOf } from './link-ends.js';
 import { LocalityRanking } from './locality.js';
 
 export interface MeshEdgeOptions {
@@ -166,6 +166,7 @@ export class MeshEdge implements MeshCollections {
       if (!fromMember) {
         await this.uniqueIds(target.category, req, parseCreation, principal);
         if (await this.toSourceHolder(target.category, req, res, parseCreation, principal)) return true;
+        if (await this.toStorageHolder(target.category, req, res, parseCreation, principal)) return true;
         const input = safely(() => parseCreation(req));
         if (input?.mixins.includes(LOCALITY) && (await this.forwardToNearest(input, req, res))) return true;
       }
@@ -234,10 +235,30 @@ export class MeshEdge implements MeshCollections {
     const input = safely(() => parseCreation(req));
     const source = input && sourceOf(input);
     const target = source ? this.opts.service.resolve(pathOf(source)) : undefined;
-    if (target?.type !== 'entity' || this.opts.service.holds(target.id.toLowerCase())) return false;
+    if (target?.type !== 'entity') return false;
+    const id = target.id.toLowerCase();
+    // A source moving away from here: the link is made where it arrives.
+    await this.opts.cloud?.moves.settled(id);
+    if (this.opts.service.holds(id)) return false;
     // A source the caller may not see is not looked for at its holder: refused here as an absent one.
-    const where = await this.names.owner(principal, target.id.toLowerCase());
-    return typeof where === 'object' && this.forwardTo(target.id.toLowerCase(), where, req, res);
+    const where = await this.names.owner(principal, id);
+    return typeof where === 'object' && this.forwardTo(id, where, req, res);
+  }
+
+  /**
+   * A compute created with a link to a storage another member holds: created by that member (a
+   * storage links to computes on its own node), whose admission keeps it there.
+   */
+  private async toStorageHolder(kind: Kind, req: Request, res: Response, parseCreation: ParseCreation, principal: Principal): Promise<boolean> {
+    if (categoryId(kind) !== COMPUTE) return false;
+    const input = safely(() => parseCreation(req));
+    for (const location of input ? inlineTargets(input) : []) {
+      const target = this.opts.service.resolve(pathOf(location));
+      if (target?.type !== 'entity' || categoryId(target.kind) !== STORAGE || this.opts.service.holds(target.id.toLowerCase())) continue;
+      const where = await this.names.owner(principal, target.id.toLowerCase());
+      if (typeof where === 'object') return this.forwardTo(target.id.toLowerCase(), where, req, res);
+    }
+    return false;
   }
 
   /** A creation with a locality: forwarded to the nearest member it allows, unless this node is the nearest. */
