@@ -2,7 +2,8 @@
  * Any node accepts any request, links and collection-wide requests included: three node processes
  * (FR, DE, JP) over a loopback testnet with the countries RTTs, simulated hosts. A compute created
  * through FR near JP is held by JP; links to it, actions on the whole compute collection and the
- * deletion of the collection work through every node.
+ * deletion of the collection work through every node; a storagelink to a storage another node
+ * holds moves the compute there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCALITY, PLACEMENT_NODE, type ProcessCluster, startProcessCluster } from '../helpers/process-cluster.js';
@@ -62,15 +63,20 @@ describe('links and collections through every node', () => {
     await pc.remove([vm]);
   }, 120_000);
 
-  it('refuses, with where each one is, a storagelink between a compute and a storage held by different nodes', async () => {
-    const vm = await computeNearJp('apart');
+  it('a storagelink between a compute and a storage held by different nodes moves the compute to the storage, through every node', async () => {
     const storage = await created('DE', '/storage/', { kind: STORAGE, attributes: { 'occi.storage.size': 1 } });
+    const vms: string[] = [];
     for (const through of SITES) {
+      const vm = await computeNearJp(`joins-de-${through}`);
+      vms.push(vm);
       const res = await pc.client(through).post('/storagelink/', link(STORAGELINK, vm, STORAGE, `/storage/${storage}`));
-      expect(res.status, res.text).toBe(409);
-      expect(res.body.error.message).toContain(pc.node('DE').name);
+      expect(res.status, res.text).toBe(201);
+      expect(await pc.nodeOf(vm, through)).toBe(pc.node('DE').name);
+      const seen = await pc.client(through).get(`/compute/${vm}`);
+      expect(seen.body.attributes['occi.compute.state']).toBe('active');
+      expect(seen.body.links.map((l: { id: string }) => l.id)).toEqual([res.body.id]);
     }
-    await pc.remove([vm]);
+    await pc.remove(vms);
     expect((await pc.client('DE').delete(`/storage/${storage}`)).status).toBe(200);
   }, 120_000);
 

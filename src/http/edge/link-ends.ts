@@ -3,7 +3,8 @@
  * device it is), and the ends that other members hold are fetched for that request, so that the
  * service validates them and the backend sees them (a network is then realised on this host too).
  * A storage joins computes on its own node only (its volume is a file on that host): a link to a
- * storage held elsewhere is a conflict that says where each one is.
+ * storage held elsewhere is a conflict that says where each one is, which the router resolves by
+ * moving the compute to the storage's node when its placement allows (router.ts).
  */
 import { LRUCache } from 'lru-cache';
 import type { EntityDirectory } from '../../mesh/directory.js';
@@ -42,6 +43,17 @@ export function inlineTargets(input: EntityInput): string[] {
 function endsOf(input: EntityInput): string[] {
   const ends = [sourceOf(input), input.target ?? input.attributes[TARGET]].filter((e): e is string => typeof e === 'string' && e !== '');
   return [...ends, ...inlineTargets(input)];
+}
+
+/** A link to a storage another member holds: a storage links to computes on its own node (409). */
+export class StorageElsewhere extends OcciError {
+  constructor(
+    message: string,
+    /** The member holding the storage. */
+    readonly holder: string,
+  ) {
+    super('CONFLICT', message);
+  }
 }
 
 export class LinkEnds {
@@ -86,7 +98,7 @@ export class LinkEnds {
       if (!entity) continue;
       if (entity.kind === STORAGE && location !== sourceOf(input)) {
         const name = this.mesh.member(holder)?.name ?? holder.slice(0, 8);
-        throw OcciError.conflict(`${location} is held by ${name}, not by ${this.mesh.self().name}: a storage links to computes on its own node (create it there, e.g. with the locality mixin near ${name})`);
+        throw new StorageElsewhere(`${location} is held by ${name}, not by ${this.mesh.self().name}: a storage links to computes on its own node (create it there, e.g. with the locality mixin near ${name})`, holder);
       }
       this.foreign.set(entity.id, entity);
     }

@@ -37,7 +37,7 @@ import { GatheredCollections, type MeshCollections } from './collections.js';
 import { Forwarder } from './forwarder.js';
 import { forwardedMark } from '../forwarded-request.js';
 import { HolderLookup } from './holder.js';
-import { inlineTargets, LinkEnds, pathOf, sourceOf } from './link-ends.js';
+import { inlineTargets, LinkEnds, pathOf, sourceOf, StorageElsewhere } from './link-ends.js';
 import { LocalityRanking } from './locality.js';
 
 export interface MeshEdgeOptions {
@@ -125,7 +125,12 @@ export class MeshEdge implements MeshCollections {
     if (!forwarded && (req.method === 'POST' || req.method === 'PUT') && req.query['action'] === undefined) {
       // Served here: the link ends other members hold are fetched for the service to see.
       const input = safely(() => parseCreation(req));
-      if (input) await this.linkEnds.fetch(input, (res.locals['principal'] as Principal | undefined) ?? LOCAL_ADMIN);
+      try {
+        if (input) await this.linkEnds.fetch(input, (res.locals['principal'] as Principal | undefined) ?? LOCAL_ADMIN);
+      } catch (err) {
+        if (err instanceof StorageElsewhere && input && (await this.toStorageWithSource(err.holder, input, req, res))) return true;
+        throw err;
+      }
     }
     return forwarded;
   }
@@ -259,6 +264,29 @@ export class MeshEdge implements MeshCollections {
       if (typeof where === 'object') return this.forwardTo(target.id.toLowerCase(), where, req, res);
     }
     return false;
+  }
+
+  /**
+   * A storagelink from a compute held here to a storage another member holds: the compute (with
+   * the storages linked only to it) moves to the storage's node, where the link is then made —
+   * unless its placement rules keep it from that node or the move fails (the 409 stands).
+   */
+  private async toStorageWithSource(holder: string, input: EntityInput, req: Request, res: Response): Promise<boolean> {
+    const { service, cloud } = this.opts;
+    const source = sourceOf(input);
+    const target = source ? service.resolve(pathOf(source)) : undefined;
+    const compute = target?.type === 'entity' && categoryId(target.kind) === COMPUTE ? service.entityAt(`/compute/${target.id.toLowerCase()}`) : undefined;
+    if (!cloud || !compute || !service.holds(compute.id)) return false;
+    const rules = (await cloud.vmOf(compute, undefined, false)).placement;
+    if (rules?.ban?.includes(holder) || (rules?.fence?.length && !rules.fence.includes(holder))) return false;
+    try {
+      await cloud.moves.moveTo(compute.id, holder);
+    } catch (err) {
+      this.opts.logger.warn({ compute: compute.id, err: (err as Error).message }, 'a compute linked to a storage elsewhere could not move there');
+      return false;
+    }
+    this.forwarder.send(res, await this.forwarder.forward(holder, req));
+    return true;
   }
 
   /** A creation with a locality: forwarded to the nearest member it allows, unless this node is the nearest. */
