@@ -24,6 +24,16 @@ describe('solver', () => {
     expect(r.cost).toBeGreaterThanOrEqual(r.lowerBound);
   });
 
+  it('among VMs of the same cost that relieve a node alone, moves the one that leaves both nodes the most room', () => {
+    // n1 is 20 over. With 150 free on n2 the 100 VM leaves 80 on n1 and 50 on n2; with 100 free it
+    // would fill n2, and the 60 VM leaves 40 on each.
+    const vms = { a: [30, 1024, 'n1'], b: [60, 1024, 'n1'], c: [100, 1024, 'n1'], d: [230, 1024, 'n1'] } as const;
+    const roomy = model({ n1: [400, 8192], n2: [400, 8192] }, { ...vms, e: [250, 1024, 'n2'] });
+    expect(solve(roomy).plan?.actions.map(String)).toEqual(['migrate(c, n1 -> n2)']);
+    const tight = model({ n1: [400, 8192], n2: [400, 8192] }, { ...vms, e: [300, 1024, 'n2'] });
+    expect(solve(tight).plan?.actions.map(String)).toEqual(['migrate(b, n1 -> n2)']);
+  });
+
   it('places a ready VM (admission) with a start action', () => {
     const m = model({ n1: [100, 1024], n2: [400, 1024] }, { a: [100, 512, 'n1'], fresh: [200, 512, null] });
     const r = solve(m);

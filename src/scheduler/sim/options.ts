@@ -58,7 +58,7 @@ export interface SimOptions {
   snoozePeriodS: number;
   /**
    * DVMS: a partition smaller than this grows before it solves (VMPlaceS's minimum_partition_size,
-   * 4 there; 16 here: its plans then send VMs to emptier hosts, see docs/scheduler.md).
+   * 4 there; 32 here: its plans then send VMs to emptier hosts, see docs/scheduler.md).
    */
   minPartitionSize: number;
   /** DVMS underload threshold (fraction of CPU capacity, 0 = off). */
@@ -99,7 +99,7 @@ export const SIM_DEFAULTS: SimOptions = {
   entropyPeriodS: 1,
   snoozeGroupSize: 32,
   snoozePeriodS: 1,
-  minPartitionSize: 16,
+  minPartitionSize: 32,
   underload: 0,
   headroom: 0,
 };

@@ -267,16 +267,23 @@ function attempt(st: SolverState, encoded: readonly Encoded[], cost: Float64Arra
   return Int32Array.from(st.host);
 }
 
-/** The cheapest VM whose removal alone brings node n within its target (the one that relieves most among equals), or −1. */
+/**
+ * The cheapest VM whose removal alone brings node n within its target, or −1. Among equals, the
+ * one that leaves the pair the most room: the larger of min(room left on n, room left on the
+ * emptiest other node once it took the VM), so that neither is left at the edge of its capacity.
+ */
 function cheapestSingle(st: SolverState, n: number, vms: readonly number[], cost: Float64Array): number {
   const cpuExcess = (st.usedCpu[n] ?? 0) - (st.targetCpu[n] ?? 0);
   const memExcess = (st.usedMem[n] ?? 0) - (st.capMem[n] ?? 0);
+  let roomiest = -Infinity;
+  for (let o = 0; o < st.nodeIds.length; o++) if (o !== n && st.usable[o] === 1) roomiest = Math.max(roomiest, (st.targetCpu[o] ?? 0) - (st.usedCpu[o] ?? 0));
+  const balance = (v: number): number => Math.min((st.demCpu[v] ?? 0) - cpuExcess, roomiest - (st.demCpu[v] ?? 0));
   let best = -1;
   for (const v of vms) {
     if ((st.demCpu[v] ?? 0) + 1e-9 < cpuExcess || (st.demMem[v] ?? 0) + 1e-9 < memExcess) continue;
     const c = cost[v] ?? 0;
     const b = cost[best] ?? 0;
-    if (best < 0 || c < b - 1e-9 || (c <= b + 1e-9 && (st.demCpu[v] ?? 0) > (st.demCpu[best] ?? 0))) best = v;
+    if (best < 0 || c < b - 1e-9 || (c <= b + 1e-9 && balance(v) > balance(best) + 1e-9)) best = v;
   }
   return best;
 }
