@@ -27,7 +27,7 @@ describe('solver', () => {
   it('among VMs of the same cost that relieve a node alone, moves the one that leaves both nodes the most room', () => {
     // n1 is 20 over. With 150 free on n2 the 100 VM leaves 80 on n1 and 50 on n2; with 100 free it
     // would fill n2, and the 60 VM leaves 40 on each.
-    const vms = { a: [30, 1024, 'n1'], b: [60, 1024, 'n1'], c: [100, 1024, 'n1'], d: [230, 1024, 'n1'] } as const;
+    const vms: Record<string, [number, number, string]> = { a: [30, 1024, 'n1'], b: [60, 1024, 'n1'], c: [100, 1024, 'n1'], d: [230, 1024, 'n1'] };
     const roomy = model({ n1: [400, 8192], n2: [400, 8192] }, { ...vms, e: [250, 1024, 'n2'] });
     expect(solve(roomy).plan?.actions.map(String)).toEqual(['migrate(c, n1 -> n2)']);
     const tight = model({ n1: [400, 8192], n2: [400, 8192] }, { ...vms, e: [300, 1024, 'n2'] });
