@@ -54,7 +54,7 @@ export interface SolveOptions {
   exact?: { maxNodes?: number; timeLimitMs?: number } | false;
 }
 
-export const DEFAULT_EXACT_MAX_NODES = 16;
+export const DEFAULT_EXACT_MAX_NODES = 32;
 export const DEFAULT_EXACT_FALLBACK_MS = 250;
 
 export type { SolveResult, SolveStatus } from './solve-result.js';
