@@ -67,6 +67,8 @@ interface Vote {
   why?: string;
   records?: Entity[];
   order?: string[];
+  /** The version of the description the voter keeps (the lost holder's updates in order). */
+  version?: number;
 }
 
 
@@ -260,10 +262,15 @@ export class Failover {
     return { ...vm, restartOf: { lost, heir: this.opts.mesh.key, generation: row.generation } };
   }
 
+  /** Which of these computes another member holds now. */
+  async heldElsewhere(ids: string[]): Promise<Set<string>> {
+    return new Set((await this.whereabouts.ask(ids)).held.keys());
+  }
+
   /** This node's vote on a claimant restarting compute `id` of `lost`; with the description when yes. */
   private vote(lost: string, id: string, generation: number, claimant: string): Vote {
     const v = this.opts.grants.vote(lost, id, generation, claimant);
-    return v.yes ? { yes: true, records: v.row!.records, order: v.row!.order } : { yes: false, why: v.why };
+    return v.yes ? { yes: true, records: v.row!.records, order: v.row!.order, version: v.row!.version } : { yes: false, why: v.why };
   }
 
   /** Compute `id` of `lost` runs at `generation` elsewhere now: the copy here goes, its generation is remembered. */
@@ -299,8 +306,12 @@ export class Failover {
     if (!first.yes || !first.records?.[0]) throw new Error(`restart of ${vm.id} not granted by its heir: ${first.why ?? 'no description'}`);
     const set = (first.order ?? [heir]).filter((k) => k !== lost);
     const others = set.filter((k) => k !== heir);
-    const answers = await Promise.all(others.map(async (k) => ((await this.askVote(k, lost, vm.id, generation)).yes ? k : undefined)));
-    const voters = [heir, ...answers.filter((k): k is string => k !== undefined)];
+    const votes = await Promise.all(others.map(async (k) => ({ k, vote: await this.askVote(k, lost, vm.id, generation) })));
+    const yes = votes.filter((v) => v.vote.yes);
+    const voters = [heir, ...yes.map((v) => v.k)];
+    // Every acknowledged change reached a majority of the set, so some voter of a majority has the
+    // latest: the restart starts from the newest description among the votes, not the heir's own.
+    const newest = [first, ...yes.map((v) => v.vote)].filter((v) => v.records?.[0]).reduce((a, b) => ((b.version ?? 0) > (a.version ?? 0) ? b : a));
     if (voters.length < majority(set.length + 1)) {
       await this.withdrawVotes(voters, lost, vm.id);
       throw new Error(`restart of ${vm.id} granted by ${voters.length} of its replica set of ${set.length + 1}: a majority is needed`);
@@ -311,7 +322,7 @@ export class Failover {
       await this.withdrawVotes(voters, lost, vm.id);
       throw new Error(`compute ${vm.id} already runs on another node`);
     }
-    const records = this.restarted(first.records, lost);
+    const records = this.restarted(newest.records!, lost);
     let adopted: Entity;
     try {
       adopted = await cloud.custody.adopt(records);

@@ -23,7 +23,8 @@ const FIXED_SLACK_MS = 500;
 /** How long a vote for a claimant stands when the claimant does not finish (ms). */
 export const DEFAULT_VOTE_TTL_MS = 15_000;
 
-export type RenewAnswer = 'granted' | 'moved' | 'unknown';
+/** `claimed`: another node has the votes to restart it and may be doing so; the holder keeps it fenced meanwhile. */
+export type RenewAnswer = 'granted' | 'moved' | 'claimed' | 'unknown';
 
 export interface LeaseGrantsOptions {
   mesh: Mesh;
@@ -64,7 +65,8 @@ export class LeaseGrants {
 
   /**
    * A holder renews the leases of some computes (id → generation). Granted for those this node
-   * keeps a description of, unclaimed; `moved` for those another node took over since.
+   * keeps a description of, unclaimed; `moved` for those another node took over since; `claimed`
+   * for those another node holds this node's vote to restart (it may yet give up: not moved).
    */
   renew(holder: string, generations: Record<string, number>): Record<string, RenewAnswer> {
     const { replicas } = this.opts;
@@ -78,7 +80,7 @@ export class LeaseGrants {
       }
       const row = replicas.get(holder, id);
       if (!row) out[id] = 'unknown';
-      else if (row.claimedBy !== null && row.claimedBy !== holder && this.claimStands(row)) out[id] = 'moved';
+      else if (row.claimedBy !== null && row.claimedBy !== holder && this.claimStands(row)) out[id] = 'claimed';
       else {
         out[id] = 'granted';
         granted = true;

@@ -39,6 +39,8 @@ export interface LeaseHolderOptions {
   renewMs?: number;
   fenceMarginMs?: number;
   destroyAfterMs?: number;
+  /** Which of these computes another node holds now (asked of the mesh when a restart of one is claimed). */
+  heldElsewhere?(ids: string[]): Promise<Set<string>>;
   /** What the node does after it fenced or un-fenced a compute (reconcile its OCCI state). */
   changed?(id: string, fenced: boolean, why: string): void;
   now?: () => number;
@@ -137,10 +139,13 @@ export class LeaseHolder {
       }),
     );
     if (this.closed) return;
+    // A claimed restart may be given up (this node came back meanwhile) or done: only a holder says which.
+    const claimed = ids.filter((id) => (sets.get(id) ?? []).some((k) => answers.get(k)?.[id] === 'claimed'));
+    const elsewhere = claimed.length > 0 && this.opts.heldElsewhere ? await this.opts.heldElsewhere(claimed).catch(() => new Set<string>()) : new Set<string>();
     for (const id of ids) {
       const set = (sets.get(id) ?? []).filter((k) => k !== mesh.key);
       const votes = set.map((k) => answers.get(k)?.[id]);
-      if (votes.includes('moved')) {
+      if (votes.includes('moved') || elsewhere.has(id)) {
         await this.drop(id);
         continue;
       }

@@ -88,6 +88,7 @@ export class Resilience {
       logger,
       leaseMs,
       renewMs: opts.leaseRenewMs,
+      heldElsewhere: (ids) => this.failover.heldElsewhere(ids),
       changed: (id, fenced, why) =>
         void service
           .reconcile(id)

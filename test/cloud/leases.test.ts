@@ -46,8 +46,8 @@ describe('lease grants (replica side)', () => {
     expect(grants.vote('H', 'vm', 2, 'C1')).toMatchObject({ yes: false, why: expect.stringMatching(/generation 3/) });
     expect(grants.vote('H', 'vm', 3, 'C1')).toMatchObject({ yes: true });
     expect(grants.vote('H', 'vm', 3, 'C2')).toMatchObject({ yes: false, why: 'claimed by another node' });
-    // The old holder comes back: its renewal says the compute moved.
-    expect(grants.renew('H', { vm: 3 })).toEqual({ vm: 'moved' });
+    // The old holder comes back: its renewal says the compute is claimed (not yet moved: the claimant may give up).
+    expect(grants.renew('H', { vm: 3 })).toEqual({ vm: 'claimed' });
     // The claimant gave up: another may claim, and the holder may renew again.
     grants.withdraw('H', 'vm', 'C1');
     expect(grants.renew('H', { vm: 3 })).toEqual({ vm: 'granted' });
@@ -81,7 +81,7 @@ describe('lease holder', () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  async function holder(leaseMs: number) {
+  async function holder(leaseMs: number, heldElsewhere?: (ids: string[]) => Promise<Set<string>>) {
     const dir = mkdtempSync(join(tmpdir(), 'lease-'));
     dirs.push(dir);
     const events = join(dir, 'events.jsonl');
@@ -90,7 +90,7 @@ describe('lease holder', () => {
     const replicas = new ReplicaStore(':memory:');
     const grantors = ['R1', 'R2', 'R3', 'R4'].map((k) => {
       const r = new ReplicaStore(':memory:');
-      return { key: k, replicas: r, grants: new LeaseGrants({ mesh: fakeMesh(k, ['H'], new Map()), replicas: r, leaseMs }) };
+      return { key: k, replicas: r, grants: new LeaseGrants({ mesh: fakeMesh(k, ['H', 'C'], new Map()), replicas: r, leaseMs }) };
     });
     const handlers = new Map(grantors.map((g) => [g.key, (p: unknown, from: string) => g.grants.renew(from, (p as { generations: Record<string, number> }).generations)]));
     const cut = new Set<string>();
@@ -101,7 +101,7 @@ describe('lease holder', () => {
     store.apply({ put: [vm] });
     replicas.sent(vm.id, grantors.map((g) => g.key));
     for (const g of grantors) g.replicas.put('H', { id: vm.id, generation: 1, version: 1, order: grantors.map((x) => x.key), records: [vm] });
-    const leases = new LeaseHolder({ mesh, store, replicas, custody: new Custody(service.core), hypervisor, logger, leaseMs, renewMs: 100_000, fenceMarginMs: leaseMs / 4 });
+    const leases = new LeaseHolder({ mesh, store, replicas, custody: new Custody(service.core), hypervisor, logger, leaseMs, renewMs: 100_000, fenceMarginMs: leaseMs / 4, heldElsewhere });
     open.push(async () => (leases.close(), await hypervisor.close()));
     return { leases, hypervisor, vm, cut, grantors, store, events };
   }
@@ -137,6 +137,27 @@ describe('lease holder', () => {
     expect(await state(hypervisor, vm.id)).toBe('paused');
     const paused = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.state === 'paused');
     expect(paused.t - renewed).toBeLessThanOrEqual(300);
+  });
+
+  it('keeps a compute whose restart is claimed fenced, not dropped: it runs again when the claim is withdrawn, and goes once the claimant holds it', async () => {
+    const held = new Set<string>();
+    const { leases, hypervisor, vm, grantors, store } = await holder(400, async (ids) => new Set(ids.filter((id) => held.has(id))));
+    await leases.tick();
+    for (const g of grantors) g.replicas.claim('H', vm.id, 'C');
+    await new Promise((r) => setTimeout(r, 350));
+    await leases.tick();
+    expect(store.get(vm.id)).toBeDefined();
+    expect(leases.isFenced(vm.id)).toBe(true);
+    expect(await state(hypervisor, vm.id)).toBe('paused');
+    for (const g of grantors) g.grants.withdraw('H', vm.id, 'C');
+    await leases.tick();
+    expect(leases.isFenced(vm.id)).toBe(false);
+    expect(await state(hypervisor, vm.id)).toBe('running');
+    for (const g of grantors) g.replicas.claim('H', vm.id, 'C');
+    held.add(vm.id);
+    await leases.tick();
+    expect(store.get(vm.id)).toBeUndefined();
+    expect(await state(hypervisor, vm.id)).toBe('absent');
   });
 
   it('drops its copy when the replica set says another node took the compute over', async () => {

@@ -4,7 +4,8 @@
  * - `owner(principal, id)`: every member is asked (`auth/owner`: the owner and kind of the id if
  *   it holds it) unless the caller may see the entity and its owner is known from an earlier
  *   answer (then the holder lookup's own cache finds it). An id another tenant holds therefore costs what an absent id costs — one scatter-gather —
- *   and is answered like it by the edge (404), here or wherever it is held;
+ *   and is answered like it by the edge (404), here or wherever it is held; when a member does not
+ *   answer and none that did holds it, the answer is 503, never a 404 the mesh cannot vouch for;
  * - `mixinsTaken(ids, locations)`: user mixin identities (scheme and term) and locations are
  *   unique in the whole mesh (`auth/mixin-taken`), so that no tenant shadows another's on some node.
  * Why the edge answers for hidden ids instead of forwarding them: docs/security.md (existence probes).
@@ -16,6 +17,7 @@
 import { LRUCache } from 'lru-cache';
 import type { JsonValue, Mesh } from '../../mesh/mesh.js';
 import type { Principal } from '../../occi/request.js';
+import { OcciError } from '../../occi/errors.js';
 import type { OcciService } from '../../occi/service.js';
 
 export const OWNER_METHOD = 'auth/owner';
@@ -57,8 +59,10 @@ export class MeshNames {
     // The caller may see it: no secret to keep, the holder lookup's cache finds it (one hop).
     if (known && sees(principal, known.owner)) return { kind: known.kind };
     // Asked of every member whatever the answer will be: hidden costs what absent costs.
-    const found = await this.ask(id);
+    const { found, missing } = await this.ask(id);
     if (here) return 'hidden';
+    // Nobody that answered has it, but some did not answer: absent is not known, and not said.
+    if (!found && missing.length > 0) throw OcciError.unavailable(`no member that answered holds ${id}, and ${missing.length} did not answer in time (${missing.slice(0, 3).join(', ')}): try again`);
     if (!found) return 'absent';
     this.owners.set(id, { owner: found.owner, kind: found.kind });
     return sees(principal, found.owner) ? { holder: found.holder, kind: found.kind } : 'hidden';
@@ -76,10 +80,10 @@ export class MeshNames {
     return replies.find((r) => (r.value?.ids.length ?? 0) + (r.value?.locations.length ?? 0) > 0)?.key;
   }
 
-  private async ask(id: string): Promise<{ holder: string; owner: string; kind: string } | undefined> {
-    const { replies } = await this.mesh.gather<{ owner: string | null; kind: string } | null>(OWNER_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
+  private async ask(id: string): Promise<{ found?: { holder: string; owner: string; kind: string }; missing: string[] }> {
+    const { replies, missing } = await this.mesh.gather<{ owner: string | null; kind: string } | null>(OWNER_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
     const hit = replies.find((r) => r.value && typeof r.value.kind === 'string');
-    return hit ? { holder: hit.key, owner: hit.value!.owner ?? '', kind: hit.value!.kind } : undefined;
+    return { found: hit ? { holder: hit.key, owner: hit.value!.owner ?? '', kind: hit.value!.kind } : undefined, missing: missing.map((m) => m.name) };
   }
 }
 
