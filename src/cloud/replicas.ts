@@ -7,8 +7,8 @@
  * before the client's answer (the store's listeners are awaited under the entity's lock), so an
  * acknowledged change is on the replica holders that answered in time; one that did not answer is
  * retried in the background. When a replica holder leaves, the next nearest member takes its place
- * and receives every description; while no member can take its place it stays in the set, which
- * never shrinks for want of members.
+ * and receives every description; a holder out of reach leaves the set only while the node still
+ * reaches a majority of it, so a node cut off from most of its set never shrinks it.
  *
  * Replica holders keep the descriptions in their own SQLite file (replica-store.ts), keyed by
  * (holder node key, compute id), with the compute's generation and a version that orders the
@@ -208,10 +208,12 @@ export class Replicator {
         // Keep the live holders (stable choices); fill up with the nearest others.
         const live = [...kept, ...next.filter((k) => !kept.includes(k))].slice(0, this.count);
         live.sort((a, b) => next.indexOf(a) - next.indexOf(b));
-        // A holder out of reach is replaced, never just dropped: were the set to shrink, a node cut
-        // off from the others would soon be a majority of its own set, and acknowledge writes and
-        // renew leases alone while another node restarts its computes.
-        const chosen = [...live, ...this.order.filter((k) => !live.includes(k))].slice(0, Math.max(live.length, Math.min(this.order.length, this.count)));
+        // Holders out of reach leave the set only while a majority of the set is still reached (as
+        // a one-step reconfiguration): a node cut off from most of its set keeps them, or it would
+        // soon be a majority of its own set, and acknowledge writes and renew leases alone while
+        // another node restarts its computes. Members lost one by one still shrink it.
+        const reached = 1 + kept.length;
+        const chosen = reached >= majority(this.order.length + 1) ? live : [...live, ...this.order.filter((k) => !live.includes(k))].slice(0, Math.max(live.length, Math.min(this.order.length, this.count)));
         if (chosen.length === this.order.length && chosen.every((k, i) => k === this.order[i])) return;
         const dropped = this.order.filter((k) => !chosen.includes(k) && mesh.member(k));
         this.order = chosen;
