@@ -58,16 +58,20 @@ for (const hosts of SIZES.filter((h) => h >= GOAL_FROM_HOSTS)) {
   const verdict = (ok: boolean): string => (ok ? '**met**' : '**not met**');
   goals.push(`- ${hosts} hosts: lowest violation: ${best.scheduler} (${best.violation_s} s) ${verdict(best.scheduler === 'dvms')}; ` +
     `dvms / entropy = ${ratio.toFixed(3)} (goal ≤ ${GOAL_ENTROPY_RATIO}) ${verdict(ratio <= GOAL_ENTROPY_RATIO)}; ` +
-    `dvms violation / migration floor = ${dvms.floor_ratio} (goal ≤ ${GOAL_FLOOR_RATIO}) ${verdict(dvms.floor_ratio <= GOAL_FLOOR_RATIO)}`);
+    `dvms violation / migration floor = ${dvms.floor_ratio} (goal ≤ ${GOAL_FLOOR_RATIO}) ${verdict(dvms.floor_ratio <= GOAL_FLOOR_RATIO)}; ` +
+    // What no reactive scheduler gets under: its own migration floor (each episode ended by its shortest migration at once).
+    `dvms's own floor / entropy's violation = ${(dvms.migration_floor_s / Math.max(1e-9, entropy.violation_s)).toFixed(3)}, ` +
+    `entropy's floor / its violation = ${(entropy.migration_floor_s / Math.max(1e-9, entropy.violation_s)).toFixed(3)}`);
 }
 
 const svg = lineChart({
   title: `Violation time against size (${VMS_PER_HOST} VMs per host, ${DURATION_S} s, 1 s monitoring, countries RTT matrix, seed ${SEED})`,
   xLabel: 'hosts (log scale)',
-  yLabel: 'violation time (s, sum over hosts)',
+  // Per host, so that every size reads on one linear axis.
+  yLabel: 'violation time per host (s)',
   logX: true,
   xTicks: SIZES,
-  series: SCHEDULERS.map((s) => ({ name: s, points: SIZES.flatMap((h) => { const m = at(h, s); return m ? [[h, m.violation_s] as const] : []; }) })),
+  series: SCHEDULERS.map((s) => ({ name: s, points: SIZES.flatMap((h) => { const m = at(h, s); return m ? [[h, m.violation_per_host_s] as const] : []; }) })),
 });
 writeFileSync(PLOT, svg);
 
@@ -77,7 +81,7 @@ const section = [
   '',
   table,
   '',
-  `![violation time against size](${PLOT.replace('docs/', '')})`,
+  `![violation time per host against size](${PLOT.replace('docs/', '')})`,
   '',
   'Goals:',
   '',

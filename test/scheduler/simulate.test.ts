@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/scheduler/errors.js';
 import { precopyMs } from '../../src/scheduler/sim/migration.js';
 import { messageBytes, SimNetwork } from '../../src/scheduler/sim/network.js';
-import { metricsTable, timelineSvg, traceCsv, violationSvg } from '../../src/scheduler/sim/report.js';
+import { lineChart, metricsTable, timelineSvg, traceCsv, violationSvg } from '../../src/scheduler/sim/report.js';
 import { simulate, type SimMetrics } from '../../src/scheduler/sim/simulate.js';
 import { parseRttCsv } from '../../src/scheduler/sim/topology.js';
 import { EventQueue } from '../../src/scheduler/sim/event-queue.js';
@@ -116,5 +116,9 @@ describe('simulator', () => {
     expect(r.timeline).toHaveLength(201);
     expect(r.timeline.at(-1)?.violation_s).toBeCloseTo(r.metrics.violation_s, 1);
     expect(timelineSvg([{ name: 'dvms', timeline: r.timeline }])).toMatch(/^<svg[\s\S]*<polyline[\s\S]*<\/svg>\n$/);
+    // A logarithmic x axis spans the sizes given: the smallest at the left edge, the largest at the right.
+    const sizes = lineChart({ title: 't', xLabel: 'x', yLabel: 'y', logX: true, series: [{ name: 's', points: [[128, 1], [10240, 2]] }] });
+    expect(sizes).toContain('points="80.0,');
+    expect(sizes).toContain(' 730.0,');
   });
 });

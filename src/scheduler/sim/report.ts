@@ -39,7 +39,8 @@ export function lineChart(spec: ChartSpec): string {
   const h = height - pad.t - pad.b;
   const fx = (x: number): number => (spec.logX ? Math.log2(Math.max(x, 1e-9)) : x);
   const xs = spec.series.flatMap((s) => s.points.map((p) => fx(p[0])));
-  const minX = Math.min(...xs, spec.logX ? 0 : 0);
+  // A linear axis starts at 0; a logarithmic one at the smallest x (log 0 has no place on it).
+  const minX = spec.logX ? Math.min(...xs) : Math.min(...xs, 0);
   const maxX = Math.max(minX + 1e-9, ...xs);
   const maxY = Math.max(1e-9, ...spec.series.flatMap((s) => s.points.map((p) => p[1])));
   const x = (v: number): number => pad.l + ((fx(v) - minX) / (maxX - minX)) * w;
