@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { terminalProgress } from '../src/cli/progress.js';
 import { lineChart } from '../src/scheduler/sim/report.js';
 import type { SimMetrics } from '../src/scheduler/sim/simulate.js';
 
@@ -37,14 +38,19 @@ const COLUMNS: readonly (keyof SimMetrics)[] = ['hosts', 'scheduler', 'events', 
   'solve_ms_p50', 'solve_ms_p99', 'partition_mean', 'migrations', 'unsolvable', 'wall_s', 'peak_rss_mib'];
 
 const rows: SimMetrics[] = [];
+const progress = terminalProgress('bench:dvms');
+const runs = progress.bar('runs', SIZES.length * SCHEDULERS.length);
 for (const hosts of SIZES) {
   for (const scheduler of SCHEDULERS) {
-    process.stderr.write(`${hosts} hosts, ${scheduler}...\n`);
+    progress.log(`${hosts} hosts, ${scheduler}...`);
+    runs.set(rows.length, `${hosts} hosts, ${scheduler}`);
     const m = run(hosts, scheduler);
-    process.stderr.write(`  violation ${m.violation_s} s, floor ratio ${m.floor_ratio}, wall ${m.wall_s} s\n`);
+    progress.log(`  violation ${m.violation_s} s, floor ratio ${m.floor_ratio}, wall ${m.wall_s} s`);
     rows.push(m);
   }
 }
+runs.set(rows.length);
+progress.stop();
 
 const table = [`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${COLUMNS.map((c) => String(r[c])).join(' | ')} |`)].join('\n');
 const at = (hosts: number, scheduler: string): SimMetrics | undefined => rows.find((r) => r.hosts === hosts && r.scheduler === scheduler);
