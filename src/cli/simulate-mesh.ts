@@ -19,7 +19,7 @@ const FLAGS: readonly [flag: string, option: keyof MeshSimOptions, help: string]
   ['--nodes <n>', 'nodes', 'mesh nodes'],
   ['--duration <s>', 'durationS', 'simulated seconds measured (after the warm-up)'],
   ['--warmup <s>', 'warmupS', 'simulated seconds before measuring'],
-  ['--loss <p>', 'loss', 'probability that a message is lost'],
+  ['--loss <p>', 'loss', 'probability that a packet is lost on a link (resent after the retransmission timeout)'],
   ['--churn <r>', 'churn', 'fraction of the nodes crashing (and replaced) per minute'],
   ['--seed <k>', 'seed', 'random seed'],
   ['--jitter <j>', 'jitter', 'relative jitter of one-way delays'],

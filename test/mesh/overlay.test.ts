@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, messageBytes } from '../../src/mesh/overlay/codecs.js';
-import { LAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
+import { LAN_OVERLAY, WAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
 import { GossipQueue } from '../../src/mesh/overlay/gossip-queue.js';
 import { OverlayNode } from '../../src/mesh/overlay/node.js';
 import { Suspicion } from '../../src/mesh/overlay/suspicion.js';
@@ -41,8 +41,8 @@ function cluster(n: number, config: OverlayConfig = LAN_OVERLAY, loss = 0) {
     net.attach(key, node);
     return node;
   });
-  for (const node of nodes) node.start();
-  for (const node of nodes.slice(1)) node.views.connect(KEY(1));
+  nodes[0]!.start();
+  for (const node of nodes.slice(1)) node.join([KEY(1)]);
   return { clock, net, nodes, events };
 }
 
@@ -51,7 +51,7 @@ describe('overlay codecs', () => {
     const update: Update = { key: KEY(3), s: 'suspect', inc: 7, by: KEY(4), info: { name: 'a', httpAddress: null, site: 'JP', capacity: { cpu: 4 }, seq: 2 }, c: { vec: [1, 2], error: 0.5, adjustment: 0, height: 0.1 } };
     const messages: OverlayMessage[] = [
       { t: 'ping', seq: 1, inc: 2, c: null, g: [update] },
-      { t: 'sync', reply: true, members: [{ key: KEY(5), s: 'alive', inc: 1 }] },
+      { t: 'sync', reply: true, join: false, members: [{ key: KEY(5), s: 'alive', inc: 1 }] },
       { t: 'view', want: true, busy: false, bye: false, neighbours: [KEY(6)] },
       { t: 'found', qid: 3, hops: 2, ok: true, more: false, records: [{ key: 'e:1', by: KEY(7), value: '{"x":1}', ttl: 100 }] },
     ];
@@ -140,5 +140,18 @@ describe('mesh simulator', () => {
     expect(a.msgs_per_node_s).toBeLessThan(30);
     const b = simulateMesh(options);
     expect({ ...b, wall_s: 0, heap_mb: 0 }).toEqual({ ...a, wall_s: 0, heap_mb: 0 });
+  }, 60_000);
+
+  it('with member tables bounded to half the mesh, finds every live record in three hops and declares no live node dead', () => {
+    const config: OverlayConfig = { ...WAN_OVERLAY, maxKnownMembers: 100, ringWindowMin: 4 };
+    const r = simulateMesh({ ...MESH_SIM_DEFAULTS, nodes: 200, durationS: 60, warmupS: 30, churn: 0.05, lookupRate: 0.05 }, undefined, config);
+    expect(r.members_known_mean).toBeLessThanOrEqual(100);
+    expect(r.crashes).toBeGreaterThan(5);
+    expect(r.undetected).toBe(0);
+    expect(r.false_deaths).toBe(0);
+    expect(r.lookups).toBeGreaterThan(300);
+    expect(r.lookup_success).toBe(1);
+    expect(r.lookup_hops_p99).toBeLessThanOrEqual(3);
+    expect(r.msgs_per_node_s).toBeLessThan(30);
   }, 60_000);
 });

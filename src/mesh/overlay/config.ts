@@ -23,6 +23,8 @@ export interface OverlayConfig {
   suspicionMinMs: number;
   suspicionMaxMs: number;
   suspicionConfirmations: number;
+  /** A node not linked to a suspect (it does not watch it) waits `suspicionMaxMs` × this before declaring it dead itself. */
+  suspicionFarMultiplier: number;
   /** A linked member nothing was heard from for this long is suspected (ms), checked every `heartbeatMs`. */
   heartbeatTimeoutMs: number;
   heartbeatMs: number;
@@ -77,6 +79,7 @@ export const LAN_OVERLAY: Readonly<OverlayConfig> = {
   suspicionMinMs: 1000,
   suspicionMaxMs: 4000,
   suspicionConfirmations: 2,
+  suspicionFarMultiplier: 6,
   heartbeatTimeoutMs: 3000,
   heartbeatMs: 1000,
   reconnectGraceMs: 500,

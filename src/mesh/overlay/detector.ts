@@ -7,8 +7,10 @@
  * Only linked members are probed: each node watches its own neighbours, so the work per node is
  * bounded whatever N. A neighbour's other neighbours (they say which in their view messages) are
  * the helpers of indirect probes. A missed round without a single nack from the helpers raises
- * this node's own health score (it may be the slow one), an answered probe lowers it. Acks and
- * pings carry coordinates: every answered probe is also a Vivaldi sample.
+ * this node's own health score (it may be the slow one), an answered probe lowers it. A helper
+ * that pinged the target in vain says so in its nack: an independent suspicion, which shortens
+ * the suspicion's timeout as Lifeguard's confirmations do. Acks and pings carry coordinates:
+ * every answered probe is also a Vivaldi sample.
  */
 import type { MeshTimers, TimerHandle } from '../clock.js';
 import type { Coordinate, RandomSource } from '../vivaldi/coordinate.js';
@@ -43,9 +45,14 @@ interface Round {
   /** Helpers asked, and whether any of them answered (ack or nack). */
   asked: number;
   heardFromHelper: boolean;
+  /** Helpers that pinged the target in vain (nacked after trying): Lifeguard's independent confirmations. */
+  nackers: string[];
+  failed: boolean;
+  /** Every ping and ping-req of the round: a late ack to any of them still counts until the round ends. */
+  seqs: number[];
 }
 
-type Pending = { kind: 'own'; round: Round; sentAt: number; timer: TimerHandle } | { kind: 'relay'; requester: string; seq: number; timer: TimerHandle };
+type Pending = { kind: 'own'; round: Round; sentAt: number; timer: TimerHandle; helper: string | null } | { kind: 'relay'; requester: string; seq: number; timer: TimerHandle };
 
 export class Detector {
   probes = 0;
@@ -94,7 +101,7 @@ export class Detector {
         return this.acked(from, m.seq, m.inc, m.c);
       case 'nack':
         membership.receive(m.g);
-        return this.nacked(m.seq);
+        return this.nacked(from, m.seq, m.tried);
       case 'ping-req':
         membership.receive(m.g);
         return this.relay(from, m.seq, m.target);
@@ -142,7 +149,7 @@ export class Detector {
 
   private probe(target: string): void {
     this.probes++;
-    this.attempt({ target, acked: false, asked: 0, heardFromHelper: false }, 1);
+    this.attempt({ target, acked: false, asked: 0, heardFromHelper: false, nackers: [], failed: false, seqs: [] }, 1);
   }
 
   private attempt(round: Round, attemptNo: number): void {
@@ -150,7 +157,6 @@ export class Detector {
     const seq = ++this.seq;
     const timeout = this.timeoutFor(round.target);
     const timer = timers.setTimer(timeout, () => {
-      this.pending.delete(seq);
       if (round.acked || this.stopped) return;
       if (attemptNo === 1) this.askHelpers(round);
       // No helper to check through: one more direct ping instead.
@@ -158,7 +164,8 @@ export class Detector {
       if (attemptNo < attempts && this.deps.isLinked(round.target)) return this.attempt(round, attemptNo + 1);
       this.failed(round);
     });
-    this.pending.set(seq, { kind: 'own', round, sentAt: timers.now(), timer });
+    this.pending.set(seq, { kind: 'own', round, sentAt: timers.now(), timer, helper: null });
+    round.seqs.push(seq);
     this.deps.send(round.target, { t: 'ping', seq, inc: membership.incarnation, c: this.deps.coordinate(), g: membership.piggyback() });
   }
 
@@ -166,27 +173,42 @@ export class Detector {
     const helpers = this.deps.helpers(round.target).filter((h) => h !== round.target).slice(0, this.deps.config.indirectChecks);
     for (const helper of helpers) {
       const seq = ++this.seq;
-      const timer = this.deps.timers.setTimer(this.timeoutFor(helper) + this.timeoutFor(round.target), () => this.pending.delete(seq));
-      this.pending.set(seq, { kind: 'own', round, sentAt: this.deps.timers.now(), timer });
+      // Waited for beyond the round's end: a helper's nack after the suspicion still confirms it.
+      const timer = this.deps.timers.setTimer(2 * (this.timeoutFor(helper) + this.timeoutFor(round.target)), () => this.pending.delete(seq));
+      this.pending.set(seq, { kind: 'own', round, sentAt: this.deps.timers.now(), timer, helper });
+      round.seqs.push(seq);
       this.deps.send(helper, { t: 'ping-req', seq, target: round.target, g: this.deps.membership.piggyback() });
       round.asked++;
     }
   }
 
+  /** The round is over: its pings (and, once acked, its ping-reqs) are no longer waited for. */
+  private end(round: Round, helpersToo: boolean): void {
+    for (const seq of round.seqs) {
+      const p = this.pending.get(seq);
+      if (p?.kind !== 'own' || (p.helper !== null && !helpersToo)) continue;
+      this.deps.timers.clearTimer(p.timer);
+      this.pending.delete(seq);
+    }
+  }
+
   private failed(round: Round): void {
+    this.end(round, false);
     // A link closed under the probe: its closing is handled where links are (a goodbye, or a suspicion after the grace).
     if (round.acked || !this.deps.isLinked(round.target)) return;
+    round.failed = true;
     // Helpers were asked and none answered at all: this node is likely the one in trouble.
     if (round.asked > 0 && !round.heardFromHelper) this.deps.awareness.change(1);
     this.deps.membership.suspect(round.target);
+    for (const helper of round.nackers) this.deps.membership.confirm(round.target, helper);
   }
 
   private acked(from: string, seq: number, inc: number, coordinate: Coordinate | null): void {
     const p = this.pending.get(seq);
     if (!p) return;
-    this.pending.delete(seq);
-    this.deps.timers.clearTimer(p.timer);
     if (p.kind === 'relay') {
+      this.pending.delete(seq);
+      this.deps.timers.clearTimer(p.timer);
       this.deps.send(p.requester, { t: 'ack', seq: p.seq, inc, c: null, g: this.deps.membership.piggyback() });
       return;
     }
@@ -194,27 +216,36 @@ export class Detector {
     if (from !== round.target) round.heardFromHelper = true;
     if (round.acked) return;
     round.acked = true;
+    this.end(round, true);
     this.deps.awareness.change(-1);
     this.deps.membership.heard(round.target, inc, coordinate);
     if (from === round.target) this.deps.sampled(from, this.deps.timers.now() - p.sentAt, coordinate);
   }
 
-  private nacked(seq: number): void {
+  /** A helper's nack: it is alive (this node is not cut off); `tried`: it could not reach the target either. */
+  private nacked(from: string, seq: number, tried: boolean): void {
     const p = this.pending.get(seq);
-    if (p?.kind === 'own') p.round.heardFromHelper = true;
+    if (p?.kind !== 'own' || p.helper !== from) return;
+    this.pending.delete(seq);
+    this.deps.timers.clearTimer(p.timer);
+    const { round } = p;
+    round.heardFromHelper = true;
+    if (!tried || round.acked) return;
+    if (round.failed) this.deps.membership.confirm(round.target, from);
+    else round.nackers.push(from);
   }
 
   /** A ping-req: ping the target for the requester, answer its ack or a nack. */
   private relay(requester: string, seq: number, target: string): void {
     const { membership, timers } = this.deps;
     if (!this.deps.isLinked(target)) {
-      this.deps.send(requester, { t: 'nack', seq, g: membership.piggyback() });
+      this.deps.send(requester, { t: 'nack', seq, tried: false, g: membership.piggyback() });
       return;
     }
     const own = ++this.seq;
     const timer = timers.setTimer(this.timeoutFor(target), () => {
       this.pending.delete(own);
-      this.deps.send(requester, { t: 'nack', seq, g: membership.piggyback() });
+      this.deps.send(requester, { t: 'nack', seq, tried: true, g: membership.piggyback() });
     });
     this.pending.set(own, { kind: 'relay', requester, seq, timer });
     this.deps.send(target, { t: 'ping', seq: own, inc: membership.incarnation, c: this.deps.coordinate(), g: membership.piggyback() });

@@ -25,6 +25,22 @@ export interface MemberRecord {
 
 /** Contacts kept per arc of the ring. */
 const CONTACTS_PER_ARC = 2;
+/**
+ * The window kept is wider than the one relied on (`covers`) by this factor: the mesh size, hence
+ * the window, is an estimate that varies from node to node, and a node must never rely on a part
+ * of the ring it keeps only partly.
+ */
+const KEPT_MARGIN = 1.25;
+
+/** Members on each side of a node's ring position that a directory lookup relies on it knowing, for a mesh of `n`. */
+export function windowHalfFor(n: number, ringWindowMin: number): number {
+  return Math.max(ringWindowMin, Math.ceil(Math.sqrt(n)));
+}
+
+/** Members on each side that a node keeps (never forgets), for a mesh of `n`. */
+export function keptHalfFor(n: number, ringWindowMin: number): number {
+  return Math.ceil(KEPT_MARGIN * windowHalfFor(n, ringWindowMin));
+}
 
 export class MemberTable {
   private readonly byKey = new Map<string, MemberRecord>();
@@ -73,6 +89,15 @@ export class MemberTable {
     if (this.byKey.size > this.opts.maxKnownMembers) this.forgetOne(protect);
   }
 
+  /** A member picked at random (undefined when the table is empty). */
+  randomKey(): string | undefined {
+    const n = this.ringKeys.length;
+    if (n <= 1) return undefined;
+    // Every index but this node's own, evenly.
+    const i = Math.floor(this.opts.random() * (n - 1));
+    return this.ringKeys[i >= this.selfIndex() ? i + 1 : i];
+  }
+
   /** Removes a member, leaving a tombstone at `inc`. */
   remove(key: string, inc: number, now: number): MemberRecord | undefined {
     const record = this.byKey.get(key);
@@ -93,11 +118,11 @@ export class MemberTable {
     for (const [key, t] of this.tombstones) if (now - t.at > maxAgeMs) this.tombstones.delete(key);
   }
 
-  /** Estimated mesh size: the members known when none was forgotten, else the density of the ring near this node. */
+  /** Estimated mesh size: the members known when none was forgotten, else the density of the ring near this node (2 × `ringWindowMin` members each side). */
   estimate(): number {
     const n = this.ringKeys.length;
     if (this.forgotten === 0) return n;
-    const w = Math.min(this.opts.ringWindowMin, Math.floor((n - 1) / 2));
+    const w = Math.min(2 * this.opts.ringWindowMin, Math.floor((n - 1) / 2));
     if (w < 1) return n;
     const i = this.selfIndex();
     const from = this.ringPos[(i - w + n) % n]!;
@@ -106,9 +131,14 @@ export class MemberTable {
     return Math.max(n, Math.round((2 * w * RING_SIZE) / Math.max(arc, 1)));
   }
 
-  /** Members on each side of this node that it keeps: at least `ringWindowMin`, √N beyond. */
+  /** Members on each side of this node that lookups rely on it knowing: at least `ringWindowMin`, √N beyond. */
   windowHalf(): number {
-    return Math.max(this.opts.ringWindowMin, Math.ceil(Math.sqrt(this.estimate())));
+    return windowHalfFor(this.estimate(), this.opts.ringWindowMin);
+  }
+
+  /** Members on each side of this node that it keeps: the window and a margin. */
+  keptHalf(): number {
+    return keptHalfFor(this.estimate(), this.opts.ringWindowMin);
   }
 
   /** Whether this node surely knows the `replicas` members that follow `pos` on the ring. */
@@ -143,23 +173,46 @@ export class MemberTable {
 
   /** The known member (this node included) just before `pos`: the one whose window is most likely to cover it. */
   closestPreceding(pos: number): string {
+    return this.preceding(pos, 1)[0]!;
+  }
+
+  /** The `count` known members (this node included) before `pos`, closest first. */
+  preceding(pos: number, count: number): string[] {
     const n = this.ringKeys.length;
-    return this.ringKeys[(this.lowerBound(pos) - 1 + n) % n]!;
+    const start = this.lowerBound(pos);
+    const out: string[] = [];
+    for (let k = 1; k <= Math.min(count, n); k++) out.push(this.ringKeys[(((start - k) % n) + n) % n]!);
+    return out;
   }
 
   /** Whether `key` lies in this node's window or is a ring contact: forgetting it would cost the directory. */
   isStructural(key: string): boolean {
     const record = this.byKey.get(key);
-    if (!record) return false;
+    return !!record && this.structural(record.pos, this.indexOfKey(key, record.pos));
+  }
+
+  /** Whether a member this table does not keep would lie in its window or be a ring contact. */
+  wouldBeStructural(key: string): boolean {
+    const pos = memberPosition(key);
+    return this.structural(pos, this.lowerBound(pos));
+  }
+
+  /** At the bound: a new member now costs a forgotten one. */
+  get full(): boolean {
+    return this.byKey.size >= this.opts.maxKnownMembers;
+  }
+
+  /** Whether ring index `j` (position `pos`) is within the window, or among the first members of its arc. */
+  private structural(pos: number, j: number): boolean {
     const n = this.ringKeys.length;
-    const w = this.windowHalf();
+    const kept = this.keptHalf();
     const i = this.selfIndex();
-    const j = this.indexOfKey(key, record.pos);
-    if ((j - i + n) % n <= w || (i - j + n) % n <= w) return true;
+    if ((j - i + n) % n <= kept || (i - j + n) % n <= kept) return true;
     // Contact: among the first of its arc, the ring being cut in 2w arcs.
-    const arcs = 2 * w;
-    const arcStart = Math.floor((Math.floor((record.pos * arcs) / RING_SIZE) * RING_SIZE) / arcs);
-    return j - this.lowerBound(arcStart) < CONTACTS_PER_ARC && j >= this.lowerBound(arcStart);
+    const arcs = 2 * this.windowHalf();
+    const arcStart = Math.floor((Math.floor((pos * arcs) / RING_SIZE) * RING_SIZE) / arcs);
+    const first = this.lowerBound(arcStart);
+    return j >= first && j - first < CONTACTS_PER_ARC;
   }
 
   private forgetOne(protect: (key: string) => boolean): void {

@@ -4,12 +4,18 @@
  * Lifeguard suspicions, piggybacked gossip and push-pull anti-entropy.
  */
 /*
- * Every update that changes what this node knows is gossiped on: piggybacked on the probes and
- * acks it sends, `gossipRetransmitMult` × ⌈log10(N+1)⌉ times. An update about a member the table
- * does not keep (the bound) is still passed on once, remembered in a small cache of recent news,
- * so the epidemic reaches every node. Push-pull sends the requester the members of its ring
- * window as this node knows them and a random sample; a joining node syncs with the member before
- * its own ring position, whose window covers its own.
+ * Gossip that changes what this node knows is gossiped on: piggybacked on the probes and acks it
+ * sends, `gossipRetransmitMult` × ⌈log10(N+1)⌉ times. News about a member the table does not keep
+ * (the bound) is passed on too, remembered in a small cache of recent news, so the epidemic
+ * reaches every node. What a sync tells is state, not news: a member learnt from it is not
+ * gossiped (with bounded tables every sync would otherwise start an epidemic about members
+ * already known elsewhere), so a joining node announces itself (`join`, and its syncs say so).
+ * At the bound, a member the ring does not need enters the table only now and then (the passive
+ * view's slow turnover). Push-pull sends the requester the members of its ring window as this
+ * node knows them and a random sample; a joining node syncs with the member before its own ring
+ * position, whose window covers its own. A suspicion is decided by the suspect's neighbours
+ * (Lifeguard's timeout); a node not linked to the suspect waits `suspicionFarMultiplier` times
+ * longer, for their verdict or the refutation, so that the refutation outruns its timer.
  */
 import { LRUCache } from 'lru-cache';
 import type { MeshTimers } from '../clock.js';
@@ -39,6 +45,8 @@ export interface MembershipDeps {
   table: MemberTable;
   awareness: Awareness;
   coordinate(): Coordinate;
+  /** Whether this node watches `key` itself (they are linked: it probes it). */
+  watches(key: string): boolean;
   /** Sends on a link only; `sendTo` dials one when needed. */
   send(key: string, message: OverlayMessage): void;
   sendTo(key: string, message: OverlayMessage): void;
@@ -50,6 +58,12 @@ export interface MembershipDeps {
 const RANK: Record<Liveness, number> = { alive: 0, suspect: 1, dead: 2, left: 2 };
 /** Recent news about members the table does not keep. */
 const NEWS_CACHE = 256;
+/**
+ * At the bound, the share of members the ring does not need that a sync or gossip still brings
+ * into the table (forgetting a random one): the slow turnover of HyParView's passive view, where
+ * taking every one would churn the table with each sync.
+ */
+const PASSIVE_TURNOVER = 0.02;
 
 export class Membership {
   /** This node's incarnation: seconds of the clock at start, so that a restarted node outranks its tombstone. */
@@ -59,6 +73,7 @@ export class Membership {
   private readonly news = new LRUCache<string, { inc: number; rank: number; seq: number }>({ max: NEWS_CACHE });
   private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion }>();
   private leaving = false;
+  private joining = false;
   private lastInfoGossip = Number.NEGATIVE_INFINITY;
   private pendingInfo = false;
 
@@ -101,6 +116,22 @@ export class Membership {
     this.deps.timers.setTimer(wait, () => this.spreadInfo());
   }
 
+  /** Joining: this node's alive update rides on its next messages, news to every member, and its syncs say so until `joined`. */
+  join(): void {
+    this.joining = true;
+    this.spreadInfo();
+  }
+
+  /** Whether this node is still joining (its window is not synced yet). */
+  get isJoining(): boolean {
+    return this.joining;
+  }
+
+  /** The join is over: this node's window is synced. */
+  joined(): void {
+    this.joining = false;
+  }
+
   /** Says goodbye: the next messages carry this node's `left`. */
   leave(): Update {
     this.leaving = true;
@@ -109,9 +140,19 @@ export class Membership {
     return update;
   }
 
-  /** Applies updates received from `from` (gossip or sync). */
+  /** Applies updates received as gossip. */
   receive(updates: readonly Update[]): void {
-    for (const u of updates) this.apply(u);
+    for (const u of updates) this.apply(u, 'gossip');
+  }
+
+  /**
+   * Applies a sync from `from`: what it tells about members this node did not know is state, not
+   * news, and is not gossiped on (gossiping it would spread every member a table does not keep
+   * across the mesh again, with nothing to tell that it is old); only the entry of a sender that
+   * says it is joining is news.
+   */
+  receiveSync(from: string, m: Extract<OverlayMessage, { t: 'sync' }>): void {
+    for (const u of m.members) this.apply(u, m.join && u.key === from ? 'gossip' : 'state');
   }
 
   /** A linked member answered: it is alive at least at `inc`. */
@@ -120,13 +161,20 @@ export class Membership {
     if (!r) return;
     r.lastSeen = this.deps.timers.now();
     if (coordinate) r.coordinate = coordinate;
-    if (inc > r.inc) this.apply({ key, s: 'alive', inc, info: r.info, c: coordinate });
+    if (inc > r.inc) this.apply({ key, s: 'alive', inc, info: r.info, c: coordinate }, 'gossip');
   }
 
   /** This node's own probes failed: it suspects `key`. */
   suspect(key: string): void {
     const r = this.deps.table.get(key);
-    if (r) this.apply({ key, s: 'suspect', inc: r.inc, by: this.deps.selfKey });
+    if (r) this.apply({ key, s: 'suspect', inc: r.inc, by: this.deps.selfKey }, 'gossip');
+  }
+
+  /** A neighbour of suspect `key` could not reach it either: a confirmation, while the suspicion lasts. */
+  confirm(key: string, by: string): void {
+    const r = this.deps.table.get(key);
+    const current = this.suspicions.get(key);
+    if (r && current && current.inc === r.inc) this.apply({ key, s: 'suspect', inc: r.inc, by }, 'gossip');
   }
 
   /** When a message from member `key` last arrived (mesh clock, ms). */
@@ -142,10 +190,11 @@ export class Membership {
   syncFor(to: string, reply: boolean): OverlayMessage {
     const { table, config } = this.deps;
     const pos = memberPosition(to);
-    const half = table.windowHalf();
-    const chosen = new Set<string>(table.around(pos, half));
-    const all = [...table.keys()];
-    for (let i = 0; i < config.syncSample && all.length > 0; i++) chosen.add(all.splice(Math.floor(this.deps.random() * all.length), 1)[0]!);
+    const chosen = new Set<string>(table.around(pos, table.keptHalf()));
+    for (let i = 0; i < config.syncSample && i < table.size; i++) {
+      const key = table.randomKey();
+      if (key) chosen.add(key);
+    }
     chosen.delete(to);
     chosen.delete(this.deps.selfKey);
     const members: Update[] = [this.self()];
@@ -153,7 +202,7 @@ export class Membership {
       const r = table.get(k);
       if (r) members.push({ key: r.key, s: r.status, inc: r.inc, info: r.info, c: r.coordinate });
     }
-    return { t: 'sync', reply, members };
+    return { t: 'sync', reply, join: this.joining, members };
   }
 
   /** Forgets every suspicion timer (the node stops). */
@@ -168,11 +217,11 @@ export class Membership {
     this.gossip.push(this.self());
   }
 
-  private apply(u: Update): void {
+  private apply(u: Update, how: 'gossip' | 'state'): void {
     if (u.key === this.deps.selfKey) return this.aboutSelf(u);
     const { table, timers } = this.deps;
     const r = table.get(u.key);
-    if (!r) return this.aboutUnknown(u);
+    if (!r) return this.aboutUnknown(u, how);
     if (u.s === 'alive') {
       const newer = u.inc > r.inc || (u.inc === r.inc && r.status === 'alive' && (u.info?.seq ?? -1) > r.info.seq);
       if (!newer) return;
@@ -205,9 +254,13 @@ export class Membership {
     current?.suspicion.cancel();
     r.status = 'suspect';
     r.inc = u.inc;
-    const { config, timers } = this.deps;
-    const suspicion = new Suspicion(timers, config.suspicionMinMs, config.suspicionMaxMs, config.suspicionConfirmations, by, () =>
-      this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }),
+    const { config, timers, selfKey } = this.deps;
+    // Decided by the suspect's own neighbours (Lifeguard's timeout); elsewhere the suspicion waits
+    // for their verdict, or the suspect's refutation, which crosses the mesh later than they do.
+    const near = by === selfKey || this.deps.watches(r.key);
+    const far = config.suspicionMaxMs * config.suspicionFarMultiplier;
+    const suspicion = new Suspicion(timers, near ? config.suspicionMinMs : far, near ? config.suspicionMaxMs : far, config.suspicionConfirmations, by, () =>
+      this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }, 'gossip'),
     );
     this.suspicions.set(r.key, { inc: u.inc, suspicion });
     this.gossip.push(u);
@@ -227,24 +280,28 @@ export class Membership {
     this.gossip.push(this.self());
   }
 
-  private aboutUnknown(u: Update): void {
+  private aboutUnknown(u: Update, how: 'gossip' | 'state'): void {
     const { table, timers } = this.deps;
-    const rank = RANK[u.s];
-    const seq = u.info?.seq ?? -1;
-    const seen = this.news.get(u.key);
-    if (seen && (u.inc < seen.inc || (u.inc === seen.inc && (rank < seen.rank || (rank === seen.rank && seq <= seen.seq))))) return;
-    this.news.set(u.key, { inc: u.inc, rank, seq });
+    const news = how === 'gossip';
+    if (news) {
+      const rank = RANK[u.s];
+      const seq = u.info?.seq ?? -1;
+      const seen = this.news.get(u.key);
+      if (seen && (u.inc < seen.inc || (u.inc === seen.inc && (rank < seen.rank || (rank === seen.rank && seq <= seen.seq))))) return;
+      this.news.set(u.key, { inc: u.inc, rank, seq });
+    }
     if (u.s !== 'alive' && u.s !== 'suspect') {
-      this.gossip.push(u);
+      if (news) this.gossip.push(u);
       this.deps.listener.gone(u.key);
       return;
     }
     const tomb = table.tombstone(u.key);
     if (u.s !== 'alive' || !u.info || (tomb !== undefined && u.inc <= tomb)) return;
+    if (news) this.gossip.push(u);
+    if (table.full && !table.wouldBeStructural(u.key) && this.deps.random() >= PASSIVE_TURNOVER) return;
     const now = timers.now();
     const record: MemberRecord = { key: u.key, pos: memberPosition(u.key), info: u.info, coordinate: u.c ?? null, status: 'alive', inc: u.inc, joinedAt: now, lastSeen: now };
     table.put(record, (k) => this.deps.protect(k) || k === u.key);
-    this.gossip.push(u);
     if (table.has(u.key)) this.deps.listener.joined(record);
   }
 }

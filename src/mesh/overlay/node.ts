@@ -40,7 +40,10 @@ export class OverlayNode implements OverlayHandler {
   readonly views: Views;
   readonly registry: Registry;
   readonly awareness: Awareness;
-  private readonly rtts = new Map<string, number[]>();
+  /** The last RTTs measured to each neighbour, and their median (ranked often, measured seldom). */
+  private readonly rtts = new Map<string, { samples: number[]; median: number }>();
+  /** This node's coordinate, copied once per change: every message carries it. */
+  private ownCoordinate: Coordinate | null = null;
   private readonly graces = new Map<string, TimerHandle>();
   private readonly byes = new Set<string>();
   /** Members whose link closed unexpectedly, dialled again: a failed dial makes them suspects. */
@@ -55,12 +58,12 @@ export class OverlayNode implements OverlayHandler {
     const { selfKey, config, timers, random, transport } = o;
     this.awareness = new Awareness(config.awarenessMax);
     this.table = new MemberTable(selfKey, { maxKnownMembers: config.maxKnownMembers, ringWindowMin: config.ringWindowMin, random });
-    const coordinate = (): Coordinate => o.vivaldi.getCoordinate();
-    this.views = new Views({ selfKey, config, timers, random, table: this.table, transport, coordinate, rttOf: (k) => this.measuredRtt(k), avoid: (k) => this.membership.isSuspected(k) });
+    const coordinate = (): Coordinate => (this.ownCoordinate ??= o.vivaldi.getCoordinate());
+    this.views = new Views({ selfKey, config, timers, random, table: this.table, transport, coordinate, rttOf: (k) => this.measuredRtt(k), avoid: (k) => this.membership.isSuspected(k), unreachable: (k) => this.registry.unreachable(k) });
     const sendTo = (key: string, m: OverlayMessage): void => this.views.sendTo(key, m);
-    this.registry = new Registry({ selfKey, config, timers, table: this.table, sendTo, isLinked: (k) => transport.isLinked(k) });
+    this.registry = new Registry({ selfKey, config, timers, random, table: this.table, sendTo, isLinked: (k) => transport.isLinked(k), joining: () => this.membership.isJoining });
     this.membership = new Membership(
-      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), listener: this.listener() },
+      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, watches: (k) => transport.isLinked(k), send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), listener: this.listener() },
       o.info,
       o.incarnation,
     );
@@ -89,6 +92,13 @@ export class OverlayNode implements OverlayHandler {
     this.syncTimer = this.o.timers.setTimer(syncIntervalMs * (0.5 + this.o.random()), () => this.periodicSync());
   }
 
+  /** Joins through `contacts` (members the topic lookup found): links to them; its alive update is gossiped as news. */
+  join(contacts: readonly string[]): void {
+    this.start();
+    this.membership.join();
+    for (const key of contacts) this.views.connect(key);
+  }
+
   /** Gossips `left` to every neighbour; the caller closes the links after a moment. */
   leave(): void {
     const left = this.membership.leave();
@@ -112,8 +122,7 @@ export class OverlayNode implements OverlayHandler {
 
   /** Median of the last RTTs measured to `key` (ms). */
   measuredRtt(key: string): number | undefined {
-    const s = this.rtts.get(key);
-    return s && s.length > 0 ? median(s) : undefined;
+    return this.rtts.get(key)?.median;
   }
 
   /** RTT to `key` predicted by the coordinates (ms), when both are known. */
@@ -126,14 +135,16 @@ export class OverlayNode implements OverlayHandler {
   /** Records an RTT measured outside probes (a ping of the mesh). */
   sampled(key: string, rttMs: number, coordinate: Coordinate | null): void {
     let s = this.rtts.get(key);
-    if (!s) this.rtts.set(key, (s = []));
-    s.push(rttMs);
-    if (s.length > this.o.rttWindow) s.splice(0, s.length - this.o.rttWindow);
+    if (!s) this.rtts.set(key, (s = { samples: [], median: rttMs }));
+    s.samples.push(rttMs);
+    if (s.samples.length > this.o.rttWindow) s.samples.splice(0, s.samples.length - this.o.rttWindow);
+    s.median = median(s.samples);
     if (coordinate) {
       const r = this.table.get(key);
       if (r) r.coordinate = coordinate;
       try {
         this.o.vivaldi.update(key, coordinate, Math.max(rttMs, 0.001));
+        this.ownCoordinate = null;
       } catch {
         // A rejected sample (out of range, incompatible) leaves the coordinate as it was.
       }
@@ -244,13 +255,14 @@ export class OverlayNode implements OverlayHandler {
   // ---------------------------------------------------------------- internals
 
   private synced(from: string, m: Extract<OverlayMessage, { t: 'sync' }>): void {
-    this.membership.receive(m.members);
+    this.membership.receiveSync(from, m);
     if (!m.reply) this.views.sendTo(from, this.membership.syncFor(from, true));
     if (m.reply && !this.windowSynced) {
       // Joining: the member just before this node's position knows this node's window.
       this.windowSynced = true;
       const before = this.table.closestPreceding(memberPosition(this.o.selfKey));
       if (before !== from && before !== this.o.selfKey) this.views.sendTo(before, this.membership.syncFor(before, false));
+      this.membership.joined();
     }
   }
 

@@ -15,12 +15,15 @@
  * simulator runs it on its own clock.
  */
 import type { MeshTimers, TimerHandle } from '../clock.js';
+import type { RandomSource } from '../vivaldi/coordinate.js';
 import type { OverlayConfig } from './config.js';
 import type { MemberTable } from './member-table.js';
 import { keyPosition, type DirectoryRecord, type OverlayMessage } from './types.js';
 
 /** A lookup forwarded more often than this is abandoned (a loop, or a view still converging). */
 export const MAX_LOOKUP_HOPS = 6;
+/** Members before a key a lookup may be passed to, one after the other. */
+const FORWARD_CHOICES = 2;
 
 export interface FindResult {
   /** Whether a keeper answered (an empty answer from a keeper means: no record). */
@@ -39,6 +42,9 @@ export interface RegistryDeps {
   table: MemberTable;
   sendTo(key: string, message: OverlayMessage): void;
   isLinked(key: string): boolean;
+  random: RandomSource;
+  /** While joining, this node's table is not its window yet: lookups go to the members it knows. */
+  joining(): boolean;
 }
 
 interface Kept {
@@ -51,7 +57,7 @@ export class Registry {
   /** Last keepers computed for each kept key: a change means a handover. */
   private readonly keepersOf = new Map<string, string[]>();
   private readonly own = new Map<string, string>();
-  private readonly asks = new Map<number, { done: (r: FindResult) => void; timer: TimerHandle }>();
+  private readonly asks = new Map<number, { to: string; hops: number; done: (r: FindResult) => void; timer: TimerHandle }>();
   private qid = 0;
   private refresher: TimerHandle | null = null;
   private rebalance: TimerHandle | null = null;
@@ -60,7 +66,11 @@ export class Registry {
 
   start(): void {
     const every = this.deps.config.directoryRefreshMs;
-    this.refresher ??= this.deps.timers.setRepeating(every, () => this.refresh());
+    // The first refresh at a random point of the period: nodes started together do not republish together.
+    this.refresher ??= this.deps.timers.setTimer(every * this.deps.random(), () => {
+      this.refresh();
+      this.refresher = this.deps.timers.setRepeating(every, () => this.refresh());
+    });
   }
 
   stop(): void {
@@ -131,12 +141,15 @@ export class Registry {
     const pos = keyPosition(record.key);
     const { table, config, selfKey } = this.deps;
     const keepers = table.successors(pos, config.directoryReplicas);
-    if (keepers.includes(selfKey)) this.store(record);
+    const settled = !this.deps.joining();
+    if (settled && keepers.includes(selfKey)) this.store(record);
     // Copies between keepers travel with the hop budget spent: they are never sent on.
     if (hops >= MAX_LOOKUP_HOPS) return;
-    if (!table.covers(pos, config.directoryReplicas)) {
-      const next = table.closestPreceding(pos);
-      if (next !== selfKey) return this.deps.sendTo(next, { t: 'put', qid: 0, hops: hops + 1, records: [record] });
+    if (!settled || !table.covers(pos, config.directoryReplicas)) {
+      // Sent to each of the members before the key (a put is not answered: one may be at its link bound).
+      const before = table.preceding(pos, FORWARD_CHOICES).filter((k) => k !== selfKey);
+      for (const next of before) this.deps.sendTo(next, { t: 'put', qid: 0, hops: hops + 1, records: [record] });
+      if (before.length > 0) return;
     }
     for (const keeper of keepers) if (keeper !== selfKey) this.deps.sendTo(keeper, { t: 'put', qid: 0, hops: MAX_LOOKUP_HOPS, records: [record] });
   }
@@ -174,37 +187,71 @@ export class Registry {
     const pos = keyPosition(key);
     const { table, config, selfKey } = this.deps;
     const keepers = table.successors(pos, config.directoryReplicas);
-    const isKeeper = keepers.includes(selfKey);
+    const settled = !this.deps.joining();
+    const isKeeper = settled && keepers.includes(selfKey);
     if (isKeeper) {
       const own = this.local(key, after, limit);
       if (hops > 0 || own.records.length > 0) return done({ ok: true, ...own, hops });
-    } else if (!table.covers(pos, config.directoryReplicas) && hops < MAX_LOOKUP_HOPS) {
-      const next = table.closestPreceding(pos);
-      if (next !== selfKey) return this.ask(next, key, after, limit, hops + 1, done);
+    } else if ((!settled || !table.covers(pos, config.directoryReplicas)) && hops < MAX_LOOKUP_HOPS) {
+      // Members just before the key know its keepers; a linked one first, the next one when the
+      // first cannot be reached (at its link bound) or does not answer. The member asked asks the
+      // keepers in turn: it gets the whole lookup's time, they half each.
+      const before = table.preceding(pos, FORWARD_CHOICES).filter((k) => k !== selfKey);
+      if (before.length > 0) {
+        before.sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
+        const forward = (i: number): void =>
+          this.ask(before[i]!, key, after, limit, hops + i + 1, config.lookupTimeoutMs, (r) => (r.ok || i + 1 >= before.length ? done(r) : forward(i + 1)));
+        return forward(0);
+      }
     }
-    // Keepers already linked first: asking them costs no dial.
+    // One keeper first, a linked one when there is one (no dial); the others together when it has
+    // nothing or cannot be reached: two hops at most from here.
     const others = keepers.filter((k) => k !== selfKey).sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
     let answered = isKeeper;
     let reached = hops;
-    const tryNext = (i: number): void => {
-      if (i >= others.length) return done({ ok: answered, records: [], more: false, hops: reached });
-      this.ask(others[i]!, key, after, limit, hops + i + 1, (r) => {
-        reached = Math.max(reached, r.hops);
-        answered ||= r.ok;
-        if (r.ok && r.records.length > 0) return done({ ...r, hops: reached });
-        tryNext(i + 1);
-      });
+    let finished = false;
+    const heard = (r: FindResult): boolean => {
+      reached = Math.max(reached, r.hops);
+      answered ||= r.ok;
+      if (finished || !r.ok || r.records.length === 0) return false;
+      finished = true;
+      done({ ...r, hops: reached });
+      return true;
     };
-    tryNext(0);
+    const miss = (): void => {
+      if (finished) return;
+      finished = true;
+      done({ ok: answered, records: [], more: false, hops: reached });
+    };
+    const [first, ...rest] = others;
+    if (first === undefined) return miss();
+    this.ask(first, key, after, limit, hops + 1, config.lookupTimeoutMs / 2, (r) => {
+      if (heard(r)) return;
+      let waiting = rest.length;
+      if (waiting === 0) return miss();
+      for (const k of rest) this.ask(k, key, after, limit, hops + 2, config.lookupTimeoutMs / 2, (r2) => {
+          if (!heard(r2) && --waiting === 0) miss();
+        });
+    });
   }
 
-  private ask(to: string, key: string, after: string, limit: number, hops: number, done: (r: FindResult) => void): void {
+  /** A member could not be dialled: what was asked of it fails now rather than at its timeout. */
+  unreachable(key: string): void {
+    for (const [qid, a] of this.asks) {
+      if (a.to !== key) continue;
+      this.asks.delete(qid);
+      this.deps.timers.clearTimer(a.timer);
+      a.done({ ok: false, records: [], hops: a.hops, more: false });
+    }
+  }
+
+  private ask(to: string, key: string, after: string, limit: number, hops: number, timeoutMs: number, done: (r: FindResult) => void): void {
     const qid = ++this.qid;
-    const timer = this.deps.timers.setTimer(this.deps.config.lookupTimeoutMs / 2, () => {
+    const timer = this.deps.timers.setTimer(timeoutMs, () => {
       this.asks.delete(qid);
       done({ ok: false, records: [], hops, more: false });
     });
-    this.asks.set(qid, { done, timer });
+    this.asks.set(qid, { to, hops, done, timer });
     this.deps.sendTo(to, { t: 'find', qid, hops, key, after, limit });
   }
 

@@ -43,8 +43,8 @@ export type OverlayMessage =
   | { t: 'ping'; seq: number; inc: number; c: Coordinate | null; g: Update[] }
   | { t: 'ack'; seq: number; inc: number; c: Coordinate | null; g: Update[] }
   | { t: 'ping-req'; seq: number; target: string; g: Update[] }
-  | { t: 'nack'; seq: number; g: Update[] }
-  | { t: 'sync'; reply: boolean; members: Update[] }
+  | { t: 'nack'; seq: number; tried: boolean; g: Update[] }
+  | { t: 'sync'; reply: boolean; join: boolean; members: Update[] }
   | { t: 'view'; want: boolean; busy: boolean; bye: boolean; neighbours: string[] }
   | { t: 'put'; qid: number; hops: number; records: DirectoryRecord[] }
   | { t: 'find'; qid: number; hops: number; key: string; after: string; limit: number }
@@ -53,6 +53,14 @@ export type OverlayMessage =
   | { t: 'near-found'; qid: number; members: Update[] };
 
 export type MessageType = OverlayMessage['t'];
+
+/**
+ * Probes travel as datagrams on the link (Hyperswarm's secret-stream `trySend`: encrypted, not
+ * retransmitted, not ordered), as memberlist's go over UDP: a lost ping is a missed ack, where on
+ * the reliable stream it would wait a retransmission timeout and hold up what follows it. Every
+ * other message goes on the stream.
+ */
+export const DATAGRAM_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(['ping', 'ack', 'ping-req', 'nack']);
 
 /**
  * The links under the overlay: Hyperswarm connections on a node, a simulated network in a
@@ -64,6 +72,7 @@ export interface OverlayTransport {
   linkCount(): number;
   dial(key: string): void;
   hangUp(key: string): void;
+  /** On the link's stream, or as a datagram for the types of `DATAGRAM_TYPES` (may be lost). */
   send(key: string, message: OverlayMessage): void;
 }
 
@@ -73,7 +82,7 @@ export interface OverlayHandler {
   linkDown(key: string): void;
   /** A dial failed: `busy` when the member answered that it is at its bound (it is alive). */
   dialFailed(key: string, busy: boolean): void;
-  /** A link from `key` would exceed the bound: make room (close an idle link) and accept, or refuse. */
+  /** A link from `key`: accept it within the bound (dials under way counted), making room by closing an idle link, or refuse. */
   admit(key: string): boolean;
   message(from: string, message: OverlayMessage): void;
 }

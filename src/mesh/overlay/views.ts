@@ -39,6 +39,8 @@ export interface ViewsDeps {
   rttOf(key: string): number | undefined;
   /** A member that may not be chosen now (suspected). */
   avoid(key: string): boolean;
+  /** A dial failed while messages waited for it: they are dropped, and whoever waits on them is told. */
+  unreachable(key: string): void;
 }
 
 export class Views {
@@ -104,7 +106,10 @@ export class Views {
       return;
     }
     this.connect(key);
-    this.queued.get(key)?.messages.push(message);
+    const queued = this.queued.get(key);
+    if (queued) queued.messages.push(message);
+    // No room for one more link: whoever waits on the message is told now.
+    else this.deps.unreachable(key);
   }
 
   /** Opens a link to `key` (a member found by the topic lookup), unless there is one. */
@@ -137,7 +142,7 @@ export class Views {
     return this.closedHere.delete(key);
   }
 
-  /** An incoming link would exceed the bound: true once an idle on-demand link was closed for it. */
+  /** An incoming link: true within the bound (dials under way counted), once an idle on-demand link was closed for it if need be. */
   admit(): boolean {
     return this.makeRoom();
   }
@@ -146,6 +151,7 @@ export class Views {
     const q = this.queued.get(key);
     if (q) this.deps.timers.clearTimer(q.timer);
     this.queued.delete(key);
+    if (q && q.messages.length > 0) this.deps.unreachable(key);
     this.pendingRoles.delete(key);
     this.refused.set(key, this.deps.timers.now());
   }
@@ -252,30 +258,39 @@ export class Views {
   /** The `viewNearest` nearest members: measured RTT when known, else predicted; a current link kept unless beaten by the hysteresis. */
   private rankNearest(): string[] {
     const { table, config } = this.deps;
+    const k = config.viewNearest;
     const from = this.deps.coordinate();
-    const scored: Array<{ key: string; d: number }> = [];
+    // The k best, ascending, selected in one pass over the table (it is ranked every period).
+    const top: Array<{ key: string; d: number }> = [];
+    const currentD = new Map<string, number>();
     for (const r of table.values()) {
       if (r.status !== 'alive' || this.refused.has(r.key) || this.deps.avoid(r.key)) continue;
       const measured = this.deps.rttOf(r.key);
-      const d = measured ?? (r.coordinate && r.coordinate.vec.length === from.vec.length ? distance(from, r.coordinate) : Number.POSITIVE_INFINITY);
-      const current = this.links.get(r.key)?.mine === 'nearest';
-      scored.push({ key: r.key, d: current ? d / config.viewHysteresis : d });
+      const raw = measured ?? (r.coordinate && r.coordinate.vec.length === from.vec.length ? distance(from, r.coordinate) : Number.POSITIVE_INFINITY);
+      const isCurrent = this.links.get(r.key)?.mine === 'nearest';
+      const d = isCurrent ? raw / config.viewHysteresis : raw;
+      if (isCurrent) currentD.set(r.key, d);
+      if (top.length >= k && d >= top[top.length - 1]!.d) continue;
+      let i = top.length;
+      while (i > 0 && top[i - 1]!.d > d) i--;
+      top.splice(i, 0, { key: r.key, d });
+      if (top.length > k) top.pop();
     }
-    scored.sort((a, b) => a.d - b.d);
+    const chosen = top.map((t) => t.key);
     // One replacement per period at most: the view changes gradually, as coordinates converge.
-    const current = [...this.links].filter(([, l]) => l.mine === 'nearest').map(([k]) => k);
-    const chosen = scored.slice(0, config.viewNearest).map((s) => s.key);
-    const added = chosen.filter((k) => !current.includes(k));
-    if (current.length < config.viewNearest || added.length <= 1) return chosen;
-    const kept = current.filter((k) => chosen.includes(k) || scored.some((s) => s.key === k));
-    const worst = kept.sort((a, b) => (scored.find((s) => s.key === b)?.d ?? Infinity) - (scored.find((s) => s.key === a)?.d ?? Infinity))[0];
-    return [...kept.filter((k) => k !== worst).slice(0, config.viewNearest - 1), added[0]!];
+    const current = [...this.links].filter(([, l]) => l.mine === 'nearest').map(([key]) => key);
+    const added = chosen.filter((key) => !currentD.has(key));
+    if (current.length < k || added.length <= 1) return chosen;
+    const kept = current.filter((key) => currentD.has(key));
+    let worst: string | undefined;
+    for (const key of kept) if (worst === undefined || currentD.get(key)! > currentD.get(worst)!) worst = key;
+    return [...kept.filter((key) => key !== worst).slice(0, k - 1), added[0]!];
   }
 
   private pickRandom(count: number, into: Map<string, 'nearest' | 'random'>): void {
-    const keys = [...this.deps.table.keys()];
-    for (let tries = 0; count > 0 && tries < 4 * count && keys.length > 0; tries++) {
-      const key = keys[Math.floor(this.deps.random() * keys.length)]!;
+    for (let tries = 0; count > 0 && tries < 4 * count; tries++) {
+      const key = this.deps.table.randomKey();
+      if (key === undefined) return;
       if (into.has(key) || this.refused.has(key) || this.deps.avoid(key)) continue;
       into.set(key, 'random');
       count--;

@@ -7,7 +7,7 @@ export interface MeshSimOptions {
   durationS: number;
   /** Seconds before measuring: coordinates converge and views settle. */
   warmupS: number;
-  /** Probability that a message is lost. */
+  /** Probability that a message's packet is lost on its link (sent again after the stream's retransmission timeout). */
   loss: number;
   /** Fraction of the nodes that crash (each replaced by a new node joining) per minute. */
   churn: number;

@@ -12,7 +12,7 @@
  */
 import { loadRttMatrix } from '../rtt-matrix.js';
 import { WAN_OVERLAY, type OverlayConfig } from '../overlay/config.js';
-import type { MemberRecord } from '../overlay/member-table.js';
+import { keptHalfFor, windowHalfFor, type MemberRecord } from '../overlay/member-table.js';
 import { OverlayNode } from '../overlay/node.js';
 import { memberPosition, type MemberInfo } from '../overlay/types.js';
 import { VivaldiClient } from '../vivaldi/client.js';
@@ -24,6 +24,7 @@ import { SimNetwork } from './sim-network.js';
 
 interface SimNode {
   key: string;
+  /** Index in the live list while alive. */
   index: number;
   site: number;
   overlay: OverlayNode;
@@ -56,9 +57,10 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   const sites = matrix.ids.length;
   const rtts = matrix.rtt.flat().filter((_, i) => i % (sites + 1) !== 0).sort((a, b) => a - b);
   const clock = new SimClock();
-  const nodes: SimNode[] = [];
+  /** Live nodes (a crashed one is swapped out, and forgotten once its links timed out). */
+  const live: SimNode[] = [];
   const byKey = new Map<string, SimNode>();
-  const alive = (): SimNode[] => nodes.filter((n) => n.alive);
+  let created = 0;
   const net = new SimNetwork({
     clock,
     random,
@@ -68,7 +70,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
     loss: o.loss,
     maxLinks: config.maxConnections,
     linkTimeoutMs: 3000,
-    nodes: () => byKey.size,
+    nodes: () => live.length,
   });
 
   // Figures.
@@ -86,8 +88,8 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   const addNode = (site: number, at: number): SimNode => {
     const key = hexKey(random);
     const transport = net.add(key, site);
-    const info: MemberInfo = { name: `n${nodes.length}`, httpAddress: null, site: matrix.ids[site]!, capacity: null, seq: 1 };
-    const node: SimNode = { key, index: nodes.length, site, overlay: undefined as unknown as OverlayNode, alive: true, bornAt: at, entities: [] };
+    const info: MemberInfo = { name: `n${created++}`, httpAddress: null, site: matrix.ids[site]!, capacity: null, seq: 1 };
+    const node: SimNode = { key, index: live.length, site, overlay: undefined as unknown as OverlayNode, alive: true, bornAt: at, entities: [] };
     node.overlay = new OverlayNode({
       selfKey: key,
       info,
@@ -112,21 +114,21 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
       },
     });
     net.attach(key, node.overlay);
-    nodes.push(node);
+    live.push(node);
     byKey.set(key, node);
     return node;
   };
 
   // Warm start: the nodes, then what each one would know once converged.
   for (let i = 0; i < o.nodes; i++) addNode(Math.floor(random() * sites), 0);
-  const ring = [...nodes].sort((a, b) => memberPosition(a.key) - memberPosition(b.key));
-  const half = Math.max(config.ringWindowMin, Math.ceil(Math.sqrt(o.nodes)));
-  const infos = new Map(nodes.map((n) => [n.key, n.overlay.membership.info]));
+  const ring = [...live].sort((a, b) => memberPosition(a.key) - memberPosition(b.key));
+  const half = keptHalfFor(o.nodes, config.ringWindowMin);
+  const arcs = 2 * windowHalfFor(o.nodes, config.ringWindowMin);
+  const infos = new Map(live.map((n) => [n.key, n.overlay.membership.info]));
   const recordOf = (n: SimNode): MemberRecord => ({ key: n.key, pos: memberPosition(n.key), info: infos.get(n.key)!, coordinate: null, status: 'alive', inc: 0, joinedAt: 0, lastSeen: 0 });
   ring.forEach((node, i) => {
     const chosen = new Set<SimNode>();
     for (let k = -half; k <= half; k++) chosen.add(ring[(i + k + ring.length) % ring.length]!);
-    const arcs = 2 * half;
     for (let a = 0, j = 0; a < arcs && j < ring.length; a++) {
       let taken = 0;
       while (j < ring.length && Math.floor((memberPosition(ring[j]!.key) * arcs) / 2 ** 48) <= a) {
@@ -134,12 +136,12 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
         j++;
       }
     }
-    while (chosen.size < Math.min(o.nodes, config.maxKnownMembers + 1)) chosen.add(nodes[Math.floor(random() * nodes.length)]!);
+    while (chosen.size < Math.min(o.nodes, config.maxKnownMembers + 1)) chosen.add(live[Math.floor(random() * live.length)]!);
     chosen.delete(node);
     for (const other of chosen) node.overlay.table.put(recordOf(other), () => true);
     node.overlay.table.forgotten = o.nodes - 1 - node.overlay.table.size;
   });
-  for (const n of nodes) {
+  for (const n of live) {
     n.overlay.start();
     n.overlay.views.maintain();
     publish(n);
@@ -154,28 +156,32 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   }
 
   const crashOne = (): void => {
-    const live = alive();
     const victim = live[Math.floor(random() * live.length)];
     if (!victim) return;
     victim.alive = false;
     victim.overlay.stop();
     net.crash(victim.key);
     crashedAt.set(victim.key, clock.now());
+    const last = live.pop()!;
+    if (last !== victim) {
+      live[victim.index] = last;
+      last.index = victim.index;
+    }
+    byKey.delete(victim.key);
   };
   const joinOne = (): void => {
-    const live = alive();
     const node = addNode(Math.floor(random() * sites), clock.now());
-    node.overlay.start();
     joinsPending.set(node.key, clock.now());
     // The topic lookup finds a few members at random.
-    for (let i = 0; i < 2 && live.length > 0; i++) node.overlay.views.connect(live[Math.floor(random() * live.length)]!.key);
+    const others = live.length - 1;
+    node.overlay.join(others > 0 ? [0, 1].map(() => live[Math.floor(random() * others)]!.key) : []);
     clock.setTimer(5000, () => node.alive && publish(node));
   };
   const lookupOne = (): void => {
-    const live = alive();
     const from = live[Math.floor(random() * live.length)];
     const holder = live[Math.floor(random() * live.length)];
-    if (!from || !holder || holder.entities.length === 0 || clock.now() - holder.bornAt < 10_000) return;
+    // Both settled: a node that joined less than 10 s ago is still being announced (join convergence).
+    if (!from || !holder || holder.entities.length === 0 || clock.now() - holder.bornAt < 10_000 || clock.now() - from.bornAt < 10_000) return;
     const id = holder.entities[Math.floor(random() * holder.entities.length)]!;
     const t0 = clock.now();
     from.overlay.registry.find(id, (r) => {
@@ -186,9 +192,9 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   /** A joiner has converged once the live members of its true ring window all know it. */
   const checkJoins = (): void => {
     if (joinsPending.size === 0) return;
-    const sorted = alive().sort((a, b) => memberPosition(a.key) - memberPosition(b.key));
+    const sorted = [...live].sort((a, b) => memberPosition(a.key) - memberPosition(b.key));
     const index = new Map(sorted.map((n, i) => [n.key, i]));
-    const w = Math.max(config.ringWindowMin, Math.ceil(Math.sqrt(sorted.length)));
+    const w = windowHalfFor(sorted.length, config.ringWindowMin);
     for (const [key, at] of joinsPending) {
       const i = index.get(key);
       if (i === undefined) {
@@ -239,9 +245,8 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   let knownSamples = 0;
   for (let t = 1000; t <= end + 10_000; t += 1000) {
     clock.run(t);
-    if (t === measureFrom) sentAtStart = totals();
+    if (t === measureFrom) sentAtStart = { messages: net.messages, bytes: net.bytes };
     if (t > measureFrom && t <= end) {
-      const live = alive();
       nodeSeconds += live.length;
       if (t % 10_000 === 0) {
         for (const n of live) knownSum += n.overlay.table.size;
@@ -251,17 +256,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
     if (t % 2000 === 0) checkJoins();
     onProgress?.(Math.min(1, t / (end + 10_000)));
   }
-  function totals(): { messages: number; bytes: number } {
-    let messages = 0;
-    let bytes = 0;
-    for (const n of nodes) {
-      const s = net.stats(n.key);
-      messages += s.messages;
-      bytes += s.bytes;
-    }
-    return { messages, bytes };
-  }
-  const sent = totals();
+  const sent = { messages: net.messages, bytes: net.bytes };
   const crashesCounted = [...crashedAt.values()].filter((at) => at <= end - 10_000).length;
   const durationS = o.durationS;
   return {

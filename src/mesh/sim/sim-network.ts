@@ -1,19 +1,28 @@
 /**
  * The simulated network under the overlay: nodes at the countries of an RTT matrix, one-way
- * delays of half the RTT with jitter, messages lost with a probability, links bounded per node,
+ * delays of half the RTT with jitter, packets lost with a probability, links bounded per node,
  * a dial costing a DHT lookup and a handshake, a crashed node's links closing only when the
  * connection timeout notices it. Counts every message and its encoded bytes.
  */
 /*
+ * A link is a Hyperswarm connection: a UDX stream, reliable and ordered, and datagrams beside it.
+ * Probes go as datagrams (DATAGRAM_TYPES): each is lost with the loss probability. A packet lost
+ * on the stream is sent again after the retransmission timeout (RFC 6298's 1 s at least, 2 × the
+ * RTT on longer paths, doubling at each new loss), so a loss delays its message and every one
+ * behind it on the stream; nothing sent on the stream of a link that stays up is lost.
+ *
  * Model of a dial (Hyperswarm's connect: a DHT lookup of the peer's key, then the Noise handshake
  * through the DHT): ⌈log10 N⌉ + 1 round trips of the matrix's median RTT, then 1.5 RTT between
  * the two nodes. A link to a node at its bound is refused after the same delay.
  */
 import type { MeshTimers } from '../clock.js';
 import { messageBytes } from '../overlay/codecs.js';
-import type { OverlayHandler, OverlayMessage, OverlayTransport } from '../overlay/types.js';
+import { DATAGRAM_TYPES, type OverlayHandler, type OverlayMessage, type OverlayTransport } from '../overlay/types.js';
 import { gaussian } from '../vivaldi/random.js';
 import type { RandomSource } from '../vivaldi/coordinate.js';
+
+/** The retransmission timeout of a stream at least (RFC 6298). */
+const MIN_RTO_MS = 1000;
 
 export interface SimNetworkOptions {
   clock: MeshTimers;
@@ -24,7 +33,7 @@ export interface SimNetworkOptions {
   medianRttMs: number;
   /** Relative jitter of a one-way delay: × (1 + jitter·|N(0,1)|). */
   jitter: number;
-  /** Probability that a message is lost. */
+  /** Probability that a message's packet is lost (and sent again after the retransmission timeout). */
   loss: number;
   /** Links per node at most (the overlay's own bound, enforced here as Hyperswarm would). */
   maxLinks: number;
@@ -40,22 +49,23 @@ interface SimPeer {
   alive: boolean;
   handler: OverlayHandler | null;
   links: Set<string>;
-  sentMessages: number;
-  sentBytes: number;
+  /** When the last message sent to each peer arrives: a link is a stream, delivered in order. */
+  lastArrival: Map<string, number>;
 }
 
 export class SimNetwork {
   private readonly peers = new Map<string, SimPeer>();
-  /** When the last message on each directed link arrives: a link is a stream, delivered in order. */
-  private readonly lastArrival = new Map<string, number>();
   /** Largest link count any node reached. */
   maxLinksSeen = 0;
+  /** Messages sent so far by every node, and their encoded bytes. */
+  messages = 0;
+  bytes = 0;
 
   constructor(private readonly o: SimNetworkOptions) {}
 
   /** Adds a node at `site`; its overlay attaches with `attach`. */
   add(key: string, site: number): OverlayTransport {
-    const peer: SimPeer = { key, site, alive: true, handler: null, links: new Set(), sentMessages: 0, sentBytes: 0 };
+    const peer: SimPeer = { key, site, alive: true, handler: null, links: new Set(), lastArrival: new Map() };
     this.peers.set(key, peer);
     return {
       linked: () => peer.links,
@@ -71,36 +81,36 @@ export class SimNetwork {
     this.peers.get(key)!.handler = handler;
   }
 
-  /** A crash: nothing more is sent or delivered; peers notice when their links time out. */
+  /**
+   * A crash: nothing more is sent or delivered; peers notice when their links time out. The node
+   * is forgotten then (a dial to it fails as to any absent key), its overlay released.
+   */
   crash(key: string): void {
     const peer = this.peers.get(key);
     if (!peer) return;
     peer.alive = false;
-    for (const other of peer.links) {
-      this.o.clock.setTimer(this.o.linkTimeoutMs, () => this.drop(other, key));
-    }
+    peer.handler = null;
+    peer.lastArrival.clear();
+    for (const other of peer.links) this.o.clock.setTimer(this.o.linkTimeoutMs, () => this.drop(other, key));
     peer.links.clear();
-  }
-
-  remove(key: string): void {
-    this.peers.delete(key);
-  }
-
-  stats(key: string): { messages: number; bytes: number } {
-    const p = this.peers.get(key);
-    return { messages: p?.sentMessages ?? 0, bytes: p?.sentBytes ?? 0 };
+    this.o.clock.setTimer(this.o.linkTimeoutMs, () => this.peers.delete(key));
   }
 
   links(key: string): number {
     return this.peers.get(key)?.links.size ?? 0;
   }
 
-  /** Delay until a message from `a` to `b` sent now arrives: half the RTT with jitter, after the ones sent before it. */
+  /**
+   * Delay until a message from `a` to `b` sent now arrives: half the RTT with jitter, a
+   * retransmission timeout per loss, after the ones sent before it.
+   */
   private oneWay(a: SimPeer, b: SimPeer): number {
     const now = this.o.clock.now();
-    const link = `${a.key}>${b.key}`;
-    const at = Math.max(now + (this.o.rtt(a.site, b.site) / 2) * (1 + this.o.jitter * Math.abs(gaussian(this.o.random))), this.lastArrival.get(link) ?? 0);
-    this.lastArrival.set(link, at);
+    const rtt = this.o.rtt(a.site, b.site);
+    let resent = 0;
+    for (let rto = Math.max(MIN_RTO_MS, 2 * rtt); this.o.random() < this.o.loss; rto *= 2) resent += rto;
+    const at = Math.max(now + resent + (rtt / 2) * (1 + this.o.jitter * Math.abs(gaussian(this.o.random))), a.lastArrival.get(b.key) ?? 0);
+    a.lastArrival.set(b.key, at);
     return at - now;
   }
 
@@ -115,7 +125,8 @@ export class SimNetwork {
         if (!from.links.has(key)) from.handler?.dialFailed(key, false);
         return;
       }
-      if (from.links.size >= this.o.maxLinks || (to.links.size >= this.o.maxLinks && !to.handler?.admit(from.key))) return from.handler?.dialFailed(key, true);
+      // Hyperswarm's maxPeers on both ends, and the overlay's own admission (its dials under way count against its bound).
+      if (from.links.size >= this.o.maxLinks || !to.handler?.admit(from.key) || to.links.size >= this.o.maxLinks) return from.handler?.dialFailed(key, true);
       from.links.add(key);
       to.links.add(from.key);
       this.maxLinksSeen = Math.max(this.maxLinksSeen, from.links.size, to.links.size);
@@ -131,8 +142,8 @@ export class SimNetwork {
     from.handler?.linkDown(key);
     this.o.clock.setTimer(this.oneWay(from, to), () => {
       this.drop(key, from.key);
-      this.lastArrival.delete(`${from.key}>${key}`);
-      this.lastArrival.delete(`${key}>${from.key}`);
+      from.lastArrival.delete(key);
+      to.lastArrival.delete(from.key);
     });
   }
 
@@ -140,6 +151,7 @@ export class SimNetwork {
   private drop(key: string, other: string): void {
     const peer = this.peers.get(key);
     if (!peer?.alive || !peer.links.delete(other)) return;
+    peer.lastArrival.delete(other);
     peer.handler?.linkDown(other);
   }
 
@@ -147,10 +159,12 @@ export class SimNetwork {
     if (!from.alive || !from.links.has(key)) return;
     const to = this.peers.get(key);
     if (!to) return;
-    from.sentMessages++;
-    from.sentBytes += messageBytes(m);
-    if (this.o.random() < this.o.loss) return;
-    this.o.clock.setTimer(this.oneWay(from, to), () => {
+    this.messages++;
+    this.bytes += messageBytes(m);
+    const datagram = DATAGRAM_TYPES.has(m.t);
+    if (datagram && this.o.random() < this.o.loss) return;
+    const delay = datagram ? (this.o.rtt(from.site, to.site) / 2) * (1 + this.o.jitter * Math.abs(gaussian(this.o.random))) : this.oneWay(from, to);
+    this.o.clock.setTimer(delay, () => {
       if (to.alive && to.links.has(from.key)) to.handler?.message(from.key, m);
     });
   }
