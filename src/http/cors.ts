@@ -13,7 +13,7 @@ import type { RequestHandler } from 'express';
 import { PARTIAL_HEADER } from './edge/headers.js';
 
 /** What a portal reads of an answer beyond the CORS-safelisted headers. */
-export const EXPOSED_HEADERS = ['Location', 'X-OCCI-Location', PARTIAL_HEADER, 'WWW-Authenticate', 'Retry-After', 'Allow'];
+export const EXPOSED_HEADERS = ['Location', 'X-OCCI-Location', PARTIAL_HEADER, 'Link', 'WWW-Authenticate', 'Retry-After', 'Allow'];
 /** What a portal may send: the token, OCCI's text rendering in headers, and the SSE reconnection id. */
 export const ALLOWED_HEADERS = ['Accept', 'Content-Type', 'Authorization', 'X-Auth-Token', 'Category', 'Link', 'X-OCCI-Attribute', 'X-OCCI-Location', 'Last-Event-ID'];
 /** Browsers may cache a preflight this long (s). */

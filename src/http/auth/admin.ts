@@ -12,6 +12,7 @@
 import type { Request, Response } from 'express';
 import type { Context } from 'openapi-backend';
 import { OcciError } from '../../occi/errors.js';
+import { PARTIAL_HEADER } from '../edge/headers.js';
 import type { Principal } from '../../occi/request.js';
 import { sanitizeQuota } from './auth-replication.js';
 import type { NodeAuth } from './node-auth.js';
@@ -37,6 +38,12 @@ export function adminHandlers(auth: NodeAuth) {
     const record = auth.store.quota(tenant);
     const { usage, estimated, unknown } = await auth.quotas.usage(tenant);
     return { tenant, quota: record?.quota ?? {}, updatedAt: record ? new Date(record.updatedAt).toISOString() : null, usage, partial: [...estimated, ...unknown] };
+  };
+
+  // Usage counted without some members' part (estimated from their last answer, or unknown) is said, as collections say it.
+  const sendTenant = (res: Response, view: Awaited<ReturnType<typeof tenantView>>) => {
+    if (view.partial.length) res.setHeader(PARTIAL_HEADER, view.partial.join(', '));
+    res.status(200).json(view);
   };
 
   return {
@@ -90,7 +97,7 @@ export function adminHandlers(auth: NodeAuth) {
     },
     getTenant: async (c: Context, { res, principal }: Exchange) => {
       admin(principal);
-      res.status(200).json(await tenantView(tenantOf(c)));
+      sendTenant(res, await tenantView(tenantOf(c)));
     },
     putTenant: async (c: Context, { req, res, principal }: Exchange) => {
       admin(principal);
@@ -101,7 +108,7 @@ export function adminHandlers(auth: NodeAuth) {
         if (v !== null && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) throw OcciError.badRequest(`quota ${k}: a number ≥ 0, or null for no limit`);
       }
       await auth.setQuota(tenant, sanitizeQuota(body));
-      res.status(200).json(await tenantView(tenant));
+      sendTenant(res, await tenantView(tenant));
     },
   };
 }

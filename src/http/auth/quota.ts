@@ -12,7 +12,8 @@
  *   const entity = await quotas.admit(principal, { type: 'create', kind, input }, () => service.create(principal, kind, input));
  */
 import type { Logger } from 'pino';
-import type { JsonValue, Mesh } from '../../mesh/mesh.js';
+import type { Mesh } from '../../mesh/mesh.js';
+import { gatherMeshWide, handleMeshWide } from '../edge/mesh-wide.js';
 import { categoryId, type Kind } from '../../occi/category.js';
 import type { AttributeValue } from '../../occi/attribute.js';
 import type { Entity } from '../../occi/entity.js';
@@ -52,11 +53,13 @@ export class QuotaGate {
   private readonly lastKnown = new Map<string, Map<string, Usage>>();
 
   constructor(private readonly opts: QuotaGateOptions) {
-    opts.mesh?.handle(USAGE_METHOD, (payload) => {
-      const tenant = (payload as { tenant?: unknown } | null)?.tenant;
-      if (typeof tenant !== 'string') throw Object.assign(new Error('usage: tenant expected'), { code: 'BAD_MESSAGE' });
-      return this.localUsage(tenant) as unknown as JsonValue;
-    });
+    if (opts.mesh) {
+      handleMeshWide(opts.mesh, USAGE_METHOD, (payload) => {
+        const tenant = payload['tenant'];
+        if (typeof tenant !== 'string') throw Object.assign(new Error('usage: tenant expected'), { code: 'BAD_MESSAGE' });
+        return this.localUsage(tenant);
+      });
+    }
   }
 
   /** The tenant's usage on this node. */
@@ -82,7 +85,8 @@ export class QuotaGate {
     const unknown: string[] = [];
     const mesh = this.opts.mesh;
     if (!mesh || mesh.members().length === 0) return { usage, estimated, unknown };
-    const { replies, missing } = await mesh.gather<Usage>(USAGE_METHOD, { tenant }, { deadlineMs: this.opts.usageDeadlineMs ?? DEFAULT_USAGE_DEADLINE_MS, includeSelf: false });
+    // A member this node has no connection to is missing too: never answered, so the admission is refused.
+    const { replies, missing } = await gatherMeshWide<Usage>(mesh, USAGE_METHOD, { tenant }, this.opts.usageDeadlineMs ?? DEFAULT_USAGE_DEADLINE_MS);
     for (const r of replies) {
       const u = sane(r.value);
       this.remember(r.key, tenant, u);

@@ -13,6 +13,7 @@ import { COMPUTE } from '../../occi/infrastructure-model.js';
 import type { Principal } from '../../occi/request.js';
 import type { EntityStore } from '../../occi/store.js';
 import { PARTIAL_HEADER } from '../edge/headers.js';
+import { gatherMeshWide, handleMeshWide } from '../edge/mesh-wide.js';
 
 export const MESH_VIEW_METHOD = 'discovery/mesh-view';
 /** How long the entry node waits for the members' views (ms). */
@@ -55,7 +56,7 @@ export interface MeshViewOptions {
 
 export class MeshView {
   constructor(private readonly opts: MeshViewOptions) {
-    opts.mesh?.handle(MESH_VIEW_METHOD, () => this.own() as unknown as JsonValue);
+    if (opts.mesh) handleMeshWide(opts.mesh, MESH_VIEW_METHOD, () => this.own());
   }
 
   own(): NodeView {
@@ -88,11 +89,11 @@ export class MeshView {
     };
   }
 
-  /** Every member's view (this node's first), and the members that did not answer. */
+  /** Every member's view (this node's first), and the members that did not answer or that this node has no connection to. */
   async gather(): Promise<{ nodes: NodeView[]; partial: string[] }> {
     const { mesh } = this.opts;
     if (!mesh) return { nodes: [this.own()], partial: [] };
-    const { replies, missing } = await mesh.gather<NodeView>(MESH_VIEW_METHOD, null, { includeSelf: false, deadlineMs: GATHER_DEADLINE_MS });
+    const { replies, missing } = await gatherMeshWide<NodeView>(mesh, MESH_VIEW_METHOD, {}, GATHER_DEADLINE_MS);
     return { nodes: [this.own(), ...replies.map((r) => r.value)], partial: missing.map((m) => m.name) };
   }
 

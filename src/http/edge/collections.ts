@@ -1,7 +1,9 @@
 /**
  * Mesh-wide collections and user mixins: every member's part, gathered with a deadline; who missed
- * it is said. Actions on a kind collection and its deletion reach every member the same way, each
- * acting on what it holds, with the principal verified again from the token it carries.
+ * it is said, a member this node has no connection to included (mesh-wide.ts). Actions on a kind
+ * collection and its deletion reach every member the same way, each acting on what it holds, with
+ * the principal verified again from the token it carries. A listing may be asked a page at a
+ * time: entities in id order after a cursor, each member sending at most a page.
  */
 import type { JsonValue, Mesh } from '../../mesh/mesh.js';
 import type { Mixin } from '../../occi/category.js';
@@ -10,6 +12,7 @@ import type { Kind } from '../../occi/category.js';
 import type { ActionInput, Filter, Principal } from '../../occi/request.js';
 import type { OcciService } from '../../occi/service.js';
 import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
+import { gatherMeshWide, handleMeshWide } from './mesh-wide.js';
 
 const LIST_METHOD = 'occi/list';
 const MIXINS_METHOD = 'occi/user-mixins';
@@ -21,9 +24,23 @@ export const DEFAULT_WRITE_DEADLINE_MS = 30_000;
 
 type Listed = Array<{ entity: Entity; links: Entity[] }>;
 
+/** One page of a listing: the `limit` entities whose ids follow `after` (ids in ascending order). */
+export interface Page {
+  after: string;
+  limit: number;
+}
+
+/** The page of `items` (by their entity's id) after `page.after`, and whether more follow it. */
+export function pageOf<T extends { entity: { id: string } } | { id: string }>(items: readonly T[], page: Page): { items: T[]; more: boolean } {
+  const id = (x: T): string => ('entity' in x ? x.entity.id : x.id);
+  const after = items.filter((x) => id(x) > page.after).sort((a, b) => (id(a) < id(b) ? -1 : 1));
+  return { items: after.slice(0, page.limit), more: after.length > page.limit };
+}
+
 /** What the HTTP app asks of the mesh when it answers collections and the query interface. */
 export interface MeshCollections {
-  list(principal: Principal, path: string, filter: Filter): Promise<{ entries: Listed; missing: string[] }>;
+  /** Every other member's entities of the collection (with `page`, each member's page of them); `more`: some member has more. */
+  list(principal: Principal, path: string, filter: Filter, page?: Page): Promise<{ entries: Listed; missing: string[]; more: boolean }>;
   userMixins(principal: Principal): Promise<{ mixins: Mixin[]; missing: string[] }>;
   /** The action on every other member's entities of the kind collection: what they changed. */
   act(principal: Principal, path: string, term: string, action: ActionInput): Promise<{ entries: Listed; missing: string[] }>;
@@ -42,27 +59,29 @@ export class GatheredCollections implements MeshCollections {
   ) {
     this.deadlineMs = deadlineMs;
     const verified = (claimed: Principal) => (auth ? auth.gatherPrincipal(claimed) : claimed);
-    mesh.handle(LIST_METHOD, (payload) => {
-      const { path, filter, principal: claimed } = payload as unknown as { path: string; filter: Filter; principal: Principal };
+    handleMeshWide(mesh, LIST_METHOD, (payload) => {
+      const { path, filter, principal: claimed, page } = payload as unknown as { path: string; filter: Filter; principal: Principal; page?: Page };
       const principal = verified(claimed);
       const target = service.resolve(path);
-      if (target?.type !== 'collection') return [];
-      return service.listWithLinks(principal, target.category, filter) as unknown as JsonValue;
+      const listed = target?.type === 'collection' ? service.listWithLinks(principal, target.category, filter) : [];
+      if (!page) return listed;
+      const { items, more } = pageOf(listed, page);
+      return { entries: items, more };
     });
-    mesh.handle(MIXINS_METHOD, (payload) => service.userMixins(verified((payload as unknown as { principal: Principal }).principal)) as unknown as JsonValue);
+    handleMeshWide(mesh, MIXINS_METHOD, (payload) => service.userMixins(verified((payload as unknown as { principal: Principal }).principal)));
     const kindAt = (path: string): Kind | undefined => {
       const target = service.resolve(path);
       return target?.type === 'collection' && target.category.class === 'kind' ? target.category : undefined;
     };
-    mesh.handle(ACT_METHOD, async (payload) => {
+    handleMeshWide(mesh, ACT_METHOD, async (payload) => {
       const { path, term, action, principal: claimed } = payload as unknown as { path: string; term: string; action: ActionInput; principal: Principal };
       const principal = verified(claimed);
       const kind = kindAt(path);
       if (!kind) return [];
       const done = await service.actOnCollection(principal, kind, term, action);
-      return done.map((entity) => ({ entity, links: service.core.linksOf(entity.id).filter((l) => service.visible(principal, l)) })) as unknown as JsonValue;
+      return done.map((entity) => ({ entity, links: service.core.linksOf(entity.id).filter((l) => service.visible(principal, l)) }));
     });
-    mesh.handle(DELETE_METHOD, async (payload) => {
+    handleMeshWide(mesh, DELETE_METHOD, async (payload) => {
       const { path, principal: claimed } = payload as unknown as { path: string; principal: Principal };
       const principal = verified(claimed);
       const kind = kindAt(path);
@@ -70,33 +89,34 @@ export class GatheredCollections implements MeshCollections {
     });
   }
 
-  async list(principal: Principal, path: string, filter: Filter) {
-    const { replies, missing } = await this.mesh.gather<Listed>(
-      LIST_METHOD,
-      { path, filter, principal } as unknown as JsonValue,
-      { deadlineMs: this.deadlineMs, includeSelf: false },
-    );
-    return { entries: replies.flatMap((r) => r.value), missing: missing.map((m) => m.name) };
+  async list(principal: Principal, path: string, filter: Filter, page?: Page) {
+    const payload = { path, filter, principal, ...(page ? { page } : {}) } as unknown as Record<string, JsonValue>;
+    const { replies, missing } = await gatherMeshWide<Listed | { entries: Listed; more: boolean }>(this.mesh, LIST_METHOD, payload, this.deadlineMs);
+    let more = false;
+    const entries = replies.flatMap(({ value }) => {
+      if (!page) return Array.isArray(value) ? value : value.entries;
+      // A member of an earlier version sends all it has: paged here.
+      const paged = Array.isArray(value) ? pageOf(value, page) : { items: value.entries, more: value.more };
+      more ||= paged.more;
+      return paged.items;
+    });
+    return { entries, missing: missing.map((m) => m.name), more };
   }
 
   async act(principal: Principal, path: string, term: string, action: ActionInput) {
-    const { replies, missing } = await this.mesh.gather<Listed>(ACT_METHOD, { path, term, action, principal } as unknown as JsonValue, {
-      deadlineMs: DEFAULT_WRITE_DEADLINE_MS,
-      includeSelf: false,
-    });
+    const payload = { path, term, action, principal } as unknown as Record<string, JsonValue>;
+    const { replies, missing } = await gatherMeshWide<Listed>(this.mesh, ACT_METHOD, payload, DEFAULT_WRITE_DEADLINE_MS);
     return { entries: replies.flatMap((r) => r.value), missing: missing.map((m) => m.name) };
   }
 
   async deleteAll(principal: Principal, path: string) {
-    const { missing } = await this.mesh.gather<number>(DELETE_METHOD, { path, principal } as unknown as JsonValue, { deadlineMs: DEFAULT_WRITE_DEADLINE_MS, includeSelf: false });
+    const payload = { path, principal } as unknown as Record<string, JsonValue>;
+    const { missing } = await gatherMeshWide<number>(this.mesh, DELETE_METHOD, payload, DEFAULT_WRITE_DEADLINE_MS);
     return { missing: missing.map((m) => m.name) };
   }
 
   async userMixins(principal: Principal) {
-    const { replies, missing } = await this.mesh.gather<Mixin[]>(MIXINS_METHOD, { principal } as unknown as JsonValue, {
-      deadlineMs: this.deadlineMs,
-      includeSelf: false,
-    });
+    const { replies, missing } = await gatherMeshWide<Mixin[]>(this.mesh, MIXINS_METHOD, { principal } as unknown as Record<string, JsonValue>, this.deadlineMs);
     return { mixins: replies.flatMap((r) => r.value), missing: missing.map((m) => m.name) };
   }
 }

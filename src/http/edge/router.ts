@@ -33,7 +33,7 @@ import type { OcciService } from '../../occi/service.js';
 import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
 import { MeshNames, type Whereabouts } from '../auth/mesh-names.js';
 import { EdgeAdmission, type ParseCreation, safely } from './admission.js';
-import { GatheredCollections, type MeshCollections } from './collections.js';
+import { GatheredCollections, type MeshCollections, type Page } from './collections.js';
 import { Forwarder } from './forwarder.js';
 import { forwardedMark } from '../forwarded-request.js';
 import { HolderLookup } from './holder.js';
@@ -89,8 +89,8 @@ export class MeshEdge implements MeshCollections {
     this.forwarder.serve(app);
   }
 
-  list(principal: Principal, path: string, filter: Filter) {
-    return this.collections.list(principal, path, filter);
+  list(principal: Principal, path: string, filter: Filter, page?: Page) {
+    return this.collections.list(principal, path, filter, page);
   }
 
   userMixins(principal: Principal) {

@@ -2,20 +2,42 @@
 import type { Context } from 'openapi-backend';
 import { OcciError } from '../../occi/errors.js';
 import { carried } from '../auth/authenticate.js';
+import { pageOf, type Page } from '../edge/collections.js';
 import { PARTIAL_HEADER } from '../edge/headers.js';
 import type { Kind } from '../../occi/category.js';
 import type { Entity } from '../../occi/entity.js';
 import type { EntityInput, Principal } from '../../occi/request.js';
 import { actionTerm, changedCollectionOf, collectionOf, type Exchange, type HandlerDeps, listFilter, message, renderContext, send, sendOk } from './exchange.js';
 
+/** Entities a page holds when only a cursor is given. */
+const DEFAULT_PAGE_LIMIT = 100;
+
+/** `?limit=` and `?cursor=` (the id after which the page starts): a page; neither: the whole collection. */
+function pageAsked(req: Exchange['req']): Page | undefined {
+  const { limit, cursor } = req.query as Record<string, string | undefined>;
+  if (limit === undefined && cursor === undefined) return undefined;
+  return { limit: limit === undefined ? DEFAULT_PAGE_LIMIT : Number(limit), after: (cursor ?? '').toLowerCase() };
+}
+
+/** The same listing's next page: its query with the cursor after `lastId`. */
+function nextPage(req: Exchange['req'], lastId: string): string {
+  const url = new URL(req.originalUrl, 'http://node');
+  url.searchParams.set('cursor', lastId);
+  if (!url.searchParams.has('limit')) url.searchParams.set('limit', String(DEFAULT_PAGE_LIMIT));
+  return `${url.pathname}${url.search}`;
+}
+
 export function collectionHandlers({ service, negotiator, mesh, quotas }: HandlerDeps) {
   const listCollection = async (c: Context, { req, res, principal }: Exchange) => {
     const { rendering, mediaType } = negotiator.response(req, false);
     const filter = listFilter(req, rendering);
-    const views = service.list(principal, collectionOf(service, c), filter).map((e) => service.view(principal, e));
+    const page = pageAsked(req);
+    let views = service.list(principal, collectionOf(service, c), filter).map((e) => service.view(principal, e));
+    let more = false;
     if (mesh) {
       // Every member's part of the collection, gathered with a deadline; who missed it is said.
-      const remote = await mesh.list(carried(principal), c.request.path, filter);
+      const remote = await mesh.list(carried(principal), c.request.path, filter, page);
+      more = remote.more;
       const seen = new Set(views.map((v) => v.entity.id));
       // A compute moving between two members may be in both replies for an instant: listed once.
       for (const { entity, links } of remote.entries) {
@@ -24,6 +46,12 @@ export function collectionHandlers({ service, negotiator, mesh, quotas }: Handle
         views.push(service.view(principal, entity, links));
       }
       if (remote.missing.length) res.setHeader(PARTIAL_HEADER, remote.missing.join(', '));
+    }
+    if (page) {
+      const paged = pageOf(views, page);
+      views = paged.items;
+      const last = views.at(-1);
+      if ((more || paged.more) && last) res.setHeader('Link', `<${nextPage(req, last.entity.id)}>; rel="next"`);
     }
     send(res, 200, mediaType, rendering.collection(views, renderContext(req)));
   };
