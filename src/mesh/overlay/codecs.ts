@@ -44,7 +44,7 @@ function optional<T>(enc: Encoder<T>): Encoder<T | null | undefined, T | null> {
 export const key = c.hex.fixed(32) as Encoder<string>;
 
 const floats = c.array(c.float64);
-const coordinate: Encoder<Coordinate> = {
+const coordinate: Encoder<Coordinate> = sizedOnce({
   preencode: (s, v) => {
     floats.preencode(s, v.vec as number[]);
     c.float64.preencode(s, 0);
@@ -64,17 +64,41 @@ const coordinate: Encoder<Coordinate> = {
     if (![...vec, v.error, v.adjustment, v.height].every(Number.isFinite)) throw new Error('non-finite coordinate');
     return v;
   },
-};
+});
 
 const jsonValue = c.json as Encoder<JsonValue>;
 
-const info: Encoder<MemberInfo> = struct<MemberInfo>({
-  name: c.string,
-  httpAddress: optional(c.string) as Encoder<string | null>,
-  site: optional(c.string) as Encoder<string | null>,
-  capacity: jsonValue,
-  seq: c.uint,
-});
+/**
+ * The encoded size of an object measured once: a member's info and coordinate travel in many
+ * messages, unchanged (a change replaces the object), and measuring info means JSON-stringifying
+ * its capacity.
+ */
+function sizedOnce<T extends object>(enc: Encoder<T>): Encoder<T> {
+  const sizes = new WeakMap<T, number>();
+  return {
+    preencode: (s, v) => {
+      let size = sizes.get(v);
+      if (size === undefined) {
+        const own = c.state();
+        enc.preencode(own, v);
+        sizes.set(v, (size = own.end));
+      }
+      s.end += size;
+    },
+    encode: enc.encode,
+    decode: enc.decode,
+  };
+}
+
+const info: Encoder<MemberInfo> = sizedOnce(
+  struct<MemberInfo>({
+    name: c.string,
+    httpAddress: optional(c.string) as Encoder<string | null>,
+    site: optional(c.string) as Encoder<string | null>,
+    capacity: jsonValue,
+    seq: c.uint,
+  }),
+);
 
 const LIVENESS: readonly Liveness[] = ['alive', 'suspect', 'dead', 'left'];
 const liveness: Encoder<Liveness> = {

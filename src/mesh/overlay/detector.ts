@@ -50,6 +50,8 @@ interface Round {
   failed: boolean;
   /** Every ping and ping-req of the round: a late ack to any of them still counts until the round ends. */
   seqs: number[];
+  /** A confirmation round: one ping, no helpers. */
+  confirming: boolean;
 }
 
 type Pending = { kind: 'own'; round: Round; sentAt: number; timer: TimerHandle; helper: string | null } | { kind: 'relay'; requester: string; seq: number; timer: TimerHandle };
@@ -84,7 +86,17 @@ export class Detector {
   probeNow(key: string): void {
     if (this.stopped || this.deps.config.probesPerRound <= 0 || !this.deps.isLinked(key)) return;
     for (const p of this.pending.values()) if (p.kind === 'own' && p.round.target === key) return;
-    this.probe(key);
+    this.probe(key, false);
+  }
+
+  /**
+   * Another node suspects linked member `key`: one direct ping, whose missed ack is this node's
+   * own confirmation (the suspicion is there already; the suspect, told of it, refutes at once).
+   */
+  confirmNow(key: string): void {
+    if (this.stopped || this.deps.config.probesPerRound <= 0 || !this.deps.isLinked(key)) return;
+    for (const p of this.pending.values()) if (p.kind === 'own' && p.round.target === key) return;
+    this.probe(key, true);
   }
 
   /** A probe message from `from`. */
@@ -117,7 +129,7 @@ export class Detector {
       if (this.stopped) return;
       for (let i = 0; i < config.probesPerRound; i++) {
         const target = this.nextTarget();
-        if (target) this.probe(target);
+        if (target) this.probe(target, false);
       }
       this.schedule();
     });
@@ -147,9 +159,9 @@ export class Detector {
     return base * awareness.multiplier;
   }
 
-  private probe(target: string): void {
+  private probe(target: string, confirming: boolean): void {
     this.probes++;
-    this.attempt({ target, acked: false, asked: 0, heardFromHelper: false, nackers: [], failed: false, seqs: [] }, 1);
+    this.attempt({ target, acked: false, asked: 0, heardFromHelper: false, nackers: [], failed: false, seqs: [], confirming }, 1);
   }
 
   private attempt(round: Round, attemptNo: number): void {
@@ -158,9 +170,9 @@ export class Detector {
     const timeout = this.timeoutFor(round.target);
     const timer = timers.setTimer(timeout, () => {
       if (round.acked || this.stopped) return;
-      if (attemptNo === 1) this.askHelpers(round);
+      if (attemptNo === 1 && !round.confirming) this.askHelpers(round);
       // No helper to check through: one more direct ping instead.
-      const attempts = config.probeAttempts + (round.asked === 0 ? 1 : 0);
+      const attempts = round.confirming ? 1 : config.probeAttempts + (round.asked === 0 ? 1 : 0);
       if (attemptNo < attempts && this.deps.isLinked(round.target)) return this.attempt(round, attemptNo + 1);
       this.failed(round);
     });
@@ -199,6 +211,8 @@ export class Detector {
     round.failed = true;
     // Helpers were asked and none answered at all: this node is likely the one in trouble.
     if (round.asked > 0 && !round.heardFromHelper) this.deps.awareness.change(1);
+    // A confirmation round confirms a suspicion still standing, and never starts one.
+    if (round.confirming) return this.deps.membership.confirm(round.target, this.deps.selfKey);
     this.deps.membership.suspect(round.target);
     for (const helper of round.nackers) this.deps.membership.confirm(round.target, helper);
   }

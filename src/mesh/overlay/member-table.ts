@@ -7,7 +7,8 @@
  * (the √N members on each side of this node's position, which the directory needs complete), the
  * ring contacts (two per arc of the ring, so that any key is one hop from a member whose window
  * covers it), nor those the caller protects (neighbours, nearest members). Until a member was
- * forgotten, the table believes it knows everyone.
+ * forgotten, the table believes it knows everyone, unless it was filled by joining (a join learns
+ * the node's window and a sample, not the whole mesh).
  */
 import type { Coordinate, RandomSource } from '../vivaldi/coordinate.js';
 import { memberPosition, RING_SIZE, type MemberInfo } from './types.js';
@@ -37,6 +38,16 @@ export function windowHalfFor(n: number, ringWindowMin: number): number {
   return Math.max(ringWindowMin, Math.ceil(Math.sqrt(n)));
 }
 
+/**
+ * Arcs the ring is cut in for the contacts, for a window of `w` on each side: a power of two in
+ * [w, 2w), so that an arc holds fewer members than a window covers, and the arcs, hence the
+ * contacts, stay put while the estimated mesh size wanders (they would all move with every
+ * change of w).
+ */
+export function arcsFor(w: number): number {
+  return 2 ** Math.floor(Math.log2(2 * w));
+}
+
 /** Members on each side that a node keeps (never forgets), for a mesh of `n`. */
 export function keptHalfFor(n: number, ringWindowMin: number): number {
   return Math.ceil(KEPT_MARGIN * windowHalfFor(n, ringWindowMin));
@@ -51,6 +62,11 @@ export class MemberTable {
   private readonly selfPos: number;
   /** Members forgotten to stay within the bound: from the first one on, the window is what is known for sure. */
   forgotten = 0;
+  /** Filled by joining: what is known for sure is the window, whatever was forgotten. */
+  private joined = false;
+  /** Bumped on every change of the ring, for the cached estimate. */
+  private ringVersion = 0;
+  private estimated: { version: number; value: number } | null = null;
 
   constructor(
     readonly selfKey: string,
@@ -118,10 +134,28 @@ export class MemberTable {
     for (const [key, t] of this.tombstones) if (now - t.at > maxAgeMs) this.tombstones.delete(key);
   }
 
+  /** Whether this table holds every member (none forgotten, not filled by a join). */
+  knowsAll(): boolean {
+    return this.forgotten === 0 && !this.joined;
+  }
+
+  /** This node is joining: its table will hold its window and a sample of the mesh. */
+  joining(): void {
+    this.joined = true;
+  }
+
   /** Estimated mesh size: the members known when none was forgotten, else the density of the ring near this node (2 × `ringWindowMin` members each side). */
   estimate(): number {
     const n = this.ringKeys.length;
-    if (this.forgotten === 0) return n;
+    if (this.knowsAll()) return n;
+    // Asked for every member a sync or a gossip brings: computed again only when the ring changed.
+    if (this.estimated?.version === this.ringVersion) return this.estimated.value;
+    const value = this.densityEstimate(n);
+    this.estimated = { version: this.ringVersion, value };
+    return value;
+  }
+
+  private densityEstimate(n: number): number {
     const w = Math.min(2 * this.opts.ringWindowMin, Math.floor((n - 1) / 2));
     if (w < 1) return n;
     const i = this.selfIndex();
@@ -144,7 +178,7 @@ export class MemberTable {
   /** Whether this node surely knows the `replicas` members that follow `pos` on the ring. */
   covers(pos: number, replicas: number): boolean {
     const n = this.ringKeys.length;
-    if (this.forgotten === 0) return true;
+    if (this.knowsAll()) return true;
     const w = this.windowHalf();
     const i = this.selfIndex();
     const j = this.lowerBound(pos) % n;
@@ -208,8 +242,8 @@ export class MemberTable {
     const kept = this.keptHalf();
     const i = this.selfIndex();
     if ((j - i + n) % n <= kept || (i - j + n) % n <= kept) return true;
-    // Contact: among the first of its arc, the ring being cut in 2w arcs.
-    const arcs = 2 * this.windowHalf();
+    // Contact: among the first of its arc.
+    const arcs = arcsFor(this.windowHalf());
     const arcStart = Math.floor((Math.floor((pos * arcs) / RING_SIZE) * RING_SIZE) / arcs);
     const first = this.lowerBound(arcStart);
     return j >= first && j - first < CONTACTS_PER_ARC;
@@ -252,6 +286,7 @@ export class MemberTable {
   }
 
   private insertRing(key: string, pos: number): void {
+    this.ringVersion++;
     const i = this.lowerBound(pos);
     this.ringKeys.splice(i, 0, key);
     this.ringPos.splice(i, 0, pos);
@@ -260,6 +295,7 @@ export class MemberTable {
   private removeRing(key: string, pos: number): void {
     const i = this.indexOfKey(key, pos);
     if (i >= this.ringKeys.length) return;
+    this.ringVersion++;
     this.ringKeys.splice(i, 1);
     this.ringPos.splice(i, 1);
   }

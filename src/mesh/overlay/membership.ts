@@ -52,6 +52,8 @@ export interface MembershipDeps {
   sendTo(key: string, message: OverlayMessage): void;
   /** Members the table must not forget (neighbours, nearest). */
   protect(key: string): boolean;
+  /** Sends `update` at once to the linked members (a suspicion or confirmation of this node's own). */
+  tellNeighbours(update: Update): void;
   listener: MembershipListener;
 }
 
@@ -247,8 +249,13 @@ export class Membership {
   private suspicionOf(r: MemberRecord, u: Update): void {
     const by = u.by ?? '';
     const current = this.suspicions.get(r.key);
+    // This node's own suspicions and confirmations go to its neighbours at once, rather than on its
+    // next probes: the suspect's other neighbours are most likely among them, and confirm sooner.
+    const own = by === this.deps.selfKey;
     if (current && current.inc === u.inc) {
-      if (current.suspicion.confirm(by)) this.gossip.push(u);
+      if (!current.suspicion.confirm(by)) return;
+      this.gossip.push(u);
+      if (own) this.deps.tellNeighbours(u);
       return;
     }
     current?.suspicion.cancel();
@@ -264,6 +271,7 @@ export class Membership {
     );
     this.suspicions.set(r.key, { inc: u.inc, suspicion });
     this.gossip.push(u);
+    if (own) this.deps.tellNeighbours(u);
     this.deps.listener.suspected(r.key, by);
   }
 

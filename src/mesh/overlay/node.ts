@@ -63,7 +63,7 @@ export class OverlayNode implements OverlayHandler {
     const sendTo = (key: string, m: OverlayMessage): void => this.views.sendTo(key, m);
     this.registry = new Registry({ selfKey, config, timers, random, table: this.table, sendTo, isLinked: (k) => transport.isLinked(k), joining: () => this.membership.isJoining });
     this.membership = new Membership(
-      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, watches: (k) => transport.isLinked(k), send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), listener: this.listener() },
+      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, watches: (k) => transport.isLinked(k), send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), tellNeighbours: (u) => this.tellNeighbours(u), listener: this.listener() },
       o.info,
       o.incarnation,
     );
@@ -75,7 +75,8 @@ export class OverlayNode implements OverlayHandler {
       membership: this.membership,
       awareness: this.awareness,
       coordinate,
-      neighbours: () => this.views.neighbours().filter((k) => this.table.has(k)),
+      // The view links are watched (both ends probe them); a link on demand carries requests, whose timeouts say when it fails.
+      neighbours: () => this.views.neighbours().filter((k) => this.table.has(k) && this.views.isViewLink(k)),
       isLinked: (k) => transport.isLinked(k),
       helpers: (t) => this.views.helpers(t),
       send: (k, m) => transport.send(k, m),
@@ -94,6 +95,7 @@ export class OverlayNode implements OverlayHandler {
 
   /** Joins through `contacts` (members the topic lookup found): links to them; its alive update is gossiped as news. */
   join(contacts: readonly string[]): void {
+    this.table.joining();
     this.start();
     this.membership.join();
     for (const key of contacts) this.views.connect(key);
@@ -161,7 +163,7 @@ export class OverlayNode implements OverlayHandler {
     known.set(this.o.selfKey, this.o.vivaldi.getCoordinate());
     const ranked = (): string[] => [...known].sort((a, b) => distance(coordinate, a[1]) - distance(coordinate, b[1])).map(([k]) => k);
     const step = (n: number, best: string): void => {
-      if (n >= NEAR_STEPS || best === this.o.selfKey || this.table.forgotten === 0) return done(ranked().slice(0, count));
+      if (n >= NEAR_STEPS || best === this.o.selfKey || this.table.knowsAll()) return done(ranked().slice(0, count));
       const qid = ++this.nearQid;
       const timer = this.o.timers.setTimer(this.o.config.lookupTimeoutMs / 2, () => {
         this.nearAsks.delete(qid);
@@ -189,7 +191,10 @@ export class OverlayNode implements OverlayHandler {
     this.byes.delete(key);
     this.verifying.delete(key);
     this.views.linkUp(key);
-    if (!this.table.has(key)) this.o.transport.send(key, this.membership.syncFor(key, false));
+    // A member this node does not know: a sync, when this node is joining or keeps it (an on-demand
+    // link to a member the table has no room for carries its own traffic and nothing else).
+    const keeps = !this.table.full || this.table.wouldBeStructural(key);
+    if (!this.table.has(key) && (this.membership.isJoining || keeps)) this.o.transport.send(key, this.membership.syncFor(key, false));
   }
 
   /**
@@ -254,6 +259,11 @@ export class OverlayNode implements OverlayHandler {
 
   // ---------------------------------------------------------------- internals
 
+  /** A suspicion or confirmation of this node's own, to every linked member but the suspect (as a gossip push: a ping of seq 0). */
+  private tellNeighbours(u: Update): void {
+    for (const key of this.o.transport.linked()) if (key !== u.key) this.o.transport.send(key, { t: 'ping', seq: 0, inc: this.membership.incarnation, c: null, g: [u] });
+  }
+
   private synced(from: string, m: Extract<OverlayMessage, { t: 'sync' }>): void {
     this.membership.receiveSync(from, m);
     if (!m.reply) this.views.sendTo(from, this.membership.syncFor(from, true));
@@ -305,7 +315,7 @@ export class OverlayNode implements OverlayHandler {
       suspected: (key, by) => {
         // Lifeguard's buddy system: tell the suspect at once, so that it refutes; check it ourselves.
         if (this.o.transport.isLinked(key)) {
-          if (by !== this.o.selfKey) this.detector.probeNow(key);
+          if (by !== this.o.selfKey) this.detector.confirmNow(key);
           const r = this.table.get(key);
           if (r) this.o.transport.send(key, { t: 'ping', seq: 0, inc: this.membership.incarnation, c: null, g: [{ key, s: 'suspect', inc: r.inc, by }] });
         }

@@ -24,6 +24,8 @@ import { keyPosition, type DirectoryRecord, type OverlayMessage } from './types.
 export const MAX_LOOKUP_HOPS = 6;
 /** Members before a key a lookup may be passed to, one after the other. */
 const FORWARD_CHOICES = 2;
+/** Times a publisher looks its new record up, putting it again when missing. */
+const PUBLISH_CHECKS = 3;
 
 export interface FindResult {
   /** Whether a keeper answered (an empty answer from a keeper means: no record). */
@@ -58,6 +60,7 @@ export class Registry {
   private readonly keepersOf = new Map<string, string[]>();
   private readonly own = new Map<string, string>();
   private readonly asks = new Map<number, { to: string; hops: number; done: (r: FindResult) => void; timer: TimerHandle }>();
+  private readonly verifying = new Set<TimerHandle>();
   private qid = 0;
   private refresher: TimerHandle | null = null;
   private rebalance: TimerHandle | null = null;
@@ -79,6 +82,8 @@ export class Registry {
     this.refresher = this.rebalance = null;
     for (const a of this.asks.values()) this.deps.timers.clearTimer(a.timer);
     this.asks.clear();
+    for (const t of this.verifying) this.deps.timers.clearTimer(t);
+    this.verifying.clear();
   }
 
   /** Records kept here (all keys). */
@@ -92,6 +97,24 @@ export class Registry {
   publish(key: string, value = ''): void {
     this.own.set(key, value);
     this.route({ key, by: this.deps.selfKey, value, ttl: 3 * this.deps.config.directoryRefreshMs }, 0);
+    this.verify(key, value, 1);
+  }
+
+  /**
+   * A put is not answered (a member on its way may be at its link bound, or gone): the publisher
+   * looks its record up a moment later and puts it again while the keepers do not have it.
+   */
+  private verify(key: string, value: string, attempt: number): void {
+    const timer = this.deps.timers.setTimer(attempt * this.deps.config.lookupTimeoutMs, () => {
+      this.verifying.delete(timer);
+      if (this.own.get(key) !== value) return;
+      this.find(key, (r) => {
+        if (this.own.get(key) !== value || r.records.some((x) => x.by === this.deps.selfKey)) return;
+        this.route({ key, by: this.deps.selfKey, value, ttl: 3 * this.deps.config.directoryRefreshMs }, 0);
+        if (attempt < PUBLISH_CHECKS) this.verify(key, value, attempt + 1);
+      });
+    });
+    this.verifying.add(timer);
   }
 
   /** Withdraws this node's record under `key`. */
@@ -142,7 +165,8 @@ export class Registry {
     const { table, config, selfKey } = this.deps;
     const keepers = table.successors(pos, config.directoryReplicas);
     const settled = !this.deps.joining();
-    if (settled && keepers.includes(selfKey)) this.store(record);
+    // A copy from a keeper (the hop budget spent) is kept even while joining: that keeper saw this node among the keepers.
+    if (keepers.includes(selfKey) && (settled || hops >= MAX_LOOKUP_HOPS)) this.store(record);
     // Copies between keepers travel with the hop budget spent: they are never sent on.
     if (hops >= MAX_LOOKUP_HOPS) return;
     if (!settled || !table.covers(pos, config.directoryReplicas)) {
@@ -187,20 +211,21 @@ export class Registry {
     const pos = keyPosition(key);
     const { table, config, selfKey } = this.deps;
     const keepers = table.successors(pos, config.directoryReplicas);
+    // While joining, this node answers as a keeper only when asked as one.
     const settled = !this.deps.joining();
-    const isKeeper = settled && keepers.includes(selfKey);
+    const isKeeper = keepers.includes(selfKey) && (settled || hops > 0);
     if (isKeeper) {
       const own = this.local(key, after, limit);
       if (hops > 0 || own.records.length > 0) return done({ ok: true, ...own, hops });
     } else if ((!settled || !table.covers(pos, config.directoryReplicas)) && hops < MAX_LOOKUP_HOPS) {
       // Members just before the key know its keepers; a linked one first, the next one when the
       // first cannot be reached (at its link bound) or does not answer. The member asked asks the
-      // keepers in turn: it gets the whole lookup's time, they half each.
+      // keepers: it gets twice a lookup's time, for its dial and theirs.
       const before = table.preceding(pos, FORWARD_CHOICES).filter((k) => k !== selfKey);
       if (before.length > 0) {
         before.sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
         const forward = (i: number): void =>
-          this.ask(before[i]!, key, after, limit, hops + i + 1, config.lookupTimeoutMs, (r) => (r.ok || i + 1 >= before.length ? done(r) : forward(i + 1)));
+          this.ask(before[i]!, key, after, limit, hops + i + 1, 2 * config.lookupTimeoutMs, (r) => (r.ok || i + 1 >= before.length ? done(r) : forward(i + 1)));
         return forward(0);
       }
     }
@@ -225,14 +250,20 @@ export class Registry {
     };
     const [first, ...rest] = others;
     if (first === undefined) return miss();
-    this.ask(first, key, after, limit, hops + 1, config.lookupTimeoutMs / 2, (r) => {
+    this.ask(first, key, after, limit, hops + 1, this.askTimeout(first), (r) => {
       if (heard(r)) return;
       let waiting = rest.length;
       if (waiting === 0) return miss();
-      for (const k of rest) this.ask(k, key, after, limit, hops + 2, config.lookupTimeoutMs / 2, (r2) => {
+      for (const k of rest) this.ask(k, key, after, limit, hops + 2, this.askTimeout(k), (r2) => {
           if (!heard(r2) && --waiting === 0) miss();
         });
     });
+  }
+
+  /** How long a keeper has to answer: half a lookup's time, the whole of it when a link must be dialled first. */
+  private askTimeout(keeper: string): number {
+    const { lookupTimeoutMs } = this.deps.config;
+    return this.deps.isLinked(keeper) ? lookupTimeoutMs / 2 : lookupTimeoutMs;
   }
 
   /** A member could not be dialled: what was asked of it fails now rather than at its timeout. */

@@ -12,7 +12,7 @@
  */
 import { loadRttMatrix } from '../rtt-matrix.js';
 import { WAN_OVERLAY, type OverlayConfig } from '../overlay/config.js';
-import { keptHalfFor, windowHalfFor, type MemberRecord } from '../overlay/member-table.js';
+import { arcsFor, keptHalfFor, windowHalfFor, type MemberRecord } from '../overlay/member-table.js';
 import { OverlayNode } from '../overlay/node.js';
 import { memberPosition, type MemberInfo } from '../overlay/types.js';
 import { VivaldiClient } from '../vivaldi/client.js';
@@ -24,6 +24,8 @@ import { SimNetwork } from './sim-network.js';
 
 interface SimNode {
   key: string;
+  /** Its ring position. */
+  pos: number;
   /** Index in the live list while alive. */
   index: number;
   site: number;
@@ -89,7 +91,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
     const key = hexKey(random);
     const transport = net.add(key, site);
     const info: MemberInfo = { name: `n${created++}`, httpAddress: null, site: matrix.ids[site]!, capacity: null, seq: 1 };
-    const node: SimNode = { key, index: live.length, site, overlay: undefined as unknown as OverlayNode, alive: true, bornAt: at, entities: [] };
+    const node: SimNode = { key, pos: memberPosition(key), index: live.length, site, overlay: undefined as unknown as OverlayNode, alive: true, bornAt: at, entities: [] };
     node.overlay = new OverlayNode({
       selfKey: key,
       info,
@@ -121,18 +123,18 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
 
   // Warm start: the nodes, then what each one would know once converged.
   for (let i = 0; i < o.nodes; i++) addNode(Math.floor(random() * sites), 0);
-  const ring = [...live].sort((a, b) => memberPosition(a.key) - memberPosition(b.key));
+  const ring = [...live].sort((a, b) => a.pos - b.pos);
   const half = keptHalfFor(o.nodes, config.ringWindowMin);
-  const arcs = 2 * windowHalfFor(o.nodes, config.ringWindowMin);
+  const arcs = arcsFor(windowHalfFor(o.nodes, config.ringWindowMin));
   const infos = new Map(live.map((n) => [n.key, n.overlay.membership.info]));
-  const recordOf = (n: SimNode): MemberRecord => ({ key: n.key, pos: memberPosition(n.key), info: infos.get(n.key)!, coordinate: null, status: 'alive', inc: 0, joinedAt: 0, lastSeen: 0 });
+  const recordOf = (n: SimNode): MemberRecord => ({ key: n.key, pos: n.pos, info: infos.get(n.key)!, coordinate: null, status: 'alive', inc: 0, joinedAt: 0, lastSeen: 0 });
   ring.forEach((node, i) => {
     const chosen = new Set<SimNode>();
     for (let k = -half; k <= half; k++) chosen.add(ring[(i + k + ring.length) % ring.length]!);
     for (let a = 0, j = 0; a < arcs && j < ring.length; a++) {
       let taken = 0;
-      while (j < ring.length && Math.floor((memberPosition(ring[j]!.key) * arcs) / 2 ** 48) <= a) {
-        if (Math.floor((memberPosition(ring[j]!.key) * arcs) / 2 ** 48) === a && taken++ < 2) chosen.add(ring[j]!);
+      while (j < ring.length && Math.floor((ring[j]!.pos * arcs) / 2 ** 48) <= a) {
+        if (Math.floor((ring[j]!.pos * arcs) / 2 ** 48) === a && taken++ < 2) chosen.add(ring[j]!);
         j++;
       }
     }
@@ -192,7 +194,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   /** A joiner has converged once the live members of its true ring window all know it. */
   const checkJoins = (): void => {
     if (joinsPending.size === 0) return;
-    const sorted = [...live].sort((a, b) => memberPosition(a.key) - memberPosition(b.key));
+    const sorted = [...live].sort((a, b) => a.pos - b.pos);
     const index = new Map(sorted.map((n, i) => [n.key, i]));
     const w = windowHalfFor(sorted.length, config.ringWindowMin);
     for (const [key, at] of joinsPending) {
