@@ -146,7 +146,8 @@ async function route(api: OpenAPIBackend, service: OcciService, req: Request, re
 
 /** The OpenAPI operation that serves a request, and the OCCI kind it is about (labels of the metrics). */
 function routeOf(api: OpenAPIBackend, service: OcciService, req: Request): { route: string; kind?: string } {
-  const path = new URL(req.originalUrl, 'http://node').pathname;
+  // Not `new URL`: a path such as `////` is no URL, and this runs when any answer closes.
+  const path = req.originalUrl.split('?', 1)[0]!;
   if (path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`)) return { route: 'console' };
   const canonical = canonicalPath(service, path);
   const op = api.router.matchOperation({ method: req.method === 'HEAD' ? 'get' : req.method.toLowerCase(), path: canonical } as Parameters<typeof api.router.matchOperation>[0]);

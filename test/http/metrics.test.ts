@@ -91,6 +91,16 @@ describe('/metrics of a node with tokens and its own hypervisor', () => {
     expect(value(refused, 'discovery_node_computes')).toBe(1);
   });
 
+  it('counts a request whose path is no URL (////) as unmatched, and the node stays up', async () => {
+    const before = await scrape(`${node.url}/metrics`, node.adminToken);
+    const res = await fetch(`${node.url}////`, { headers: { Accept: J, 'X-Auth-Token': tenant } });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    const after = await scrape(`${node.url}/metrics`, node.adminToken);
+    const labels = { method: 'GET', route: 'unmatched', status: String(res.status) };
+    expect(value(after, 'discovery_http_requests_total', labels) - value(before, 'discovery_http_requests_total', labels)).toBe(1);
+  });
+
   it('is also served without a token on the --metrics-port listener, which serves nothing else', async () => {
     expect(node.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     const families = await scrape(node.metricsUrl!);

@@ -56,6 +56,7 @@ export class AuthReplication {
   private lastCpu = cpuMs();
   /** Paused, and not yet compared with a member since: tokens wait. */
   private stale = false;
+  private staleSince = 0;
   private inRound: Promise<boolean> | undefined;
   /** Digest rounds completed so far (a sync point for tests). */
   rounds = 0;
@@ -163,17 +164,23 @@ export class AuthReplication {
     if (this.closed) return;
     if (this.paused() && !this.stale) {
       this.stale = true;
+      this.staleSince = performance.now();
       this.opts.logger.warn('this node did not run for a while (paused?): tokens wait until the auth state is compared with a member again');
     }
     this.lastTick = performance.now();
     this.lastCpu = cpuMs();
     if (this.inRound) return;
-    // A stale node stays so until a round reaches a member (or none is left to reach).
+    // A stale node stays so until a round started after the pause reaches a member (or none is
+    // left to reach): a round begun before it compared the state of then.
+    const startedAt = performance.now();
     this.inRound = this.track(this.round()).then((compared) => {
-      if (compared) this.stale = false;
+      if (compared && startedAt >= this.staleSince) this.stale = false;
       return compared;
     });
-    void this.inRound.finally(() => (this.inRound = undefined));
+    void this.inRound.finally(() => {
+      this.inRound = undefined;
+      if (this.stale && startedAt < this.staleSince) this.tick(); // at once, not at the next period
+    });
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
