@@ -155,8 +155,10 @@ export class LeaseHolder {
         this.validUntil.set(id, until);
         if (store.get(id)?.attributes['occi.compute.state'] === 'active') this.activeAtRenewal.add(id);
         else this.activeAtRenewal.delete(id);
-        // The hypervisor pauses the guest at the same deadline even if this process stalls.
-        await this.opts.hypervisor.fenceAt?.(id, until - this.marginMs).catch(() => undefined);
+        // The hypervisor pauses the guest at the same deadline even if this process stalls; a pause
+        // at the previous one (this node froze past it) is a fence of this node's to lift.
+        const fired = await this.opts.hypervisor.fenceAt?.(id, until - this.marginMs).catch(() => false);
+        if (fired && !this.fences.has(id)) this.fences.set(id, { since: this.now(), destroyed: false, wasRunning: true });
         await this.unfence(id);
       }
     }
@@ -179,7 +181,10 @@ export class LeaseHolder {
   private async fence(id: string): Promise<void> {
     const hv = this.opts.hypervisor;
     const { state } = await hv.domainInfo(id);
-    const wasRunning = state === 'running' || (state === 'paused' && this.activeAtRenewal.has(id));
+    // A pause this node did not ask for, of a compute its user left active, is the driver's fence
+    // (also one found after a restart of this node).
+    const active = this.activeAtRenewal.has(id) || this.opts.store.get(id)?.attributes['occi.compute.state'] === 'active';
+    const wasRunning = state === 'running' || (state === 'paused' && active);
     this.fences.set(id, { since: this.now(), destroyed: false, wasRunning });
     if (state === 'running') await hv.suspendDomain(id, 'suspend');
     this.opts.logger.warn({ compute: id, paused: wasRunning }, 'lease lost: the compute is fenced here until its replica holders renew it');

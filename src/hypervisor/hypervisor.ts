@@ -284,9 +284,10 @@ export interface Hypervisor {
    * The domain stops running (it is paused) at `deadlineMs` on the monotonic clock
    * (src/lib/monotonic.ts), even if the caller stalls or dies: the lease a node holds on the
    * compute. A later call moves the deadline; `Infinity` lifts it. Drivers without it leave the
-   * node to fence by itself.
+   * node to fence by itself. Answers whether the previous deadline paused the guest (so that the
+   * node resumes it when the lease comes back).
    */
-  fenceAt?(id: string, deadlineMs: number): Promise<void>;
+  fenceAt?(id: string, deadlineMs: number): Promise<boolean>;
 
   /** Calls `listener` for each observed state change; returns the unsubscribe function. */
   watch(listener: DomainListener, opts?: WatchOptions): () => void;

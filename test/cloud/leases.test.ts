@@ -92,7 +92,17 @@ describe('lease holder', () => {
       const r = new ReplicaStore(':memory:');
       return { key: k, replicas: r, grants: new LeaseGrants({ mesh: fakeMesh(k, ['H', 'C'], new Map()), replicas: r, leaseMs }) };
     });
-    const handlers = new Map(grantors.map((g) => [g.key, (p: unknown, from: string) => g.grants.renew(from, (p as { generations: Record<string, number> }).generations)]));
+    // How long the replica holders take to answer (ms).
+    const delay = { ms: 0 };
+    const handlers = new Map(
+      grantors.map((g) => [
+        g.key,
+        async (p: unknown, from: string) => {
+          if (delay.ms > 0) await new Promise((r) => setTimeout(r, delay.ms));
+          return g.grants.renew(from, (p as { generations: Record<string, number> }).generations);
+        },
+      ]),
+    );
     const cut = new Set<string>();
     const mesh = fakeMesh('H', grantors.map((g) => g.key), handlers, cut);
     const vm = compute('0f6c1c3e-0000-4000-8000-000000000001');
@@ -103,7 +113,7 @@ describe('lease holder', () => {
     for (const g of grantors) g.replicas.put('H', { id: vm.id, generation: 1, version: 1, order: grantors.map((x) => x.key), records: [vm] });
     const leases = new LeaseHolder({ mesh, store, replicas, custody: new Custody(service.core), hypervisor, logger, leaseMs, renewMs: 100_000, fenceMarginMs: leaseMs / 4, heldElsewhere });
     open.push(async () => (leases.close(), await hypervisor.close()));
-    return { leases, hypervisor, vm, cut, grantors, store, events };
+    return { leases, hypervisor, vm, cut, grantors, store, events, delay };
   }
   const state = async (hv: SimulatedHypervisor, id: string) => (await hv.domainInfo(id)).state;
 
@@ -137,6 +147,20 @@ describe('lease holder', () => {
     expect(await state(hypervisor, vm.id)).toBe('paused');
     const paused = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.state === 'paused');
     expect(paused.t - renewed).toBeLessThanOrEqual(300);
+  });
+
+  it('resumes a guest the driver paused at the deadline while a renewal was on its way, once that renewal is granted', async () => {
+    const { leases, hypervisor, vm, delay } = await holder(400);
+    await leases.tick();
+    await new Promise((r) => setTimeout(r, 250));
+    // The renewal leaves before the driver's deadline (300 ms after the first) and is answered after it.
+    delay.ms = 150;
+    const round = leases.tick();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await state(hypervisor, vm.id)).toBe('paused');
+    await round;
+    expect(await state(hypervisor, vm.id)).toBe('running');
+    expect(leases.isFenced(vm.id)).toBe(false);
   });
 
   it('keeps a compute whose restart is claimed fenced, not dropped: it runs again when the claim is withdrawn, and goes once the claimant holds it', async () => {

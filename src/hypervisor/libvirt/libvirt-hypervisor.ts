@@ -38,6 +38,7 @@ import { domainInfo, isActive, listDomains } from './domain-state.js';
 import { consoleLogPath } from './domain-xml.js';
 import { LibvirtDomains } from './domains.js';
 import { type HostLayout, IMAGES_POOL, openHostLayout, refreshPool, VOLUMES_POOL } from './host-layout.js';
+import { LeaseWatchdog } from './lease-watchdog.js';
 import { migrateDomain, type LibvirtEnd, type TargetEnd } from './migration.js';
 import { LibvirtNetworks } from './networks.js';
 import { DomainSnapshots } from './snapshots.js';
@@ -104,6 +105,8 @@ export class LibvirtHypervisor implements Hypervisor {
   readonly #domains: LibvirtDomains;
   readonly #devices: LibvirtDevices;
   readonly #poller: StatePoller;
+  /** Guests of the test driver live in this process and freeze with it: they need none. */
+  readonly #watchdog: LeaseWatchdog | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(connection: LibvirtConnection, opts: LibvirtHypervisorOptions, host?: { layout: HostLayout; accelerator: Accelerator }) {
@@ -126,6 +129,7 @@ export class LibvirtHypervisor implements Hypervisor {
     this.#snapshots = snapshots;
     this.#domains = domains;
     this.#devices = new LibvirtDevices({ handles, domains, networks, storage, xmlContext });
+    this.#watchdog = host === undefined ? undefined : new LeaseWatchdog(this.uri, opts.library);
     this.#poller = new StatePoller(
       () => this.listDomains(),
       opts.pollIntervalMs === undefined ? {} : { intervalMs: opts.pollIntervalMs },
@@ -375,8 +379,14 @@ export class LibvirtHypervisor implements Hypervisor {
     return this.#poller.poll();
   }
 
+  /** Lease deadlines kept by a watchdog process (lease-watchdog.ts), which a frozen node does not stop. */
+  async fenceAt(id: string, deadlineMs: number): Promise<boolean> {
+    return (await this.#watchdog?.set(id, deadlineMs)) ?? false;
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#watchdog?.close();
       this.#poller.close();
       this.#handles.close();
       await this.connection.close();

@@ -10,6 +10,8 @@ import type { SimEventLog } from './event-log.js';
 
 export class SimLeaseFence {
   private readonly deadlines = new Map<string, number>();
+  /** Guests paused at a deadline the node has not heard of yet. */
+  private readonly fired = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -17,10 +19,13 @@ export class SimLeaseFence {
     private readonly log: SimEventLog | null,
   ) {}
 
-  set(id: string, deadlineMs: number): void {
+  /** Answers whether the previous deadline paused the guest. */
+  set(id: string, deadlineMs: number): boolean {
+    this.apply();
     if (deadlineMs === Infinity) this.deadlines.delete(id);
     else this.deadlines.set(id, deadlineMs);
     this.schedule();
+    return this.fired.delete(id);
   }
 
   /** Pauses the running domains whose deadline passed; the log dates each pause at its deadline. */
@@ -30,6 +35,7 @@ export class SimLeaseFence {
       this.deadlines.delete(id);
       if (!this.host.has(id) || this.host.domainInfo(id).state !== 'running') continue;
       this.host.suspendDomain(id, 'suspend');
+      this.fired.add(id);
       this.log?.record(id, 'paused', deadline);
     }
     this.schedule();
@@ -46,5 +52,6 @@ export class SimLeaseFence {
   close(): void {
     clearTimeout(this.timer);
     this.deadlines.clear();
+    this.fired.clear();
   }
 }

@@ -205,9 +205,9 @@ export class SimulatedHypervisor implements Hypervisor {
     return copyMigrate(this, copyTarget(target), id);
   }
 
-  async fenceAt(id: string, deadlineMs: number): Promise<void> {
+  async fenceAt(id: string, deadlineMs: number): Promise<boolean> {
     this.#open();
-    this.#fence.set(id, deadlineMs);
+    return this.#fence.set(id, deadlineMs);
   }
 
   /** A simulated guest has no console. */
