@@ -1,7 +1,7 @@
 /**
  * One cloud on five node processes (FR, DE, US, JP, BR of countries.csv, RTTs injected into the
  * mesh transport; simulated hosts of 64 cores and 256 GiB, loads from one shared load file):
- *   npm run bench:cluster [-- --sequential 100 --concurrent 256 --clients 32 --kills 5 --burst 60 --change-every 4 --no-rtt --only burst]
+ *   npm run bench:cluster [-- --sequential 100 --concurrent 256 --clients 32 --kills 5 --burst 60 --change-every 4 --guest-rounds 3 --no-rtt --only burst,guest-move]
  * 1. admissions per second through one edge node (FR), sequential and with 32 concurrent clients,
  *    against creations of a network through the same node in the same run (same HTTP path, store
  *    and hypervisor, no scheduling, no replication): the ratio compute/network;
@@ -11,13 +11,16 @@
  * 3. violation time during a burst of load changes: random loads written every few seconds; the
  *    placement is polled through FR and each node's load (sum of its computes' loads) compared with
  *    its capacity; the sum over nodes of the time spent above capacity, against the same loads on
- *    the placement as admitted (no rebalancing), evaluated at the same instants.
+ *    the placement as admitted (no rebalancing), evaluated at the same instants;
+ * 4. a move of a 128 MiB real guest between two nodes with libvirt daemons of their own, beside a
+ *    raw libvirt migration in the same run (cluster-guest-move.ts; needs QEMU and libvirtd).
  * Prints one JSON object on stdout; progress on stderr. Bounded: fixed counts, a deadline on every
  * wait and a global watchdog.
  */
 import { Command } from 'commander';
 import { LocalCluster } from '../src/cli/local-cluster.js';
 import { COUNTRIES_RTT_MATRIX } from '../src/mesh/rtt-matrix.js';
+import { guestMove } from './cluster-guest-move.js';
 
 const HOST_CORES = 64;
 const HOST = `sim:///?cores=${HOST_CORES}&memoryMiB=262144&cpuOvercommit=4`;
@@ -325,6 +328,7 @@ interface Opts {
   perVictim: number;
   burst: number;
   changeEvery: number;
+  guestRounds: number;
   rtt: boolean;
   only?: string;
 }
@@ -338,8 +342,9 @@ async function main(): Promise<void> {
     .option('--per-victim <n>', 'computes on the killed node', Number, 4)
     .option('--burst <s>', 'seconds of load changes', Number, 60)
     .option('--change-every <s>', 'seconds between load changes in the burst', Number, 4)
+    .option('--guest-rounds <n>', 'moves of a real guest (and raw migrations)', Number, 3)
     .option('--no-rtt', 'no RTT injection')
-    .option('--only <parts>', 'comma-separated subset of admissions,failover,burst')
+    .option('--only <parts>', 'comma-separated subset of admissions,failover,burst,guest-move')
     .parse()
     .opts<Opts>();
   const watchdog = setTimeout(() => {
@@ -347,7 +352,14 @@ async function main(): Promise<void> {
     void cluster?.close().finally(() => process.exit(2));
   }, WATCHDOG_MS);
   watchdog.unref();
-  const parts = new Set((o.only ?? 'admissions,failover,burst').split(','));
+  const parts = new Set((o.only ?? 'admissions,failover,burst,guest-move').split(','));
+  const result: Record<string, unknown> = { nodes: SITES.length, sites: SITES, rtt_injected: o.rtt, host: HOST };
+  if (parts.has('guest-move')) result['guest_move'] = await guestMove(o.guestRounds, log);
+  if (!['admissions', 'failover', 'burst'].some((p) => parts.has(p))) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    clearTimeout(watchdog);
+    return;
+  }
 
   log(`starting 5 node processes (${SITES.join(', ')}${o.rtt ? ', countries.csv RTTs injected' : ''})`);
   const t0 = performance.now();
@@ -361,7 +373,6 @@ async function main(): Promise<void> {
     auth: 'none',
     nodeArgs: ['--rate-limit', '0', '--max-connections-per-address', '0'],
   });
-  const result: Record<string, unknown> = { nodes: SITES.length, sites: SITES, rtt_injected: o.rtt, host: HOST };
   try {
     await cluster.waitForMembership(120_000);
     result['start_to_full_membership_ms'] = Math.round(performance.now() - t0);

@@ -40,13 +40,13 @@ export interface GuestRow {
   rawDowntimeMs?: number;
 }
 
-interface Host {
+export interface Host {
   daemon: PrivateDaemon;
   hv: LibvirtHypervisor;
 }
 
 let serial = 0;
-function guestSpec(host: Host, memoryMiB: number): DomainSpec {
+export function guestSpec(host: Host, memoryMiB: number): DomainSpec {
   serial += 1;
   const image = host.hv.layout!.imagesDir;
   return {
@@ -64,7 +64,7 @@ function bootCmdline(host: Host): string {
   return JSON.parse(readFileSync(join(host.hv.layout!.imagesDir, `${IMAGE}.json`), 'utf8')).cmdline as string;
 }
 
-async function waitForLine(file: string, text: string, timeoutMs = BOOT_TIMEOUT_MS): Promise<void> {
+export async function waitForLine(file: string, text: string, timeoutMs = BOOT_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(existsSync(file) && readFileSync(file, 'utf8').includes(text))) {
     if (Date.now() > deadline) throw new Error(`no "${text}" in ${file} within ${timeoutMs} ms`);
@@ -185,7 +185,7 @@ async function migration(a: Host, b: Host, memoryMiB: number, rounds: number): P
   return { operation: `live migration, ${memoryMiB} MiB guest`, productMs: median(product), rawMs: median(raw), productDowntimeMs: median(productDown), rawDowntimeMs: median(rawDown) };
 }
 
-async function virshMigrate(from: Host, to: Host, spec: DomainSpec): Promise<{ ms: number; downtimeMs: number }> {
+export async function virshMigrate(from: Host, to: Host, spec: DomainSpec): Promise<{ ms: number; downtimeMs: number }> {
   const src = from.hv.layout!;
   const dst = to.hv.layout!;
   const work = mkdtempSync(join(tmpdir(), 'bench-virsh-'));
@@ -213,7 +213,7 @@ async function virshMigrate(from: Host, to: Host, spec: DomainSpec): Promise<{ m
   }
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
