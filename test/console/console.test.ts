@@ -145,6 +145,25 @@ describe.skipIf(skip)(`the web console in headless Chromium (${CHROMIUM}) agains
     await page.screenshot({ path: join(SCREENSHOTS, 'console-tenant.png') });
   }, 60_000);
 
+  it("lets a tenant suspend, start, read the console of and delete its compute held by another node", async () => {
+    const id = ids['acme']!;
+    const holder = cc.nodes.find((n) => n.service.holds(id))!;
+    expect(holder).not.toBe(cc.nodes[0]);
+    const stateIs = (state: string) => until(`acme-db ${state} in the page`, async () => (await cell(id, 'compute-state')) === state, 20_000);
+    await page.click(`${rowOf(id)} button[data-action=suspend]`);
+    await stateIs('suspended');
+    expect(holder.service.entityAt(`/compute/${id}`)?.attributes['occi.compute.state']).toBe('suspended');
+    await page.click(`${rowOf(id)} button[data-action=start]`);
+    await stateIs('active');
+    // The console log is asked of the holder through the node the page signed in to; a simulated guest has none, and the page says so.
+    await page.click(`${rowOf(id)} button[data-action=console]`);
+    const log = await page.waitForSelector('[data-testid=console-log]', { timeout: 10_000 });
+    expect(await log!.evaluate((el) => el.textContent)).toMatch(/no console/);
+    await page.click(`${rowOf(id)} button[data-action=delete]`);
+    await until('acme-db gone from the page', async () => (await page.$(rowOf(id))) === null, 20_000);
+    expect(cc.nodes.some((n) => n.service.holds(id))).toBe(false);
+  }, 60_000);
+
   it('answers a portal on an allowed origin (preflight, token, exposed Location) and keeps other origins out', async () => {
     const api = cc.nodes[1]!.url;
     const call = (token: string) =>
