@@ -3,7 +3,8 @@
  * through the driver and through direct koffi binding calls, in the same run.
  * Each call mode is measured both ways; the event-loop delay seen meanwhile is
  * reported too. Then real guests (hypervisor-guests.ts: boot, create through OCCI,
- * live migration), unless --no-guests. Results on stdout, progress on stderr.
+ * live migration), unless --no-guests. Results on stdout; progress on stderr (a bar of the
+ * phases on a terminal, plain lines without one).
  * Bounded: 3 rounds × 4 phases × PHASE_MS (+ warm-up), and for guests
  * (2 × rounds + 2 × migration rounds) boots.
  *
@@ -16,6 +17,7 @@ import type { DomPtr } from '../src/hypervisor/libvirt/binding.js';
 import { isInProcessUri, LibvirtConnection } from '../src/hypervisor/libvirt/connection.js';
 import { domainXml } from '../src/hypervisor/libvirt/domain-xml.js';
 import { LibvirtHypervisor } from '../src/hypervisor/libvirt/libvirt-hypervisor.js';
+import { terminalProgress, type ProgressBar } from '../src/cli/progress.js';
 import { benchGuests, type GuestRow } from './hypervisor-guests.js';
 
 const DEFAULT_PHASE_MS = 1000;
@@ -37,6 +39,7 @@ const { values } = parseArgs({
 });
 const phaseMs = Number(values['phase-ms'] ?? DEFAULT_PHASE_MS);
 const uri = values.uri ?? DEFAULT_URI;
+const progress = terminalProgress('bench:hypervisor');
 
 let serial = 0;
 function nextSpec(): DomainSpec {
@@ -110,7 +113,9 @@ interface Result {
   maxLoopDelayMs: number;
 }
 
-async function measure(label: string, cycle: Cycle): Promise<Result> {
+/** One phase: `done` phases before it on `bar`, which shows its cycles as they run. */
+async function measure(label: string, cycle: Cycle, bar: ProgressBar, done: number): Promise<Result> {
+  bar.set(done, `${label}: warm-up`);
   for (let i = 0; i < WARMUP_CYCLES; i++) await cycle();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
@@ -125,12 +130,13 @@ async function measure(label: string, cycle: Cycle): Promise<Result> {
     cycles += 1;
     if (performance.now() - lastReport > 500) {
       lastReport = performance.now();
-      process.stderr.write(`  ${label}: ${cycles} cycles\r`);
+      bar.set(done, `${label}: ${cycles} cycles`);
     }
   }
   const elapsed = (performance.now() - start) / 1000;
   loop.disable();
-  process.stderr.write(`  ${label}: ${cycles} cycles in ${elapsed.toFixed(2)} s\n`);
+  progress.log(`${label}: ${cycles} cycles in ${elapsed.toFixed(2)} s`);
+  bar.set(done + 1);
   return { cyclesPerSec: cycles / elapsed, cycles, maxCycleMs, maxLoopDelayMs: loop.count === 0 ? Number.NaN : loop.max / 1e6 };
 }
 
@@ -146,18 +152,21 @@ function combine(results: Result[]): Result {
 }
 
 async function main(): Promise<void> {
-  process.stderr.write(`bench:hypervisor on ${uri}, ${phaseMs} ms per phase\n`);
+  progress.log(`on ${uri}, ${phaseMs} ms per phase`);
+  const modes = ['sync', 'async'] as const;
+  const phases = progress.bar('phases', modes.length * ROUNDS * 2);
+  let done = 0;
   const rows: [string, Result][] = [];
   const ratios: [string, number][] = [];
-  for (const mode of ['sync', 'async'] as const) {
+  for (const mode of modes) {
     const conn = await LibvirtConnection.open(uri, { callMode: mode });
     const hv = await LibvirtHypervisor.open(uri, { callMode: mode });
     const direct: Result[] = [];
     const driver: Result[] = [];
     // Alternating rounds, so a load spike on the machine hits both sides alike.
     for (let round = 1; round <= ROUNDS; round++) {
-      direct.push(await measure(`direct ${mode} #${round}`, rawCycle(conn, mode)));
-      driver.push(await measure(`driver ${mode} #${round}`, driverCycle(hv)));
+      direct.push(await measure(`direct ${mode} #${round}`, rawCycle(conn, mode), phases, done++));
+      driver.push(await measure(`driver ${mode} #${round}`, driverCycle(hv), phases, done++));
     }
     const d = combine(direct);
     const v = combine(driver);
@@ -166,6 +175,7 @@ async function main(): Promise<void> {
     await hv.close();
     await conn.close();
   }
+  progress.stop();
   console.log(`hypervisor bench: define+start+destroy+undefine on ${uri}`);
   for (const [label, r] of rows) {
     console.log(
@@ -180,7 +190,7 @@ async function main(): Promise<void> {
   const guests = await benchGuests({
     rounds: Number(values['guest-rounds'] ?? 3),
     migrationRounds: Number(values['migration-rounds'] ?? 3),
-    progress: (line) => process.stderr.write(`  guests: ${line}\n`),
+    progress: (line) => progress.log(`guests: ${line}`),
   });
   printGuests(guests.rows, guests.accelerator);
 }
