@@ -3,7 +3,7 @@
  * (FR, DE, JP) over a loopback testnet with the countries RTTs, simulated hosts. A compute created
  * through FR near JP is held by JP; links to it, actions on the whole compute collection and the
  * deletion of the collection work through every node; a storagelink to a storage another node
- * holds moves the compute there.
+ * holds moves the compute there, and the moved computes still answer actions on the collection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCALITY, PLACEMENT_NODE, type ProcessCluster, startProcessCluster } from '../helpers/process-cluster.js';
@@ -11,6 +11,8 @@ import { COMPUTE, NETWORK, NETWORKINTERFACE, SMALL, STORAGE, STORAGELINK } from 
 
 let pc: ProcessCluster;
 const SITES = ['FR', 'DE', 'JP'] as const;
+const STOP = 'http://schemas.ogf.org/occi/infrastructure/compute/action#stop';
+const START = 'http://schemas.ogf.org/occi/infrastructure/compute/action#start';
 
 beforeAll(async () => {
   pc = await startProcessCluster({ sites: [...SITES] });
@@ -76,34 +78,45 @@ describe('links and collections through every node', () => {
       expect(seen.body.attributes['occi.compute.state']).toBe('active');
       expect(seen.body.links.map((l: { id: string }) => l.id)).toEqual([res.body.id]);
     }
+    // Once moved, the computes answer actions on the whole collection through every node (404 before).
+    for (const through of SITES) {
+      const stop = await pc.client(through).post('/compute/?action=stop', { action: STOP });
+      expect(stop.status, stop.text).toBe(200);
+      expect(stop.body.resources.map((r: { id: string }) => r.id).sort()).toEqual([...vms].sort());
+      for (const vm of vms) expect((await pc.client(through).get(`/compute/${vm}`)).body.attributes['occi.compute.state']).toBe('inactive');
+      expect((await pc.client(through).post('/compute/?action=start', { action: START })).status).toBe(200);
+    }
     await pc.remove(vms);
     expect((await pc.client('DE').delete(`/storage/${storage}`)).status).toBe(200);
-  }, 120_000);
+  }, 180_000);
 
   it('acts on the whole compute collection through every node, the computes of every node included', async () => {
     const held = [await computeNearJp('c-jp'), await created('DE', '/compute/', { kind: COMPUTE, mixins: [SMALL] }), await created('FR', '/compute/', { kind: COMPUTE, mixins: [SMALL] })];
     const state = async (id: string) => (await pc.client('DE').get(`/compute/${id}`)).body.attributes['occi.compute.state'];
     for (const through of SITES) {
-      const stop = await pc.client(through).post('/compute/?action=stop', { action: 'http://schemas.ogf.org/occi/infrastructure/compute/action#stop' });
+      const stop = await pc.client(through).post('/compute/?action=stop', { action: STOP });
       expect(stop.status, stop.text).toBe(200);
       expect(stop.headers['x-discovery-partial']).toBeUndefined();
       expect(stop.body.resources.map((r: { id: string }) => r.id).sort()).toEqual([...held].sort());
       for (const id of held) expect(await state(id)).toBe('inactive');
-      const start = await pc.client(through).post('/compute/?action=start', { action: 'http://schemas.ogf.org/occi/infrastructure/compute/action#start' });
+      const start = await pc.client(through).post('/compute/?action=start', { action: START });
       expect(start.status, start.text).toBe(200);
       for (const id of held) expect(await state(id)).toBe('active');
     }
     await pc.remove(held);
   }, 120_000);
 
-  it('deletes the compute collection of every node through any node', async () => {
-    const held = [await computeNearJp('d-jp'), await created('DE', '/compute/', { kind: COMPUTE, mixins: [SMALL] })];
-    const res = await pc.client('FR').delete('/compute/');
-    expect(res.status, res.text).toBe(200);
-    for (const through of SITES) {
-      const list = await pc.client(through).get('/compute/');
-      expect(list.body.resources ?? []).toEqual([]);
-      for (const id of held) expect((await pc.client(through).get(`/compute/${id}`)).status).toBe(404);
+  it('deletes the compute collection of every node through each node', async () => {
+    for (const entry of SITES) {
+      const held = [await computeNearJp(`d-jp-${entry}`), await created('DE', '/compute/', { kind: COMPUTE, mixins: [SMALL] }), await created('FR', '/compute/', { kind: COMPUTE, mixins: [SMALL] })];
+      const res = await pc.client(entry).delete('/compute/');
+      expect(res.status, `DELETE /compute/ through ${entry}: ${res.text}`).toBe(200);
+      expect(res.headers['x-discovery-partial']).toBeUndefined();
+      for (const through of SITES) {
+        const list = await pc.client(through).get('/compute/');
+        expect(list.body.resources ?? []).toEqual([]);
+        for (const id of held) expect((await pc.client(through).get(`/compute/${id}`)).status).toBe(404);
+      }
     }
-  }, 120_000);
+  }, 180_000);
 });
