@@ -136,6 +136,8 @@ describe('driver selection', () => {
     expect(opened.kind).toBe('libvirt');
     expect(opened.hypervisor.uri).toBe('test:///default');
     expect(opened.description).toContain('test:///default');
+    // The node's first log line says how to switch to real guests, whether or not qemu:///system answers.
+    expect(opened.description).toMatch(/real guests: (--hypervisor qemu:\/\/\/system, whose daemon answers|\.\/scripts\/up\.sh --qemu sets up and starts a node on qemu:\/\/\/system)/);
   });
 
   it('falls back to the simulated driver when libvirt cannot be loaded', async () => {
