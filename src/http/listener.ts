@@ -1,7 +1,7 @@
 /**
  * Where a node's HTTP surface listens: its public listener (HTTPS with a certificate and key,
  * plain HTTP without), with the request limits applied. Requests that members forward are not
- * re-sent to a listener: they are dispatched in-process (src/http/forwarded-request.ts).
+ * re-sent to a listener: they are dispatched in-process (src/http/edge/in-process-dispatch.ts).
  *
  * @example
  *   const pub = await listen(app, { port: 8443, host: '0.0.0.0', limits, tls: { cert, key }, logger });

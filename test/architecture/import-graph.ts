@@ -1,10 +1,10 @@
-/** The import graph of src/: every relative import (type-only ones too) between the project's modules. */
+/** The import graph of src/: every relative import (type-only, side-effect and dynamic ones too) between the project's modules. */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 export const SRC = resolve(import.meta.dirname, '../../src');
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
+const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'";]*?from\s+'([^']+)'|(?:^|\n)\s*import\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g;
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -19,7 +19,7 @@ export function importGraph(root = SRC): Map<string, string[]> {
   for (const file of files(root)) {
     const out: string[] = [];
     for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) {
-      const spec = m[1] ?? m[2]!;
+      const spec = m[1] ?? m[2] ?? m[3]!;
       if (!spec.startsWith('.')) continue;
       out.push(relative(root, resolve(dirname(file), spec.replace(/\.js$/, '.ts'))));
     }
