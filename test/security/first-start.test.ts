@@ -8,6 +8,8 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StateOnlyBackend } from '../../src/occi/backend.js';
 import { startNode } from '../../src/node.js';
+// Every answer checked against openapi/occi.yaml, as in the other suites.
+import '../helpers/openapi-conformance.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));

@@ -133,6 +133,18 @@ function body(target: string): string {
   return b;
 }
 
+/** An id of another tenant than `as` that the path names, if any. */
+function hiddenIdIn(p: string, as: Tenant): string | undefined {
+  for (const [id, owner] of owned) if (owner !== as && p.includes(id)) return id;
+  return undefined;
+}
+
+/** What a caller sees of an answer, with the id it named blanked: status, header names, the node that served it, body. */
+function shape(res: Response, text: string, id: string): string {
+  const names = [...res.headers.keys()].filter((h) => h !== 'date').sort();
+  return `${res.status} [${names.join(' ')}] ${res.headers.get('x-discovery-served-by')} ${text.replaceAll(id, '<id>')}`;
+}
+
 /** A well-formed JSON body for the path: a creation on a kind collection, an action, or an update. */
 function coherent(p: string): string {
   if (p.includes('?action=stop')) return JSON.stringify({ action: 'http://schemas.ogf.org/occi/infrastructure/compute/action#stop' });
@@ -144,10 +156,12 @@ function coherent(p: string): string {
 }
 
 describe('robustness of a secure 3-node cluster', () => {
-  it(`${REQUESTS} mutated requests with random and forged credentials and squatting attempts: 2xx/4xx only, every node answers, no entity of another tenant is ever returned, taken or shadowed`, async () => {
+  it(`${REQUESTS} mutated requests with random and forged credentials, squatting attempts and existence probes: 2xx/4xx only, every node answers, no entity of another tenant is ever returned, taken or shadowed, and none answers otherwise than an absent id`, async () => {
     const statuses = new Map<number, number>();
     const started = Date.now();
     let leaks: string[] = [];
+    const told: string[] = [];
+    let probes = 0;
     let sent = 0;
     const worker = async () => {
       while (sent < REQUESTS) {
@@ -184,6 +198,19 @@ describe('robustness of a secure 3-node cluster', () => {
           for (const [id, owner] of owned) if (owner !== as && b.includes(id)) leaks.push(`${id} of ${owner} taken or linked: ${what}`);
         }
         if (as === 'admin') continue;
+        // An existence probe: a request naming another tenant's id in its path gets what the same
+        // request naming an absent id gets (a PUT at a free id creates it: not a probe).
+        const hidden = as && method !== 'PUT' ? hiddenIdIn(p, as) : undefined;
+        if (hidden) {
+          const free = randomUUID();
+          const twin = await fetch(`${node.url}${p.replace(hidden, free)}`, { method, headers, body: hasBody ? b : undefined });
+          const twinText = await twin.text();
+          if (res.status !== 429 && twin.status !== 429) {
+            probes++;
+            const [a, z] = [shape(res, text, hidden), shape(twin, twinText, free)];
+            if (a !== z) told.push(`${what}\n  hidden: ${a.slice(0, 200)}\n  absent: ${z.slice(0, 200)}`);
+          }
+        }
         // Nothing of any tenant but the caller's, except what the request itself named.
         const seen = `${text}\n${JSON.stringify([...res.headers])}`;
         for (const [id, owner] of owned) {
@@ -197,6 +224,8 @@ describe('robustness of a secure 3-node cluster', () => {
     const duration = Date.now() - started;
     leaks = [...new Set(leaks)];
     expect(leaks.slice(0, 5), `${leaks.length} leaks`).toEqual([]);
+    expect(told.slice(0, 5), `${told.length} of ${probes} existence probes told a hidden id from an absent one`).toEqual([]);
+    expect(probes).toBeGreaterThan(100);
     for (const n of nodes) {
       const res = await fetch(`${n.url}/-/`, { headers: { 'X-Auth-Token': tokens.admin, Accept: 'application/json' } });
       expect(res.status).toBe(200);
@@ -211,7 +240,7 @@ describe('robustness of a secure 3-node cluster', () => {
     for (const t of TENANTS) await probe(t, `/${t}tags/`);
     expect(shadowed.slice(0, 5), `${shadowed.length} answered differently by different nodes`).toEqual([]);
     const dist = Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0]));
-    console.log(`robustness: ${sent} requests in ${duration} ms (seed ${SEED}); statuses ${JSON.stringify(dist)}`);
+    console.log(`robustness: ${sent} requests in ${duration} ms (seed ${SEED}), ${probes} existence probes; statuses ${JSON.stringify(dist)}`);
     expect(sent).toBeGreaterThanOrEqual(REQUESTS);
   }, 120_000);
 });
