@@ -153,6 +153,11 @@ export class Failover {
     this.startTimer.unref();
   }
 
+  /** Whether a member told this node it stops cleanly, and has not joined again since. */
+  leftCleanly(key: string): boolean {
+    return this.cleanlyLeft.has(key);
+  }
+
   /** Tells the members this node stops cleanly: they do not restart its computes elsewhere. */
   async leaving(): Promise<void> {
     await this.opts.mesh.gather(LEAVING_METHOD, {}, { deadlineMs: 1_000, includeSelf: false });

@@ -47,6 +47,8 @@ export interface ReplicatorOptions {
   retryMs?: number;
   /** A description from `holder` arrived (the lease grants count it as a renewal). */
   onAlive?(holder: string): void;
+  /** Whether a member said it leaves cleanly (a stop, a drain) and has not come back. */
+  leftCleanly?(key: string): boolean;
 }
 
 /** Sends this node's computes to its replica holders and keeps the descriptions others send. */
@@ -204,7 +206,10 @@ export class Replicator {
         const { mesh, store } = this.opts;
         const ranked = await mesh.nearest({ includeSelf: false });
         const next = ranked.map((r) => r.candidate.key).slice(0, this.count);
-        const kept = this.order.filter((k) => mesh.member(k));
+        // A holder that said it leaves (a clean stop, a drain) is out of the set at once: it runs and
+        // restarts nothing, so it cannot be the other side of a split.
+        const order = this.order.filter((k) => !this.opts.leftCleanly?.(k));
+        const kept = order.filter((k) => mesh.member(k));
         // Keep the live holders (stable choices); fill up with the nearest others.
         const live = [...kept, ...next.filter((k) => !kept.includes(k))].slice(0, this.count);
         live.sort((a, b) => next.indexOf(a) - next.indexOf(b));
@@ -213,7 +218,7 @@ export class Replicator {
         // soon be a majority of its own set, and acknowledge writes and renew leases alone while
         // another node restarts its computes. Members lost one by one still shrink it.
         const reached = 1 + kept.length;
-        const chosen = reached >= majority(this.order.length + 1) ? live : [...live, ...this.order.filter((k) => !live.includes(k))].slice(0, Math.max(live.length, Math.min(this.order.length, this.count)));
+        const chosen = reached >= majority(order.length + 1) ? live : [...live, ...order.filter((k) => !live.includes(k))].slice(0, Math.max(live.length, Math.min(order.length, this.count)));
         if (chosen.length === this.order.length && chosen.every((k, i) => k === this.order[i])) return;
         const dropped = this.order.filter((k) => !chosen.includes(k) && mesh.member(k));
         this.order = chosen;

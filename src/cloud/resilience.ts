@@ -78,6 +78,7 @@ export class Resilience {
       count: opts.replicas,
       timeoutMs: opts.replicationTimeoutMs,
       onAlive: (holder) => this.grants.noteAlive(holder),
+      leftCleanly: (key) => this.failover.leftCleanly(key),
     });
     this.leases = new LeaseHolder({
       mesh,
