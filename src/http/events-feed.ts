@@ -118,6 +118,12 @@ export class EventFeed {
     this.deliver(event);
   }
 
+  /** This node's own events of the last `ms` (on this node's clock), oldest first. */
+  recent(ms: number): NodeEvent[] {
+    const since = this.now() - ms;
+    return this.own.after(0).items.filter((e) => e.at >= since);
+  }
+
   /** Records events a member reported (events-relay.ts). */
   ingest(events: readonly NodeEvent[]): void {
     for (const e of events) this.deliver(e);

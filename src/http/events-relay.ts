@@ -20,6 +20,11 @@ export const DEFAULT_POLL_MS = 500;
 export const DEFAULT_LINGER_MS = 30_000;
 /** Most events one answer carries; the rest come with the next poll. */
 const BATCH = 256;
+/**
+ * A first call also gets this node's events of the last few seconds (ms, on this node's clock):
+ * those that happened between the start of the watch and the first answer.
+ */
+const FIRST_BACKLOG_MS = 5_000;
 
 interface Cursor {
   epoch: string;
@@ -88,8 +93,11 @@ export class EventRelay {
   private answer(payload: JsonValue): EventsAnswer {
     const { own, epoch } = this.opts.feed;
     const asked = (payload ?? {}) as { epoch?: unknown; since?: unknown };
-    // A first call (no cursor) learns where this node is: events start from there.
-    if (typeof asked.since !== 'number') return { epoch, last: own.last, events: [] };
+    // A first call (no cursor) learns where this node is, with its events of the last seconds.
+    if (typeof asked.since !== 'number') {
+      const recent = this.opts.feed.recent(FIRST_BACKLOG_MS).filter((e) => !LOCAL_VIEW_TYPES.has(e.type));
+      return { epoch, last: own.last, events: recent.slice(-BATCH) };
+    }
     const since = asked.epoch === epoch ? asked.since : 0;
     const events = own.after(since).items.slice(0, BATCH).filter((e) => !LOCAL_VIEW_TYPES.has(e.type));
     return { epoch, last: Math.min(own.last, Math.max(since, own.first - 1) + BATCH), events };

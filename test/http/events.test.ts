@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventFeed, Ring } from '../../src/http/events-feed.js';
+import { EVENTS_METHOD, EventRelay } from '../../src/http/events-relay.js';
+import type { Mesh } from '../../src/mesh/mesh.js';
 import { type SecureNode, startSecureCluster } from '../security/security-helpers.js';
 import { COMPUTE, SMALL } from '../helpers/node.js';
 import { openEvents, typesOf } from './events-helpers.js';
@@ -115,6 +117,24 @@ describe('the event ring', () => {
     expect(recent).toMatchObject({ gap: false });
     expect(recent.events.map((e) => e.data['id'])).toEqual(['c5', 'c6']);
     expect(feed.since(`${feed.epoch}-6`)).toEqual({ events: [], gap: false });
+  });
+
+  it("gives a member's first call the events of the last seconds: what happened between the start of a watch and the first answer", () => {
+    let now = 100_000;
+    const feed = new EventFeed({ node: 'm', now: () => now });
+    const handlers = new Map<string, (payload: unknown) => unknown>();
+    const mesh = { handle: (method: string, h: (payload: unknown) => unknown) => handlers.set(method, h), unhandle: () => undefined } as unknown as Mesh;
+    const relay = new EventRelay({ mesh, feed });
+    feed.publish('compute.admitted', { id: 'old' });
+    now += 6_000;
+    feed.publish('compute.admitted', { id: 'just-now' });
+    const first = handlers.get(EVENTS_METHOD)!({}) as { last: number; events: Array<{ data: { id: string } }> };
+    expect(first.events.map((e) => e.data.id)).toEqual(['just-now']);
+    expect(first.last).toBe(2);
+    // Later calls carry a cursor: what came after it, nothing twice.
+    const next = handlers.get(EVENTS_METHOD)!({ epoch: feed.epoch, since: first.last }) as { events: unknown[] };
+    expect(next.events).toEqual([]);
+    relay.close();
   });
 
   it('numbers items 1, 2, … and overwrites the oldest', () => {
