@@ -20,7 +20,7 @@ describe('OCCI state follows the domain changed behind the gateway', () => {
     expect(raw(suite.hv).destroy(a.id)).toBe(0);
     expect(raw(suite.hv).destroy(b.id)).toBe(0);
     expect((await attributesOf(suite.occi, a.location))['occi.compute.state']).toBe('inactive');
-    expect((await storedAttributesOf(suite.occi, b.location))?.['occi.compute.state']).toBe('active');
+    // The store may or may not have caught up yet (the node polls its hypervisor every second); a reconciliation settles it.
     await suite.node.reconcile();
     expect((await storedAttributesOf(suite.occi, b.location))?.['occi.compute.state']).toBe('inactive');
   });
