@@ -18,6 +18,10 @@ describe('a compute is a real guest', () => {
     expect(console).toContain('discovery: user-data: ssh_authorized_keys:');
     expect(console.match(new RegExp(`discovery: ssh-key ${KEY}`, 'g'))).toHaveLength(1);
     expect(console).toContain('discovery: boot 1');
+    // KVM where a probe guest boots under it, TCG otherwise: the guest runs under what the host chose (the node's first log line gives the reason).
+    const accelerator = suite.hv.accelerator!;
+    expect(accelerator.reason).toMatch(accelerator.domainType === 'kvm' ? /^KVM: / : /^TCG: /);
+    expect(await suite.hv.domainXml(id)).toMatch(new RegExp(`<domain type=['"]${accelerator.domainType}['"]`));
     // ?lines= keeps the tail only.
     expect((await consoleOf(suite.occi, location, 3)).trimEnd().split('\n')).toHaveLength(3);
   }, GUEST_TEST_TIMEOUT_MS);
