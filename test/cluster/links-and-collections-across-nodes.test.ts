@@ -1,9 +1,10 @@
 /**
  * Any node accepts any request, links and collection-wide requests included: three node processes
  * (FR, DE, JP) over a loopback testnet with the countries RTTs, simulated hosts. A compute created
- * through FR near JP is held by JP; links to it, actions on the whole compute collection and the
- * deletion of the collection work through every node; a storagelink to a storage another node
- * holds moves the compute there, and the moved computes still answer actions on the collection.
+ * through FR near JP is held by JP; links to it, a compute created with inline links to another
+ * node's storage and network (held by the storage's node), actions on the whole compute collection
+ * and the deletion of the collection work through every node; a storagelink to a storage another
+ * node holds moves the compute there, and the moved computes still answer actions on the collection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCALITY, PLACEMENT_NODE, type ProcessCluster, startProcessCluster } from '../helpers/process-cluster.js';
@@ -89,6 +90,27 @@ describe('links and collections through every node', () => {
     await pc.remove(vms);
     expect((await pc.client('DE').delete(`/storage/${storage}`)).status).toBe(200);
   }, 180_000);
+
+  it('a compute created through every node with inline links to a storage JP holds and a network DE holds is created on JP, with both', async () => {
+    const storage = await created('JP', '/storage/', { kind: STORAGE, attributes: { 'occi.storage.size': 1 } });
+    const network = await created('DE', '/network/', { kind: NETWORK, attributes: { 'occi.core.title': 'inline-lan' } });
+    const vms: string[] = [];
+    for (const through of SITES) {
+      const links = [
+        { kind: STORAGELINK, target: { location: `/storage/${storage}`, kind: STORAGE } },
+        { kind: NETWORKINTERFACE, target: { location: `/network/${network}`, kind: NETWORK } },
+      ];
+      const vm = await created(through, '/compute/', { kind: COMPUTE, mixins: [SMALL], attributes: { 'occi.core.title': `inline-${through}` }, links });
+      vms.push(vm);
+      expect(await pc.nodeOf(vm, through)).toBe(pc.node('JP').name);
+      for (const reader of SITES) {
+        const seen = await pc.client(reader).get(`/compute/${vm}`);
+        expect(seen.body.links.map((l: { target: { location: string } }) => l.target.location).sort()).toEqual([`/network/${network}`, `/storage/${storage}`]);
+      }
+    }
+    await pc.remove(vms);
+    expect((await pc.client('JP').delete(`/storage/${storage}`)).status).toBe(200);
+  }, 120_000);
 
   it('acts on the whole compute collection through every node, the computes of every node included', async () => {
     const held = [await computeNearJp('c-jp'), await created('DE', '/compute/', { kind: COMPUTE, mixins: [SMALL] }), await created('FR', '/compute/', { kind: COMPUTE, mixins: [SMALL] })];
