@@ -13,8 +13,8 @@ import { LocalCluster, QEMU_HOSTS } from '../src/cli/local-cluster.js';
 import { consoleLogPath } from '../src/hypervisor/libvirt/domain-xml.js';
 import { LibvirtHypervisor } from '../src/hypervisor/libvirt/libvirt-hypervisor.js';
 import { guestSpec, type Host, median, virshMigrate, waitForLine } from './hypervisor-guests.js';
+import { call } from './occi-call.js';
 
-const J = 'application/occi+json';
 const COMPUTE = 'http://schemas.ogf.org/occi/infrastructure#compute';
 const OS_TPL = 'http://schemas.discovery-cloud.org/occi/os_tpl#busybox';
 const LOCALITY = 'http://schemas.discovery-cloud.org/occi/placement#locality';
@@ -24,16 +24,6 @@ const DEADLINE_MS = 180_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function call(method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, {
-    method,
-    headers: { Accept: J, ...(body === undefined ? {} : { 'Content-Type': J }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, everyMs = SAMPLE_MS): Promise<T> {
   const deadline = Date.now() + DEADLINE_MS;

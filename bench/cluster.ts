@@ -21,12 +21,12 @@ import { Command } from 'commander';
 import { LocalCluster } from '../src/cli/local-cluster.js';
 import { COUNTRIES_RTT_MATRIX } from '../src/mesh/rtt-matrix.js';
 import { guestMove } from './cluster-guest-move.js';
+import { call } from './occi-call.js';
 
 const HOST_CORES = 64;
 const HOST = `sim:///?cores=${HOST_CORES}&memoryMiB=262144&cpuOvercommit=4`;
 const SITES = ['FR', 'DE', 'US', 'JP', 'BR'];
 const RTT = COUNTRIES_RTT_MATRIX;
-const J = 'application/occi+json';
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const SMALL = 'http://schemas.discovery-cloud.org/occi/resource_tpl#small';
 const LOCALITY = 'http://schemas.discovery-cloud.org/occi/placement#locality';
@@ -49,22 +49,6 @@ interface Entity {
   attributes: Record<string, unknown>;
 }
 
-async function call(method: string, url: string, body?: unknown): Promise<{ status: number; body: any; text: string }> {
-  const res = await fetch(url, {
-    method,
-    headers: { Accept: J, ...(body === undefined ? {} : { 'Content-Type': J }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, body: parsed, text };
-}
 
 const compute = (title: string, attributes: Record<string, unknown> = {}, mixins: string[] = [SMALL]) => ({
   kind: `${INFRA}compute`,
