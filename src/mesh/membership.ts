@@ -21,19 +21,13 @@ import type { MeshConfig } from './config.js';
 import { MeshError, short } from './errors.js';
 import type { Coordinate } from './vivaldi/coordinate.js';
 import { coordFromJson, coordToJson, type JsonValue } from './wire.js';
+import type { MemberInfo } from './overlay/types.js';
 
 export const EVENT_HELLO = 'mesh/hello';
 export const EVENT_HEARTBEAT = 'mesh/heartbeat';
 
-/** What a node says about itself. */
-export interface MemberInfo {
-  name: string;
-  httpAddress: string | null;
-  site: string | null;
-  capacity: JsonValue;
-  /** Increases on every change of the fields above. */
-  seq: number;
-}
+/** What a node says about itself: the overlay's record of a member. */
+export type { MemberInfo };
 
 export interface Member extends MemberInfo {
   /** Hex public key: the identity. */

@@ -7,6 +7,7 @@
  */
 import type { Model } from '../model.js';
 import { BinaryProgram, LinearExpr } from './milp.js';
+import { indexModel } from './state.js';
 
 export class ExactProblem {
   readonly nodeIds: string[];
@@ -23,8 +24,8 @@ export class ExactProblem {
   readonly shutdown: Uint8Array;
   readonly pinned: Uint8Array;
   readonly program = new BinaryProgram();
-  private readonly nodeIdx = new Map<string, number>();
-  private readonly vmIdx = new Map<string, number>();
+  private readonly nodeIdx: Map<string, number>;
+  private readonly vmIdx: Map<string, number>;
   /** Nodes a constraint forbids each VM to end on. */
   private readonly forbidden = new Map<number, Set<number>>();
   /** The node a VM is fixed on (pinned, or not movable in this pass), or −1. */
@@ -36,10 +37,7 @@ export class ExactProblem {
   private seq = 0;
 
   constructor(model: Model) {
-    this.nodeIds = [...model.nodes.keys()];
-    this.vmIds = [...model.host.keys(), ...model.ready];
-    this.nodeIds.forEach((id, i) => this.nodeIdx.set(id, i));
-    this.vmIds.forEach((id, i) => this.vmIdx.set(id, i));
+    ({ nodeIds: this.nodeIds, vmIds: this.vmIds, nodeIdx: this.nodeIdx, vmIdx: this.vmIdx } = indexModel(model));
     const n = this.nodeIds.length;
     const m = this.vmIds.length;
     this.capCpu = Float64Array.from(this.nodeIds, (id) => model.nodes.get(id)?.cpu ?? 0);

@@ -1,11 +1,25 @@
 /** Index-based working state of the solver, built from a plain Model. */
 import type { Model } from '../model.js';
 
+/** A model's nodes and VMs numbered (VMs placed first, then those to start), both ways. */
+export interface ModelIndex {
+  readonly nodeIds: string[];
+  readonly vmIds: string[];
+  readonly nodeIdx: Map<string, number>;
+  readonly vmIdx: Map<string, number>;
+}
+
+export function indexModel(model: Model): ModelIndex {
+  const nodeIds = [...model.nodes.keys()];
+  const vmIds = [...model.host.keys(), ...model.ready];
+  return { nodeIds, vmIds, nodeIdx: new Map(nodeIds.map((id, i) => [id, i])), vmIdx: new Map(vmIds.map((id, i) => [id, i])) };
+}
+
 export class SolverState {
   readonly nodeIds: string[];
   readonly vmIds: string[];
-  readonly nodeIdx = new Map<string, number>();
-  readonly vmIdx = new Map<string, number>();
+  readonly nodeIdx: Map<string, number>;
+  readonly vmIdx: Map<string, number>;
   readonly capCpu: Float64Array;
   readonly capMem: Float64Array;
   /** Effective demand (raised by preserve). */
@@ -30,10 +44,7 @@ export class SolverState {
   work = 0;
 
   constructor(readonly model: Model, headroom = 0) {
-    this.nodeIds = [...model.nodes.keys()];
-    this.vmIds = [...model.host.keys(), ...model.ready];
-    this.nodeIds.forEach((id, i) => this.nodeIdx.set(id, i));
-    this.vmIds.forEach((id, i) => this.vmIdx.set(id, i));
+    ({ nodeIds: this.nodeIds, vmIds: this.vmIds, nodeIdx: this.nodeIdx, vmIdx: this.vmIdx } = indexModel(model));
     const n = this.nodeIds.length;
     const m = this.vmIds.length;
     this.capCpu = new Float64Array(n);
