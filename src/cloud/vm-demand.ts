@@ -1,4 +1,4 @@
-/** What a compute asks of a host, as the scheduler counts it: CPU in % of a core at the cloud's allocation ratio, memory in MiB, and the placement rules its mixins carry. */
+/** What a compute asks of a host, as the scheduler counts it: CPU in % of a core at the cloud's allocation ratio, memory in MiB. */
 import type { VmSpec } from '../scheduler/model.js';
 import { cores, memoryMiB } from '../occi/domain-spec.js';
 import type { Entity } from '../occi/entity.js';
