@@ -82,7 +82,13 @@ export class LeaseHolder {
   /** Starts renewing; computes created or taken in here start with a fresh lease. */
   start(): void {
     this.unfollow = this.opts.store.onChange((change) => {
-      for (const e of change.put ?? []) if (e.kind === COMPUTE && !this.validUntil.has(e.id)) this.validUntil.set(e.id, this.now() + this.leaseMs);
+      for (const e of change.put ?? []) {
+        if (e.kind !== COMPUTE || this.validUntil.has(e.id)) continue;
+        const until = this.now() + this.leaseMs;
+        this.validUntil.set(e.id, until);
+        // The driver holds the first lease too: a node that freezes before its first renewal must not keep the guest running.
+        void this.opts.hypervisor.fenceAt?.(e.id, until - this.marginMs).catch(() => false);
+      }
       for (const id of change.remove ?? []) {
         this.validUntil.delete(id);
         this.fences.delete(id);

@@ -149,6 +149,18 @@ describe('lease holder', () => {
     expect(paused.t - renewed).toBeLessThanOrEqual(300);
   });
 
+  it('has the driver hold the lease of a compute from its arrival, before its first renewal', async () => {
+    const { leases, hypervisor, store } = await holder(300);
+    leases.start();
+    await leases.tick();
+    const late = compute('0f6c1c3e-0000-4000-8000-000000000002');
+    await hypervisor.defineDomain({ id: late.id, name: 'late', cores: 1, memoryMiB: 256, nics: [], disks: [] });
+    await hypervisor.startDomain(late.id);
+    store.apply({ put: [late] });
+    await new Promise((r) => setTimeout(r, 400)); // no renewal of it yet: only the driver acts
+    expect(await state(hypervisor, late.id)).toBe('paused');
+  });
+
   it('resumes a guest the driver paused at the deadline while a renewal was on its way, once that renewal is granted', async () => {
     const { leases, hypervisor, vm, delay } = await holder(400);
     await leases.tick();

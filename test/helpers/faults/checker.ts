@@ -34,7 +34,11 @@ export function runningIntervals(host: string, logFile: string, history: History
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as LogEvent);
-  const kills = history.faults.filter((f) => f.kind === 'kill' && f.nodes.includes(host)).map((f) => f.startedAt);
+  // A kill, or the stop that ends a drain: the process and the guests it ran are gone.
+  const kills = history.faults
+    .filter((f) => (f.kind === 'kill' || f.kind === 'drain') && f.nodes.includes(host) && history.stopOf(f) !== undefined)
+    .map((f) => history.stopOf(f)!)
+    .sort((a, b) => a - b);
   const open = new Map<string, number>();
   const close = (id: string, at: number) => {
     const from = open.get(id);

@@ -20,13 +20,17 @@ export interface Op {
   status: number;
 }
 
-export type FaultKind = 'kill' | 'pause' | 'split' | 'skew';
+export type FaultKind = 'kill' | 'pause' | 'split' | 'skew' | 'drain';
 
 export interface Fault {
   kind: FaultKind;
   nodes: string[];
   startedAt: number;
   healedAt?: number;
+  /** When the process was stopped (a drain ends with a stop and a restart of the node). */
+  stoppedAt?: number;
+  /** What a drain moved away. */
+  moved?: number;
 }
 
 export class History {
@@ -47,6 +51,14 @@ export class History {
 
   /** Ms during which `node`'s process was frozen or dead, as intervals [from, to). */
   downtime(node: string, end: number): Array<[number, number]> {
-    return this.faults.filter((f) => (f.kind === 'pause' || f.kind === 'kill') && f.nodes.includes(node)).map((f) => [f.startedAt, f.healedAt ?? end]);
+    return this.faults
+      .filter((f) => f.nodes.includes(node) && this.stopOf(f) !== undefined)
+      .map((f) => [this.stopOf(f)!, f.healedAt ?? end]);
+  }
+
+  /** When the fault stopped the process (a kill, a freeze, the stop after a drain), if it did. */
+  stopOf(f: Fault): number | undefined {
+    if (f.kind === 'pause' || f.kind === 'kill') return f.startedAt;
+    return f.kind === 'drain' ? f.stoppedAt : undefined;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * A fault-injection run on a process cluster: clients that create, update, act on and delete
- * computes through random nodes, and a nemesis that kills, freezes, splits and skews nodes on its
- * own seeded schedule, both bounded in time. Everything lands in the history the checker judges.
+ * computes through random nodes, and a nemesis that kills, freezes, splits and skews nodes and
+ * drains one (its computes moved away while the clients go on), on its own seeded schedule, both
+ * bounded in time. Everything lands in the history the checker judges.
  */
 import supertest from 'supertest';
 import type { ClusterNode } from '../../../src/cli/cluster-node.js';
@@ -13,6 +14,10 @@ import { type FaultKind, History, type OpKind, type Outcome } from './history.js
 
 const ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#';
 const REQUEST_TIMEOUT_MS = 10_000;
+/** Clients create computes up to this many (a full cloud leaves a drain no room to move them to). */
+const MAX_COMPUTES = 30;
+/** A drain that has not ended by then is given up (the node is stopped all the same). */
+const DRAIN_DEADLINE_MS = 90_000;
 
 export interface RunOptions {
   seed: number;
@@ -84,7 +89,7 @@ export class FaultRun {
       const through = pick(rnd, usable);
       const ids = this.known();
       const r = rnd();
-      const kind: OpKind = ids.length < 3 || r < 0.35 ? 'create' : r < 0.6 ? 'update' : r < 0.72 ? 'stop' : r < 0.84 ? 'start' : 'delete';
+      const kind: OpKind = ids.length < 3 || (r < 0.35 && ids.length < MAX_COMPUTES) ? 'create' : r < 0.6 ? 'update' : r < 0.72 ? 'stop' : r < 0.84 ? 'start' : 'delete';
       await this.invoke(kind, through, kind === 'create' ? undefined : pick(rnd, ids), `t${n++}-${Math.floor(rnd() * 1e6)}`);
       await sleep(50 + rnd() * 150);
     }
@@ -157,6 +162,8 @@ export class FaultRun {
       await sleep(10_000);
       for (const n of nodes) pc.cluster.setFaults(n.index, {});
       f.healedAt = monotonicMs();
+    } else if (kind === 'drain') {
+      await this.drain(victim);
     } else {
       const f = this.history.fault('skew', [victim.name]);
       pc.cluster.setFaults(victim.index, { clockSkewMs: rnd() < 0.5 ? -30_000 : 30_000 });
@@ -164,6 +171,24 @@ export class FaultRun {
       pc.cluster.setFaults(victim.index, {});
       f.healedAt = monotonicMs();
     }
+  }
+
+  /** Drains a node (its computes move away through the scheduler), then stops and restarts it: it left the mesh. */
+  private async drain(victim: ClusterNode): Promise<void> {
+    const f = this.history.fault('drain', [victim.name]);
+    const admin = (req: supertest.Test) => req.set('Accept', 'application/json').timeout(REQUEST_TIMEOUT_MS);
+    await admin(supertest(victim.url).post('/.well-known/discovery/node?action=drain')).catch(() => undefined);
+    const deadline = monotonicMs() + DRAIN_DEADLINE_MS;
+    while (monotonicMs() < deadline) {
+      const status = await admin(supertest(victim.url).get('/.well-known/discovery/node')).then((r) => r.body?.drain, () => undefined);
+      if (typeof status?.moved === 'number') f.moved = status.moved;
+      if (status?.state === 'left' || status?.state === 'failed') break;
+      await sleep(500);
+    }
+    f.stoppedAt = monotonicMs();
+    await this.pc.cluster.kill(victim.index, 'SIGTERM');
+    await this.pc.cluster.restart(victim.index);
+    f.healedAt = monotonicMs();
   }
 
   /** Ms from the heal until every compute is held once, active or inactive as asked, none fenced. */
