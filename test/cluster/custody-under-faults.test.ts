@@ -78,7 +78,7 @@ describe('custody of computes under faults', () => {
     expect(lost).toEqual([]);
     expect(undone).toEqual([]);
     expect(history.faults.length).toBeGreaterThanOrEqual(4);
-    expect(history.faults.find((f) => f.kind === 'drain')?.moved).toBeGreaterThan(0);
+    expect(history.faults.some((f) => f.kind === 'drain' && (f.moved ?? 0) > 0)).toBe(true);
     expect(acked).toBeGreaterThan(50);
     for (const r of run.recoveries) expect(r.ms, `recovery after ${r.kind}`).toBeLessThan(RECOVERY_BOUND_MS);
   }, 900_000);
