@@ -116,7 +116,7 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),
   );
   const audit = (s.audit = await AuditLog.open(join(opts.dataDir, AUDIT_FILE)));
-  const node = new NodeControl({ name, store, mesh, cloud, resilience });
+  const node = new NodeControl({ name, store, mesh, cloud, resilience, hypervisor: driven?.description.replace(/^hypervisor: /, '') });
   operator.follow({ store, mesh, cloud, resilience, hypervisor: driven?.hypervisor, url: () => s.listening?.url ?? null });
   const app = await createApp({ service, logger, mesh: edge, node, auth, limits, rateLimit: opts.rateLimit, audit: { log: audit, node: name }, tls: !!tls, operator: operator.forApp(), corsOrigins: opts.corsOrigins, publicUrl: opts.publicUrl });
   const { url, port } = (s.listening = await listen(app, { port: opts.port, host: opts.host ?? '127.0.0.1', limits, tls, logger }));

@@ -1,6 +1,7 @@
 /**
  * The operator's view of one node (documented in openapi/occi.yaml), admin only:
- *   GET  /.well-known/discovery/node               name, key, capacity, usage, held computes,
+ *   GET  /.well-known/discovery/node               name, key, the hypervisor (driver, KVM or TCG
+ *                                                  and why), capacity, usage, held computes,
  *                                                  members, partition, replica holders, drain
  *   POST /.well-known/discovery/node?action=drain  202: the node moves its computes away, then
  *                                                  leaves the mesh (GET shows the progress)
@@ -26,6 +27,8 @@ export interface NodeControlOptions {
   mesh?: Mesh;
   cloud?: Cloud;
   resilience?: Resilience;
+  /** What the node drives, as it said at start (the driver, the accelerator chosen and why). */
+  hypervisor?: string;
 }
 
 interface Exchange {
@@ -44,6 +47,7 @@ export class NodeControl {
     return {
       name,
       key: mesh?.key ?? null,
+      hypervisor: this.opts.hypervisor ?? null,
       capacity: snapshot ? { cpu: snapshot.node.cpu, mem: snapshot.node.mem } : null,
       usage: cloud ? cloud.monitor.usage() : null,
       computes,

@@ -29,7 +29,7 @@ describe('drain', () => {
     }
     const view = await supertest(a.url).get('/.well-known/discovery/node');
     expect(view.status).toBe(200);
-    expect(view.body).toMatchObject({ name: 'dr-a', key: a.mesh!.key, drain: { state: 'serving' } });
+    expect(view.body).toMatchObject({ name: 'dr-a', key: a.mesh!.key, hypervisor: expect.stringMatching(/^simulated \(requested; 2 cores, 2048 MiB/), drain: { state: 'serving' } });
     expect(view.body.computes.sort()).toEqual([...ids].sort());
     expect(view.body.members.map((m: { name: string }) => m.name).sort()).toEqual(['dr-b', 'dr-c']);
 

@@ -22,6 +22,10 @@ describe('a compute is a real guest', () => {
     const accelerator = suite.hv.accelerator!;
     expect(accelerator.reason).toMatch(accelerator.domainType === 'kvm' ? /^KVM: / : /^TCG: /);
     expect(await suite.hv.domainXml(id)).toMatch(new RegExp(`<domain type=['"]${accelerator.domainType}['"]`));
+    // The node's description says it too.
+    const view = await suite.occi.get('/.well-known/discovery/node', { Accept: 'application/json' });
+    expect(view.status).toBe(200);
+    expect(view.body.hypervisor).toContain(accelerator.reason);
     // ?lines= keeps the tail only.
     expect((await consoleOf(suite.occi, location, 3)).trimEnd().split('\n')).toHaveLength(3);
   }, GUEST_TEST_TIMEOUT_MS);
