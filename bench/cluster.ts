@@ -20,6 +20,7 @@
 import { Command } from 'commander';
 import { LocalCluster } from '../src/cli/local-cluster.js';
 import { COUNTRIES_RTT_MATRIX } from '../src/mesh/rtt-matrix.js';
+import { terminalProgress } from '../src/cli/progress.js';
 import { guestMove } from './cluster-guest-move.js';
 import { call } from './occi-call.js';
 
@@ -40,7 +41,8 @@ const BURST_CORES = 32;
 const BURST_MAX_LOAD = Math.round((0.7 * 2 * HOST_CORES * 100) / BURST_PER_NODE);
 const BURST_POLL_MS = 500;
 
-const log = (s: string): void => void process.stderr.write(`bench:cluster: ${s}\n`);
+const progress = terminalProgress('bench:cluster');
+const log = (s: string): void => progress.log(s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -338,8 +340,17 @@ async function main(): Promise<void> {
   watchdog.unref();
   const parts = new Set((o.only ?? 'admissions,failover,burst,guest-move').split(','));
   const result: Record<string, unknown> = { nodes: SITES.length, sites: SITES, rtt_injected: o.rtt, host: HOST };
-  if (parts.has('guest-move')) result['guest_move'] = await guestMove(o.guestRounds, log);
+  const done = progress.bar('parts', parts.size);
+  let finished = 0;
+  const part = async (name: string, key: string, run: () => Promise<unknown>) => {
+    if (!parts.has(name)) return;
+    done.set(finished, name);
+    result[key] = await run();
+    done.set(++finished);
+  };
+  await part('guest-move', 'guest_move', () => guestMove(o.guestRounds, log));
   if (!['admissions', 'failover', 'burst'].some((p) => parts.has(p))) {
+    progress.stop();
     process.stdout.write(`${JSON.stringify(result)}\n`);
     clearTimeout(watchdog);
     return;
@@ -361,13 +372,15 @@ async function main(): Promise<void> {
     await cluster.waitForMembership(120_000);
     result['start_to_full_membership_ms'] = Math.round(performance.now() - t0);
     log(`full membership after ${result['start_to_full_membership_ms']} ms`);
-    if (parts.has('admissions')) result['admissions'] = await admissions(cluster, o);
-    if (parts.has('failover')) result['failover'] = await failover(cluster, o);
-    if (parts.has('burst')) result['burst'] = await burst(cluster, o);
+    await part('admissions', 'admissions', () => admissions(cluster!, o));
+    await part('failover', 'failover', () => failover(cluster!, o));
+    await part('burst', 'burst', () => burst(cluster!, o));
+    progress.stop();
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     log('stopping the nodes');
     await cluster.close();
+    progress.stop();
     clearTimeout(watchdog);
   }
 }

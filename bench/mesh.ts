@@ -15,6 +15,7 @@ import createTestnet from 'hyperdht/testnet.js';
 import { pino } from 'pino';
 import type { ForwardedRequest, ForwardedResponse } from '../src/mesh/http-forwarding.js';
 import { Mesh } from '../src/mesh/mesh.js';
+import { terminalProgress } from '../src/cli/progress.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,9 +114,9 @@ async function main(): Promise<void> {
     .option('--calls <n>', 'calls per latency measurement', (v) => Number(v), DEFAULT_CALLS)
     .parse()
     .opts<{ nodes: number; calls: number }>();
-  const log = (s: string): void => {
-    process.stderr.write(`bench:mesh: ${s}\n`);
-  };
+  const progress = terminalProgress('bench:mesh');
+  const log = (s: string): void => progress.log(s);
+  const steps = progress.bar('steps', 3 + scenarios.length);
   const watchdog = setTimeout(() => {
     log(`watchdog: not done after ${WATCHDOG_MS} ms`);
     process.exit(2);
@@ -143,12 +144,14 @@ async function main(): Promise<void> {
     const tJoined = performance.now();
     await Promise.all(meshes.map((m) => m.waitForMembers(opts.nodes - 1, 60_000)));
     const fullMembershipMs = Math.round(performance.now() - t0);
+    steps.advance('RPC round trips');
     log(`full membership of ${opts.nodes} after ${fullMembershipMs} ms (joins flushed after ${Math.round(tJoined - t0)} ms)`);
 
     const [a, b] = meshes as [Mesh, Mesh];
     log(`RPC round trips: ${opts.calls} small calls`);
     const rpc = await timeCalls(opts.calls, () => a.request(b.key, 'echo', { x: 1 }));
     log(`RPC p50 ${rpc.p50} ms, p99 ${rpc.p99} ms`);
+    steps.advance('GET scenarios');
 
     const gets: Record<string, unknown> = {};
     for (const s of scenarios) {
@@ -166,9 +169,12 @@ async function main(): Promise<void> {
       } finally {
         await sc.close();
       }
+      steps.advance(s.name);
     }
     log('GET of one compute over HTTP: at its node, and through another node (one mesh hop)');
     gets['http-get-compute'] = await httpGetComparison(testnet.bootstrap, opts.calls);
+    steps.advance('done');
+    progress.stop();
     process.stdout.write(
       `${JSON.stringify({
         nodes: opts.nodes,
@@ -186,6 +192,7 @@ async function main(): Promise<void> {
     log('meshes destroyed');
     await testnet.destroy();
     log('testnet destroyed');
+    progress.stop();
     clearTimeout(watchdog);
   }
 }
