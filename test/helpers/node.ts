@@ -22,7 +22,7 @@ export interface TestNode extends RunningNode {
 export async function startTestNode(opts: { dataDir?: string; backend?: Backend; hypervisor?: string } = {}): Promise<TestNode> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'occi-node-'));
   const backend = opts.hypervisor === undefined ? (opts.backend ?? new StateOnlyBackend()) : undefined;
-  const node = await startNode({ port: 0, dataDir, backend, hypervisor: opts.hypervisor, logger: pino({ level: 'silent' }), auth: 'none' }).catch((err: unknown) => {
+  const node = await startNode({ port: 0, dataDir, backend, hypervisor: opts.hypervisor, logger: pino({ level: process.env['TEST_LOG'] ?? 'silent' }), auth: 'none' }).catch((err: unknown) => {
     if (opts.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     throw err;
   });

@@ -70,9 +70,27 @@ export async function poolPath(connection: LibvirtConnection, name: string): Pro
   }
 }
 
-/** Rescans a pool's directory, after files were put there or removed behind libvirt. */
+/** How long a refresh waits for the pool's volume builds to end (ms), and how often it tries. */
+const REFRESH_WAIT_MS = 10_000;
+const REFRESH_RETRY_MS = 50;
+
+/**
+ * Rescans a pool's directory, after files were put there or removed behind libvirt. libvirt
+ * refuses to rescan while a volume is being built in the pool ("has asynchronous jobs running"):
+ * another creation on this host, by this node or another client of the daemon. The refresh then
+ * waits for the build to end, a bounded time.
+ */
 export async function refreshPool(connection: LibvirtConnection, name: string): Promise<void> {
-  await usePool(connection, name, (pool) => connection.int('virStoragePoolRefresh', [pool, 0], `refresh pool ${name}`));
+  const deadline = Date.now() + REFRESH_WAIT_MS;
+  for (;;) {
+    try {
+      await usePool(connection, name, (pool) => connection.int('virStoragePoolRefresh', [pool, 0], `refresh pool ${name}`));
+      return;
+    } catch (err) {
+      if (!/asynchronous jobs running/.test((err as Error).message) || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, REFRESH_RETRY_MS));
+    }
+  }
 }
 
 async function ensureDirPool(connection: LibvirtConnection, name: string, dir: string): Promise<void> {
