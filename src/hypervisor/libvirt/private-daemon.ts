@@ -153,19 +153,24 @@ function prepareRoot(root: string): void {
 
 /** Ends the processes in the mount namespace of `pid` (itself included): TERM, then KILL after a grace period. */
 async function endNamespace(pid: number): Promise<void> {
-  let ns: string;
+  let mnt: string;
+  let net: string;
   try {
-    ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+    mnt = readlinkSync(`/proc/${pid}/ns/mnt`);
+    net = readlinkSync(`/proc/${pid}/ns/net`);
   } catch {
     return; // already gone
   }
+  // A pid reused by a process of this host's namespaces is not the daemon's: end nothing.
+  if (mnt === readlinkSync('/proc/self/ns/mnt') || net === readlinkSync('/proc/self/ns/net')) return;
+  // libvirt runs each QEMU in a mount namespace of its own, inside the daemon's network namespace.
   const members = (): number[] =>
     readdirSync('/proc')
       .filter((p) => /^\d+$/.test(p))
       .map(Number)
       .filter((p) => {
         try {
-          return readlinkSync(`/proc/${p}/ns/mnt`) === ns;
+          return readlinkSync(`/proc/${p}/ns/mnt`) === mnt || readlinkSync(`/proc/${p}/ns/net`) === net;
         } catch {
           return false;
         }
