@@ -82,8 +82,11 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
   const operator = (s.operator = new OperatorSurface({ name: opts.name ?? 'node' }));
   let backend = opts.backend;
   let images = opts.images;
+  /** What the node drives, as it says at start (undefined with a backend given by the caller). */
+  let hypervisorDescription: string | undefined;
   if (!backend) {
     const opened = await openHypervisor(opts.hypervisor);
+    hypervisorDescription = opened.description;
     logger.info({ hypervisor: opened.description }, `hypervisor: ${opened.description}`);
     // A host that keeps an image catalogue gives the os_tpl mixins.
     images ??= opened.images && catalogueEntries(opened.images);
@@ -116,7 +119,7 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),
   );
   const audit = (s.audit = await AuditLog.open(join(opts.dataDir, AUDIT_FILE)));
-  const node = new NodeControl({ name, store, mesh, cloud, resilience, hypervisor: driven?.description.replace(/^hypervisor: /, '') });
+  const node = new NodeControl({ name, store, mesh, cloud, resilience, hypervisor: hypervisorDescription });
   operator.follow({ store, mesh, cloud, resilience, hypervisor: driven?.hypervisor, url: () => s.listening?.url ?? null });
   const app = await createApp({ service, logger, mesh: edge, node, auth, limits, rateLimit: opts.rateLimit, audit: { log: audit, node: name }, tls: !!tls, operator: operator.forApp(), corsOrigins: opts.corsOrigins, publicUrl: opts.publicUrl });
   const { url, port } = (s.listening = await listen(app, { port: opts.port, host: opts.host ?? '127.0.0.1', limits, tls, logger }));

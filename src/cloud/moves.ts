@@ -136,8 +136,7 @@ export class Moves {
       if (live) {
         const { migration } = await hypervisor.migrate(id, target, { mode: 'live', timeoutMs });
         this.opts.logger.info({ compute: id, elapsedMs: Math.round(migration.elapsedMs), downtimeMs: migration.downtimeMs, transferredBytes: migration.transferredBytes }, 'guest migrated live');
-      }
-      else if (state === 'running') {
+      } else if (state === 'running') {
         // The guest stops here before it starts there.
         await hypervisor.suspendDomain(id, 'suspend');
         paused = true;

@@ -6,6 +6,7 @@
  */
 import { chownSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { monotonicMs } from '../../lib/monotonic.js';
 import type { PoolPtr } from './binding.js';
 import type { LibvirtConnection } from './connection.js';
 import { VIR_ERR } from './constants.js';
@@ -81,13 +82,13 @@ const REFRESH_RETRY_MS = 50;
  * waits for the build to end, a bounded time.
  */
 export async function refreshPool(connection: LibvirtConnection, name: string): Promise<void> {
-  const deadline = Date.now() + REFRESH_WAIT_MS;
+  const deadline = monotonicMs() + REFRESH_WAIT_MS;
   for (;;) {
     try {
       await usePool(connection, name, (pool) => connection.int('virStoragePoolRefresh', [pool, 0], `refresh pool ${name}`));
       return;
     } catch (err) {
-      if (!/asynchronous jobs running/.test((err as Error).message) || Date.now() > deadline) throw err;
+      if (!/asynchronous jobs running/.test((err as Error).message) || monotonicMs() > deadline) throw err;
       await new Promise((resolve) => setTimeout(resolve, REFRESH_RETRY_MS));
     }
   }

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monotonicMs } from '../../lib/monotonic.js';
 
 const HERE = fileURLToPath(import.meta.url);
 const CHILD = join(dirname(HERE), `lease-watchdog-process${extname(HERE)}`);
@@ -44,7 +45,7 @@ export class LeaseWatchdog {
     else this.#deadlines.set(id, deadlineMs);
     if (this.#child) return this.#send(this.#child, id, deadlineMs);
     // A new watchdog gets every deadline held; it has paused nothing yet.
-    if (Date.now() >= this.#notBefore) this.#start();
+    if (monotonicMs() >= this.#notBefore) this.#start();
     return Promise.resolve(false);
   }
 
@@ -83,7 +84,7 @@ export class LeaseWatchdog {
       for (const seq of [...this.#pending.keys()]) this.#settle(seq, false);
       // A watchdog that died takes its deadlines with it: a new one gets them all; one that never
       // reached its host is tried again later.
-      if (!ready) this.#notBefore = Date.now() + RETRY_AFTER_MS;
+      if (!ready) this.#notBefore = monotonicMs() + RETRY_AFTER_MS;
       else if (!this.#closed && this.#deadlines.size > 0) this.#start();
     });
     for (const [id, deadline] of this.#deadlines) void this.#send(child, id, deadline);

@@ -151,7 +151,7 @@ function prepareRoot(root: string): void {
   );
 }
 
-/** Ends the processes in the mount namespace of `pid` (itself included): TERM, then KILL after a grace period. */
+/** Ends the processes in the mount or network namespace of `pid` (itself included): TERM, then KILL after a grace period. */
 async function endNamespace(pid: number): Promise<void> {
   let mnt: string;
   let net: string;
