@@ -187,10 +187,13 @@ export class LeaseHolder {
   private async fence(id: string): Promise<void> {
     const hv = this.opts.hypervisor;
     const { state } = await hv.domainInfo(id);
-    // A pause this node did not ask for, of a compute its user left active, is the driver's fence
-    // (also one found after a restart of this node).
+    // A pause at the driver's deadline is this node's fence: the driver says so (and the deadline
+    // is lifted: the node fences it now). Else a pause of a compute its user left active is taken
+    // as one (found after a restart of this node). The OCCI state alone cannot tell: a read may
+    // have observed the driver's pause (suspended) before this look.
+    const byDriver = state === 'paused' && (await hv.fenceAt?.(id, Infinity).catch(() => false)) === true;
     const active = this.activeAtRenewal.has(id) || this.opts.store.get(id)?.attributes['occi.compute.state'] === 'active';
-    const wasRunning = state === 'running' || (state === 'paused' && active);
+    const wasRunning = state === 'running' || byDriver || (state === 'paused' && active);
     this.fences.set(id, { since: this.now(), destroyed: false, wasRunning });
     if (state === 'running') await hv.suspendDomain(id, 'suspend');
     this.opts.logger.warn({ compute: id, paused: wasRunning }, 'lease lost: the compute is fenced here until its replica holders renew it');

@@ -175,6 +175,24 @@ describe('lease holder', () => {
     expect(leases.isFenced(vm.id)).toBe(false);
   });
 
+  it('resumes a guest the driver paused at the deadline when the lease comes back, even once a read observed it suspended and it was started after its last renewal', async () => {
+    const { leases, hypervisor, vm, cut, store } = await holder(400);
+    const withState = (state: string) => store.apply({ put: [{ ...store.get(vm.id)!, attributes: { ...store.get(vm.id)!.attributes, 'occi.compute.state': state } }] });
+    withState('inactive'); // the last renewal saw it stopped; the user starts it right after
+    await leases.tick();
+    withState('active');
+    cut.add('R1').add('R2').add('R3').add('R4');
+    await new Promise((r) => setTimeout(r, 350)); // the node froze: only the driver acts, at 300 ms
+    expect(await state(hypervisor, vm.id)).toBe('paused');
+    withState('suspended'); // a read reconciled the driver's pause before the node looked
+    await leases.tick();
+    expect(leases.isFenced(vm.id)).toBe(true);
+    cut.clear();
+    await leases.tick();
+    expect(leases.isFenced(vm.id)).toBe(false);
+    expect(await state(hypervisor, vm.id)).toBe('running');
+  });
+
   it('keeps a compute whose restart is claimed fenced, not dropped: it runs again when the claim is withdrawn, and goes once the claimant holds it', async () => {
     const held = new Set<string>();
     const { leases, hypervisor, vm, grantors, store } = await holder(400, async (ids) => new Set(ids.filter((id) => held.has(id))));

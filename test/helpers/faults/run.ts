@@ -34,6 +34,8 @@ export interface RunOptions {
 export interface Recovery {
   kind: FaultKind;
   ms: number;
+  /** Why it was not recovered at the last look before it was (or at the last look, when it never was). */
+  why?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -128,8 +130,7 @@ export class FaultRun {
       const kind = this.opts.kinds[turn++ % this.opts.kinds.length]!;
       await this.inject(kind);
       const healedAt = monotonicMs();
-      const ms = await this.recovered(healedAt);
-      this.recoveries.push({ kind, ms });
+      this.recoveries.push({ kind, ...(await this.recovered(healedAt)) });
     }
   }
 
@@ -192,20 +193,25 @@ export class FaultRun {
   }
 
   /** Ms from the heal until every compute is held once, active or inactive as asked, none fenced. */
-  private async recovered(healedAt: number): Promise<number> {
+  private async recovered(healedAt: number): Promise<{ ms: number; why?: string }> {
     const deadline = healedAt + this.opts.recoveryBoundMs;
+    let why = '';
     while (monotonicMs() < deadline) {
       try {
         const live = this.pc.live().filter((n) => !this.frozen.has(n.name));
         const held = await this.pc.holdings(live[0]!.name);
         const seen = new Set<string>();
-        const twice = held.some((c) => seen.size === seen.add(c.id).size);
-        if (!twice && held.every((c) => c.state === 'active' || c.state === 'inactive')) return monotonicMs() - healedAt;
-      } catch {
+        const twice = held.filter((c) => seen.size === seen.add(c.id).size);
+        const off = held.filter((c) => c.state !== 'active' && c.state !== 'inactive');
+        if (twice.length === 0 && off.length === 0) return { ms: monotonicMs() - healedAt, ...(why ? { why } : {}) };
+        why = [...twice.map((c) => `${c.id} held twice (also on ${c.node})`), ...off.map((c) => `${c.id} ${c.state} on ${c.node}`)].join('; ');
+      } catch (err) {
         // A member did not answer yet: not recovered.
+        why = (err as Error).message;
       }
+      if (process.env['TEST_LOG'] !== undefined) process.stderr.write(`recovery look at +${Math.round(monotonicMs() - healedAt)} ms: ${why}\n`);
       await sleep(500);
     }
-    return Infinity;
+    return { ms: Infinity, why };
   }
 }
