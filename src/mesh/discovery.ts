@@ -1,4 +1,12 @@
-/** Discovery: the Hyperswarm swarm, the cluster's topic joined with a bounded refresh schedule, and the swarm's shutdown. */
+/**
+ * Discovery: the Hyperswarm swarm, the cluster's topic joined with a bounded refresh schedule,
+ * rediscovery of lost members, and the swarm's shutdown.
+ */
+/*
+ * Why rediscovery: Hyperswarm stops dialling a peer after a few failed attempts (a frozen or
+ * unreachable process fails them all) until a topic lookup finds it again. Without a lookup a
+ * member frozen for 15 s stayed unconnected from some nodes for 15–60 s after it ran again.
+ */
 import DHT, { type DHTNode, type KeyPair } from 'hyperdht';
 import Hyperswarm, { type PeerDiscoverySession } from 'hyperswarm';
 import type { Logger } from 'pino';
@@ -22,10 +30,20 @@ export interface DiscoveryOptions {
   log: Logger;
 }
 
+/** Delays between the topic lookups made while a lost member is not back (the last one repeats). */
+const REDISCOVERY_MS: readonly number[] = [1_000, 2_000, 4_000, 5_000];
+/** A member not back after this long is no longer looked for (it left, or died). */
+const REDISCOVERY_MAX_MS = 10 * 60_000;
+
 export class Discovery {
   readonly swarm: Hyperswarm;
   private readonly ownsSwarm: boolean;
   private readonly refreshTimers = new Set<TimerHandle>();
+  private session: PeerDiscoverySession | null = null;
+  /** Members lost and not back (key → when lost). */
+  private readonly missing = new Map<string, number>();
+  private rediscovery: TimerHandle | null = null;
+  private rediscoveryStep = 0;
   private stopped = false;
 
   constructor(private readonly opts: DiscoveryOptions) {
@@ -45,6 +63,7 @@ export class Discovery {
   /** Joins the topic as client and server, waits for the first round, then schedules the refreshes. */
   async join(): Promise<void> {
     const session: PeerDiscoverySession = this.swarm.join(this.opts.topic, { client: true, server: true });
+    this.session = session;
     await session.flushed();
     if (this.stopped) return;
     for (const at of this.opts.refreshScheduleMs) {
@@ -57,6 +76,34 @@ export class Discovery {
     }
   }
 
+  /** A member was lost: the topic is looked up again, on a backoff, until it is back (`found`) or the bound passed. */
+  lost(key: string): void {
+    if (this.stopped) return;
+    this.missing.set(key, this.opts.timers.now());
+    if (this.rediscovery) return;
+    this.rediscoveryStep = 0;
+    this.scheduleRediscovery();
+  }
+
+  found(key: string): void {
+    this.missing.delete(key);
+    if (this.missing.size > 0 || !this.rediscovery) return;
+    this.opts.timers.clearTimer(this.rediscovery);
+    this.rediscovery = null;
+  }
+
+  private scheduleRediscovery(): void {
+    const delay = REDISCOVERY_MS[Math.min(this.rediscoveryStep++, REDISCOVERY_MS.length - 1)]!;
+    this.rediscovery = this.opts.timers.setTimer(delay, () => {
+      this.rediscovery = null;
+      const now = this.opts.timers.now();
+      for (const [key, at] of this.missing) if (now - at > REDISCOVERY_MAX_MS) this.missing.delete(key);
+      if (this.stopped || this.missing.size === 0 || !this.session) return;
+      this.session.refresh({ client: true, server: true }).catch((err: unknown) => this.opts.log.debug({ err }, 'rediscovery failed'));
+      this.scheduleRediscovery();
+    });
+  }
+
   /** Resolves when the swarm has processed pending discovery and connections. */
   async flushed(): Promise<void> {
     await this.swarm.flush();
@@ -67,6 +114,9 @@ export class Discovery {
     this.stopped = true;
     for (const t of this.refreshTimers) this.opts.timers.clearTimer(t);
     this.refreshTimers.clear();
+    if (this.rediscovery) this.opts.timers.clearTimer(this.rediscovery);
+    this.rediscovery = null;
+    this.missing.clear();
   }
 
   /** Destroys the swarm this owns (gracefully within a bound, then forced), or leaves the topic of one passed in. */

@@ -237,13 +237,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Membership events are the mesh's; a lost member's link, coordinate, samples and failures are forgotten first. */
   private relayMembership(): void {
-    this.membership.on('member-joined', (m) => this.emit('member-joined', m));
+    this.membership.on('member-joined', (m) => (this.discovery.found(m.key), this.emit('member-joined', m)));
     this.membership.on('member-updated', (m) => this.emit('member-updated', m));
     this.membership.on('member-left', (m, reason) => {
       this.links.dropUnverified(m.key);
       this.vivaldi.forgetNode(m.key);
       this.prober.forget(m.key);
       this.client.forgetFailures(m.key);
+      if (reason !== 'revoked') this.discovery.lost(m.key);
       this.emit('member-left', m, reason);
     });
   }
