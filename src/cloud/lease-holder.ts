@@ -156,8 +156,9 @@ export class LeaseHolder {
         continue;
       }
       const granted = 1 + votes.filter((v) => v === 'granted').length;
-      if (granted >= majority(set.length + 1)) {
-        const until = sentAt + this.leaseMs;
+      const until = sentAt + this.leaseMs;
+      // A grant that arrives after the lease it renews would end (this node froze meanwhile) renews nothing.
+      if (granted >= majority(set.length + 1) && this.now() < until - this.marginMs) {
         this.validUntil.set(id, until);
         if (store.get(id)?.attributes['occi.compute.state'] === 'active') this.activeAtRenewal.add(id);
         else this.activeAtRenewal.delete(id);

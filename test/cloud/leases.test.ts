@@ -193,6 +193,22 @@ describe('lease holder', () => {
     expect(await state(hypervisor, vm.id)).toBe('running');
   });
 
+  it('does not run the guest again on a grant that arrives after the lease it renews would end (the node froze while it was on its way)', async () => {
+    const { leases, hypervisor, vm, delay, events } = await holder(400);
+    const log = () => readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { state: string; t: number });
+    await leases.tick();
+    const before = log().length;
+    delay.ms = 450; // answered past this renewal's own fence point (300 ms after it was sent)
+    await leases.tick();
+    const round = log().slice(before);
+    const pausedAt = round.find((e) => e.state === 'paused')!.t;
+    expect(round.filter((e) => e.state === 'running' && e.t >= pausedAt), JSON.stringify(round)).toEqual([]);
+    expect(leases.isFenced(vm.id)).toBe(true);
+    delay.ms = 0;
+    await leases.tick();
+    expect(await state(hypervisor, vm.id)).toBe('running');
+  });
+
   it('keeps a compute whose restart is claimed fenced, not dropped: it runs again when the claim is withdrawn, and goes once the claimant holds it', async () => {
     const held = new Set<string>();
     const { leases, hypervisor, vm, grantors, store } = await holder(400, async (ids) => new Set(ids.filter((id) => held.has(id))));

@@ -62,9 +62,12 @@ describe('custody of computes under faults', () => {
       const deleted = deletes.some((o) => o.outcome === 'ok');
       const mayBeDeleted = deleted || deletes.some((o) => o.outcome === 'info');
       const res = await supertest(pc.live()[0]!.url).get(`/compute/${id}`).set('Accept', OCCI_JSON);
-      if (deleted && res.status === 200) undone.push(id);
-      else if (res.status === 200 && !possible.has(res.body.title)) lost.push(`${id} (title ${res.body.title}, expected one of ${[...possible].join(', ')})`);
-      else if (res.status !== 200 && !mayBeDeleted) lost.push(`${id} (${res.status}, expected one of ${[...possible].join(', ')})`);
+      // What was done to it, for the failure message.
+      const ran = [...perHost].flatMap(([, byId]) => (byId.get(id) ?? []).map((i) => `${i.host} ${Math.round(i.from)}–${Math.round(i.to)}`));
+      const told = `${ops.map((o) => `${o.kind} ${o.value ?? ''} via ${o.through} ${o.status} at ${Math.round(o.invokedAt)}–${Math.round(o.completedAt)}`).join(', ')}; ran on ${ran.join(', ') || 'no host'}`;
+      if (deleted && res.status === 200) undone.push(`${id}: ${told}`);
+      else if (res.status === 200 && !possible.has(res.body.title)) lost.push(`${id} (title ${res.body.title}, expected one of ${[...possible].join(', ')}): ${told}`);
+      else if (res.status !== 200 && !mayBeDeleted) lost.push(`${id} (${res.status}, expected one of ${[...possible].join(', ')}): ${told}`);
     }
 
     const acked = history.ops.filter((o) => o.outcome === 'ok').length;
