@@ -136,8 +136,7 @@ export class Replicator {
       this.queued.clear();
       const to = this.order;
       for (let i = 0; i < batch.length; i += BATCH) {
-        const { took, moved } = await this.sendItems(to, batch.slice(i, i + BATCH).map((id) => this.itemOf(id)));
-        if (moved.length > 0) throw OcciError.unavailable(`${moved.join(', ')}: another node took it over while this node could not reach its replica holders; this node's copy goes, retry`);
+        const took = await this.sendItems(to, batch.slice(i, i + BATCH).map((id) => this.itemOf(id)));
         // Acknowledged only once a majority of the replica set has it: then a restart after the
         // loss of this node finds it (lease-grants.ts); the others get it in the background.
         if (1 + took < majority(to.length + 1)) {
@@ -154,18 +153,14 @@ export class Replicator {
     return run;
   }
 
-  /** Sends the items to every holder in `to`; resolves with how many took them, and the ids a holder knows another node took over. */
-  private async sendItems(to: readonly string[], items: ReplicaItem[]): Promise<{ took: number; moved: string[] }> {
-    if (items.length === 0) return { took: to.length, moved: [] };
+  /** Sends the items to every holder in `to`; resolves with how many took them. */
+  private async sendItems(to: readonly string[], items: ReplicaItem[]): Promise<number> {
+    if (items.length === 0) return to.length;
     const { mesh, logger } = this.opts;
-    const moved = new Set<string>();
     const results = await Promise.all(
       to.map((key) =>
-        mesh.request<{ moved?: string[] }>(key, REPLICA_METHOD, { items } as unknown as JsonValue, { timeoutMs: this.timeoutMs, idempotent: true }).then(
-          (answer) => {
-            for (const id of answer?.moved ?? []) moved.add(id);
-            return true;
-          },
+        mesh.request(key, REPLICA_METHOD, { items } as unknown as JsonValue, { timeoutMs: this.timeoutMs, idempotent: true }).then(
+          () => true,
           (err: unknown) => {
             logger.warn({ member: mesh.member(key)?.name ?? key.slice(0, 8), err: (err as Error).message }, 'replication to a member failed; retrying in the background');
             return false;
@@ -174,10 +169,10 @@ export class Replicator {
       ),
     );
     for (const item of items) {
-      if (results.every(Boolean) || moved.has(item.id)) this.dirty.delete(item.id);
+      if (results.every(Boolean)) this.dirty.delete(item.id);
       else this.dirty.add(item.id);
     }
-    return { took: results.filter(Boolean).length, moved: [...moved] };
+    return results.filter(Boolean).length;
   }
 
   private async retry(): Promise<void> {
@@ -246,21 +241,12 @@ export class Replicator {
     const items = ((payload as { items?: unknown })?.items ?? []) as ReplicaItem[];
     const { replicas } = this.opts;
     this.opts.onAlive?.(from);
-    const moved: string[] = [];
     for (const item of items) {
       if (typeof item?.id !== 'string' || typeof item.version !== 'number') continue;
-      // A change from a holder whose copy another node took over since (it was frozen or cut off) is refused.
-      // A deletion is judged by the generation of the sender's row here; with no row, by whether the compute was restarted elsewhere.
-      const newer = (g: number) => replicas.supersededGeneration(item.id) > g || replicas.rowsFor(item.id).some((r) => r.holder !== from && r.generation > g);
-      const own = replicas.get(from, item.id)?.generation;
-      if (item.records ? newer(item.generation) : own === undefined ? replicas.supersededGeneration(item.id) > 0 : newer(own)) {
-        moved.push(item.id);
-        continue;
-      }
       if (item.records) replicas.put(from, { ...item, records: item.records });
       else replicas.remove(from, item.id, item.version);
     }
-    return { ok: true, moved };
+    return { ok: true };
   }
 
   close(): void {
