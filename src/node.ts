@@ -113,7 +113,7 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
     cloud && mesh && driven
       ? new Resilience({ mesh, service, store, hypervisor: driven.hypervisor, cloud, logger, dataDir: opts.dataDir, nodeName: name, ...opts.mesh?.cloud?.failures, leaveMesh: async () => (cloud.close(), await mesh.close()) })
       : undefined);
-  const edge = (s.edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs, auth: auth.forwarding, cloud }) : undefined);
+  const edge = (s.edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs, auth: auth.forwarding, cloud, leases: resilience?.leases }) : undefined);
   s.unfollow = driven?.follow(
     (id) => service.reconcile(id),
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),

@@ -16,7 +16,27 @@ export interface MoveBundle {
 const START_ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#start';
 
 export class Custody {
+  /** Computes leaving the store because they run elsewhere now (moved out, forgotten), while they leave. */
+  private readonly leaving = new Set<string>();
+
   constructor(private readonly core: ServiceCore) {}
+
+  /** Whether compute `id` is leaving this node's store because it runs elsewhere (not a user's deletion). */
+  isLeaving(id: string): boolean {
+    return this.leaving.has(id);
+  }
+
+  /** Removes records of resources that run elsewhere now, marked as leaving while the store tells its listeners. */
+  private release(ids: string[]): void {
+    for (const id of ids) this.leaving.add(id);
+    const forgetMark = () => ids.forEach((id) => this.leaving.delete(id));
+    try {
+      this.core.store.apply({ remove: ids });
+    } finally {
+      // The listeners run after the change (replication): the mark stays until they are done.
+      void this.core.store.settled().then(forgetMark, forgetMark);
+    }
+  }
 
   /**
    * A resource's records as a replica carries them: the resource, then its links; for a compute,
@@ -54,7 +74,6 @@ export class Custody {
    * wait for the move, then find it gone. Undefined when the compute is not here.
    */
   async moveOut<T>(id: string, transfer: (bundle: MoveBundle) => Promise<T>): Promise<T | undefined> {
-    const { store } = this.core;
     const known = this.bundle(id);
     if (!known) return undefined;
     const keys = [...known.records, ...known.storages].map((e) => e.id);
@@ -68,7 +87,7 @@ export class Custody {
         await this.core.backend.deleted(compute!, this.core.context());
         for (const s of bundle.storages) await this.core.backend.deleted(s, this.core.context());
       } finally {
-        store.apply({ remove: [...links.map((l) => l.id), compute!.id, ...bundle.storages.map((s) => s.id)] });
+        this.release([...links.map((l) => l.id), compute!.id, ...bundle.storages.map((s) => s.id)]);
       }
       return result;
     });
@@ -175,7 +194,7 @@ export class Custody {
       try {
         await this.core.backend.deleted(e, this.core.context());
       } finally {
-        store.apply({ remove: [...links.map((l) => l.id), e.id] });
+        this.release([...links.map((l) => l.id), e.id]);
       }
       return true;
     });

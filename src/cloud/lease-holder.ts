@@ -19,6 +19,7 @@ import type { Custody } from './custody.js';
 import { DEFAULT_LEASE_MS, type RenewAnswer } from './lease-grants.js';
 import { generationOf, majority, type ReplicaStore } from './replica-store.js';
 import { monotonicMs } from '../lib/monotonic.js';
+import { OcciError } from '../occi/errors.js';
 
 export const LEASE_METHOD = 'cloud/lease';
 /** How often the leases are renewed (ms): several renewals fit in one lease. */
@@ -77,6 +78,32 @@ export class LeaseHolder {
   /** Whether this node fenced the compute (its restart policy must leave it alone). */
   isFenced(id: string): boolean {
     return this.fences.has(id);
+  }
+
+  /**
+   * Whether this node may change compute `id` now: its lease is renewed and not about to end, and
+   * it is not fenced. True for what this node does not lease (not a compute, or not here).
+   */
+  holdsLease(id: string): boolean {
+    if (this.opts.store.get(id)?.kind !== COMPUTE) return true;
+    return !this.fences.has(id) && this.now() < (this.validUntil.get(id) ?? 0) - this.marginMs;
+  }
+
+  /**
+   * Resolves once this node may change compute `id`, or once the compute left it (another node took
+   * it over while this one was frozen or cut off: the renewal says so and the copy here goes, so
+   * the request follows it). A copy whose lease stays lost for `waitMs` (three renewal periods)
+   * answers 503: a write served here then could be undone by the node that runs the compute now.
+   */
+  async whenLeased(id: string, waitMs = 3 * (this.opts.renewMs ?? DEFAULT_RENEW_MS)): Promise<void> {
+    const deadline = this.now() + waitMs;
+    while (!this.holdsLease(id)) {
+      if (this.closed || this.now() >= deadline) {
+        throw OcciError.unavailable(`compute ${id}: this node could not renew its lease with a majority of its replica holders (it may be cut off from them); retry`);
+      }
+      // A round, and at least a short wait: a round with no member to ask ends at once.
+      await Promise.all([this.tick(), new Promise((resolve) => setTimeout(resolve, 200))]);
+    }
   }
 
   /** Starts renewing; computes created or taken in here start with a fresh lease. */

@@ -14,6 +14,7 @@
  * (holder node key, compute id), with the compute's generation and a version that orders the
  * updates of one holder. They accept descriptions only from members of the mesh.
  */
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import { type Entity, linkEnds } from '../occi/entity.js';
@@ -58,13 +59,15 @@ export class Replicator {
   private version = Date.now() * 1000;
   /** Computes whose last description did not reach every replica holder. */
   private readonly dirty = new Set<string>();
+  /** The generation of each compute that left this node lately: its deletion carries it. */
+  private readonly goneAt = new LRUCache<string, number>({ max: 10_000 });
   private retryTimer: NodeJS.Timeout | undefined;
   private choosing: Promise<void> | undefined;
   private again = false;
   /** Sends and re-choices run one at a time, so a description never reaches a holder just dropped. */
   private chain: Promise<unknown> = Promise.resolve();
   private readonly queued = new Set<string>();
-  private nextFlush: Promise<void> | undefined;
+  private nextFlush: Promise<Map<string, { id: string; why: string; moved: boolean }>> | undefined;
   private unfollow: (() => void) | undefined;
   private closed = false;
   private readonly count: number;
@@ -106,7 +109,8 @@ export class Replicator {
   private itemOf(id: string): ReplicaItem {
     const records = this.opts.custody.records(id) ?? null;
     const compute = records?.[0];
-    const item: ReplicaItem = { id, generation: generationOf(compute), version: ++this.version, order: [...this.order], records: compute?.kind === COMPUTE ? records : null };
+    const generation = compute ? generationOf(compute) : (this.goneAt.get(id) ?? 0);
+    const item: ReplicaItem = { id, generation, version: ++this.version, order: [...this.order], records: compute?.kind === COMPUTE ? records : null };
     this.opts.replicas.sent(id, item.records ? item.order : null);
     return item;
   }
@@ -115,36 +119,52 @@ export class Replicator {
   private async changed(change: Change, removed: Entity[]): Promise<void> {
     if (this.closed) return;
     const ids = new Set<string>();
+    // Computes that left because they run elsewhere: a holder's refusal as moved agrees with that.
+    const leaving = new Set<string>();
+    for (const e of removed) {
+      if (e.kind !== COMPUTE) continue;
+      this.goneAt.set(e.id, generationOf(e));
+      if (this.opts.custody.isLeaving(e.id)) leaving.add(e.id);
+    }
     for (const e of [...(change.put ?? []), ...removed]) {
       if (e.kind === COMPUTE) ids.add(e.id);
       const ends = linkEnds(e);
       if (ends?.source.startsWith('/compute/')) ids.add(ends.source.slice('/compute/'.length));
     }
     if (ids.size === 0) return;
-    await this.enqueue(ids);
+    await this.enqueue(ids, leaving);
   }
 
   /**
    * Group commit: the computes changed while a send is under way go together in the next one, so
    * concurrent writes share a round trip instead of queueing one behind the other.
    */
-  private enqueue(ids: Iterable<string>): Promise<void> {
-    for (const id of ids) this.queued.add(id);
-    this.nextFlush ??= this.serial(async () => {
-      this.nextFlush = undefined;
-      const batch = [...this.queued];
-      this.queued.clear();
-      const to = this.order;
-      for (let i = 0; i < batch.length; i += BATCH) {
-        const took = await this.sendItems(to, batch.slice(i, i + BATCH).map((id) => this.itemOf(id)));
+  private async enqueue(ids: Iterable<string>, leaving: ReadonlySet<string>): Promise<void> {
+    const mine = [...ids];
+    for (const id of mine) this.queued.add(id);
+    this.nextFlush ??= this.serial(() => this.flush());
+    const short = await this.nextFlush;
+    const refused = mine.map((id) => short.get(id)).find((s) => s !== undefined && !(s.moved && leaving.has(s.id)));
+    if (refused) throw OcciError.unavailable(refused.why);
+  }
+
+  /** Sends what is queued; resolves with why each change that may not be acknowledged is short. */
+  private async flush(): Promise<Map<string, { id: string; why: string; moved: boolean }>> {
+    this.nextFlush = undefined;
+    const batch = [...this.queued];
+    this.queued.clear();
+    const to = this.order;
+    const short = new Map<string, { id: string; why: string; moved: boolean }>();
+    for (let i = 0; i < batch.length; i += BATCH) {
+      const { took, moved } = await this.sendItems(to, batch.slice(i, i + BATCH).map((id) => this.itemOf(id)));
+      for (const [id, n] of took) {
         // Acknowledged only once a majority of the replica set has it: then a restart after the
         // loss of this node finds it (lease-grants.ts); the others get it in the background.
-        if (1 + took < majority(to.length + 1)) {
-          throw OcciError.unavailable(`the change is made on this node but reached ${took} of its ${to.length} replica holders (a majority of its replica set is needed before it is acknowledged); it is sent again in the background`);
-        }
+        if (moved.has(id)) short.set(id, { id, moved: true, why: `compute ${id} runs on another node now (restarted there while this node could not reach its replica holders); this node's copy goes: retry` });
+        else if (1 + n < majority(to.length + 1)) short.set(id, { id, moved: false, why: `the change is made on this node but reached ${n} of its ${to.length} replica holders (a majority of its replica set is needed before it is acknowledged); it is sent again in the background` });
       }
-    });
-    return this.nextFlush;
+    }
+    return short;
   }
 
   private serial<T>(work: () => Promise<T>): Promise<T> {
@@ -153,26 +173,35 @@ export class Replicator {
     return run;
   }
 
-  /** Sends the items to every holder in `to`; resolves with how many took them. */
-  private async sendItems(to: readonly string[], items: ReplicaItem[]): Promise<number> {
-    if (items.length === 0) return to.length;
+  /**
+   * Sends the items to every holder in `to`; resolves with how many holders took each, and the ids
+   * some holder refused because the compute was restarted elsewhere at a newer generation.
+   */
+  private async sendItems(to: readonly string[], items: ReplicaItem[]): Promise<{ took: Map<string, number>; moved: Set<string> }> {
     const { mesh, logger } = this.opts;
-    const results = await Promise.all(
+    const moved = new Set<string>();
+    if (items.length === 0) return { took: new Map(), moved };
+    const answers = await Promise.all(
       to.map((key) =>
-        mesh.request(key, REPLICA_METHOD, { items } as unknown as JsonValue, { timeoutMs: this.timeoutMs, idempotent: true }).then(
-          () => true,
+        mesh.request<{ moved?: string[] }>(key, REPLICA_METHOD, { items } as unknown as JsonValue, { timeoutMs: this.timeoutMs, idempotent: true }).then(
+          (answer) => new Set(answer?.moved ?? []),
           (err: unknown) => {
             logger.warn({ member: mesh.member(key)?.name ?? key.slice(0, 8), err: (err as Error).message }, 'replication to a member failed; retrying in the background');
-            return false;
+            return undefined;
           },
         ),
       ),
     );
+    const took = new Map<string, number>();
     for (const item of items) {
-      if (results.every(Boolean)) this.dirty.delete(item.id);
+      const n = answers.filter((a) => a !== undefined && !a.has(item.id)).length;
+      if (answers.some((a) => a?.has(item.id))) moved.add(item.id);
+      took.set(item.id, n);
+      // A refused change is not sent again: the renewal of the lease drops the copy here.
+      if (n === to.length || moved.has(item.id)) this.dirty.delete(item.id);
       else this.dirty.add(item.id);
     }
-    return results.filter(Boolean).length;
+    return { took, moved };
   }
 
   private async retry(): Promise<void> {
@@ -235,18 +264,31 @@ export class Replicator {
         }
   }
 
-  /** Descriptions from a member (the holder is the sender). */
+  /**
+   * Descriptions from a member (the holder is the sender). A change from a copy older than the
+   * generation the compute was restarted at elsewhere (its holder was frozen or cut off meanwhile)
+   * is refused, as moved: acknowledged, a delete or an update made there would be undone by the
+   * node that runs the compute now. Moves are not restarts: their source's cleanup is taken.
+   */
   private receive(payload: JsonValue, from: string): JsonValue {
     if (!this.opts.mesh.member(from)) throw new Error('replicas are accepted from members only');
     const items = ((payload as { items?: unknown })?.items ?? []) as ReplicaItem[];
     const { replicas } = this.opts;
     this.opts.onAlive?.(from);
+    const moved: string[] = [];
     for (const item of items) {
       if (typeof item?.id !== 'string' || typeof item.version !== 'number') continue;
+      const generation = item.generation > 0 ? item.generation : replicas.get(from, item.id)?.generation;
+      if (generation !== undefined && replicas.supersededGeneration(item.id) > generation) {
+        moved.push(item.id);
+        // A stale copy's deletion is refused as an acknowledgement, not as a removal: its row is garbage.
+        if (!item.records) replicas.remove(from, item.id, item.version);
+        continue;
+      }
       if (item.records) replicas.put(from, { ...item, records: item.records });
       else replicas.remove(from, item.id, item.version);
     }
-    return { ok: true };
+    return { ok: true, moved };
   }
 
   close(): void {

@@ -237,4 +237,28 @@ describe('lease holder', () => {
     expect(store.get(vm.id)).toBeUndefined();
     expect(await state(hypervisor, vm.id)).toBe('absent');
   });
+
+  it('lets a change wait for the renewal after the lease lapsed (a frozen node): it goes on once renewed, or finds the copy gone once another node holds it', async () => {
+    const { leases, vm, grantors, store } = await holder(300);
+    await leases.tick();
+    expect(leases.holdsLease(vm.id)).toBe(true);
+    await new Promise((r) => setTimeout(r, 250)); // past the fence point: as after a freeze
+    expect(leases.holdsLease(vm.id)).toBe(false);
+    await leases.whenLeased(vm.id, 1_000);
+    expect(leases.holdsLease(vm.id)).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    for (const g of grantors) g.replicas.supersede(vm.id, 2); // restarted elsewhere meanwhile
+    await leases.whenLeased(vm.id, 1_000);
+    expect(store.get(vm.id)).toBeUndefined();
+  });
+
+  it('answers 503 to a change of a compute whose lease stays lost (cut off from its replica set)', async () => {
+    const { leases, vm, cut } = await holder(300);
+    await leases.tick();
+    cut.add('R1').add('R2').add('R3');
+    await new Promise((r) => setTimeout(r, 250));
+    const started = monotonicMs();
+    await expect(leases.whenLeased(vm.id, 500)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/could not renew its lease/) });
+    expect(monotonicMs() - started).toBeGreaterThanOrEqual(500);
+  });
 });

@@ -50,6 +50,8 @@ export interface MeshEdgeOptions {
   cloud?: Cloud;
   /** Principals of forwarded requests and gathers (src/http/auth/forwarded-principal.ts); trusted as claimed without it. */
   auth?: MeshEdgeAuth;
+  /** This node's compute leases (src/cloud/lease-holder.ts): a compute is changed here only under its lease. */
+  leases?: { whenLeased(id: string): Promise<void> };
 }
 
 const UUID = new RegExp(`^${UUID_PATTERN}$`);
@@ -155,6 +157,9 @@ export class MeshEdge implements MeshCollections {
       const id = target.id.toLowerCase();
       // A compute moving to another node: wait for the move, then follow it.
       await cloud?.moves.settled(id);
+      // A copy whose lease lapsed (this node was frozen or cut off) may run elsewhere now: a change
+      // waits for the renewal, which either keeps it here or drops it, and then follows it.
+      if (req.method !== 'GET' && req.method !== 'HEAD' && service.holds(id)) await this.opts.leases?.whenLeased(id);
       if (fromMember) return service.holds(id) || req.method !== 'PUT' || categoryId(target.kind) !== COMPUTE || admitted === id ? false : (this.admission?.admit(target.kind, req, res, parseCreation, id) ?? false);
       const where = await this.names.owner(principal, id);
       // Another tenant's: served here, where the service answers 404 as for an absent id, along
