@@ -71,6 +71,8 @@ describe('custody of computes under faults', () => {
     }
 
     const acked = history.ops.filter((o) => o.outcome === 'ok').length;
+    const statuses = new Map<string, number>();
+    for (const o of history.ops) statuses.set(String(o.status), (statuses.get(String(o.status)) ?? 0) + 1);
     const byKind = new Map<string, number[]>();
     for (const r of run.recoveries) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), r.ms]);
     const unavailability = [...byKind].map(([k, ms]) => {
@@ -78,7 +80,7 @@ describe('custody of computes under faults', () => {
       return `${k}: p50 ${Math.round(sorted[Math.floor(sorted.length / 2)]!)} ms, max ${Math.round(sorted.at(-1)!)} ms (${ms.length})`;
     });
     process.stderr.write(
-      `faults (seed ${SEED}): ${history.faults.length} injected (${history.faults.map((f) => `${f.kind} ${f.nodes.join('+')}${f.moved === undefined ? '' : ` (${f.moved} moved)`} at ${f.startedAt}–${f.healedAt ?? '?'}`).join(', ')}); ${history.ops.length} operations, ${acked} acknowledged; ` +
+      `faults (seed ${SEED}): ${history.faults.length} injected (${history.faults.map((f) => `${f.kind} ${f.nodes.join('+')}${f.moved === undefined ? '' : ` (${f.moved} moved)`} at ${f.startedAt}–${f.healedAt ?? '?'}`).join(', ')}); ${history.ops.length} operations, ${acked} acknowledged (answers: ${[...statuses].map(([k, n]) => `${k} ×${n}`).join(', ')}); ` +
         `double runs ${doubles.length}, lost ${lost.length}, undone ${undone.length}; unavailability after the heal: ${unavailability.join('; ')}\n` +
         run.recoveries.filter((r) => r.why).map((r) => `  ${r.kind}: ${Math.round(r.ms)} ms, last seen before: ${r.why}\n`).join(''),
     );
