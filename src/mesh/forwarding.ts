@@ -3,7 +3,8 @@
  * The request, its body's chunks and its answer's chunks are one RPC session (rpc.ts): when a
  * connection is lost under any of them, an idempotent request is sent again whole, chunks and
  * all, under a new transfer id. So a request whose answer was lost is repeated like a small one,
- * and the target never needs the parts of an earlier attempt.
+ * and the target never needs the parts of an earlier attempt. Headers that must be new at each
+ * attempt (an authentication envelope, which a target accepts once) are made per attempt.
  */
 import { randomInt } from 'node:crypto';
 import type { MeshTimers } from './clock.js';
@@ -13,6 +14,7 @@ import { FORWARD, FORWARD_CHUNK, FORWARD_PULL, type ForwardMessage, type Transfe
 import { TransferBuffers } from './forward-transfers.js';
 import {
   DEFAULT_FORWARD_TIMEOUT_MS,
+  type HttpHeaders,
   isIdempotentMethod,
   MAX_FORWARD_HOPS,
   stripHopByHop,
@@ -37,8 +39,15 @@ export interface ForwardingOptions extends Pick<MeshConfig, 'maxMessageBytes' | 
   timers: MeshTimers;
 }
 
+export interface ForwardOptions {
+  timeoutMs?: number;
+  /** Headers added to each attempt, made anew for it. */
+  attemptHeaders?: () => HttpHeaders;
+}
+
 export class Forwarding {
   private readonly chunkBytes: number;
+  private handler: ForwardHandler | null = null;
   private readonly buffers: TransferBuffers;
   private nextUpload = randomInt(1, 2 ** 31);
 
@@ -54,28 +63,34 @@ export class Forwarding {
   }
 
   /** Forwards `req` to member `peerKey`; its answer comes back unchanged. Rejects with MeshError (see forwardErrorStatus). */
-  forward(peerKey: string, req: ForwardedRequest, options: { timeoutMs?: number } = {}): Promise<ForwardedResponse> {
+  forward(peerKey: string, req: ForwardedRequest, options: ForwardOptions = {}): Promise<ForwardedResponse> {
     const { maxBodyBytes } = this.opts;
     if (req.body.length > maxBodyBytes) return Promise.reject(MeshError.TOO_LARGE(req.body.length, maxBodyBytes, peerKey));
-    const message = {
+    const head = () => ({
       method: req.method.toUpperCase(),
       path: req.path,
-      headers: stripHopByHop(req.headers),
+      headers: stripHopByHop({ ...req.headers, ...options.attemptHeaders?.() }),
       via: [...(req.via ?? []), this.opts.selfKey],
-    };
-    const options_ = { timeoutMs: options.timeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS, idempotent: isIdempotentMethod(req.method) };
-    return this.opts.client.session(peerKey, FORWARD.name, options_, (send) => this.exchange(send, message, req.body));
+    });
+    const session = { timeoutMs: options.timeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS, idempotent: isIdempotentMethod(req.method) };
+    return this.opts.client.session(peerKey, FORWARD.name, session, (send) => this.exchange(send, head(), req.body));
   }
 
   /** Serves requests forwarded by other members with `handler` (a later call replaces it), refusing loops. */
   serve(handler: ForwardHandler): void {
+    const first = this.handler === null;
+    this.handler = handler;
+    if (first) this.route();
+  }
+
+  private route(): void {
     const { server } = this.opts;
     server.serve(FORWARD_CHUNK, (chunk, fromKey) => (this.buffers.receive(fromKey, chunk), null));
     server.serve(FORWARD_PULL, (pull, fromKey) => ({ bytes: this.buffers.pull(fromKey, pull.id, pull.offset, this.chunkBytes) }));
     server.serve(FORWARD, async (m, fromKey) => {
       if (m.via.length > MAX_FORWARD_HOPS) throw Object.assign(new Error(`forwarded more than ${MAX_FORWARD_HOPS} times`), { code: 'LOOP' });
       const body = m.upload ? this.buffers.complete(fromKey, m.upload, m.body) : m.body;
-      const res = await handler({ method: m.method, path: m.path, headers: m.headers, body, via: m.via }, fromKey);
+      const res = await this.handler!({ method: m.method, path: m.path, headers: m.headers, body, via: m.via }, fromKey);
       const headers = stripHopByHop(res.headers);
       if (res.body.length > this.opts.maxBodyBytes) throw MeshError.TOO_LARGE(res.body.length, this.opts.maxBodyBytes);
       if (res.body.length <= this.chunkBytes) return { status: res.status, headers, body: res.body, download: null };

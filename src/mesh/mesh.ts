@@ -19,7 +19,7 @@ import { meshConfig, type MeshConfig } from './config.js';
 import { Discovery, type DiscoveryOptions } from './discovery.js';
 import { MeshError, short } from './errors.js';
 import { gather, type GatherOptions, type GatherResult, type GatherScope } from './gather.js';
-import { Forwarding } from './forwarding.js';
+import { Forwarding, type ForwardOptions } from './forwarding.js';
 import type { ForwardedRequest as Req, ForwardedResponse as Res, ForwardHandler } from './http-forwarding.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { LatencyEmulator, type DelayFunction } from './latency.js';
@@ -367,7 +367,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /** Forward an HTTP request to member `peerKey`; its response comes back unchanged. Rejects with MeshError (see forwardErrorStatus). */
-  forward(peerKey: string, req: Req, options: { timeoutMs?: number } = {}): Promise<Res> {
+  forward(peerKey: string, req: Req, options: ForwardOptions = {}): Promise<Res> {
     return this.forwarding.forward(peerKey, req, options);
   }
 
