@@ -137,3 +137,12 @@ export const coordinate: Encoder<Coordinate> = {
     return v;
   },
 };
+
+/** The JSON schema of an object with these properties (others allowed), every one required but the `optional` ones. */
+export function objectSchema(properties: Record<string, object>, optional: readonly string[] = []): object {
+  return { type: 'object', required: Object.keys(properties).filter((k) => !optional.includes(k)), properties };
+}
+
+export const STRING = { type: 'string' };
+export const STRINGS = { type: 'array', items: STRING };
+export const NUMBER = { type: 'number' };
