@@ -10,7 +10,8 @@
  * longer spoken, and a peer that opens that channel is refused by name.
  */
 import c from 'compact-encoding';
-import { compactCodec, struct, toBuffer } from './rpc-codecs.js';
+import { MeshError } from './errors.js';
+import { struct, toBuffer } from './rpc-codecs.js';
 
 export const RPC_PROTOCOL = 'discovery-mesh/rpc';
 /** The channel of protocol version 1, which only a peer of an earlier build opens. */
@@ -24,22 +25,29 @@ export interface Handshake {
   versions: number[];
 }
 
-const handshake = compactCodec(
-  struct<Handshake>({
-    proof: { preencode: (s, v) => c.fixed32.preencode(s, v), encode: (s, v) => c.fixed32.encode(s, v), decode: (s) => toBuffer(c.fixed32.decode(s)) },
-    versions: c.array(c.uint),
-  }),
-  'handshake',
-  (h) => (h.versions.length > MAX_VERSIONS ? `more than ${MAX_VERSIONS} versions` : null),
-);
+const handshake = struct<Handshake>({
+  proof: { preencode: (s, v) => c.fixed32.preencode(s, v), encode: (s, v) => c.fixed32.encode(s, v), decode: (s) => toBuffer(c.fixed32.decode(s)) },
+  versions: c.array(c.uint),
+});
 
 export function encodeHandshake(h: Handshake): Buffer {
-  return handshake.encode(h);
+  return toBuffer(c.encode(handshake, h));
 }
 
-/** The handshake a peer sent; throws BAD_MESSAGE when malformed. */
+/**
+ * The handshake a peer sent; throws BAD_MESSAGE when malformed. Bytes after the versions are
+ * ignored: a later version may append fields, and must still be read to be refused or chosen.
+ */
 export function decodeHandshake(raw: Buffer | null): Handshake {
-  return handshake.decode(raw ?? Buffer.alloc(0));
+  const bytes = raw ?? Buffer.alloc(0);
+  let h: Handshake;
+  try {
+    h = handshake.decode(c.state(0, bytes.length, bytes));
+  } catch (err) {
+    throw MeshError.BAD_MESSAGE(`malformed handshake: ${(err as Error).message}`, err);
+  }
+  if (h.versions.length > MAX_VERSIONS) throw MeshError.BAD_MESSAGE(`malformed handshake: more than ${MAX_VERSIONS} versions`);
+  return h;
 }
 
 /** The highest version both lists hold, or null. */

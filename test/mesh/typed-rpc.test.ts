@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicFor } from '../../src/mesh/auth.js';
 import { MeshError } from '../../src/mesh/errors.js';
 import type { Mesh } from '../../src/mesh/mesh.js';
-import { LEGACY_RPC_PROTOCOL } from '../../src/mesh/protocol-version.js';
+import { chooseVersion, decodeHandshake, encodeHandshake, LEGACY_RPC_PROTOCOL } from '../../src/mesh/protocol-version.js';
 import { MeshFixture, once, SECRET } from './mesh-helpers.js';
 
 type Refusal = { key: string; reason: string };
@@ -97,6 +97,22 @@ describe('typed RPC (loopback testnet)', () => {
 
   it('refuses the mesh methods as names of JSON handlers', () => {
     expect(() => b.handle('mesh/ping', () => null)).toThrow(TypeError);
+  });
+});
+
+describe('the handshake', () => {
+  it('chooses the highest common version, or none', () => {
+    expect(chooseVersion([2, 3], [1, 2, 3, 4])).toBe(3);
+    expect(chooseVersion([2], [2, 3])).toBe(2);
+    expect(chooseVersion([2], [1])).toBeNull();
+  });
+
+  it('reads a later version\'s handshake that appends fields, and refuses a truncated one', () => {
+    const proof = Buffer.alloc(32, 9);
+    const later = Buffer.concat([encodeHandshake({ proof, versions: [2, 3] }), Buffer.from('future fields')]);
+    expect(decodeHandshake(later)).toEqual({ proof, versions: [2, 3] });
+    expect(() => decodeHandshake(proof.subarray(0, 20))).toThrow(/malformed handshake/);
+    expect(() => decodeHandshake(null)).toThrow(MeshError);
   });
 });
 
