@@ -12,6 +12,7 @@ import type { VmSpec } from '../scheduler/model.js';
 import type { NodeAgent } from '../scheduler/protocol/node-agent.js';
 import { OcciError } from '../occi/errors.js';
 import type { NodeSnapshot } from '../scheduler/protocol/transport.js';
+import { objectSchema, STRING, STRINGS } from '../mesh/rpc-codecs.js';
 
 export const CLAIM_METHOD = 'cloud/claim';
 export const UNPLACEABLE_METHOD = 'cloud/unplaceable';
@@ -56,11 +57,15 @@ export class Admissions {
 
   constructor(private readonly opts: AdmissionsOptions) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_ADMISSION_TIMEOUT_MS;
-    opts.mesh.handle(CLAIM_METHOD, (payload, from) => this.claim(String((payload as { id?: unknown }).id), from));
-    opts.mesh.handle(UNPLACEABLE_METHOD, (payload) => {
-      for (const id of (payload as { ids?: unknown }).ids as string[]) this.unplaceable(id);
-      return true;
-    });
+    opts.mesh.handle(CLAIM_METHOD, (payload, from) => this.claim((payload as { id: string }).id, from), objectSchema({ id: STRING }));
+    opts.mesh.handle(
+      UNPLACEABLE_METHOD,
+      (payload) => {
+        for (const id of (payload as { ids: string[] }).ids) this.unplaceable(id);
+        return true;
+      },
+      objectSchema({ ids: STRINGS }),
+    );
   }
 
   /**

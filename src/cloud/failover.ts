@@ -33,6 +33,7 @@ import { type Replicator } from './replicas.js';
 import { generationOf, majority, type ReplicaRow, type ReplicaStore } from './replica-store.js';
 import type { LeaseGrants } from './lease-grants.js';
 import { fenceAtStart, Whereabouts } from './whereabouts.js';
+import { NUMBER, objectSchema, STRING } from '../mesh/rpc-codecs.js';
 
 export const RESTART_CLAIM_METHOD = 'cloud/restart-claim';
 export const RESTARTED_METHOD = 'cloud/restarted';
@@ -119,16 +120,25 @@ export class Failover {
     this.settledAt = Date.now() + (opts.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS);
     for (const m of mesh.members()) this.seen.add(m.key);
     this.whereabouts = new Whereabouts({ mesh, replicas: opts.replicas, custody: opts.cloud.custody, gatherMs: opts.gatherMs });
-    mesh.handle(RESTART_CLAIM_METHOD, (payload, from) => {
-      const { lost, id, generation, release } = payload as { lost: string; id: string; generation: number; release?: boolean };
-      if (release) return (opts.grants.withdraw(lost, id, from), true);
-      return this.vote(lost, id, generation, from) as unknown as JsonValue;
-    });
-    mesh.handle(RESTARTED_METHOD, (payload) => {
-      const { lost, id, generation } = payload as { lost: string; id: string; generation: number };
-      this.restartedElsewhere(lost, id, generation);
-      return true;
-    });
+    mesh.handle(
+      RESTART_CLAIM_METHOD,
+      (payload, from) => {
+        const { lost, id, generation, release } = payload as { lost: string; id: string; generation: number; release?: boolean };
+        if (release) return (opts.grants.withdraw(lost, id, from), true);
+        return this.vote(lost, id, generation, from) as unknown as JsonValue;
+      },
+      // A release names no generation.
+      objectSchema({ lost: STRING, id: STRING, generation: NUMBER, release: { type: 'boolean' } }, ['generation', 'release']),
+    );
+    mesh.handle(
+      RESTARTED_METHOD,
+      (payload) => {
+        const { lost, id, generation } = payload as { lost: string; id: string; generation: number };
+        this.restartedElsewhere(lost, id, generation);
+        return true;
+      },
+      objectSchema({ lost: STRING, id: STRING, generation: NUMBER }),
+    );
     mesh.handle(LEAVING_METHOD, (_payload, from) => {
       this.cleanlyLeft.add(from);
       return true;

@@ -19,6 +19,7 @@ import type { JsonValue, Mesh } from '../mesh/mesh.js';
 import type { Entity } from '../occi/entity.js';
 import type { Custody, MoveBundle } from './custody.js';
 import { generationOf } from './replica-store.js';
+import { objectSchema, STRING } from '../mesh/rpc-codecs.js';
 
 export const PREPARE_METHOD = 'cloud/move-prepare';
 export const COMMIT_METHOD = 'cloud/move-commit';
@@ -85,10 +86,14 @@ export class Moves {
         this.release(compute.id);
       }
     });
-    mesh.handle(ABORT_METHOD, (payload) => {
-      this.release(String((payload as { id?: unknown }).id));
-      return true;
-    });
+    mesh.handle(
+      ABORT_METHOD,
+      (payload) => {
+        this.release((payload as { id: string }).id);
+        return true;
+      },
+      objectSchema({ id: STRING }),
+    );
   }
 
   private release(id: string): void {

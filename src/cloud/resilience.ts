@@ -17,6 +17,7 @@ import { DEFAULT_LEASE_MS, LeaseGrants } from './lease-grants.js';
 import { LEASE_METHOD, LeaseHolder } from './lease-holder.js';
 import type { RenewAnswer } from './lease-grants.js';
 import { RestartPolicyKeeper } from './restart-policy.js';
+import { NUMBER, objectSchema } from '../mesh/rpc-codecs.js';
 
 export interface ResilienceTuning {
   /** Replica holders per compute (default 4, replicas.ts says why). */
@@ -68,7 +69,11 @@ export class Resilience {
     this.replicas = new ReplicaStore(dataDir);
     const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.grants = new LeaseGrants({ mesh, replicas: this.replicas, leaseMs, voteTtlMs: opts.claimTtlMs });
-    mesh.handle(LEASE_METHOD, (payload, from) => this.grants.renew(from, ((payload as { generations?: unknown })?.generations ?? {}) as Record<string, number>) as Record<string, RenewAnswer>);
+    mesh.handle(
+      LEASE_METHOD,
+      (payload, from) => this.grants.renew(from, (payload as { generations: Record<string, number> }).generations) as Record<string, RenewAnswer>,
+      objectSchema({ generations: { type: 'object', additionalProperties: NUMBER } }),
+    );
     this.replicator = new Replicator({
       mesh,
       custody: cloud.custody,

@@ -10,6 +10,7 @@ import { COMPUTE } from '../occi/infrastructure-model.js';
 import type { EntityStore } from '../occi/store.js';
 import type { Custody } from './custody.js';
 import { generationOf, type ReplicaStore } from './replica-store.js';
+import { objectSchema, STRINGS } from '../mesh/rpc-codecs.js';
 
 export const WHEREIS_METHOD = 'cloud/whereis';
 
@@ -26,7 +27,7 @@ export interface Where {
 
 export class Whereabouts {
   constructor(private readonly opts: { mesh: Mesh; replicas: ReplicaStore; custody: Custody; gatherMs?: number }) {
-    opts.mesh.handle(WHEREIS_METHOD, (payload) => this.whereIs(((payload as { ids?: unknown })?.ids ?? []) as string[]) as unknown as JsonValue);
+    opts.mesh.handle(WHEREIS_METHOD, (payload) => this.whereIs((payload as { ids: string[] }).ids) as unknown as JsonValue, objectSchema({ ids: STRINGS }));
   }
 
   private whereIs(ids: string[]): WhereIs {

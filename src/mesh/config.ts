@@ -9,6 +9,8 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 3000;
 export const DEFAULT_AUTH_TIMEOUT_MS = 5000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Largest body of a forwarded request or answer (sent in chunks of at most half a message); at least the HTTP body limit. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** Extra attempts for idempotent calls that failed with CLOSED / UNREACHABLE. */
 export const DEFAULT_RETRIES = 2;
 /**
@@ -60,6 +62,7 @@ export interface MeshConfig {
   reconnectGraceMs: number;
   requestTimeoutMs: number;
   maxMessageBytes: number;
+  maxBodyBytes: number;
   retries: number;
   retryDelayMs: number;
   retryMaxDelayMs: number;
@@ -84,6 +87,7 @@ export function meshConfig(options: Partial<MeshConfig> = {}): MeshConfig {
     reconnectGraceMs: options.reconnectGraceMs ?? DEFAULT_RECONNECT_GRACE_MS,
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     retries: options.retries ?? DEFAULT_RETRIES,
     retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
     retryMaxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_MAX_DELAY_MS,

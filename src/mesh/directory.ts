@@ -9,7 +9,8 @@
  * forgotten and the lookup runs again, so moved entities are still found.
  */
 import { LRUCache } from 'lru-cache';
-import type { JsonValue, Mesh } from './mesh.js';
+import type { Mesh } from './mesh.js';
+import { objectSchema, STRING } from './rpc-codecs.js';
 
 export const DIRECTORY_METHOD = 'dir/has';
 export const DEFAULT_LOOKUP_DEADLINE_MS = 2000;
@@ -34,7 +35,7 @@ export class EntityDirectory {
   ) {
     this.deadlineMs = opts.lookupDeadlineMs ?? DEFAULT_LOOKUP_DEADLINE_MS;
     this.cache = new LRUCache({ max: opts.cacheSize ?? DEFAULT_CACHE_SIZE });
-    mesh.handle(DIRECTORY_METHOD, (payload) => this.opts.holds(String((payload as { id?: JsonValue })?.id ?? '')));
+    mesh.handle(DIRECTORY_METHOD, (payload) => this.opts.holds((payload as { id: string }).id), objectSchema({ id: STRING }));
     mesh.on('member-left', (m) => {
       const held = [...this.cache.entries()].filter(([, key]) => key === m.key);
       for (const [id] of held) this.cache.delete(id);

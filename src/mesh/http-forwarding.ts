@@ -1,6 +1,6 @@
 /**
- * Forwarding primitives for the HTTP layer: an HTTP request/response as
- * plain serialisable data, and its transport over the mesh RPC.
+ * Forwarding primitives for the HTTP layer: an HTTP request/response as plain data (its
+ * transport over the mesh: forwarding.ts).
  *
  * Usage (HTTP owner):
  *   mesh.serveForwarded(async (req, fromKey) => handleLocally(req));
@@ -8,7 +8,6 @@
  *   // on MeshError: reply forwardErrorStatus(err) (503 / 504 / 413 / 502)
  */
 import { MeshError } from './errors.js';
-import type { JsonValue } from './wire.js';
 
 export const FORWARD_METHOD = 'mesh/http-forward';
 export const DEFAULT_FORWARD_TIMEOUT_MS = 10_000;
@@ -57,63 +56,6 @@ export function stripHopByHop(headers: HttpHeaders): HttpHeaders {
 /** Idempotent HTTP methods (RFC 9110 §9.2.2): safe to retry after a lost connection. */
 export function isIdempotentMethod(method: string): boolean {
   return ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'].includes(method.toUpperCase());
-}
-
-export function encodeRequest(req: ForwardedRequest): JsonValue {
-  return {
-    method: req.method,
-    path: req.path,
-    headers: stripHopByHop(req.headers),
-    body: req.body.toString('base64'),
-    via: req.via ?? [],
-  };
-}
-
-export function decodeRequest(v: JsonValue): ForwardedRequest {
-  const o = v as { method?: unknown; path?: unknown; headers?: unknown; body?: unknown; via?: unknown } | null;
-  if (!o || typeof o.method !== 'string' || typeof o.path !== 'string' || typeof o.body !== 'string') {
-    throw MeshError.BAD_MESSAGE('malformed forwarded request');
-  }
-  return {
-    method: o.method,
-    path: o.path,
-    headers: sanitizeHeaders(o.headers),
-    body: Buffer.from(o.body, 'base64'),
-    via: Array.isArray(o.via) ? o.via.filter((x): x is string => typeof x === 'string') : [],
-  };
-}
-
-/** The mesh handler of FORWARD_METHOD: serves forwarded requests with `handler`, refusing loops. */
-export function forwardedRequestHandler(handler: ForwardHandler): (payload: JsonValue, fromKey: string) => Promise<JsonValue> {
-  return async (payload, fromKey) => {
-    const req = decodeRequest(payload);
-    if ((req.via?.length ?? 0) > MAX_FORWARD_HOPS) {
-      throw Object.assign(new Error(`forwarded more than ${MAX_FORWARD_HOPS} times`), { code: 'LOOP' });
-    }
-    return encodeResponse(await handler(req, fromKey));
-  };
-}
-
-export function encodeResponse(res: ForwardedResponse): JsonValue {
-  return { status: res.status, headers: stripHopByHop(res.headers), body: res.body.toString('base64') };
-}
-
-export function decodeResponse(v: JsonValue): ForwardedResponse {
-  const o = v as { status?: unknown; headers?: unknown; body?: unknown } | null;
-  if (!o || typeof o.status !== 'number' || typeof o.body !== 'string') {
-    throw MeshError.BAD_MESSAGE('malformed forwarded response');
-  }
-  return { status: o.status, headers: sanitizeHeaders(o.headers), body: Buffer.from(o.body, 'base64') };
-}
-
-function sanitizeHeaders(h: unknown): HttpHeaders {
-  const out: HttpHeaders = {};
-  if (!h || typeof h !== 'object') return out;
-  for (const [k, v] of Object.entries(h as Record<string, unknown>)) {
-    if (typeof v === 'string') out[k] = v;
-    else if (Array.isArray(v)) out[k] = v.filter((x): x is string => typeof x === 'string');
-  }
-  return out;
 }
 
 /**

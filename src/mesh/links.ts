@@ -1,33 +1,38 @@
 /** Links: the authenticated connections to peers, admitted by the cluster-secret handshake. */
 /*
  * - Admission: on each connection both ends prove knowledge of the secret
- *   (see auth.ts) in the handshake of the RPC channel. Nothing is served
- *   before the proof checks; a wrong proof or a revoked key destroys the
- *   connection and is counted (`refused`) and logged.
+ *   (see auth.ts) in the handshake of the RPC channel, beside the protocol
+ *   versions they speak (protocol-version.ts). Nothing is served before the
+ *   proof checks and a version is chosen; a wrong proof, a revoked key or no
+ *   common version destroys the connection and is counted (`refused`) and logged.
  * - Duplicate connections: links are keyed by the remote public key; a new
  *   connection replaces the old link, and callers waiting for a link to that
  *   key are woken when the new one is verified.
- * - Calls and events travel as protomux-rpc messages; what they carry is the
- *   business of the layers above (`LinkListener`).
+ * - Calls and events travel as protomux-rpc messages, one method name each;
+ *   the RPC server serves them on a verified link (`LinkListener.serve`).
  */
 import type { KeyPair } from 'hyperdht';
 import type { PeerInfo, SecretStream } from 'hyperswarm';
 import type { Logger } from 'pino';
+import c from 'compact-encoding';
 import ProtomuxRPC from 'protomux-rpc';
 import { createProof, verifyProof } from './auth.js';
 import { sleep, type MeshTimers, type TimerHandle } from './clock.js';
 import type { MeshConfig } from './config.js';
 import { MeshError, short } from './errors.js';
 import type { LatencyEmulator } from './latency.js';
-import { decodeEnvelope, encode, type Envelope, type JsonValue } from './wire.js';
+import { chooseVersion, decodeHandshake, encodeHandshake, LEGACY_RPC_PROTOCOL, PROTOCOL_VERSIONS, RPC_PROTOCOL } from './protocol-version.js';
+import type { Codec } from './rpc-codecs.js';
 
-const RPC_PROTOCOL = 'discovery-mesh/rpc/v1';
+const RAW = { valueEncoding: c.raw };
 /** How long `drain()` lets open channels finish their calls before they are destroyed. */
 export const CHANNEL_DRAIN_GRACE_MS = 1000;
 
 /** One authenticated (or authenticating) connection to a peer. */
 export class Link {
   verified = false;
+  /** The protocol version chosen with the peer (set when verified). */
+  version = 0;
   closed = false;
   revoked = false;
   readonly ready: Promise<boolean>;
@@ -54,18 +59,18 @@ export interface LinkListener {
   linkDown(key: string, revoked: boolean): void;
   /** A peer was refused (bad proof, revoked key, handshake timeout). */
   refused(key: string, reason: string): void;
-  /** A call on a verified link; resolves with the encoded reply. */
-  call(key: string, raw: Buffer | null): Promise<Buffer>;
-  /** An event on a verified link. */
-  event(key: string, method: string, payload: JsonValue): void;
+  /** A link was verified: serve the mesh's methods on its channel. */
+  serve(key: string, rpc: ProtomuxRPC): void;
 }
 
-export interface LinkTableOptions extends Pick<MeshConfig, 'keepAliveMs' | 'connectionTimeoutMs' | 'authTimeoutMs' | 'maxMessageBytes'> {
+export interface LinkTableOptions extends Pick<MeshConfig, 'keepAliveMs' | 'connectionTimeoutMs' | 'authTimeoutMs'> {
   keyPair: KeyPair;
   /** HMAC key derived from the cluster secret (auth.ts). */
   authKey: Buffer;
   /** Keys (hex, lower case) refused at handshake. */
   revoked: Iterable<string>;
+  /** The protocol versions this node offers, ascending (default: all this build speaks). */
+  versions?: readonly number[] | undefined;
   latency: LatencyEmulator;
   timers: MeshTimers;
   log: Logger;
@@ -80,10 +85,12 @@ export class LinkTable {
   /** Callers waiting for a verified link to a key. */
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly revoked: Set<string>;
+  private readonly versions: readonly number[];
   private closing = false;
 
   constructor(private readonly opts: LinkTableOptions) {
     this.revoked = new Set(opts.revoked);
+    this.versions = opts.versions ?? PROTOCOL_VERSIONS;
   }
 
   get size(): number {
@@ -103,16 +110,21 @@ export class LinkTable {
     return this.links.get(key)?.verified === true;
   }
 
-  /** Sends an event to `key` (after the emulated delay); lost if the link closes meanwhile. */
-  send(key: string, method: string, payload: JsonValue): void {
+  /** The protocol version chosen with `key`, if its link is verified. */
+  versionOf(key: string): number | undefined {
+    const link = this.links.get(key);
+    return link?.verified ? link.version : undefined;
+  }
+
+  /** Sends the event `method` to `key` (after the emulated delay); lost if the link closes meanwhile. */
+  send<T>(key: string, method: string, codec: Codec<T>, payload: T): void {
     const link = this.links.get(key);
     if (!link) return;
-    const envelope: Envelope = { m: method, v: payload };
-    const body = encode(envelope);
+    const body = codec.encode(payload);
     this.opts.latency.defer(key, () => {
       if (link.closed || link.rpc.closed) return;
       try {
-        link.rpc.event('event', body);
+        link.rpc.event(method, body, RAW);
       } catch (err) {
         this.opts.log.debug({ err, peer: short(key) }, 'event not sent');
       }
@@ -222,7 +234,10 @@ export class LinkTable {
       return;
     }
     const proof = createProof(this.opts.authKey, hash, this.opts.keyPair.publicKey, conn.remotePublicKey);
-    const rpc = new ProtomuxRPC(conn, { protocol: RPC_PROTOCOL, handshake: proof });
+    const handshake = encodeHandshake({ proof, versions: [...this.versions] });
+    const rpc = new ProtomuxRPC(conn, { protocol: RPC_PROTOCOL, handshake, handshakeEncoding: c.raw });
+    // A peer of an earlier build opens only the channel of version 1: refused by name, not left to time out.
+    rpc.mux.pair({ protocol: LEGACY_RPC_PROTOCOL }, () => this.refuseVersion(key, conn, [1]));
     const link = new Link(key, conn, rpc, info);
     const previous = this.links.get(key);
     this.links.set(key, link);
@@ -242,11 +257,17 @@ export class LinkTable {
     conn.once('close', () => this.onClosed(link));
   }
 
-  private onOpen(link: Link, remoteProof: Buffer | null): void {
+  private onOpen(link: Link, raw: Buffer | null): void {
     if (link.closed) return;
     const { conn, key } = link;
     const hash = conn.handshakeHash;
-    if (!hash || !verifyProof(this.opts.authKey, hash, conn.remotePublicKey, this.opts.keyPair.publicKey, remoteProof)) {
+    let remote: { proof: Buffer | null; versions: number[] } = { proof: null, versions: [] };
+    try {
+      remote = decodeHandshake(raw);
+    } catch {
+      // A malformed handshake proves nothing.
+    }
+    if (!hash || !verifyProof(this.opts.authKey, hash, conn.remotePublicKey, this.opts.keyPair.publicKey, remote.proof)) {
       this.refuse(key, 'bad cluster proof');
       // Do not let Hyperswarm retry a peer that cannot prove the secret.
       link.peerInfo?.ban(true);
@@ -258,27 +279,15 @@ export class LinkTable {
       conn.destroy(MeshError.UNAUTHORIZED('revoked', key));
       return;
     }
+    const version = chooseVersion(this.versions, remote.versions);
+    if (version === null) return this.refuseVersion(key, conn, remote.versions);
     link.verified = true;
+    link.version = version;
     if (link.authTimer) this.opts.timers.clearTimer(link.authTimer);
-    link.rpc.respond('call', (raw) => this.opts.listener.call(key, raw));
-    link.rpc.respond('event', (raw) => {
-      this.onEvent(link, raw);
-      return null;
-    });
+    this.opts.listener.serve(key, link.rpc);
     link.resolveReady(true);
     this.wake(key);
     this.opts.listener.linkUp(key);
-  }
-
-  private onEvent(link: Link, raw: Buffer | null): void {
-    if (!link.verified || link.closed || !raw || raw.length > this.opts.maxMessageBytes) return;
-    let envelope: Envelope;
-    try {
-      envelope = decodeEnvelope(raw);
-    } catch {
-      return;
-    }
-    this.opts.listener.event(link.key, envelope.m, envelope.v);
   }
 
   private onClosed(link: Link): void {
@@ -300,6 +309,12 @@ export class LinkTable {
     if (!waiters) return;
     this.waiters.delete(key);
     for (const w of waiters) w();
+  }
+
+  /** Refuses a peer that speaks none of this node's protocol versions (not banned: it may be upgraded). */
+  private refuseVersion(key: string, conn: SecretStream, theirs: readonly number[]): void {
+    this.refuse(key, `no common protocol version (this node speaks ${this.versions.join(', ')}; the peer ${theirs.join(', ') || 'none'})`);
+    conn.destroy(MeshError.UNAUTHORIZED('no common protocol version', key));
   }
 
   private refuse(key: string, reason: string): void {

@@ -20,11 +20,17 @@ import type { MeshTimers, TimerHandle } from './clock.js';
 import type { MeshConfig } from './config.js';
 import { MeshError, short } from './errors.js';
 import type { Coordinate } from './vivaldi/coordinate.js';
-import { coordFromJson, coordToJson, type JsonValue } from './wire.js';
 import type { MemberInfo } from './overlay/types.js';
 
 export const EVENT_HELLO = 'mesh/hello';
 export const EVENT_HEARTBEAT = 'mesh/heartbeat';
+export type MembershipEvent = typeof EVENT_HELLO | typeof EVENT_HEARTBEAT;
+
+/** A hello (with the sender's info) or a heartbeat (without): the sender's coordinate. */
+export interface MembershipMessage {
+  info?: MemberInfo;
+  c: Coordinate | null;
+}
 
 /** What a node says about itself: the overlay's record of a member. */
 export type { MemberInfo };
@@ -50,7 +56,7 @@ export interface MembershipTransport {
   connectedPeers(): Iterable<string>;
   isConnected(peerKey: string): boolean;
   /** Fire-and-forget message to a connected peer. */
-  send(peerKey: string, method: string, payload: JsonValue): void;
+  send(peerKey: string, event: MembershipEvent, message: MembershipMessage): void;
   /** Drops the connection to a peer (it stopped answering). */
   disconnect(peerKey: string, reason: Error): void;
 }
@@ -174,13 +180,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   /** A membership message (hello or heartbeat) from `key`. */
-  receive(key: string, method: string, payload: JsonValue | undefined): void {
+  receive(key: string, event: MembershipEvent, message: MembershipMessage): void {
     const now = this.opts.timers.now();
-    const v = (payload ?? {}) as { info?: MemberInfo; c?: JsonValue };
-    const coord = coordFromJson(v.c);
+    const coord = message.c;
     const existing = this.members.get(key);
-    if (method === EVENT_HELLO && v.info && typeof v.info.name === 'string') {
-      const info = sanitizeInfo(v.info);
+    if (event === EVENT_HELLO && message.info && typeof message.info.name === 'string') {
+      const info = sanitizeInfo(message.info);
       if (!existing) {
         const member: Member = { key, ...info, coordinate: coord, joinedAt: now, lastSeen: now };
         this.members.set(key, member);
@@ -194,7 +199,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
         Object.assign(existing, info);
         this.emit('member-updated', copyMember(existing));
       }
-    } else if (method === EVENT_HEARTBEAT && existing) {
+    } else if (event === EVENT_HEARTBEAT && existing) {
       existing.lastSeen = now;
       if (coord) existing.coordinate = coord;
     }
@@ -210,13 +215,13 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 
   private sayHello(key: string): void {
-    this.opts.transport.send(key, EVENT_HELLO, { info: this.ownInfo as unknown as JsonValue, c: coordToJson(this.opts.coordinate()) });
+    this.opts.transport.send(key, EVENT_HELLO, { info: this.ownInfo, c: this.opts.coordinate() });
   }
 
   private heartbeat(): void {
     if (this.stopped) return;
     const now = this.opts.timers.now();
-    const payload: JsonValue = { c: coordToJson(this.opts.coordinate()) };
+    const payload: MembershipMessage = { c: this.opts.coordinate() };
     for (const key of this.opts.transport.connectedPeers()) {
       const member = this.members.get(key);
       if (member && now - member.lastSeen > this.opts.heartbeatTimeoutMs) {

@@ -2,10 +2,11 @@
 /*
  * Identity: a persistent Ed25519 key pair (`dataDir`) or an injected one. The parts:
  * discovery.ts (the swarm and the cluster topic), links.ts (admission by the cluster-secret
- * handshake, duplicate connections), membership.ts (members, liveness and the loss-detection
- * bound), rpc.ts (calls, retries of idempotent ones on a replaced connection) with
- * call-policy.ts (backoff, a circuit breaker per member), gather.ts (scatter-gather), probing.ts
- * (RTTs and Vivaldi), latency.ts (delay injection), config.ts (every setting and its default).
+ * handshake and the protocol version, duplicate connections), membership.ts (members, liveness,
+ * loss detection), rpc.ts (calls, retries of idempotent ones on a replaced connection) with
+ * call-policy.ts (backoff, a breaker per member), rpc-server.ts (one protomux-rpc method per mesh
+ * method), rpc-codecs.ts (payloads), forwarding.ts (HTTP requests, bodies in chunks), gather.ts
+ * (scatter-gather), probing.ts (RTTs, Vivaldi), latency.ts (delays), config.ts (settings).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -18,24 +19,17 @@ import { meshConfig, type MeshConfig } from './config.js';
 import { Discovery, type DiscoveryOptions } from './discovery.js';
 import { MeshError, short } from './errors.js';
 import { gather, type GatherOptions, type GatherResult, type GatherScope } from './gather.js';
-import {
-  decodeResponse,
-  DEFAULT_FORWARD_TIMEOUT_MS,
-  encodeRequest,
-  FORWARD_METHOD,
-  forwardedRequestHandler,
-  isIdempotentMethod,
-  type ForwardedRequest,
-  type ForwardedResponse,
-  type ForwardHandler,
-} from './http-forwarding.js';
+import { Forwarding, type ForwardOptions } from './forwarding.js';
+import type { ForwardedRequest as Req, ForwardedResponse as Res, ForwardHandler } from './http-forwarding.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { LatencyEmulator, type DelayFunction } from './latency.js';
 import { LinkTable, type LinkListener } from './links.js';
+import { listenForMembership, membershipTransport } from './membership-events.js';
 import { Membership, type Member, type MemberInfo, type MembershipEvents } from './membership.js';
 import { chooseNearest, type RankedCandidate } from './nearest.js';
-import { METHOD_PING, Prober } from './probing.js';
-import { RpcClient, RpcServer, type Handler, type RequestOptions } from './rpc.js';
+import { PING, Prober } from './probing.js';
+import { RpcClient, type RequestOptions } from './rpc.js';
+import { RpcServer, type Handler } from './rpc-server.js';
 import { VivaldiClient } from './vivaldi/client.js';
 import type { VivaldiConfig } from './vivaldi/config.js';
 import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
@@ -45,8 +39,9 @@ export * from './config.js';
 export type { Clock } from './clock.js';
 export type { GatherOptions, GatherResult } from './gather.js';
 export type { Member, MemberInfo } from './membership.js';
-export type { Handler, RequestOptions } from './rpc.js';
-export { coordFromJson, coordToJson, type JsonValue } from './wire.js';
+export type { RequestOptions } from './rpc.js';
+export type { Handler } from './rpc-server.js';
+export { coordToJson, type JsonValue } from './wire.js';
 
 export interface MeshOptions extends Partial<MeshConfig>, Pick<DiscoveryOptions, 'bootstrap' | 'host' | 'createDht' | 'swarm'> {
   /** Cluster secret: the topic is derived from it and peers must prove it. */
@@ -61,6 +56,8 @@ export interface MeshOptions extends Partial<MeshConfig>, Pick<DiscoveryOptions,
   capacity?: JsonValue;
   /** Keys (hex) refused at handshake. */
   revoked?: Iterable<string>;
+  /** Protocol versions offered in the handshake, ascending (default: every version this build speaks). */
+  protocolVersions?: readonly number[];
   /** Override the topic (default: topicFor(secret)). */
   topic?: Buffer;
   /** Delay (ms) applied to every message written to a peer: half the RTT to emulate. */
@@ -102,6 +99,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   private readonly client: RpcClient;
   private readonly server: RpcServer;
   private readonly prober: Prober;
+  private readonly forwarding: Forwarding;
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
 
@@ -131,6 +129,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       keyPair: this.keyPair,
       authKey: authKeyFor(options.secret),
       revoked: [...(options.revoked ?? [])].map((k) => k.toLowerCase()),
+      versions: options.protocolVersions,
       latency,
       timers,
       log,
@@ -139,7 +138,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     this.membership = new Membership({
       ...opts,
       info: { name: options.name, httpAddress: options.httpAddress ?? null, site: options.site ?? null, capacity: options.capacity ?? null, seq: 1 },
-      transport: this.links,
+      transport: membershipTransport(this.links),
       timers,
       log,
       coordinate: () => this.vivaldi.getCoordinate(),
@@ -150,12 +149,14 @@ export class Mesh extends EventEmitter<MeshEvents> {
       ...opts,
       vivaldi: this.vivaldi,
       membership: this.membership,
-      call: (peerKey, method, payload, o) => this.client.request(peerKey, method, payload, o),
+      call: (peerKey, ping, o) => this.client.call(peerKey, PING, ping, o),
       timers,
       random,
       log,
     });
-    this.server.reserve(METHOD_PING, (payload, fromKey) => this.prober.answer(payload, fromKey));
+    this.server.serve(PING, (ping, fromKey) => this.prober.answer(ping, fromKey));
+    listenForMembership(this.server, this.membership);
+    this.forwarding = new Forwarding({ ...opts, selfKey: this.key, client: this.client, server: this.server, timers });
     this.relayMembership();
     this.discovery = new Discovery({ ...options, ...opts, keyPair: this.keyPair, topic: this.topic, timers, log });
     this.swarm = this.discovery.swarm;
@@ -209,6 +210,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
     await this.discovery.close();
     this.links.clear();
     this.membership.clear();
+    this.forwarding.stop();
     this.log.info('mesh closed');
   }
 
@@ -230,8 +232,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       },
       linkDown: (key, revoked) => this.membership.linkDown(key, revoked),
       refused: (key, reason) => this.emit('refused', { key, reason }),
-      call: (key, raw) => this.server.onCall(key, raw),
-      event: (key, method, payload) => this.membership.receive(key, method, payload),
+      serve: (key, rpc) => this.server.attach(rpc, key),
     };
   }
 
@@ -349,9 +350,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   // ---------------------------------------------------------------- RPC
 
-  /** Serve `method` (one handler per method; later calls replace it). Names starting with `mesh/` are reserved. */
-  handle(method: string, handler: Handler): this {
-    this.server.handle(method, handler);
+  /** Serve the JSON method `method` (a later call replaces it), requests checked against `schema` if given; `mesh/…` methods are the mesh's. */
+  handle(method: string, handler: Handler, schema?: object): this {
+    this.server.handle(method, handler, schema);
     return this;
   }
 
@@ -366,18 +367,19 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   /** Forward an HTTP request to member `peerKey`; its response comes back unchanged. Rejects with MeshError (see forwardErrorStatus). */
-  async forward(peerKey: string, req: ForwardedRequest, options: { timeoutMs?: number } = {}): Promise<ForwardedResponse> {
-    const via = [...(req.via ?? []), this.key];
-    const reply = await this.request(peerKey, FORWARD_METHOD, encodeRequest({ ...req, via }), {
-      timeoutMs: options.timeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS,
-      idempotent: isIdempotentMethod(req.method),
-    });
-    return decodeResponse(reply);
+  forward(peerKey: string, req: Req, options: ForwardOptions = {}): Promise<Res> {
+    return this.forwarding.forward(peerKey, req, options);
   }
 
   /** Serve requests forwarded by other members (one handler; a later call replaces it). */
   serveForwarded(handler: ForwardHandler): this {
-    return this.handle(FORWARD_METHOD, forwardedRequestHandler(handler));
+    this.forwarding.serve(handler);
+    return this;
+  }
+
+  /** The protocol version chosen with member `key` in the handshake of its connection. */
+  protocolVersion(key: string): number | undefined {
+    return this.links.versionOf(key);
   }
 
   /** Ping a member: measures the RTT (ms), feeds Vivaldi and the RTT filter. */

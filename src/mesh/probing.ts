@@ -11,13 +11,19 @@ import { short, type MeshError } from './errors.js';
 import type { Membership } from './membership.js';
 import { chooseNearest, type NearestCandidate, type RankedCandidate } from './nearest.js';
 import { median, type VivaldiClient } from './vivaldi/client.js';
-import type { RandomSource } from './vivaldi/coordinate.js';
-import { coordFromJson, coordToJson, type JsonValue } from './wire.js';
+import { compactCodec, coordinate, nullable, struct, type MethodSpec } from './rpc-codecs.js';
+import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
 
-export const METHOD_PING = 'mesh/ping';
+/** A ping and its answer: the sender's coordinate. */
+export interface PingMessage {
+  c: Coordinate | null;
+}
+
+const pingMessage = compactCodec(struct<PingMessage>({ c: nullable(coordinate) }), 'ping');
+export const PING: MethodSpec<PingMessage, PingMessage> = { name: 'mesh/ping', request: pingMessage, reply: pingMessage };
 
 /** How a ping reaches a member: the mesh's RPC client. */
-export type PingCall = (peerKey: string, method: string, payload: JsonValue, options: { timeoutMs: number }) => Promise<JsonValue>;
+export type PingCall = (peerKey: string, ping: PingMessage, options: { timeoutMs: number }) => Promise<PingMessage>;
 
 export interface ProberOptions extends Pick<MeshConfig, 'probeIntervalMs' | 'probesPerRound' | 'probeTimeoutMs' | 'rttWindow'> {
   vivaldi: VivaldiClient;
@@ -53,10 +59,10 @@ export class Prober {
   async ping(peerKey: string, timeoutMs = this.opts.probeTimeoutMs): Promise<number> {
     const { timers, vivaldi } = this.opts;
     const t0 = timers.now();
-    const reply = (await this.opts.call(peerKey, METHOD_PING, { c: coordToJson(vivaldi.getCoordinate()) }, { timeoutMs })) as { c?: JsonValue };
+    const reply = await this.opts.call(peerKey, { c: vivaldi.getCoordinate() }, { timeoutMs });
     const rtt = Math.max(timers.now() - t0, 0.001);
     this.probes++;
-    const coord = coordFromJson(reply?.c);
+    const coord = reply.c;
     if (coord) this.opts.membership.setCoordinate(peerKey, coord);
     this.record(peerKey, rtt);
     if (coord) {
@@ -70,10 +76,9 @@ export class Prober {
   }
 
   /** The answer to a ping from `fromKey`: notes its coordinate, returns this node's. */
-  answer(payload: JsonValue, fromKey: string): JsonValue {
-    const coord = coordFromJson((payload as { c?: JsonValue } | null)?.c);
-    if (coord) this.opts.membership.setCoordinate(fromKey, coord);
-    return { c: coordToJson(this.opts.vivaldi.getCoordinate()) };
+  answer(ping: PingMessage, fromKey: string): PingMessage {
+    if (ping.c) this.opts.membership.setCoordinate(fromKey, ping.c);
+    return { c: this.opts.vivaldi.getCoordinate() };
   }
 
   /**

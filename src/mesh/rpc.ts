@@ -1,12 +1,14 @@
-/** RPC between members: the client (deadlines, retries, a breaker per member) and the server (handlers by method). */
+/** The RPC client: calls to members with deadlines, retries of idempotent ones and a breaker per member. */
 /*
- * A call is one protomux-rpc request carrying the envelope `{ m, v }`; the
- * reply is `{ ok, v }` or `{ ok: false, code, message }`. Idempotent calls
- * that fail with CLOSED / UNREACHABLE are retried within their deadline, on
- * the connection that replaced the one they failed on; a member whose calls
- * keep getting no answer is not called for a while (call-policy.ts).
+ * A call is one protomux-rpc request to the method's own name, its payload and reply in the
+ * method's codecs (rpc-codecs.ts). A session is several requests that must be repeated together
+ * (a forwarded request and its body's chunks): a retry repeats the whole session. Idempotent
+ * calls and sessions that fail with CLOSED / UNREACHABLE are retried within their deadline, on
+ * the connection that replaced the one they failed on; a member whose calls keep getting no
+ * answer is not called for a while (call-policy.ts).
  */
 import { BrokenCircuitError } from 'cockatiel';
+import c from 'compact-encoding';
 import type { Logger } from 'pino';
 import { CallPolicy, circuitOpen } from './call-policy.js';
 import { sleep, type MeshTimers } from './clock.js';
@@ -15,12 +17,12 @@ import { MeshError, short } from './errors.js';
 import type { LatencyEmulator } from './latency.js';
 import type { Link, LinkTable } from './links.js';
 import type { Membership } from './membership.js';
-import { decode, decodeEnvelope, encode, type Envelope, type JsonValue, type Reply } from './wire.js';
+import { jsonMethod, type MethodSpec } from './rpc-codecs.js';
+import type { JsonValue } from './wire.js';
 
 /** Bound on the attempts to find a usable link within one call (each replacement is one). */
 const MAX_LINK_LOOKUPS = 10;
-
-export type Handler = (payload: JsonValue, fromKey: string) => Promise<JsonValue> | JsonValue;
+const RAW = { valueEncoding: c.raw };
 
 export interface RequestOptions {
   timeoutMs?: number;
@@ -28,6 +30,9 @@ export interface RequestOptions {
   idempotent?: boolean;
   retries?: number;
 }
+
+/** One request of a session, bounded by the session's deadline. */
+export type Send = <Req, Res>(spec: MethodSpec<Req, Res>, payload: Req) => Promise<Res>;
 
 export interface RpcClientOptions
   extends Pick<
@@ -42,6 +47,9 @@ export interface RpcClientOptions
   log: Logger;
 }
 
+/** What one exchange got: the reply's bytes, or the error the member answered. */
+type Answer = { raw: Buffer } | { refused: MeshError };
+
 export class RpcClient {
   requestsSent = 0;
   private readonly pending = new Set<(err: MeshError) => void>();
@@ -52,18 +60,33 @@ export class RpcClient {
     this.policy = new CallPolicy({ ...opts, now: () => opts.timers.now(), stopped: () => this.closing });
   }
 
-  /** Call `method` on member `peerKey`. Rejects with MeshError. */
-  async request<T = JsonValue>(peerKey: string, method: string, payload: JsonValue, options: RequestOptions = {}): Promise<T> {
+  private readonly jsonMethods = new Map<string, MethodSpec<JsonValue, JsonValue>>();
+
+  /** Call the JSON method `method` on member `peerKey`. Rejects with MeshError. */
+  request<T = JsonValue>(peerKey: string, method: string, payload: JsonValue, options: RequestOptions = {}): Promise<T> {
+    let spec = this.jsonMethods.get(method);
+    if (!spec) this.jsonMethods.set(method, (spec = jsonMethod(method)));
+    return this.call(peerKey, spec, payload, options) as Promise<T>;
+  }
+
+  /** Call `spec` on member `peerKey`. Rejects with MeshError. */
+  call<Req, Res>(peerKey: string, spec: MethodSpec<Req, Res>, payload: Req, options: RequestOptions = {}): Promise<Res> {
+    return this.session(peerKey, spec.name, options, (send) => send(spec, payload));
+  }
+
+  /** Runs `run`, whose requests go to `peerKey` within one deadline; an idempotent session is run again after a lost connection. */
+  async session<T>(peerKey: string, label: string, options: RequestOptions, run: (send: Send) => Promise<T>): Promise<T> {
     const timeoutMs = options.timeoutMs ?? this.opts.requestTimeoutMs;
     const deadline = this.opts.timers.now() + timeoutMs;
     const retries = options.idempotent ? (options.retries ?? this.opts.retries) : 0;
-    const attempt = (): Promise<JsonValue> =>
-      this.attempt(peerKey, method, payload, deadline, timeoutMs).catch((err: unknown) => {
+    const send: Send = (spec, payload) => this.attempt(peerKey, spec, payload, deadline, timeoutMs);
+    const attempt = (): Promise<T> =>
+      run(send).catch((err: unknown) => {
         throw err instanceof MeshError ? err : MeshError.CLOSED('call failed', err, peerKey);
       });
     const onRetry = (err: MeshError, attemptNo: number): void =>
-      this.opts.log.debug({ peer: short(peerKey), method, attempt: attemptNo, code: err.code }, 'retrying idempotent call');
-    return (await this.policy.retrying(retries, deadline, attempt, onRetry)) as T;
+      this.opts.log.debug({ peer: short(peerKey), method: label, attempt: attemptNo, code: err.code }, 'retrying idempotent call');
+    return this.policy.retrying(retries, deadline, attempt, onRetry);
   }
 
   /** Forgets the failures of `peerKey`'s calls (a new connection to it was verified, or it left). */
@@ -81,39 +104,40 @@ export class RpcClient {
     for (const reject of [...this.pending]) reject(reason);
   }
 
-  private async attempt(peerKey: string, method: string, payload: JsonValue, deadline: number, timeoutMs: number): Promise<JsonValue> {
+  private async attempt<Req, Res>(peerKey: string, spec: MethodSpec<Req, Res>, payload: Req, deadline: number, timeoutMs: number): Promise<Res> {
     if (this.closing) throw MeshError.CLOSED('mesh closed', undefined, peerKey);
     if (peerKey === this.opts.selfKey) throw MeshError.UNREACHABLE(peerKey, new Error('request to self'));
-    const envelope: Envelope = { m: method, v: payload };
-    const body = encode(envelope);
+    const body = spec.request.encode(payload);
     if (body.length > this.opts.maxMessageBytes) throw MeshError.TOO_LARGE(body.length, this.opts.maxMessageBytes, peerKey);
     if (this.pending.size >= DEFAULT_MAX_IN_FLIGHT) throw MeshError.UNREACHABLE(peerKey, new Error('too many calls in flight'));
-    const exchange = (): Promise<Reply> => this.exchange(peerKey, body, deadline, timeoutMs);
+    const exchange = (): Promise<Answer> => this.exchange(peerKey, spec.name, body, deadline, timeoutMs);
     // Only members have a breaker (theirs are forgotten when they leave).
-    const reply = await (this.opts.membership.has(peerKey) ? this.policy.guarded(peerKey, exchange) : exchange()).catch((err: unknown) => {
+    const answer = await (this.opts.membership.has(peerKey) ? this.policy.guarded(peerKey, exchange) : exchange()).catch((err: unknown) => {
       throw err instanceof BrokenCircuitError ? circuitOpen(peerKey, err) : err;
     });
-    if (reply.ok) return reply.v;
-    if (reply.code === 'NO_HANDLER') throw MeshError.NO_HANDLER(method, peerKey);
-    if (reply.code === 'TOO_LARGE') throw new MeshError('TOO_LARGE', reply.message, { peer: peerKey, remoteCode: 'TOO_LARGE' });
-    throw MeshError.REMOTE_ERROR(reply.message, reply.code, peerKey);
+    if ('refused' in answer) throw answer.refused;
+    try {
+      return spec.reply.decode(answer.raw);
+    } catch (err) {
+      throw new MeshError('BAD_MESSAGE', (err as Error).message, { peer: peerKey, cause: err });
+    }
   }
 
   /**
-   * One call's request and its reply, whatever the reply says, by the deadline; rejects with
+   * One request and its answer, whatever the answer says, by the deadline; rejects with
    * TIMEOUT / UNREACHABLE when the member did not answer (what its breaker counts), with CLOSED
    * when the connection or the mesh closed under the call.
    */
-  private exchange(peerKey: string, body: Buffer, deadline: number, timeoutMs: number): Promise<Reply> {
-    return new Promise<Reply>((resolve, reject) => {
+  private exchange(peerKey: string, method: string, body: Buffer, deadline: number, timeoutMs: number): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
       let done = false;
-      const finish = (err: MeshError | null, reply?: Reply): void => {
+      const finish = (err: MeshError | null, answer?: Answer): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         this.pending.delete(fail);
         if (err) reject(err);
-        else resolve(reply!);
+        else resolve(answer!);
       };
       const fail = (err: MeshError): void => finish(err);
       const remaining = Math.max(0, deadline - this.opts.timers.now());
@@ -126,12 +150,13 @@ export class RpcClient {
         if (done) return;
         if (link.closed || link.rpc.closed) return finish(MeshError.CLOSED('connection closed', undefined, peerKey));
         this.requestsSent++;
-        const raw = await link.rpc.request('call', body, { timeout: Math.max(1, deadline - this.opts.timers.now()) });
-        finish(null, decode(raw) as Reply);
+        const raw = await link.rpc.request(method, body, { ...RAW, timeout: Math.max(1, deadline - this.opts.timers.now()) });
+        finish(null, { raw: raw ?? Buffer.alloc(0) });
       })().catch((err: unknown) => {
         if (err instanceof MeshError) return finish(err);
-        const code = (err as { code?: string })?.code;
-        if (code === 'TIMEOUT_EXCEEDED') return finish(MeshError.TIMEOUT(timeoutMs, peerKey, err));
+        const refused = answered(err, method, peerKey);
+        if (refused) return finish(null, { refused });
+        if ((err as { code?: string })?.code === 'TIMEOUT_EXCEEDED') return finish(MeshError.TIMEOUT(timeoutMs, peerKey, err));
         finish(MeshError.CLOSED('connection closed during the call', err, peerKey));
       });
     });
@@ -162,69 +187,13 @@ export class RpcClient {
   }
 }
 
-export interface RpcServerOptions extends Pick<MeshConfig, 'maxMessageBytes'> {
-  membership: Pick<Membership, 'touch'>;
-  latency: LatencyEmulator;
-}
-
-export class RpcServer {
-  requestsServed = 0;
-  private readonly handlers = new Map<string, Handler>();
-  /** The mesh's own methods (`mesh/…`), served ahead of the handlers. */
-  private readonly reserved = new Map<string, Handler>();
-
-  constructor(private readonly opts: RpcServerOptions) {}
-
-  handle(method: string, handler: Handler): void {
-    this.handlers.set(method, handler);
-  }
-
-  unhandle(method: string): void {
-    this.handlers.delete(method);
-  }
-
-  /** The handler of `method` (reserved methods excepted). */
-  handler(method: string): Handler | undefined {
-    return this.handlers.get(method);
-  }
-
-  /** Serves one of the mesh's own methods; no handler can replace it. */
-  reserve(method: string, handler: Handler): void {
-    this.reserved.set(method, handler);
-  }
-
-  /** Answers a call from `fromKey`: the encoded reply, sent after the emulated delay. */
-  async onCall(fromKey: string, raw: Buffer | null): Promise<Buffer> {
-    const reply = await this.serve(fromKey, raw);
-    let out = encode(reply);
-    if (out.length > this.opts.maxMessageBytes) {
-      out = encode({ ok: false, code: 'TOO_LARGE', message: `reply of ${out.length} bytes exceeds ${this.opts.maxMessageBytes}` });
-    }
-    await this.opts.latency.wait(fromKey);
-    return out;
-  }
-
-  private async serve(fromKey: string, raw: Buffer | null): Promise<Reply> {
-    if (!raw) return { ok: false, code: 'BAD_MESSAGE', message: 'empty request' };
-    if (raw.length > this.opts.maxMessageBytes) {
-      return { ok: false, code: 'TOO_LARGE', message: `request of ${raw.length} bytes exceeds ${this.opts.maxMessageBytes}` };
-    }
-    let env: Envelope;
-    try {
-      env = decodeEnvelope(raw);
-    } catch (err) {
-      return { ok: false, code: 'BAD_MESSAGE', message: (err as Error).message };
-    }
-    this.requestsServed++;
-    this.opts.membership.touch(fromKey);
-    const handler = this.reserved.get(env.m) ?? this.handlers.get(env.m);
-    if (!handler) return { ok: false, code: 'NO_HANDLER', message: `no handler for ${env.m}` };
-    try {
-      const v = await handler(env.v, fromKey);
-      return { ok: true, v: v === undefined ? null : v };
-    } catch (err) {
-      const e = err as { message?: string; code?: unknown };
-      return { ok: false, code: typeof e?.code === 'string' ? e.code : 'ERROR', message: String(e?.message ?? err) };
-    }
-  }
+/** The error a member answered (protomux-rpc's UNKNOWN_METHOD, or a failure with its code), as a MeshError; null when `err` is not an answer. */
+function answered(err: unknown, method: string, peerKey: string): MeshError | null {
+  const e = err as { code?: string; cause?: { message?: string; code?: string } } | null;
+  if (e?.code === 'UNKNOWN_METHOD') return MeshError.NO_HANDLER(method, peerKey);
+  if (e?.code !== 'REQUEST_ERROR') return null;
+  const code = e.cause?.code || undefined;
+  const message = e.cause?.message ?? 'request failed';
+  if (code === 'TOO_LARGE') return new MeshError('TOO_LARGE', message, { peer: peerKey, remoteCode: code });
+  return MeshError.REMOTE_ERROR(message, code, peerKey);
 }

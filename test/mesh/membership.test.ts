@@ -1,8 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { MeshTimers, TimerHandle } from '../../src/mesh/clock.js';
-import { EVENT_HEARTBEAT, EVENT_HELLO, Membership, type Member, type MembershipTransport } from '../../src/mesh/membership.js';
-import type { JsonValue } from '../../src/mesh/wire.js';
+import { EVENT_HEARTBEAT, EVENT_HELLO, Membership, type Member, type MembershipEvent, type MembershipMessage, type MembershipTransport } from '../../src/mesh/membership.js';
 
 const HEARTBEAT_MS = 1000;
 const HEARTBEAT_TIMEOUT_MS = 3000;
@@ -46,7 +45,7 @@ class ManualTimers implements MeshTimers {
 /** Connections as plain sets: what was sent, and who was disconnected. */
 class FakeTransport implements MembershipTransport {
   readonly connected = new Set<string>();
-  readonly sent: Array<{ to: string; method: string; payload: JsonValue }> = [];
+  readonly sent: Array<{ to: string; method: MembershipEvent; payload: MembershipMessage }> = [];
   readonly disconnected: string[] = [];
   connectedPeers(): Iterable<string> {
     return [...this.connected];
@@ -54,7 +53,7 @@ class FakeTransport implements MembershipTransport {
   isConnected(key: string): boolean {
     return this.connected.has(key);
   }
-  send(to: string, method: string, payload: JsonValue): void {
+  send(to: string, method: MembershipEvent, payload: MembershipMessage): void {
     this.sent.push({ to, method, payload });
   }
   disconnect(key: string): void {
@@ -80,7 +79,7 @@ function setup(): { membership: Membership; transport: FakeTransport; timers: Ma
   return { membership, transport, timers, left };
 }
 
-const hello = (name: string, seq: number): JsonValue => ({ info: { name, httpAddress: null, site: 'DE', capacity: null, seq }, c: null });
+const hello = (name: string, seq: number): MembershipMessage => ({ info: { name, httpAddress: null, site: 'DE', capacity: null, seq }, c: null });
 
 /** Peer `key` connects and says hello. */
 function join(s: ReturnType<typeof setup>, key: string): void {

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeRequest, FORWARD_METHOD, type ForwardedRequest } from '../../src/mesh/http-forwarding.js';
-import type { JsonValue, RequestOptions } from '../../src/mesh/mesh.js';
+import type { ForwardOptions } from '../../src/mesh/forwarding.js';
+import { stripHopByHop, type ForwardedRequest } from '../../src/mesh/http-forwarding.js';
 import { COMPUTE, SMALL } from './cluster-fixtures.js';
 import { type SecureNode, startSecureCluster } from './security-helpers.js';
 
@@ -17,6 +17,7 @@ let acme: string;
 let globexCompute: string;
 /** Every request node 2 forwarded to a member, as the mesh carried it. */
 const captured: ForwardedRequest[] = [];
+type Forward = (key: string, req: ForwardedRequest, options?: ForwardOptions) => Promise<unknown>;
 
 /** The headers the internal paths once used, or use now on the request object's side. */
 const INTERNAL = (id: string, envelope: string) => ({
@@ -39,12 +40,16 @@ beforeAll(async () => {
   expect(made.status).toBe(201);
   globexCompute = made.headers.get('location')!;
   // The mesh RPC of node 2, where a forwarded request is what the wire between members carries.
-  const mesh = nodes[1]!.mesh!;
-  const request = mesh.request.bind(mesh);
-  mesh.request = ((key: string, method: string, payload: JsonValue, o?: RequestOptions) => {
-    if (method === FORWARD_METHOD) captured.push(decodeRequest(payload));
-    return request(key, method, payload, o);
-  }) as typeof mesh.request;
+  const forwarding = (nodes[1]!.mesh! as unknown as { forwarding: { forward: Forward } }).forwarding;
+  const forward = forwarding.forward.bind(forwarding);
+  forwarding.forward = (key, req, o = {}) => {
+    // What the mesh carries: the request without its hop-by-hop headers, with the envelope sealed for the attempt.
+    const carried: ForwardedRequest = { ...req, headers: stripHopByHop(req.headers) };
+    captured.push(carried);
+    const seal = o.attemptHeaders;
+    const attemptHeaders = seal ? () => (carried.headers = stripHopByHop({ ...req.headers, ...seal() })) : undefined;
+    return forward(key, req, { ...o, ...(attemptHeaders ? { attemptHeaders } : {}) });
+  };
   // Requests node 2 forwards to node 1, which holds the compute: the admin's and a tenant's.
   expect((await call(nodes[1]!, 'GET', globexCompute, { 'X-Auth-Token': nodes[0]!.adminToken })).status).toBe(200);
   expect((await call(nodes[1]!, 'DELETE', `/compute/${randomUUID()}`, { 'X-Auth-Token': nodes[0]!.adminToken })).status).toBe(404);

@@ -15,10 +15,11 @@
  *   const where = await names.owner(principal, id); // 'absent' | 'hidden' | { holder, kind } | 'here'
  */
 import { LRUCache } from 'lru-cache';
-import type { JsonValue, Mesh } from '../../mesh/mesh.js';
+import type { Mesh } from '../../mesh/mesh.js';
 import type { Principal } from '../../occi/request.js';
 import { OcciError } from '../../occi/errors.js';
 import type { OcciService } from '../../occi/service.js';
+import { objectSchema, STRING } from '../../mesh/rpc-codecs.js';
 
 export const OWNER_METHOD = 'auth/owner';
 export const MIXIN_TAKEN_METHOD = 'auth/mixin-taken';
@@ -37,10 +38,14 @@ export class MeshNames {
     private readonly service: OcciService,
     private readonly deadlineMs = DEFAULT_NAMES_DEADLINE_MS,
   ) {
-    mesh.handle(OWNER_METHOD, (payload) => {
-      const e = service.core.store.get(String((payload as { id?: JsonValue })?.id ?? '').toLowerCase());
-      return e ? { owner: e.owner ?? null, kind: e.kind } : null;
-    });
+    mesh.handle(
+      OWNER_METHOD,
+      (payload) => {
+        const e = service.core.store.get((payload as { id: string }).id.toLowerCase());
+        return e ? { owner: e.owner ?? null, kind: e.kind } : null;
+      },
+      objectSchema({ id: STRING }),
+    );
     mesh.handle(MIXIN_TAKEN_METHOD, (payload) => {
       const { ids, locations } = (payload ?? {}) as { ids?: unknown; locations?: unknown };
       const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, 1024) : []);

@@ -42,11 +42,12 @@ export class Forwarder {
   async forward(key: string, req: Request, creation = false, override?: RequestOverride): Promise<ForwardedResponse> {
     const { mesh, auth } = this.opts;
     const forwarded = this.asForwarded(req, override);
-    // The principal this node authenticated, bound to it and to this request (signed envelope).
-    if (auth) forwarded.headers = { ...forwarded.headers, ...auth.seal(req, forwarded, mesh.key) };
+    // The principal this node authenticated, bound to it and to this request: a signed envelope,
+    // new at each attempt (a target accepts an envelope once, and a retry may follow a lost reply).
+    const attemptHeaders = auth ? { attemptHeaders: () => auth.seal(req, forwarded, mesh.key) } : {};
     const name = mesh.member(key)?.name ?? key.slice(0, 8);
     try {
-      return await mesh.forward(key, forwarded, { timeoutMs: this.timeoutMs });
+      return await mesh.forward(key, forwarded, { timeoutMs: this.timeoutMs, ...attemptHeaders });
     } catch (err) {
       const status = forwardErrorStatus(err);
       const why = err instanceof MeshError ? err.message : String(err);

@@ -105,10 +105,11 @@ declare module 'protomux-rpc' {
     constructor(stream: unknown, options?: ProtomuxRPCOptions);
     readonly closed: boolean;
     readonly opened: boolean;
-    respond(method: string, handler: (value: Buffer) => Promise<Buffer | null> | Buffer | null): this;
+    readonly mux: { pair(options: { protocol: string; id?: Buffer | null }, notify: (id: Buffer | null) => void): void };
+    respond(method: string, options: { valueEncoding?: unknown }, handler: (value: Buffer | null) => Promise<Buffer | null> | Buffer | null): this;
     unrespond(method: string): this;
-    request(method: string, value: Buffer, options?: { timeout?: number }): Promise<Buffer>;
-    event(method: string, value: Buffer): void;
+    request(method: string, value: Buffer, options?: { timeout?: number; valueEncoding?: unknown }): Promise<Buffer>;
+    event(method: string, value: Buffer, options?: { valueEncoding?: unknown }): void;
     fullyOpened(): Promise<void>;
     end(): Promise<void>;
     destroy(err?: Error): void;
