@@ -45,7 +45,7 @@ export interface MembershipDeps {
   table: MemberTable;
   awareness: Awareness;
   coordinate(): Coordinate;
-  /** Whether this node watches `key` itself (they are linked: it probes it). */
+  /** Whether this node watches `key` itself (a view link: they probe each other). */
   watches(key: string): boolean;
   /** Sends on a link only; `sendTo` dials one when needed. */
   send(key: string, message: OverlayMessage): void;
@@ -262,13 +262,23 @@ export class Membership {
     r.status = 'suspect';
     r.inc = u.inc;
     const { config, timers, selfKey } = this.deps;
-    // Decided by the suspect's own neighbours (Lifeguard's timeout); elsewhere the suspicion waits
-    // for their verdict, or the suspect's refutation, which crosses the mesh later than they do.
+    // Decided by the suspect's own neighbours (Lifeguard's timeout): they exchange probes with it,
+    // so its refutation reaches them at once. Elsewhere (a link on demand carries no probes) the
+    // suspicion waits for their verdict, or the refutation, which crosses the mesh later than they
+    // do. A neighbour whose link to the suspect closed meanwhile no longer hears the refutation
+    // first: it waits as the others do.
     const near = by === selfKey || this.deps.watches(r.key);
     const far = config.suspicionMaxMs * config.suspicionFarMultiplier;
-    const suspicion = new Suspicion(timers, near ? config.suspicionMinMs : far, near ? config.suspicionMaxMs : far, config.suspicionConfirmations, by, () =>
-      this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }, 'gossip'),
-    );
+    const started = timers.now();
+    const declare = (): void => {
+      const current = this.suspicions.get(r.key);
+      if (by !== selfKey && !this.deps.watches(r.key) && timers.now() - started < far && current?.suspicion === suspicion) {
+        suspicion.deferTo(far);
+        return;
+      }
+      this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }, 'gossip');
+    };
+    const suspicion = new Suspicion(timers, near ? config.suspicionMinMs : far, near ? config.suspicionMaxMs : far, config.suspicionConfirmations, by, declare);
     this.suspicions.set(r.key, { inc: u.inc, suspicion });
     this.gossip.push(u);
     if (own) this.deps.tellNeighbours(u);

@@ -63,7 +63,7 @@ export class OverlayNode implements OverlayHandler {
     const sendTo = (key: string, m: OverlayMessage): void => this.views.sendTo(key, m);
     this.registry = new Registry({ selfKey, config, timers, random, table: this.table, sendTo, isLinked: (k) => transport.isLinked(k), joining: () => this.membership.isJoining });
     this.membership = new Membership(
-      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, watches: (k) => transport.isLinked(k), send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), tellNeighbours: (u) => this.tellNeighbours(u), listener: this.listener() },
+      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, watches: (k) => transport.isLinked(k) && this.views.isViewLink(k), send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), tellNeighbours: (u) => this.tellNeighbours(u), listener: this.listener() },
       o.info,
       o.incarnation,
     );
