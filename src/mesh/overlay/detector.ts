@@ -58,6 +58,9 @@ type Pending = { kind: 'own'; round: Round; sentAt: number; timer: TimerHandle; 
 
 export class Detector {
   probes = 0;
+  /** Rounds whose first ping went unanswered, and those of them with no helper to check through. */
+  missedFirst = 0;
+  noHelper = 0;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   private order: string[] = [];
@@ -170,7 +173,11 @@ export class Detector {
     const timeout = this.timeoutFor(round.target);
     const timer = timers.setTimer(timeout, () => {
       if (round.acked || this.stopped) return;
-      if (attemptNo === 1 && !round.confirming) this.askHelpers(round);
+      if (attemptNo === 1 && !round.confirming) {
+        this.askHelpers(round);
+        this.missedFirst++;
+        if (round.asked === 0) this.noHelper++;
+      }
       // No helper to check through: one more direct ping instead.
       const attempts = round.confirming ? 1 : config.probeAttempts + (round.asked === 0 ? 1 : 0);
       if (attemptNo < attempts && this.deps.isLinked(round.target)) return this.attempt(round, attemptNo + 1);

@@ -37,6 +37,9 @@ export interface SimDiagnosticsResult {
   crash_to_suspect_p99_s: number;
   suspect_to_dead_p50_s: number;
   suspect_to_dead_p99_s: number;
+  /** Probe rounds (of the live nodes) whose first ping went unanswered, and those with no helper for indirect probes. */
+  probe_first_missed: number;
+  probe_no_helper: number;
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -60,9 +63,11 @@ export class SimDiagnostics {
     crash_to_suspect_p99_s: Number.NaN,
     suspect_to_dead_p50_s: Number.NaN,
     suspect_to_dead_p99_s: Number.NaN,
+    probe_first_missed: 0,
+    probe_no_helper: 0,
   };
   /** Crashed members: when they crashed, when first suspected. */
-  private readonly crashes = new Map<string, { at: number; suspected: number | null }>();
+  private readonly crashes = new Map<string, { at: number; suspected: number | null; state: Record<string, unknown> }>();
   private readonly toSuspect: number[] = [];
   private readonly toDead: number[] = [];
   /** First suspicion of each member at each incarnation: when, and by whom. */
@@ -75,8 +80,16 @@ export class SimDiagnostics {
   ) {}
 
   get result(): SimDiagnosticsResult {
+    let missed = 0;
+    let noHelper = 0;
+    for (const n of this.live()) {
+      missed += n.overlay.detector.missedFirst;
+      noHelper += n.overlay.detector.noHelper;
+    }
     return {
       ...this.r,
+      probe_first_missed: missed,
+      probe_no_helper: noHelper,
       crash_to_suspect_p50_s: quantile(this.toSuspect, 0.5),
       crash_to_suspect_p99_s: quantile(this.toSuspect, 0.99),
       suspect_to_dead_p50_s: quantile(this.toDead, 0.5),
@@ -84,8 +97,13 @@ export class SimDiagnostics {
     };
   }
 
-  crashed(key: string): void {
-    this.crashes.set(key, { at: this.now(), suspected: null });
+  crashed(victim: DiagNode): void {
+    const links = victim.overlay.views.neighbours();
+    const byKey = new Map(this.live().map((n) => [n.key, n]));
+    // Who probes it: the ends of its view links that count it among their own probed neighbours.
+    const probers = links.filter((k) => byKey.get(k)?.overlay.views.isViewLink(victim.key)).length;
+    const state = { age_s: (this.now() - victim.bornAt) / 1000, links: links.length, view_links: links.filter((k) => victim.overlay.views.isViewLink(k)).length, probers };
+    this.crashes.set(victim.key, { at: this.now(), suspected: null, state });
   }
 
   /** A suspicion of a crashed member, at some node. */
@@ -103,7 +121,7 @@ export class SimDiagnostics {
     if (!c) return;
     const s = c.suspected ?? this.now();
     this.toDead.push((this.now() - s) / 1000);
-    if (this.trace && this.now() - c.at > 4500) this.line('slow-detection', { victim: key.slice(0, 8), declarer: declarer.key.slice(0, 8), crash_to_suspect_s: (s - c.at) / 1000, suspect_to_dead_s: (this.now() - s) / 1000 });
+    if (this.trace && this.now() - c.at > 4500) this.line('slow-detection', { victim: key.slice(0, 8), declarer: declarer.key.slice(0, 8), crash_to_suspect_s: (s - c.at) / 1000, suspect_to_dead_s: (this.now() - s) / 1000, ...c.state });
   }
 
   holderDied(): void {

@@ -172,11 +172,11 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   const crashOne = (): void => {
     const victim = live[Math.floor(random() * live.length)];
     if (!victim) return;
+    diag.crashed(victim);
     victim.alive = false;
     victim.overlay.stop();
     net.crash(victim.key);
     crashedAt.set(victim.key, clock.now());
-    diag.crashed(victim.key);
     const last = live.pop()!;
     if (last !== victim) {
       live[victim.index] = last;
