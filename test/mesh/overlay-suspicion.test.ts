@@ -90,3 +90,32 @@ describe('suspicion decided only by the suspect’s neighbours', () => {
     expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
   });
 });
+
+describe('a link lost under an unanswered probe', () => {
+  it('suspects the member at once, rather than after the grace and a new dial', () => {
+    const { clock, node, link, links, sent } = lone();
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.start();
+    // The first ping of the suspect goes unanswered (the transport delivers nothing).
+    clock.run(WAN_OVERLAY.probeIntervalMs + WAN_OVERLAY.probeTimeoutMaxMs + 10);
+    expect(sent.some((s) => s.to === SUSPECT && s.m.t === 'ping' && s.m.seq > 0)).toBe(true);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(false);
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(true);
+  });
+
+  it('leaves a member whose probes were answered to the grace', () => {
+    const { clock, node, link, links, sent } = lone();
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.start();
+    clock.run(WAN_OVERLAY.probeIntervalMs + 10);
+    const ping = sent.find((s) => s.to === SUSPECT && s.m.t === 'ping' && s.m.seq > 0)!.m as Extract<OverlayMessage, { t: 'ping' }>;
+    node.message(SUSPECT, { t: 'ack', seq: ping.seq, inc: 1, c: null, g: [] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(false);
+  });
+});

@@ -204,6 +204,8 @@ export class OverlayNode implements OverlayHandler {
   linkDown(key: string): void {
     const closedHere = this.views.linkDown(key);
     if (this.byes.delete(key) || closedHere || this.stopped || !this.table.has(key) || this.graces.has(key)) return;
+    // Closed while this node's probe of it went unanswered: suspected now (the grace then finds it suspected).
+    this.detector.linkLost(key);
     this.graces.set(
       key,
       this.o.timers.setTimer(this.o.config.reconnectGraceMs, () => {
