@@ -21,11 +21,12 @@ function lone(config: OverlayConfig = WAN_OVERLAY) {
     linked: () => links,
     isLinked: (k) => links.has(k),
     linkCount: () => links.size,
-    dial: () => undefined,
+    dial: (k) => void dials.push(k),
     hangUp: (k) => void links.delete(k),
     send: (to, m) => void sent.push({ to, m }),
   };
   const dead: Array<{ key: string; at: number }> = [];
+  const dials: string[] = [];
   const node = new OverlayNode({
     selfKey: SELF,
     info: { name: 'self', httpAddress: null, site: 'FR', capacity: null, seq: 1 },
@@ -49,17 +50,20 @@ function lone(config: OverlayConfig = WAN_OVERLAY) {
   const hearSuspicion = (): void => {
     node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SUSPECT, s: 'suspect', inc: 1, by: OTHER }, { key: SUSPECT, s: 'suspect', inc: 1, by: KEY(4) }] });
   };
-  return { clock, node, links, link, sent, dead, hearSuspicion };
+  return { clock, node, links, link, sent, dead, dials, hearSuspicion };
 }
 
 describe('suspicion decided only by the suspect’s neighbours', () => {
   const far = WAN_OVERLAY.suspicionMaxMs * WAN_OVERLAY.suspicionFarMultiplier;
 
-  it('a node linked to the suspect only on demand (no probes between them) waits the far timeout', () => {
-    const { clock, link, dead, hearSuspicion } = lone();
+  it('a node linked to the suspect only on demand (no probes between them), closed by the suspect at its bound, waits the far timeout', () => {
+    const { clock, node, link, links, dead, hearSuspicion } = lone();
     link(OTHER);
     link(SUSPECT);
     hearSuspicion();
+    node.message(SUSPECT, { t: 'view', want: false, busy: false, bye: true, neighbours: [] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
     clock.run(WAN_OVERLAY.suspicionMaxMs + 1000);
     expect(dead).toEqual([]);
     clock.run(far + 1000);
@@ -117,5 +121,22 @@ describe('a link lost under an unanswered probe', () => {
     links.delete(SUSPECT);
     node.linkDown(SUSPECT);
     expect(node.membership.isSuspected(SUSPECT)).toBe(false);
+  });
+});
+
+describe('a suspect whose link closes without a goodbye', () => {
+  it('is dialled again, and the failed dial is this node’s own confirmation: it decides as a neighbour', () => {
+    const { clock, node, link, links, dead, dials } = lone();
+    link(OTHER);
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SUSPECT, s: 'suspect', inc: 1, by: OTHER }] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    clock.run(clock.now() + WAN_OVERLAY.reconnectGraceMs + 10);
+    expect(dials).toEqual([SUSPECT]);
+    node.dialFailed(SUSPECT, false);
+    clock.run(clock.now() + WAN_OVERLAY.suspicionMaxMs);
+    expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
   });
 });

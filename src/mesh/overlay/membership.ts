@@ -73,7 +73,8 @@ export class Membership {
   private ownInfo: MemberInfo;
   private readonly gossip: GossipQueue;
   private readonly news = new LRUCache<string, { inc: number; rank: number; seq: number }>({ max: NEWS_CACHE });
-  private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion }>();
+  /** Suspicions standing, and whether this node has evidence of its own (it raised or confirmed the suspicion). */
+  private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion; mine: boolean }>();
   private leaving = false;
   private joining = false;
   private lastInfoGossip = Number.NEGATIVE_INFINITY;
@@ -253,6 +254,7 @@ export class Membership {
     // next probes: the suspect's other neighbours are most likely among them, and confirm sooner.
     const own = by === this.deps.selfKey;
     if (current && current.inc === u.inc) {
+      if (own) current.mine = true;
       if (!current.suspicion.confirm(by)) return;
       this.gossip.push(u);
       if (own) this.deps.tellNeighbours(u);
@@ -261,25 +263,26 @@ export class Membership {
     current?.suspicion.cancel();
     r.status = 'suspect';
     r.inc = u.inc;
-    const { config, timers, selfKey } = this.deps;
+    const { config, timers } = this.deps;
     // Decided by the suspect's own neighbours (Lifeguard's timeout): they exchange probes with it,
     // so its refutation reaches them at once. Elsewhere (a link on demand carries no probes) the
     // suspicion waits for their verdict, or the refutation, which crosses the mesh later than they
     // do. A neighbour whose link to the suspect closed meanwhile no longer hears the refutation
-    // first: it waits as the others do.
-    const near = by === selfKey || this.deps.watches(r.key);
+    // first: it waits as the others do, unless it has evidence of its own (its probe or its dial
+    // of the suspect failed: a confirmation by this node), which makes it one of the deciders.
     const far = config.suspicionMaxMs * config.suspicionFarMultiplier;
     const started = timers.now();
+    const entry = { inc: u.inc, suspicion: null as unknown as Suspicion, mine: own };
     const declare = (): void => {
-      const current = this.suspicions.get(r.key);
-      if (by !== selfKey && !this.deps.watches(r.key) && timers.now() - started < far && current?.suspicion === suspicion) {
-        suspicion.deferTo(far);
+      if (!entry.mine && !this.deps.watches(r.key) && timers.now() - started < far && this.suspicions.get(r.key) === entry) {
+        entry.suspicion.deferTo(far);
         return;
       }
       this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }, 'gossip');
     };
-    const suspicion = new Suspicion(timers, near ? config.suspicionMinMs : far, near ? config.suspicionMaxMs : far, config.suspicionConfirmations, by, declare);
-    this.suspicions.set(r.key, { inc: u.inc, suspicion });
+    entry.suspicion = new Suspicion(timers, config.suspicionMinMs, config.suspicionMaxMs, config.suspicionConfirmations, by, declare);
+    if (!own && !this.deps.watches(r.key)) entry.suspicion.deferTo(far);
+    this.suspicions.set(r.key, entry);
     this.gossip.push(u);
     if (own) this.deps.tellNeighbours(u);
     this.deps.listener.suspected(r.key, by);

@@ -210,7 +210,8 @@ export class OverlayNode implements OverlayHandler {
       key,
       this.o.timers.setTimer(this.o.config.reconnectGraceMs, () => {
         this.graces.delete(key);
-        if (this.o.transport.isLinked(key) || this.table.get(key)?.status !== 'alive' || this.o.config.probesPerRound <= 0) return;
+        // A member already suspected is dialled too: a failed dial is this node's own confirmation.
+        if (this.o.transport.isLinked(key) || !this.table.has(key) || this.o.config.probesPerRound <= 0) return;
         this.verifying.add(key);
         this.views.connect(key);
       }),
