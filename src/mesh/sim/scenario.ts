@@ -43,10 +43,15 @@ const quantile = (xs: number[], q: number): number => {
 };
 const round = (x: number, d = 3): number => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 
+/**
+ * A random 32-byte key in hex, as one flat string (as a key decoded off the wire is): a string
+ * built by concatenation is a rope, hashed again at every map lookup, which the member tables do
+ * for every member every view period.
+ */
 function hexKey(random: RandomSource): string {
-  let s = '';
-  for (let i = 0; i < 8; i++) s += Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0');
-  return s;
+  const bytes = Buffer.alloc(32);
+  for (let i = 0; i < 8; i++) bytes.writeUInt32BE(Math.floor(random() * 2 ** 32), 4 * i);
+  return bytes.toString('hex');
 }
 
 function exponential(random: RandomSource, rate: number): number {
