@@ -140,3 +140,20 @@ describe('a suspect whose link closes without a goodbye', () => {
     expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
   });
 });
+
+describe('a suspect that closed the link with a goodbye', () => {
+  it('is no longer this node’s own suspect: the pings lost on the closing link wait for the far timeout', () => {
+    const { clock, node, link, links, dead } = lone();
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.start();
+    // The suspect closed its end: the pings go unanswered until its goodbye arrives (delayed on the stream).
+    for (let t = 0; t < 10 && !node.membership.isSuspected(SUSPECT); t++) clock.run(clock.now() + 1000);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(true);
+    node.message(SUSPECT, { t: 'view', want: false, busy: false, bye: true, neighbours: [] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    clock.run(clock.now() + WAN_OVERLAY.suspicionMaxMs + 1000);
+    expect(dead).toEqual([]);
+  });
+});

@@ -185,6 +185,17 @@ export class Membership {
     return this.deps.table.get(key)?.lastSeen;
   }
 
+  /**
+   * `key` closed its link to this node with a goodbye: it was alive when it closed, and the pings
+   * this node sent over the closing link went unanswered for that reason. A suspicion resting on
+   * them is no longer this node's own evidence: it waits for the suspect's neighbours, or the
+   * refutation, as a node without a link does.
+   */
+  closedByPeer(key: string): void {
+    const current = this.suspicions.get(key);
+    if (current) current.mine = false;
+  }
+
   isSuspected(key: string): boolean {
     return this.suspicions.has(key);
   }

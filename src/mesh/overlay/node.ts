@@ -245,7 +245,10 @@ export class OverlayNode implements OverlayHandler {
       case 'sync':
         return this.synced(from, m);
       case 'view':
-        if (m.bye) this.byes.add(from);
+        if (m.bye) {
+          this.byes.add(from);
+          this.membership.closedByPeer(from);
+        }
         return this.views.receive(from, m);
       case 'put':
       case 'find':
