@@ -128,8 +128,15 @@ export class SimDiagnostics {
     this.r.lookup_holder_died++;
   }
 
-  /** A suspicion of live member `victim` raised or relayed at a node. */
-  suspected(victim: DiagNode, by: string): void {
+  /** Suspicions started at each node (`node/victim`): when, from whom, and whether the node was linked to the victim. */
+  private readonly started = new Map<string, { at: number; by: string; linked: boolean; view: boolean }>();
+
+  /** A suspicion of live member `victim` raised or relayed at `at`. */
+  suspected(victim: DiagNode, by: string, at?: DiagNode): void {
+    if (this.trace && at) {
+      const linked = at.overlay.views.neighbours().includes(victim.key);
+      this.started.set(`${at.key}/${victim.key}`, { at: this.now(), by, linked, view: linked && at.overlay.views.isViewLink(victim.key) });
+    }
     const id = `${victim.key}/${victim.overlay.membership.incarnation}`;
     if (this.firstSuspicion.has(id)) return;
     this.firstSuspicion.set(id, { at: this.now(), by });
@@ -146,7 +153,12 @@ export class SimDiagnostics {
     if (!this.trace) return;
     const first = this.firstSuspicion.get(`${victim.key}/${inc}`);
     const vlinks = victim.overlay.views.neighbours();
+    const here = this.started.get(`${declarer.key}/${victim.key}`);
     this.line('false-death', {
+      declarer_started_ms_ago: here ? this.now() - here.at : null,
+      declarer_heard_from: here ? (here.by === declarer.key ? 'self' : here.by.slice(0, 8) || '(sync)') : null,
+      declarer_linked_at_start: here?.linked ?? null,
+      declarer_view_at_start: here?.view ?? null,
       declarer: declarer.key.slice(0, 8),
       victim: victim.key.slice(0, 8),
       inc,

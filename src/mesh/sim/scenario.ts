@@ -127,7 +127,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
           if (crashedAt.has(k)) return diag.crashSuspected(k, by);
           const victim = byKey.get(k);
           if (!victim?.alive || !measuring()) return;
-          diag.suspected(victim, by);
+          diag.suspected(victim, by, node);
           if (by === key) falsePositives++;
         },
       },
