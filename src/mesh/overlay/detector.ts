@@ -52,12 +52,17 @@ interface Round {
   seqs: number[];
   /** A confirmation round: one ping, no helpers. */
   confirming: boolean;
+  /** A ping of the round timed out. */
+  missed: boolean;
 }
 
 type Pending = { kind: 'own'; round: Round; sentAt: number; timer: TimerHandle; helper: string | null } | { kind: 'relay'; requester: string; seq: number; timer: TimerHandle };
 
 export class Detector {
   probes = 0;
+  /** Rounds whose first ping went unanswered, and those of them with no helper to check through. */
+  missedFirst = 0;
+  noHelper = 0;
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
   private order: string[] = [];
@@ -97,6 +102,20 @@ export class Detector {
     if (this.stopped || this.deps.config.probesPerRound <= 0 || !this.deps.isLinked(key)) return;
     for (const p of this.pending.values()) if (p.kind === 'own' && p.round.target === key) return;
     this.probe(key, true);
+  }
+
+  /**
+   * The link to `key` closed without a goodbye (its own timeout: a silence of seconds) while a ping
+   * of a round probing it went unanswered: two signs of the same silence, the round fails now
+   * rather than waiting the grace and a new dial. True when a round failed.
+   */
+  linkLost(key: string): boolean {
+    for (const p of this.pending.values()) {
+      if (p.kind !== 'own' || p.helper !== null || p.round.target !== key || p.round.acked || !p.round.missed) continue;
+      this.failed(p.round, true);
+      return true;
+    }
+    return false;
   }
 
   /** A probe message from `from`. */
@@ -161,7 +180,7 @@ export class Detector {
 
   private probe(target: string, confirming: boolean): void {
     this.probes++;
-    this.attempt({ target, acked: false, asked: 0, heardFromHelper: false, nackers: [], failed: false, seqs: [], confirming }, 1);
+    this.attempt({ target, acked: false, asked: 0, heardFromHelper: false, nackers: [], failed: false, seqs: [], confirming, missed: false }, 1);
   }
 
   private attempt(round: Round, attemptNo: number): void {
@@ -170,7 +189,12 @@ export class Detector {
     const timeout = this.timeoutFor(round.target);
     const timer = timers.setTimer(timeout, () => {
       if (round.acked || this.stopped) return;
-      if (attemptNo === 1 && !round.confirming) this.askHelpers(round);
+      round.missed = true;
+      if (attemptNo === 1 && !round.confirming) {
+        this.askHelpers(round);
+        this.missedFirst++;
+        if (round.asked === 0) this.noHelper++;
+      }
       // No helper to check through: one more direct ping instead.
       const attempts = round.confirming ? 1 : config.probeAttempts + (round.asked === 0 ? 1 : 0);
       if (attemptNo < attempts && this.deps.isLinked(round.target)) return this.attempt(round, attemptNo + 1);
@@ -204,13 +228,13 @@ export class Detector {
     }
   }
 
-  private failed(round: Round): void {
+  private failed(round: Round, linkLost = false): void {
     this.end(round, false);
-    // A link closed under the probe: its closing is handled where links are (a goodbye, or a suspicion after the grace).
-    if (round.acked || !this.deps.isLinked(round.target)) return;
+    // A link closed under the probe: its closing is handled where links are (a goodbye, `linkLost`, or a suspicion after the grace).
+    if (round.acked || (!linkLost && !this.deps.isLinked(round.target))) return;
     round.failed = true;
     // Helpers were asked and none answered at all: this node is likely the one in trouble.
-    if (round.asked > 0 && !round.heardFromHelper) this.deps.awareness.change(1);
+    if (!linkLost && round.asked > 0 && !round.heardFromHelper) this.deps.awareness.change(1);
     // A confirmation round confirms a suspicion still standing, and never starts one.
     if (round.confirming) return this.deps.membership.confirm(round.target, this.deps.selfKey);
     this.deps.membership.suspect(round.target);

@@ -45,7 +45,7 @@ export interface MembershipDeps {
   table: MemberTable;
   awareness: Awareness;
   coordinate(): Coordinate;
-  /** Whether this node watches `key` itself (they are linked: it probes it). */
+  /** Whether this node watches `key` itself (a view link: they probe each other). */
   watches(key: string): boolean;
   /** Sends on a link only; `sendTo` dials one when needed. */
   send(key: string, message: OverlayMessage): void;
@@ -73,7 +73,8 @@ export class Membership {
   private ownInfo: MemberInfo;
   private readonly gossip: GossipQueue;
   private readonly news = new LRUCache<string, { inc: number; rank: number; seq: number }>({ max: NEWS_CACHE });
-  private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion }>();
+  /** Suspicions standing, and whether this node has evidence of its own (it raised or confirmed the suspicion). */
+  private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion; mine: boolean }>();
   private leaving = false;
   private joining = false;
   private lastInfoGossip = Number.NEGATIVE_INFINITY;
@@ -184,6 +185,17 @@ export class Membership {
     return this.deps.table.get(key)?.lastSeen;
   }
 
+  /**
+   * `key` closed its link to this node with a goodbye: it was alive when it closed, and the pings
+   * this node sent over the closing link went unanswered for that reason. A suspicion resting on
+   * them is no longer this node's own evidence: it waits for the suspect's neighbours, or the
+   * refutation, as a node without a link does.
+   */
+  closedByPeer(key: string): void {
+    const current = this.suspicions.get(key);
+    if (current) current.mine = false;
+  }
+
   isSuspected(key: string): boolean {
     return this.suspicions.has(key);
   }
@@ -253,6 +265,7 @@ export class Membership {
     // next probes: the suspect's other neighbours are most likely among them, and confirm sooner.
     const own = by === this.deps.selfKey;
     if (current && current.inc === u.inc) {
+      if (own) current.mine = true;
       if (!current.suspicion.confirm(by)) return;
       this.gossip.push(u);
       if (own) this.deps.tellNeighbours(u);
@@ -261,15 +274,26 @@ export class Membership {
     current?.suspicion.cancel();
     r.status = 'suspect';
     r.inc = u.inc;
-    const { config, timers, selfKey } = this.deps;
-    // Decided by the suspect's own neighbours (Lifeguard's timeout); elsewhere the suspicion waits
-    // for their verdict, or the suspect's refutation, which crosses the mesh later than they do.
-    const near = by === selfKey || this.deps.watches(r.key);
+    const { config, timers } = this.deps;
+    // Decided by the suspect's own neighbours (Lifeguard's timeout): they exchange probes with it,
+    // so its refutation reaches them at once. Elsewhere (a link on demand carries no probes) the
+    // suspicion waits for their verdict, or the refutation, which crosses the mesh later than they
+    // do. A neighbour whose link to the suspect closed meanwhile no longer hears the refutation
+    // first: it waits as the others do, unless it has evidence of its own (its probe or its dial
+    // of the suspect failed: a confirmation by this node), which makes it one of the deciders.
     const far = config.suspicionMaxMs * config.suspicionFarMultiplier;
-    const suspicion = new Suspicion(timers, near ? config.suspicionMinMs : far, near ? config.suspicionMaxMs : far, config.suspicionConfirmations, by, () =>
-      this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }, 'gossip'),
-    );
-    this.suspicions.set(r.key, { inc: u.inc, suspicion });
+    const started = timers.now();
+    const entry = { inc: u.inc, suspicion: null as unknown as Suspicion, mine: own };
+    const declare = (): void => {
+      if (!entry.mine && !this.deps.watches(r.key) && timers.now() - started < far && this.suspicions.get(r.key) === entry) {
+        entry.suspicion.deferTo(far);
+        return;
+      }
+      this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }, 'gossip');
+    };
+    entry.suspicion = new Suspicion(timers, config.suspicionMinMs, config.suspicionMaxMs, config.suspicionConfirmations, by, declare);
+    if (!own && !this.deps.watches(r.key)) entry.suspicion.deferTo(far);
+    this.suspicions.set(r.key, entry);
     this.gossip.push(u);
     if (own) this.deps.tellNeighbours(u);
     this.deps.listener.suspected(r.key, by);

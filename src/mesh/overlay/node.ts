@@ -63,7 +63,7 @@ export class OverlayNode implements OverlayHandler {
     const sendTo = (key: string, m: OverlayMessage): void => this.views.sendTo(key, m);
     this.registry = new Registry({ selfKey, config, timers, random, table: this.table, sendTo, isLinked: (k) => transport.isLinked(k), joining: () => this.membership.isJoining });
     this.membership = new Membership(
-      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, watches: (k) => transport.isLinked(k), send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), tellNeighbours: (u) => this.tellNeighbours(u), listener: this.listener() },
+      { selfKey, config, timers, random, table: this.table, awareness: this.awareness, coordinate, watches: (k) => transport.isLinked(k) && this.views.isViewLink(k), send: (k, m) => transport.send(k, m), sendTo, protect: (k) => this.views.protects(k), tellNeighbours: (u) => this.tellNeighbours(u), listener: this.listener() },
       o.info,
       o.incarnation,
     );
@@ -204,11 +204,14 @@ export class OverlayNode implements OverlayHandler {
   linkDown(key: string): void {
     const closedHere = this.views.linkDown(key);
     if (this.byes.delete(key) || closedHere || this.stopped || !this.table.has(key) || this.graces.has(key)) return;
+    // Closed while this node's probe of it went unanswered: suspected now (the grace then finds it suspected).
+    this.detector.linkLost(key);
     this.graces.set(
       key,
       this.o.timers.setTimer(this.o.config.reconnectGraceMs, () => {
         this.graces.delete(key);
-        if (this.o.transport.isLinked(key) || this.table.get(key)?.status !== 'alive' || this.o.config.probesPerRound <= 0) return;
+        // A member already suspected is dialled too: a failed dial is this node's own confirmation.
+        if (this.o.transport.isLinked(key) || !this.table.has(key) || this.o.config.probesPerRound <= 0) return;
         this.verifying.add(key);
         this.views.connect(key);
       }),
@@ -242,7 +245,10 @@ export class OverlayNode implements OverlayHandler {
       case 'sync':
         return this.synced(from, m);
       case 'view':
-        if (m.bye) this.byes.add(from);
+        if (m.bye) {
+          this.byes.add(from);
+          this.membership.closedByPeer(from);
+        }
         return this.views.receive(from, m);
       case 'put':
       case 'find':

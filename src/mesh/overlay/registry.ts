@@ -123,6 +123,12 @@ export class Registry {
     this.route({ key, by: this.deps.selfKey, value: '', ttl: 0 }, 0);
   }
 
+  /** Whether this node keeps a live record of `by` under `key`. */
+  holds(key: string, by: string): boolean {
+    const r = this.kept.get(key)?.get(by);
+    return !!r && r.expires > this.deps.timers.now();
+  }
+
   published(key: string): boolean {
     return this.own.has(key);
   }

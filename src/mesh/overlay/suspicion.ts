@@ -37,6 +37,12 @@ export class Suspicion {
     return true;
   }
 
+  /** Fires `ms` after the suspicion started, whatever the confirmations (now if that is past). */
+  deferTo(ms: number): void {
+    this.timers.clearTimer(this.timer);
+    this.timer = this.timers.setTimer(Math.max(0, ms - (this.timers.now() - this.start)), this.fire);
+  }
+
   cancel(): void {
     this.timers.clearTimer(this.timer);
   }

@@ -1,5 +1,6 @@
 /** The mesh simulator's options, their defaults and the figures it reports. */
 import { COUNTRIES_RTT_MATRIX } from '../rtt-matrix.js';
+import type { SimDiagnosticsResult } from './diagnostics.js';
 
 export interface MeshSimOptions {
   nodes: number;
@@ -20,6 +21,8 @@ export interface MeshSimOptions {
   lookupRate: number;
   /** The RTT matrix whose countries the nodes are placed at. */
   matrix: string;
+  /** One line per failed lookup and per false death on stderr. */
+  trace?: boolean;
 }
 
 export const MESH_SIM_DEFAULTS: Readonly<MeshSimOptions> = {
@@ -63,4 +66,5 @@ export interface MeshSimResult {
   join_convergence_p99_s: number;
   wall_s: number;
   heap_mb: number;
+  diagnostics: SimDiagnosticsResult;
 }

@@ -19,6 +19,7 @@ import { VivaldiClient } from '../vivaldi/client.js';
 import type { RandomSource } from '../vivaldi/coordinate.js';
 import { seededRandom } from '../vivaldi/random.js';
 import type { MeshSimOptions, MeshSimResult } from './options.js';
+import { SimDiagnostics } from './diagnostics.js';
 import { SimClock } from './sim-clock.js';
 import { SimNetwork } from './sim-network.js';
 
@@ -42,10 +43,15 @@ const quantile = (xs: number[], q: number): number => {
 };
 const round = (x: number, d = 3): number => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 
+/**
+ * A random 32-byte key in hex, as one flat string (as a key decoded off the wire is): a string
+ * built by concatenation is a rope, hashed again at every map lookup, which the member tables do
+ * for every member every view period.
+ */
 function hexKey(random: RandomSource): string {
-  let s = '';
-  for (let i = 0; i < 8; i++) s += Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0');
-  return s;
+  const bytes = Buffer.alloc(32);
+  for (let i = 0; i < 8; i++) bytes.writeUInt32BE(Math.floor(random() * 2 ** 32), 4 * i);
+  return bytes.toString('hex');
 }
 
 function exponential(random: RandomSource, rate: number): number {
@@ -86,6 +92,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   const lookups: Array<{ hops: number; ms: number; ok: boolean }> = [];
   const joinsPending = new Map<string, number>();
   const joinTimes: number[] = [];
+  const diag = new SimDiagnostics(() => clock.now(), () => live, o.trace ?? false);
 
   const addNode = (site: number, at: number): SimNode => {
     const key = hexKey(random);
@@ -107,11 +114,21 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
           if (reason !== 'dead' || detected.has(`${r.key}/${r.inc}`)) return;
           detected.add(`${r.key}/${r.inc}`);
           const crashed = crashedAt.get(r.key);
-          if (crashed !== undefined) detections.push((clock.now() - crashed) / 1000);
-          else if (measuring()) falseDeaths++;
+          if (crashed !== undefined) {
+            detections.push((clock.now() - crashed) / 1000);
+            diag.crashDetected(r.key, node);
+          } else if (measuring()) {
+            falseDeaths++;
+            const victim = byKey.get(r.key);
+            if (victim) diag.falseDeath(node, victim, r.inc);
+          }
         },
         suspected: (k, by) => {
-          if (by === key && measuring() && byKey.get(k)?.alive) falsePositives++;
+          if (crashedAt.has(k)) return diag.crashSuspected(k, by);
+          const victim = byKey.get(k);
+          if (!victim?.alive || !measuring()) return;
+          diag.suspected(victim, by, node);
+          if (by === key) falsePositives++;
         },
       },
     });
@@ -160,6 +177,7 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
   const crashOne = (): void => {
     const victim = live[Math.floor(random() * live.length)];
     if (!victim) return;
+    diag.crashed(victim);
     victim.alive = false;
     victim.overlay.stop();
     net.crash(victim.key);
@@ -188,7 +206,10 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
     const t0 = clock.now();
     from.overlay.registry.find(id, (r) => {
       if (!from.alive) return;
-      lookups.push({ hops: r.hops, ms: clock.now() - t0, ok: r.records.some((x) => x.by === holder.key) || from === holder });
+      if (!holder.alive) return diag.holderDied();
+      const ok = r.records.some((x) => x.by === holder.key) || from === holder;
+      lookups.push({ hops: r.hops, ms: clock.now() - t0, ok });
+      if (!ok) diag.lookupFailed(from, holder, id, r.ok, r.hops);
     });
   };
   /** A joiner has converged once the live members of its true ring window all know it. */
@@ -289,5 +310,6 @@ export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) 
     join_convergence_p99_s: round(quantile(joinTimes, 0.99)),
     wall_s: round((performance.now() - wall0) / 1000, 1),
     heap_mb: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+    diagnostics: diag.result,
   };
 }

@@ -84,7 +84,13 @@ export function unitVectorAt(
 
 /** Predicted RTT without the adjustment terms: ‖a − b‖ + ha + hb (§5.4). */
 export function rawDistance(a: Coordinate, b: Coordinate): number {
-  return magnitude(diff(a.vec, b.vec)) + a.height + b.height;
+  // magnitude(diff(a, b)) without the intermediate array: ranked against every known member.
+  let s = 0;
+  for (let i = 0; i < a.vec.length; i++) {
+    const d = a.vec[i]! - (b.vec[i] as number);
+    s += d * d;
+  }
+  return Math.sqrt(s) + a.height + b.height;
 }
 
 /** Predicted RTT in ms, with adjustments when their sum keeps it positive (serf `DistanceTo`). */

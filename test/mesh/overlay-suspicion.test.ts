@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { WAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
+import { OverlayNode } from '../../src/mesh/overlay/node.js';
+import { memberPosition, type OverlayMessage, type OverlayTransport } from '../../src/mesh/overlay/types.js';
+import { SimClock } from '../../src/mesh/sim/sim-clock.js';
+import { VivaldiClient } from '../../src/mesh/vivaldi/client.js';
+import { seededRandom } from '../../src/mesh/vivaldi/random.js';
+
+const KEY = (i: number): string => i.toString(16).padStart(2, '0').repeat(32);
+const SELF = KEY(1);
+const SUSPECT = KEY(2);
+const OTHER = KEY(3);
+
+/** One node over a transport that links on demand and swallows what it sends: what it decides alone. */
+function lone(config: OverlayConfig = WAN_OVERLAY) {
+  const clock = new SimClock();
+  const random = seededRandom(3);
+  const links = new Set<string>();
+  const sent: Array<{ to: string; m: OverlayMessage }> = [];
+  const transport: OverlayTransport = {
+    linked: () => links,
+    isLinked: (k) => links.has(k),
+    linkCount: () => links.size,
+    dial: (k) => void dials.push(k),
+    hangUp: (k) => void links.delete(k),
+    send: (to, m) => void sent.push({ to, m }),
+  };
+  const dead: Array<{ key: string; at: number }> = [];
+  const dials: string[] = [];
+  const node = new OverlayNode({
+    selfKey: SELF,
+    info: { name: 'self', httpAddress: null, site: 'FR', capacity: null, seq: 1 },
+    config: { ...config, probesPerRound: 1 },
+    timers: clock,
+    random,
+    transport,
+    vivaldi: new VivaldiClient({ random }),
+    rttWindow: 9,
+    incarnation: 1,
+    listener: { left: (r, reason) => reason === 'dead' && dead.push({ key: r.key, at: clock.now() }) },
+  });
+  for (const k of [SUSPECT, OTHER]) {
+    node.table.put({ key: k, pos: memberPosition(k), info: { name: k.slice(0, 4), httpAddress: null, site: 'FR', capacity: null, seq: 1 }, coordinate: null, status: 'alive', inc: 1, joinedAt: 0, lastSeen: 0 }, () => true);
+  }
+  const link = (k: string): void => {
+    links.add(k);
+    node.linkUp(k);
+  };
+  /** `OTHER` gossips that it suspects `SUSPECT`, with a second confirmation (the shortest near timeout). */
+  const hearSuspicion = (): void => {
+    node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SUSPECT, s: 'suspect', inc: 1, by: OTHER }, { key: SUSPECT, s: 'suspect', inc: 1, by: KEY(4) }] });
+  };
+  return { clock, node, links, link, sent, dead, dials, hearSuspicion };
+}
+
+describe('suspicion decided only by the suspect’s neighbours', () => {
+  const far = WAN_OVERLAY.suspicionMaxMs * WAN_OVERLAY.suspicionFarMultiplier;
+
+  it('a node linked to the suspect only on demand (no probes between them), closed by the suspect at its bound, waits the far timeout', () => {
+    const { clock, node, link, links, dead, hearSuspicion } = lone();
+    link(OTHER);
+    link(SUSPECT);
+    hearSuspicion();
+    node.message(SUSPECT, { t: 'view', want: false, busy: false, bye: true, neighbours: [] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    clock.run(WAN_OVERLAY.suspicionMaxMs + 1000);
+    expect(dead).toEqual([]);
+    clock.run(far + 1000);
+    expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
+  });
+
+  it('a neighbour whose view link to the suspect closed during the suspicion waits the far timeout', () => {
+    const { clock, node, link, links, dead, hearSuspicion } = lone();
+    link(OTHER);
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    hearSuspicion();
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    clock.run(WAN_OVERLAY.suspicionMaxMs + 1000);
+    expect(dead).toEqual([]);
+    clock.run(far + 1000);
+    expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
+  });
+
+  it('a neighbour still linked to the suspect decides within the near timeout', () => {
+    const { clock, node, link, dead, hearSuspicion } = lone();
+    link(OTHER);
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    hearSuspicion();
+    clock.run(WAN_OVERLAY.suspicionMaxMs + 1000);
+    expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
+  });
+});
+
+describe('a link lost under an unanswered probe', () => {
+  it('suspects the member at once, rather than after the grace and a new dial', () => {
+    const { clock, node, link, links, sent } = lone();
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.start();
+    // The first ping of the suspect goes unanswered (the transport delivers nothing).
+    clock.run(WAN_OVERLAY.probeIntervalMs + WAN_OVERLAY.probeTimeoutMaxMs + 10);
+    expect(sent.some((s) => s.to === SUSPECT && s.m.t === 'ping' && s.m.seq > 0)).toBe(true);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(false);
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(true);
+  });
+
+  it('leaves a member whose probes were answered to the grace', () => {
+    const { clock, node, link, links, sent } = lone();
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.start();
+    clock.run(WAN_OVERLAY.probeIntervalMs + 10);
+    const ping = sent.find((s) => s.to === SUSPECT && s.m.t === 'ping' && s.m.seq > 0)!.m as Extract<OverlayMessage, { t: 'ping' }>;
+    node.message(SUSPECT, { t: 'ack', seq: ping.seq, inc: 1, c: null, g: [] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(false);
+  });
+});
+
+describe('a suspect whose link closes without a goodbye', () => {
+  it('is dialled again, and the failed dial is this node’s own confirmation: it decides as a neighbour', () => {
+    const { clock, node, link, links, dead, dials } = lone();
+    link(OTHER);
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SUSPECT, s: 'suspect', inc: 1, by: OTHER }] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    clock.run(clock.now() + WAN_OVERLAY.reconnectGraceMs + 10);
+    expect(dials).toEqual([SUSPECT]);
+    node.dialFailed(SUSPECT, false);
+    clock.run(clock.now() + WAN_OVERLAY.suspicionMaxMs);
+    expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
+  });
+});
+
+describe('a suspect that closed the link with a goodbye', () => {
+  it('is no longer this node’s own suspect: the pings lost on the closing link wait for the far timeout', () => {
+    const { clock, node, link, links, dead } = lone();
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.start();
+    // The suspect closed its end: the pings go unanswered until its goodbye arrives (delayed on the stream).
+    for (let t = 0; t < 10 && !node.membership.isSuspected(SUSPECT); t++) clock.run(clock.now() + 1000);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(true);
+    node.message(SUSPECT, { t: 'view', want: false, busy: false, bye: true, neighbours: [] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    clock.run(clock.now() + WAN_OVERLAY.suspicionMaxMs + 1000);
+    expect(dead).toEqual([]);
+  });
+});

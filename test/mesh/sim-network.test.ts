@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { OverlayHandler, OverlayMessage } from '../../src/mesh/overlay/types.js';
+import { SimClock } from '../../src/mesh/sim/sim-clock.js';
+import { SimNetwork } from '../../src/mesh/sim/sim-network.js';
+import { seededRandom } from '../../src/mesh/vivaldi/random.js';
+
+/** Two nodes on one site; what the second one sees, in order. */
+function pair() {
+  const clock = new SimClock();
+  const net = new SimNetwork({ clock, random: seededRandom(1), rtt: () => 40, medianRttMs: 40, jitter: 0, loss: 0, maxLinks: 8, linkTimeoutMs: 3000, nodes: () => 2 });
+  const seen: string[] = [];
+  const handler = (log: boolean): OverlayHandler => ({
+    linkUp: () => undefined,
+    linkDown: (k) => void (log && seen.push(`down:${k}`)),
+    dialFailed: () => undefined,
+    admit: () => true,
+    message: (_from, m) => void (log && seen.push(m.t === 'put' ? `put:${m.qid}` : m.t)),
+  });
+  const a = net.add('a', 0);
+  net.add('b', 0);
+  net.attach('a', handler(false));
+  net.attach('b', handler(true));
+  a.dial('b');
+  clock.run(1000);
+  return { clock, a, seen };
+}
+
+describe('simulated network', () => {
+  it('delivers what one stream carries in the order it was sent, even when it arrives at the same instant', () => {
+    const { clock, a, seen } = pair();
+    for (let i = 0; i < 40; i++) a.send('b', { t: 'put', qid: i, hops: 0, records: [] } satisfies OverlayMessage);
+    clock.run(2000);
+    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => `put:${i}`));
+  });
+
+  it('delivers a goodbye sent before the link is closed before the closing', () => {
+    const { clock, a, seen } = pair();
+    for (let i = 0; i < 10; i++) a.send('b', { t: 'put', qid: i, hops: 0, records: [] });
+    a.send('b', { t: 'view', want: false, busy: false, bye: true, neighbours: [] });
+    a.hangUp('b');
+    clock.run(2000);
+    expect(seen.slice(-2)).toEqual(['view', 'down:a']);
+    expect(seen).toHaveLength(12);
+  });
+});
