@@ -1,50 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { cluster, KEY } from './fixtures/overlay-cluster.js';
 import { decodeMessage, encodeMessage, messageBytes } from '../../src/mesh/overlay/codecs.js';
 import { LAN_OVERLAY, WAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
 import { GossipQueue } from '../../src/mesh/overlay/gossip-queue.js';
-import { OverlayNode } from '../../src/mesh/overlay/node.js';
 import { Suspicion } from '../../src/mesh/overlay/suspicion.js';
 import type { OverlayMessage, Update } from '../../src/mesh/overlay/types.js';
 import { SimClock } from '../../src/mesh/sim/sim-clock.js';
-import { SimNetwork } from '../../src/mesh/sim/sim-network.js';
 import { MESH_SIM_DEFAULTS } from '../../src/mesh/sim/options.js';
 import { simulateMesh } from '../../src/mesh/sim/scenario.js';
-import { VivaldiClient } from '../../src/mesh/vivaldi/client.js';
-import { seededRandom } from '../../src/mesh/vivaldi/random.js';
-
-const KEY = (i: number): string => i.toString(16).padStart(2, '0').repeat(32);
-
-/** `n` overlay nodes on one site of 20 ms RTT, each told of the first one. */
-function cluster(n: number, config: OverlayConfig = LAN_OVERLAY, loss = 0) {
-  const clock = new SimClock();
-  const random = seededRandom(7);
-  const net = new SimNetwork({ clock, random, rtt: () => 20, medianRttMs: 20, jitter: 0.1, loss, maxLinks: config.maxConnections, linkTimeoutMs: 3000, nodes: () => n });
-  const events: Array<{ at: number; node: string; kind: string; key: string }> = [];
-  const nodes = Array.from({ length: n }, (_, i) => {
-    const key = KEY(i + 1);
-    const node = new OverlayNode({
-      selfKey: key,
-      info: { name: `n${i}`, httpAddress: null, site: 'FR', capacity: null, seq: 1 },
-      config,
-      timers: clock,
-      random,
-      transport: net.add(key, 0),
-      vivaldi: new VivaldiClient({ random }),
-      rttWindow: 9,
-      incarnation: 1,
-      listener: {
-        joined: (r) => events.push({ at: clock.now(), node: key, kind: 'joined', key: r.key }),
-        left: (r, reason) => events.push({ at: clock.now(), node: key, kind: reason, key: r.key }),
-        suspected: (k, by) => by === key && events.push({ at: clock.now(), node: key, kind: 'suspected', key: k }),
-      },
-    });
-    net.attach(key, node);
-    return node;
-  });
-  nodes[0]!.start();
-  for (const node of nodes.slice(1)) node.join([KEY(1)]);
-  return { clock, net, nodes, events };
-}
 
 describe('overlay codecs', () => {
   it('round-trips every message shape, and refuses a malformed one', () => {

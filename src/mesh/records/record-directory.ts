@@ -1,0 +1,52 @@
+/**
+ * The ring directory (overlay/registry.ts) as the control plane uses it: this node publishes its
+ * record under a key, and anyone finds every record under a key in a bounded number of hops,
+ * page after page. The callbacks of the overlay, which the simulator runs on its own clock,
+ * become promises here.
+ */
+import type { Registry } from '../overlay/registry.js';
+import type { DirectoryRecord } from '../overlay/types.js';
+
+/** Records read from a key's keepers; `ok` false when a page went unanswered (what was read is partial). */
+export interface FoundRecords {
+  ok: boolean;
+  records: DirectoryRecord[];
+  /** The most hops a page took. */
+  hops: number;
+}
+
+export interface RecordDirectory {
+  readonly selfKey: string;
+  /** This node's record under `key` (replacing its previous one), republished until withdrawn. */
+  publish(key: string, value?: string): void;
+  withdraw(key: string): void;
+  /** Every record under `key`, at most `maxRecords`. */
+  findAll(key: string, maxRecords?: number): Promise<FoundRecords>;
+}
+
+/** Records asked per page. */
+const PAGE = 500;
+/** Records read under one key at most, unless told. */
+const DEFAULT_MAX_RECORDS = 100_000;
+
+/** The records of `registry`, the ring directory of the overlay node `selfKey`. */
+export function registryRecords(selfKey: string, registry: Pick<Registry, 'publish' | 'withdraw' | 'find'>): RecordDirectory {
+  const page = (key: string, after: string, limit: number) =>
+    new Promise<{ ok: boolean; records: DirectoryRecord[]; hops: number; more: boolean }>((resolve) => registry.find(key, resolve, after, limit));
+  return {
+    selfKey,
+    publish: (key, value) => registry.publish(key, value),
+    withdraw: (key) => registry.withdraw(key),
+    async findAll(key, maxRecords = DEFAULT_MAX_RECORDS) {
+      const records: DirectoryRecord[] = [];
+      let hops = 0;
+      for (;;) {
+        const r = await page(key, records.at(-1)?.by ?? '', Math.min(PAGE, maxRecords - records.length));
+        hops = Math.max(hops, r.hops);
+        if (!r.ok) return { ok: false, records, hops };
+        records.push(...r.records);
+        if (!r.more || r.records.length === 0 || records.length >= maxRecords) return { ok: true, records, hops };
+      }
+    },
+  };
+}

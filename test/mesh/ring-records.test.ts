@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { LAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
+import type { OverlayNode } from '../../src/mesh/overlay/node.js';
+import { HolderRecords, type Holdings } from '../../src/mesh/records/holder-records.js';
+import { registryRecords } from '../../src/mesh/records/record-directory.js';
+import { UsageRecords } from '../../src/mesh/records/usage-records.js';
+import type { SimClock } from '../../src/mesh/sim/sim-clock.js';
+import { cluster } from './fixtures/overlay-cluster.js';
+
+const CONFIG: OverlayConfig = { ...LAN_OVERLAY, maxConnections: 10, viewNearest: 3, viewRandom: 2, maxViewIn: 4 };
+
+/** Runs the simulated clock in steps, letting promises settle between them, until `p` settles (at most `maxMs`). */
+async function settle<T>(clock: SimClock, p: Promise<T>, maxMs = 10_000): Promise<T> {
+  let done = false;
+  const out = p.finally(() => (done = true));
+  for (let t = 0; t < maxMs && !done; t += 50) {
+    clock.run(clock.now() + 50);
+    await new Promise((r) => setImmediate(r));
+  }
+  if (!done) throw new Error(`not settled within ${maxMs} simulated ms`);
+  return out;
+}
+
+/** A node's entity store as the holder records see it: a set of ids and its changes. */
+function holdings(initial: string[] = []) {
+  const ids = new Set(initial);
+  const listeners = new Set<(put: readonly string[], removed: readonly string[]) => void>();
+  const source: Holdings = { ids: () => ids, onChange: (l) => (listeners.add(l), () => listeners.delete(l)) };
+  const change = (put: string[], removed: string[]): void => {
+    for (const id of removed) ids.delete(id);
+    for (const id of put) ids.add(id);
+    for (const l of listeners) l(put, removed);
+  };
+  return { source, change };
+}
+
+function holderRecords(nodes: OverlayNode[], held: (i: number) => string[]) {
+  return nodes.map((n, i) => {
+    const h = holdings(held(i));
+    const records = new HolderRecords(registryRecords(n.table.selfKey, n.registry), h.source);
+    records.start();
+    return { records, change: h.change, key: n.table.selfKey };
+  });
+}
+
+describe('entity holders on the ring directory', () => {
+  it('finds every holder from every node in at most 3 hops, follows a move, and drops a crashed holder', async () => {
+    const { clock, net, nodes } = cluster(24, CONFIG);
+    clock.run(20_000);
+    const holders = holderRecords(nodes, (i) => [`vm-${i}-a`, `vm-${i}-b`]);
+    clock.run(30_000);
+    let hopsMax = 0;
+    for (const [j, asker] of holders.entries()) {
+      for (const i of [0, 5, 11, 23]) {
+        const dir = registryRecords(nodes[j]!.table.selfKey, nodes[j]!.registry);
+        const found = await settle(clock, dir.findAll(`holder:vm-${i}-b`));
+        hopsMax = Math.max(hopsMax, found.hops);
+        expect(found.ok).toBe(true);
+        const { keys } = await settle(clock, asker.records.holders(`vm-${i}-b`));
+        expect(keys, `vm-${i}-b from node ${j}`).toEqual(i === j ? [] : [holders[i]!.key]);
+      }
+    }
+    // The keepers known: one hop, the next tried when one is slow; else through the member before the key.
+    expect(hopsMax).toBeLessThanOrEqual(3);
+
+    // A move: the target holds it, then the source lets it go.
+    holders[7]!.change(['vm-3-a'], []);
+    holders[3]!.change([], ['vm-3-a']);
+    clock.run(clock.now() + 2000);
+    expect((await settle(clock, holders[15]!.records.holders('vm-3-a'))).keys).toEqual([holders[7]!.key]);
+    // Deleted: nobody.
+    holders[7]!.change([], ['vm-3-a']);
+    clock.run(clock.now() + 2000);
+    expect(await settle(clock, holders[15]!.records.holders('vm-3-a'))).toEqual({ ok: true, keys: [] });
+
+    // A crashed holder's records go once it is declared dead.
+    nodes[9]!.stop();
+    net.crash(nodes[9]!.table.selfKey);
+    clock.run(clock.now() + 15_000);
+    expect((await settle(clock, holders[2]!.records.holders('vm-9-a'))).keys).toEqual([]);
+    expect((await settle(clock, holders[2]!.records.holders('vm-10-a'))).keys).toEqual([holders[10]!.key]);
+  });
+});
+
+describe('tenant usage summed on the ring directory', () => {
+  it('sums the parts of every node holding some of a tenant, follows changes, and leaves out a crashed node', async () => {
+    const { clock, net, nodes } = cluster(20, CONFIG);
+    clock.run(20_000);
+    const usage = nodes.map((n) => new UsageRecords(registryRecords(n.table.selfKey, n.registry)));
+    for (const i of [1, 4, 8, 13, 17]) usage[i]!.publish('acme', { instances: i, cores: 2 * i });
+    usage[4]!.publish('other', { instances: 100, cores: 100 });
+    clock.run(30_000);
+    for (const j of [0, 4, 19]) {
+      const r = await settle(clock, usage[j]!.others('acme'));
+      const parts = [1, 4, 8, 13, 17].filter((i) => i !== j);
+      expect(r).toEqual({ ok: true, parts: parts.length, total: { instances: parts.reduce((a, b) => a + b, 0), cores: 2 * parts.reduce((a, b) => a + b, 0) } });
+    }
+    // A part changed, a part withdrawn (nothing held any more).
+    usage[8]!.publish('acme', { instances: 1, cores: 1 });
+    usage[13]!.publish('acme', { instances: 0, cores: 0 });
+    clock.run(clock.now() + 2000);
+    expect(await settle(clock, usage[0]!.others('acme'))).toEqual({ ok: true, parts: 4, total: { instances: 1 + 4 + 1 + 17, cores: 2 + 8 + 1 + 34 } });
+    // A crashed node's part is dropped by the keepers once it is declared dead.
+    nodes[17]!.stop();
+    net.crash(nodes[17]!.table.selfKey);
+    clock.run(clock.now() + 15_000);
+    expect(await settle(clock, usage[0]!.others('acme'))).toEqual({ ok: true, parts: 3, total: { instances: 1 + 4 + 1, cores: 2 + 8 + 1 } });
+  });
+});
