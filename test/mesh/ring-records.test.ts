@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
 import type { OverlayNode } from '../../src/mesh/overlay/node.js';
-import { HolderRecords, type Holdings } from '../../src/mesh/records/holder-records.js';
+import { GROUP_PREFIX, HOLDER_PREFIX, PresenceRecords, type Holdings } from '../../src/mesh/records/presence-records.js';
 import { registryRecords } from '../../src/mesh/records/record-directory.js';
 import { UsageRecords } from '../../src/mesh/records/usage-records.js';
 import type { SimClock } from '../../src/mesh/sim/sim-clock.js';
@@ -37,8 +37,8 @@ function holdings(initial: string[] = []) {
 function holderRecords(nodes: OverlayNode[], held: (i: number) => string[]) {
   return nodes.map((n, i) => {
     const h = holdings(held(i));
-    const records = new HolderRecords(registryRecords(n.table.selfKey, n.registry), h.source);
-    records.start();
+    const records = new PresenceRecords(registryRecords(n.table.selfKey, n.registry), HOLDER_PREFIX);
+    records.follow(h.source);
     return { records, change: h.change, key: n.table.selfKey };
   });
 }
@@ -56,7 +56,7 @@ describe('entity holders on the ring directory', () => {
         const found = await settle(clock, dir.findAll(`holder:vm-${i}-b`));
         hopsMax = Math.max(hopsMax, found.hops);
         expect(found.ok).toBe(true);
-        const { keys } = await settle(clock, asker.records.holders(`vm-${i}-b`));
+        const { keys } = await settle(clock, asker.records.who(`vm-${i}-b`));
         expect(keys, `vm-${i}-b from node ${j}`).toEqual(i === j ? [] : [holders[i]!.key]);
       }
     }
@@ -67,18 +67,40 @@ describe('entity holders on the ring directory', () => {
     holders[7]!.change(['vm-3-a'], []);
     holders[3]!.change([], ['vm-3-a']);
     clock.run(clock.now() + 2000);
-    expect((await settle(clock, holders[15]!.records.holders('vm-3-a'))).keys).toEqual([holders[7]!.key]);
+    expect((await settle(clock, holders[15]!.records.who('vm-3-a'))).keys).toEqual([holders[7]!.key]);
     // Deleted: nobody.
     holders[7]!.change([], ['vm-3-a']);
     clock.run(clock.now() + 2000);
-    expect(await settle(clock, holders[15]!.records.holders('vm-3-a'))).toEqual({ ok: true, keys: [] });
+    expect(await settle(clock, holders[15]!.records.who('vm-3-a'))).toEqual({ ok: true, keys: [] });
 
     // A crashed holder's records go once it is declared dead.
     nodes[9]!.stop();
     net.crash(nodes[9]!.table.selfKey);
     clock.run(clock.now() + 15_000);
-    expect((await settle(clock, holders[2]!.records.holders('vm-9-a'))).keys).toEqual([]);
-    expect((await settle(clock, holders[2]!.records.holders('vm-10-a'))).keys).toEqual([holders[10]!.key]);
+    expect((await settle(clock, holders[2]!.records.who('vm-9-a'))).keys).toEqual([]);
+    expect((await settle(clock, holders[2]!.records.who('vm-10-a'))).keys).toEqual([holders[10]!.key]);
+  });
+});
+
+describe('placement groups on the ring directory', () => {
+  it('names the nodes hosting computes of a group, following what each node hosts', async () => {
+    const { clock, nodes } = cluster(16, CONFIG);
+    clock.run(20_000);
+    const groups = nodes.map((n) => new PresenceRecords(registryRecords(n.table.selfKey, n.registry), GROUP_PREFIX));
+    groups[2]!.replace(['acme/db', 'acme/web']);
+    groups[6]!.replace(['acme/db']);
+    groups[11]!.replace(['beta/db']);
+    clock.run(25_000);
+    const who = async (j: number, g: string) => (await settle(clock, groups[j]!.who(g))).keys.sort();
+    const key = (i: number) => nodes[i]!.table.selfKey;
+    expect(await who(0, 'acme/db')).toEqual([key(2), key(6)].sort());
+    expect(await who(6, 'acme/db')).toEqual([key(2)]);
+    expect(await who(15, 'beta/db')).toEqual([key(11)]);
+    // Node 2's last compute of acme/db went away; it still hosts acme/web.
+    groups[2]!.replace(['acme/web']);
+    clock.run(clock.now() + 2000);
+    expect(await who(0, 'acme/db')).toEqual([key(6)]);
+    expect(await who(9, 'acme/web')).toEqual([key(2)]);
   });
 });
 
