@@ -17,6 +17,8 @@ import type { OcciService } from '../occi/service.js';
 import { CloudActuator } from './actuator.js';
 import { Admissions, type AdmittedVm, fitsHere, type PlaceRequest, UNPLACEABLE_METHOD } from './admissions.js';
 import { Custody } from './custody.js';
+import { OcciError } from '../occi/errors.js';
+import type { PresenceRecords } from '../mesh/records/presence-records.js';
 import { DiskRoom } from './disk-room.js';
 import { Moves } from './moves.js';
 import { cpuShare, DEFAULT_CPU_ALLOCATION_RATIO, demandOf } from './vm-demand.js';
@@ -58,6 +60,8 @@ export interface CloudOptions {
   agent?: AgentTuning;
   /** Told of the agent's events too (after the log): the node's event stream and metrics. */
   observers?: readonly AgentObserver[];
+  /** The ring directory's group records (`GROUP_PREFIX`): the hosts of a group found there instead of by asking every member. */
+  groups?: PresenceRecords;
 }
 
 /** Where an admission stands: served here (release the held capacity once answered) or placed elsewhere. */
@@ -150,6 +154,7 @@ export class Cloud {
         await this.monitor.refresh();
         const disk = await this.disk.here().catch(() => undefined);
         this.opts.mesh.setCapacity({ ...this.monitor.snapshot().node, used: this.monitor.usage(), ...(disk ? { disk: { ...disk } } : {}) });
+        this.opts.groups?.replace(this.localGroups());
         if (!this.closed) this.agent.sample();
       } catch (err) {
         this.opts.logger.warn({ err }, 'monitoring round failed');
@@ -174,7 +179,7 @@ export class Cloud {
     if (rules?.fence?.length) fences.push([...rules.fence]);
     const joins = [...(rules?.gather ?? []), ...(rules?.latency ?? []).map((l) => l.group)];
     if (joins.length > 0) {
-      const hosts = await this.groupHosts(joins);
+      const hosts = await this.groupHosts(joins, strict);
       const distance = meshDistance(this.opts.mesh);
       const nodes = [this.opts.mesh.key, ...this.opts.mesh.members().map((m) => m.key)];
       for (const g of rules?.gather ?? []) {
@@ -191,14 +196,23 @@ export class Cloud {
     return { ...demandOf(compute, this.ratio), ...(placement ? { placement } : {}), origin: this.opts.mesh.key };
   }
 
-  /** Nodes (mesh keys) running computes of these groups, asked of every member. */
-  private async groupHosts(groups: readonly string[]): Promise<Map<string, Set<string>>> {
+  /** Nodes (mesh keys) running computes of these groups: on the ring directory when there is one, else asked of every member. */
+  private async groupHosts(groups: readonly string[], strict: boolean): Promise<Map<string, Set<string>>> {
     const { mesh } = this.opts;
     const out = new Map<string, Set<string>>();
     const note = (key: string, present: readonly string[]) => {
       for (const g of present) if (groups.includes(g)) (out.get(g) ?? out.set(g, new Set()).get(g)!).add(key);
     };
     note(mesh.key, this.localGroups());
+    if (this.opts.groups) {
+      for (const g of groups) {
+        const { ok, keys } = await this.opts.groups.who(g);
+        // A new compute is refused rather than placed against its rules; a running one's rule is skipped.
+        if (!ok && strict) throw OcciError.unavailable(`the hosts of placement group ${g} could not be learned: the directory keepers did not answer`);
+        for (const key of keys) note(key, [g]);
+      }
+      return out;
+    }
     const { replies } = await mesh.gather<string[]>(GROUPS_METHOD, null, { includeSelf: false, deadlineMs: GROUPS_DEADLINE_MS });
     for (const r of replies) note(r.key, Array.isArray(r.value) ? r.value : []);
     return out;

@@ -7,9 +7,15 @@
  * scatter-gather with a deadline) and caches the answer; in steady state a request costs one
  * mesh hop. A cached holder that no longer has the entity (it moved, or was deleted) is
  * forgotten and the lookup runs again, so moved entities are still found.
+ *
+ * With the overlay (partial views: a node knows only some members), the holders are presence
+ * records on the ring directory instead (records/presence-records.ts): one lookup of bounded hops
+ * whatever N. A lookup the keepers did not answer is an error, not "nobody holds it".
  */
 import { LRUCache } from 'lru-cache';
+import { MeshError } from './errors.js';
 import type { Mesh } from './mesh.js';
+import type { PresenceRecords } from './records/presence-records.js';
 import { objectSchema, STRING } from './rpc-codecs.js';
 
 export const DIRECTORY_METHOD = 'dir/has';
@@ -22,6 +28,8 @@ export interface DirectoryOptions {
   holds: (id: string) => boolean;
   lookupDeadlineMs?: number;
   cacheSize?: number;
+  /** Holders published on the ring directory (`HOLDER_PREFIX` records), asked instead of every member. */
+  holders?: PresenceRecords;
 }
 
 export class EntityDirectory {
@@ -47,10 +55,21 @@ export class EntityDirectory {
     if (this.opts.holds(id)) return this.mesh.key;
     const cached = this.cache.get(id);
     if (cached && this.mesh.member(cached)) return cached;
-    const { replies } = await this.mesh.gather<boolean>(DIRECTORY_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
-    const holder = replies.find((r) => r.value === true)?.key;
+    const holder = this.opts.holders ? await this.onTheRing(id) : await this.askEveryone(id);
     if (holder) this.remember(id, holder);
     return holder;
+  }
+
+  private async askEveryone(id: string): Promise<string | undefined> {
+    const { replies } = await this.mesh.gather<boolean>(DIRECTORY_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
+    return replies.find((r) => r.value === true)?.key;
+  }
+
+  /** The first holder on record (during a move both ends may be: a wrong one answers 404 and is forgotten). */
+  private async onTheRing(id: string): Promise<string | undefined> {
+    const { ok, keys } = await this.opts.holders!.who(id, 16);
+    if (keys.length === 0 && !ok) throw MeshError.TIMEOUT(this.deadlineMs, undefined, new Error(`the directory keepers of ${id} did not answer`));
+    return keys[0];
   }
 
   /** The cached holder turned out wrong (404 there): look it up afresh next time. */

@@ -6,6 +6,9 @@
  * admission is refused (the quota cannot be checked) and the message says which member is
  * missing. Checks of one tenant on this node are serialised, so concurrent requests here cannot
  * overshoot together; requests on two nodes at the same instant can (docs/security.md).
+ * With the overlay (a node knows only some members), each node publishes its part of every
+ * tenant's usage on the ring directory after each change, and a check reads the parts under the
+ * tenant's one key (records/usage-records.ts); keepers that do not answer refuse the admission.
  *
  * @example
  *   const quotas = new QuotaGate({ store, service, mesh, logger });
@@ -22,6 +25,7 @@ import { COMPUTE, STORAGE } from '../../occi/infrastructure-model.js';
 import { KeyedMutex } from '../../occi/keyed-mutex.js';
 import type { ActionInput, EntityInput, Principal } from '../../occi/request.js';
 import type { OcciService } from '../../occi/service.js';
+import type { UsageRecords } from '../../mesh/records/usage-records.js';
 import { type Quota, QUOTA_NAMES, type QuotaName, type TokenStore } from './token-store.js';
 
 export const USAGE_METHOD = 'auth/usage';
@@ -42,6 +46,8 @@ export interface QuotaGateOptions {
   mesh?: Mesh;
   logger: Logger;
   usageDeadlineMs?: number;
+  /** The ring directory's usage records: parts read there instead of asking every member. */
+  records?: UsageRecords;
 }
 
 const zero = (): Usage => ({ instances: 0, cores: 0, memoryGiB: 0, storageGiB: 0 });
@@ -53,6 +59,7 @@ export class QuotaGate {
   private readonly lastKnown = new Map<string, Map<string, Usage>>();
 
   constructor(private readonly opts: QuotaGateOptions) {
+    if (opts.records) this.publishParts(opts.records);
     if (opts.mesh) {
       handleMeshWide(opts.mesh, USAGE_METHOD, (payload) => {
         const tenant = payload['tenant'];
@@ -78,11 +85,27 @@ export class QuotaGate {
     return usage;
   }
 
+  /** This node's part of each tenant's usage, published now and after every change of an entity the tenant owns. */
+  private publishParts(records: UsageRecords): void {
+    const store = this.opts.service.core.store;
+    const publish = (tenants: Iterable<string>): void => {
+      for (const tenant of new Set(tenants)) records.publish(tenant, this.localUsage(tenant));
+    };
+    publish([...store.all()].map((e) => e.owner));
+    store.onChange((change, removed) => publish([...(change.put ?? []), ...removed].map((e) => e.owner)));
+  }
+
   /** The tenant's usage over the mesh; `unknown` names members that never answered. */
   async usage(tenant: string): Promise<{ usage: Usage; estimated: string[]; unknown: string[] }> {
     const usage = this.localUsage(tenant);
     const estimated: string[] = [];
     const unknown: string[] = [];
+    if (this.opts.records) {
+      const others = await this.opts.records.others(tenant);
+      add(usage, sane(others.total));
+      if (!others.ok) unknown.push(`the directory keepers of ${tenant}'s usage`);
+      return { usage, estimated, unknown };
+    }
     const mesh = this.opts.mesh;
     if (!mesh || mesh.members().length === 0) return { usage, estimated, unknown };
     // A member this node has no connection to is missing too: never answered, so the admission is refused.

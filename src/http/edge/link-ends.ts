@@ -16,6 +16,7 @@ import type { EntityInput, Principal } from '../../occi/request.js';
 import type { OcciService } from '../../occi/service.js';
 import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
 import { carried } from '../auth/authenticate.js';
+import { locateHolder } from './holder.js';
 
 const ENTITY_METHOD = 'occi/entity';
 /** Long enough for the request that links it; a foreign end is never kept as state. */
@@ -88,7 +89,7 @@ export class LinkEnds {
       const target = this.service.resolve(pathOf(location));
       if (target?.type !== 'entity' || this.service.holds(target.id.toLowerCase())) continue;
       const id = target.id.toLowerCase();
-      const holder = await this.directory.locate(id);
+      const holder = await locateHolder(this.directory, id);
       if (!holder || holder === this.mesh.key) continue;
       const entity = await this.mesh
         .request<Entity | null>(holder, ENTITY_METHOD, { location: `${target.kind.location}${id}`, principal: carried(principal) } as unknown as JsonValue, { timeoutMs: FETCH_TIMEOUT_MS })

@@ -37,6 +37,8 @@ import { GatheredCollections, type MeshCollections, type Page } from './collecti
 import { Forwarder } from './forwarder.js';
 import { forwardedMark } from '../forwarded-request.js';
 import { HolderLookup } from './holder.js';
+import type { RecordDirectory } from '../../mesh/records/record-directory.js';
+import { HOLDER_PREFIX, PresenceRecords, storeHoldings } from '../../mesh/records/presence-records.js';
 import { inlineTargets, LinkEnds, pathOf, sourceOf, StorageElsewhere } from './link-ends.js';
 import { LocalityRanking } from './locality.js';
 
@@ -52,6 +54,8 @@ export interface MeshEdgeOptions {
   auth?: MeshEdgeAuth;
   /** This node's compute leases (src/cloud/lease-holder.ts): a compute is changed here only under its lease. */
   leases?: { whenLeased(id: string): Promise<void> };
+  /** The overlay's ring directory: the holders of entities are published and located there instead of by asking every member. */
+  records?: RecordDirectory;
 }
 
 const UUID = new RegExp(`^${UUID_PATTERN}$`);
@@ -59,6 +63,7 @@ const UUID = new RegExp(`^${UUID_PATTERN}$`);
 export class MeshEdge implements MeshCollections {
   private readonly forwarder: Forwarder;
   private readonly holders: HolderLookup;
+  private readonly presence: PresenceRecords | undefined;
   private readonly locality: LocalityRanking;
   private readonly collections: GatheredCollections;
   private readonly admission: EdgeAdmission | undefined;
@@ -68,7 +73,9 @@ export class MeshEdge implements MeshCollections {
   constructor(private readonly opts: MeshEdgeOptions) {
     const { mesh, service, cloud } = opts;
     this.forwarder = new Forwarder({ mesh, auth: opts.auth, forwardTimeoutMs: opts.forwardTimeoutMs });
-    this.holders = new HolderLookup(mesh, this.forwarder, (id) => service.holds(id));
+    this.presence = opts.records ? new PresenceRecords(opts.records, HOLDER_PREFIX) : undefined;
+    this.presence?.follow(storeHoldings(service.core.store));
+    this.holders = new HolderLookup(mesh, this.forwarder, (id) => service.holds(id), this.presence);
     this.locality = new LocalityRanking(mesh);
     this.collections = new GatheredCollections(mesh, service, opts.auth, opts.gatherDeadlineMs);
     this.admission = cloud ? new EdgeAdmission(mesh, service, cloud, this.forwarder, this.locality) : undefined;
@@ -315,6 +322,7 @@ export class MeshEdge implements MeshCollections {
   }
 
   close(): void {
+    this.presence?.stop();
     this.forwarder.close();
   }
 }
