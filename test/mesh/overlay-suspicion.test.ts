@@ -12,8 +12,7 @@ const SUSPECT = KEY(2);
 const OTHER = KEY(3);
 
 /** One node over a transport that links on demand and swallows what it sends: what it decides alone. */
-function lone(config: OverlayConfig = WAN_OVERLAY) {
-  const clock = new SimClock();
+function lone(config: OverlayConfig = WAN_OVERLAY, clock = new SimClock()) {
   const random = seededRandom(3);
   const links = new Set<string>();
   const sent: Array<{ to: string; m: OverlayMessage }> = [];
@@ -53,8 +52,35 @@ function lone(config: OverlayConfig = WAN_OVERLAY) {
   return { clock, node, links, link, sent, dead, dials, hearSuspicion };
 }
 
+/** A simulated clock that throws once `limit` timers were set at one instant: a livelock fails the test instead of hanging it. */
+class BoundedClock extends SimClock {
+  private instant = -1;
+  private count = 0;
+
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  override setTimer(ms: number, fn: () => void) {
+    if (this.now() !== this.instant) [this.instant, this.count] = [this.now(), 0];
+    if (++this.count > this.limit) throw new Error(`${this.count} timers set at ${this.now()} ms`);
+    return super.setTimer(ms, fn);
+  }
+}
+
 describe('suspicion decided only by the suspect’s neighbours', () => {
   const far = WAN_OVERLAY.suspicionMaxMs * WAN_OVERLAY.suspicionFarMultiplier;
+
+  it('a suspicion heard by a node that does not watch the suspect ends at the far timeout, whatever the rounding of the instant it started at', () => {
+    // At 8,768.037 ms, 8,768.037 + 24,000 - 8,768.037 is 23,999.999999999996: the far timer fired that much early, and deferring it by the difference set it at the same instant again, forever.
+    const { clock, link, dead, hearSuspicion } = lone(WAN_OVERLAY, new BoundedClock(10_000));
+    clock.run(8768.037);
+    link(OTHER);
+    hearSuspicion();
+    clock.run(8768.037 + far + 1000);
+    expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
+    expect(dead[0]!.at - 8768.037).toBeGreaterThanOrEqual(far - 1);
+  });
 
   it('a node linked to the suspect only on demand (no probes between them), closed by the suspect at its bound, waits the far timeout', () => {
     const { clock, node, link, links, dead, hearSuspicion } = lone();

@@ -285,7 +285,8 @@ export class Membership {
     const started = timers.now();
     const entry = { inc: u.inc, suspicion: null as unknown as Suspicion, mine: own };
     const declare = (): void => {
-      if (!entry.mine && !this.deps.watches(r.key) && timers.now() - started < far && this.suspicions.get(r.key) === entry) {
+      // Within a millisecond of `far` is `far`: the timer set for it may fire a rounding error early, and deferring by that no longer moves the clock.
+      if (!entry.mine && !this.deps.watches(r.key) && far - (timers.now() - started) >= 1 && this.suspicions.get(r.key) === entry) {
         entry.suspicion.deferTo(far);
         return;
       }
