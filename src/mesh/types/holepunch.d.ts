@@ -25,6 +25,8 @@ declare module 'hyperdht' {
     static hash(data: Buffer): Buffer;
     readonly destroyed: boolean;
     fullyBootstrapped(): Promise<void>;
+    /** A topic lookup: a stream of replies, each naming peers announced under `topic`. */
+    lookup(topic: Buffer): AsyncIterable<{ peers: Array<{ publicKey: Buffer }> }> & { destroy(): void };
     address(): { host: string; port: number };
     destroy(options?: { force?: boolean }): Promise<void>;
   }
@@ -58,6 +60,8 @@ declare module 'hyperswarm' {
     readonly rawBytesWritten: number;
     setKeepAlive(ms: number): void;
     setTimeout(ms: number): void;
+    /** Sends a datagram (encrypted, not retransmitted); received as a `message` event. */
+    trySend(buffer: Buffer): void;
   }
   export interface PeerInfo {
     publicKey: Buffer;
@@ -83,6 +87,9 @@ declare module 'hyperswarm' {
     readonly connections: Set<SecretStream>;
     readonly destroyed: boolean;
     join(topic: Buffer, options?: { client?: boolean; server?: boolean }): PeerDiscoverySession;
+    /** Keeps connecting to `publicKey` until `leavePeer`. */
+    joinPeer(publicKey: Buffer): void;
+    leavePeer(publicKey: Buffer): void;
     leave(topic: Buffer): Promise<void>;
     flush(): Promise<boolean>;
     listen(): Promise<void>;
