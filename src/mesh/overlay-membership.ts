@@ -19,7 +19,7 @@ import type { OverlayConfig } from './overlay/config.js';
 import type { MemberRecord } from './overlay/member-table.js';
 import { OverlayNode } from './overlay/node.js';
 import type { FindResult } from './overlay/registry.js';
-import type { SwarmOverlayTransport } from './overlay-transport.js';
+import type { LinkOutcome, SwarmOverlayTransport } from './overlay-transport.js';
 import type { VivaldiClient } from './vivaldi/client.js';
 import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
 
@@ -27,6 +27,12 @@ import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
 const CONTACTS = 3;
 /** A topic lookup gives up after this (ms). */
 const LOOKUP_TIMEOUT_MS = 5000;
+
+const OUTCOMES: Record<Exclude<LinkOutcome, 'up'>, string> = {
+  busy: 'the member is at its link bound',
+  failed: 'no connection could be made',
+  timeout: 'no link within % ms',
+};
 
 /** The ring directory: records kept by the successors of their key, found in a bounded number of hops. */
 export interface OverlayDirectory {
@@ -168,7 +174,8 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
     if (transport.isLinked(key)) return this.node.views.touch(key);
     this.node.views.connect(key);
     if (!transport.isDialling(key) && !transport.isLinked(key)) throw MeshError.UNREACHABLE(key, undefined, 'no room for one more link (at the bound)');
-    if (!(await transport.whenLinked(key, timeoutMs))) throw MeshError.UNREACHABLE(key, undefined, `no link within ${timeoutMs} ms`);
+    const outcome = await transport.whenLinked(key, timeoutMs);
+    if (outcome !== 'up') throw MeshError.UNREACHABLE(key, undefined, OUTCOMES[outcome].replace('%', String(timeoutMs)));
   }
 
   /** Runs `call` on `key` within `timeoutMs`, the dial on demand included (the call gets what is left). */

@@ -11,6 +11,11 @@
  * fail as `busy` (the member is alive, at its bound) and the link is closed. A link that replaces
  * one already up (Hyperswarm's duplicate-connection swaps) is the same link for the overlay.
  *
+ * A dial fails when its timeout passes, or soon after Hyperswarm's attempt to connect closed
+ * without a connection to that member (the peer's `attempts` grew: it is not reachable now). Soon
+ * after, not at once: when both ends dial each other Hyperswarm closes one of the two connections,
+ * and the one it keeps may not be open yet when the other closes.
+ *
  * Probes (DATAGRAM_TYPES) go as datagrams on the link (secret-stream's `trySend`: encrypted, may
  * be lost) when their frame fits one packet; a larger one, and every other message, on the stream.
  */
@@ -30,10 +35,15 @@ export const EVENT_ADMIT = 'overlay/admit';
 const REFUSED_CLOSE_MS = 1000;
 /** A link closed by this end is ended gracefully (what was written still arrives), destroyed after this (ms). */
 const HANG_UP_GRACE_MS = 1000;
+/** How long after a closed attempt a dial without a connection is given up (ms). */
+const CLOSED_ATTEMPT_CHECK_MS = 300;
 /** Largest datagram frame (bytes): within one UDP packet of a 1,280-byte path MTU, after encryption's overhead. */
 const MAX_DATAGRAM = 1100;
 
 const admitCodec = compactCodec(c.bool, 'admit');
+
+/** How a wait for a link ended: up, refused by the member at its bound, the dial failed, or none by the deadline. */
+export type LinkOutcome = 'up' | 'busy' | 'failed' | 'timeout';
 
 function messageCodec(t: MessageType): Codec<OverlayMessage> {
   return { encode: (m) => Buffer.from(encodeMessage(m)), decode: (raw) => decodeMessage(t, raw) };
@@ -60,14 +70,16 @@ export class SwarmOverlayTransport implements OverlayTransport {
   received = 0;
   private handler: OverlayHandler | null = null;
   private readonly up = new Set<string>();
-  private readonly dials = new Map<string, TimerHandle>();
+  /** Dials under way: their timeout, and Hyperswarm's count of closed attempts when they started. */
+  private readonly dials = new Map<string, { timer: TimerHandle; attempts: number; check: TimerHandle | null }>();
   private readonly admissions = new Map<string, Admission>();
-  private readonly waiters = new Map<string, Set<(ok: boolean) => void>>();
+  private readonly waiters = new Map<string, Set<(outcome: LinkOutcome) => void>>();
   private readonly codecs = new Map<MessageType, Codec<OverlayMessage>>(MESSAGE_TYPES.map((t) => [t, messageCodec(t)]));
 
   constructor(private readonly o: SwarmOverlayTransportOptions) {
     for (const [t, codec] of this.codecs) o.server.listen(`overlay/${t}`, codec, (m, from) => this.deliver(from, m));
     o.server.listen(EVENT_ADMIT, admitCodec, (ok, from) => this.verdict(from, ok));
+    o.swarm.on('update', () => this.attemptsClosed());
   }
 
   attach(handler: OverlayHandler): void {
@@ -96,11 +108,10 @@ export class SwarmOverlayTransport implements OverlayTransport {
   dial(key: string): void {
     if (this.up.has(key) || this.dials.has(key)) return;
     const timer = this.o.timers.setTimer(this.o.dialTimeoutMs, () => this.dialDone(key, false, false));
-    this.dials.set(key, timer);
     this.o.swarm.joinPeer(Buffer.from(key, 'hex'));
-    // Already linked (the other end dialled): this end's verdict is yes from now on.
-    const a = this.admissions.get(key);
-    if (a && a.own === null) this.decide(key, a, true);
+    // A connection still closing (this end or the other hung up) will count one closed attempt: not this dial's.
+    const closing = this.connectedKeys().has(key) ? 1 : 0;
+    this.dials.set(key, { timer, attempts: (this.o.swarm.peers.get(key)?.attempts ?? 0) + closing, check: null });
   }
 
   hangUp(key: string): void {
@@ -132,19 +143,19 @@ export class SwarmOverlayTransport implements OverlayTransport {
     this.o.links.send(key, `overlay/${m.t}`, codec, m);
   }
 
-  /** Resolves true when `key` is linked, false when its dial failed or after `ms`. */
-  whenLinked(key: string, ms: number): Promise<boolean> {
-    if (this.up.has(key)) return Promise.resolve(true);
+  /** Resolves when `key` is linked, its dial failed, or after `ms`. */
+  whenLinked(key: string, ms: number): Promise<LinkOutcome> {
+    if (this.up.has(key)) return Promise.resolve('up');
     return new Promise((resolve) => {
       let set = this.waiters.get(key);
       if (!set) this.waiters.set(key, (set = new Set()));
       const waiters = set;
-      const done = (ok: boolean): void => {
+      const done = (outcome: LinkOutcome): void => {
         this.o.timers.clearTimer(timer);
         waiters.delete(done);
-        resolve(ok);
+        resolve(outcome);
       };
-      const timer = this.o.timers.setTimer(ms, () => done(this.up.has(key)));
+      const timer = this.o.timers.setTimer(ms, () => done(this.up.has(key) ? 'up' : 'timeout'));
       waiters.add(done);
     });
   }
@@ -168,12 +179,13 @@ export class SwarmOverlayTransport implements OverlayTransport {
 
   /** Forgets every dial and waiter (the mesh closes). */
   stop(): void {
-    for (const [key, timer] of this.dials) {
+    for (const [key, { timer, check }] of this.dials) {
       this.o.timers.clearTimer(timer);
+      if (check) this.o.timers.clearTimer(check);
       this.o.swarm.leavePeer(Buffer.from(key, 'hex'));
     }
     this.dials.clear();
-    for (const set of this.waiters.values()) for (const w of [...set]) w(false);
+    for (const set of this.waiters.values()) for (const w of [...set]) w('failed');
     this.handler = null;
   }
 
@@ -213,9 +225,10 @@ export class SwarmOverlayTransport implements OverlayTransport {
 
   /** Ends the dial of `key` if one is under way (joinPeer left); a failed one is reported to the overlay. */
   private dialDone(key: string, ok: boolean, busy: boolean): void {
-    const timer = this.dials.get(key);
-    if (timer !== undefined) {
-      this.o.timers.clearTimer(timer);
+    const dial = this.dials.get(key);
+    if (dial !== undefined) {
+      this.o.timers.clearTimer(dial.timer);
+      if (dial.check) this.o.timers.clearTimer(dial.check);
       this.dials.delete(key);
       this.o.swarm.leavePeer(Buffer.from(key, 'hex'));
       if (!ok) {
@@ -225,9 +238,29 @@ export class SwarmOverlayTransport implements OverlayTransport {
       }
     }
     const waiters = this.waiters.get(key);
-    if (!waiters || (!ok && timer === undefined)) return;
+    if (!waiters || (!ok && dial === undefined)) return;
     this.waiters.delete(key);
-    for (const w of [...waiters]) w(ok);
+    for (const w of [...waiters]) w(ok ? 'up' : busy ? 'busy' : 'failed');
+  }
+
+  /** Hyperswarm's state changed: a dial whose attempt closed is checked a moment later. */
+  private attemptsClosed(): void {
+    for (const [key, dial] of this.dials) {
+      if (dial.check || (this.o.swarm.peers.get(key)?.attempts ?? 0) <= dial.attempts) continue;
+      dial.check = this.o.timers.setTimer(CLOSED_ATTEMPT_CHECK_MS, () => {
+        dial.check = null;
+        if (this.dials.get(key) !== dial) return;
+        // Still no connection to the member: it failed; else the next closed attempt is counted from here.
+        if (!this.connectedKeys().has(key) && !this.o.links.get(key)) return this.dialDone(key, false, false);
+        dial.attempts = this.o.swarm.peers.get(key)?.attempts ?? dial.attempts;
+      });
+    }
+  }
+
+  private connectedKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const conn of this.o.swarm.connections) keys.add(conn.remotePublicKey.toString('hex'));
+    return keys;
   }
 
   private deliver(from: string, m: OverlayMessage): void {

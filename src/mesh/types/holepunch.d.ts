@@ -85,6 +85,8 @@ declare module 'hyperswarm' {
     readonly keyPair: KeyPair;
     readonly dht: DHT;
     readonly connections: Set<SecretStream>;
+    /** Peers it knows of: `attempts` counts the connections that closed (opened or not) since the last that lasted. */
+    readonly peers: Map<string, { attempts: number }>;
     readonly destroyed: boolean;
     join(topic: Buffer, options?: { client?: boolean; server?: boolean }): PeerDiscoverySession;
     /** Keeps connecting to `publicKey` until `leavePeer`. */
