@@ -2,6 +2,7 @@
  * One process of the overlay benchmark (bench/overlay-mesh.ts): `count` meshes in overlay mode
  * on the parent's testnet, driven over IPC. Exits when the parent goes away.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Mesh, type MeshOptions } from '../src/mesh/mesh.js';
 
@@ -21,6 +22,9 @@ export interface Status {
   maxConnections: number;
   sent: number;
   received: number;
+  /** The event loop's delay in this process (ms): 99th percentile and maximum since the last status. */
+  lagP99Ms: number;
+  lagMaxMs: number;
 }
 
 const config = JSON.parse(process.env.OVERLAY_BENCH ?? '{}') as { bootstrap: MeshOptions['bootstrap']; count: number; index: number; overlay: MeshOptions['overlay'] };
@@ -28,6 +32,8 @@ const meshes = Array.from({ length: config.count }, (_, i) =>
   new Mesh({ secret: 'overlay-bench', bootstrap: config.bootstrap, name: `w${config.index}-${i}`, membership: 'overlay', overlay: config.overlay, logger: pino({ level: 'silent' }) }),
 );
 const dead = new Set<Mesh>();
+const lag = monitorEventLoopDelay({ resolution: 20 });
+lag.enable();
 const max = { links: 0, connections: 0 };
 const send = (m: object): void => void process.send?.(m);
 
@@ -48,7 +54,9 @@ function status(): Status {
   const live = meshes.filter((m) => !dead.has(m));
   const stats = live.map((m) => m.stats());
   const sum = (f: (s: (typeof stats)[number]) => number): number => stats.reduce((a, s) => a + f(s), 0);
-  return { t: 'status', members: live.map((m) => m.members().length), links: stats.map((s) => s.overlay?.links ?? 0), maxLinks: max.links, maxConnections: max.connections, sent: sum((s) => s.overlay?.sent ?? 0), received: sum((s) => s.overlay?.received ?? 0) };
+  const lagged = { lagP99Ms: Math.round(lag.percentile(99) / 1e6), lagMaxMs: Math.round(lag.max / 1e6) };
+  lag.reset();
+  return { t: 'status', members: live.map((m) => m.members().length), links: stats.map((s) => s.overlay?.links ?? 0), maxLinks: max.links, maxConnections: max.connections, sent: sum((s) => s.overlay?.sent ?? 0), received: sum((s) => s.overlay?.received ?? 0), ...lagged };
 }
 
 /** Every live node finds the record under `key` and calls its publisher. */

@@ -19,6 +19,8 @@ import type { Command as WorkerCommand, Status } from './overlay-mesh-worker.js'
 
 const WATCHDOG_MS = 15 * 60_000;
 const STEADY_WINDOW_MS = 10_000;
+/** Full membership is waited for this long at most (ms). */
+const CONVERGENCE_MS = 180_000;
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 
 interface Worker {
@@ -79,11 +81,14 @@ async function main(): Promise<void> {
     await Promise.all(workers.map(async (w) => (w.send({ t: 'start' }), (w.keys = (await w.next('started')).keys as string[]))));
     log(`started ${nodes} nodes in ${processes} processes in ${Date.now() - t0} ms`);
     let s = await status();
+    const lags: number[] = [];
     for (;;) {
       const counts = s.flatMap((x) => x.members);
       const complete = counts.filter((c) => c === nodes - 1).length;
-      log(`${Date.now() - t0} ms: ${complete}/${nodes} nodes know every other (min ${Math.min(...counts)})`);
-      if (complete === nodes || Date.now() - t0 > 300_000) break;
+      const lagMs = Math.max(...s.map((x) => x.lagP99Ms));
+      log(`${Date.now() - t0} ms: ${complete}/${nodes} nodes know every other (min ${Math.min(...counts)}), event-loop delay p99 ${lagMs} ms`);
+      lags.push(lagMs);
+      if (complete === nodes || Date.now() - t0 > CONVERGENCE_MS) break;
       await new Promise((r) => setTimeout(r, 1000));
       s = await status();
     }
@@ -93,6 +98,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, STEADY_WINDOW_MS));
     s = await status();
     const msgsPerNodePerSecond = (s.reduce((a, x) => a + x.sent, 0) - sent0) / nodes / (STEADY_WINDOW_MS / 1000);
+    const steady = { maxOverlayLinks: Math.max(...s.map((x) => x.maxLinks)), maxSwarmConnections: Math.max(...s.map((x) => x.maxConnections)), falseLeaves: left.length, eventLoopDelayP99Ms: Math.max(...s.map((x) => x.lagP99Ms)) };
+    const minMembers = Math.min(...s.flatMap((x) => x.members));
 
     workers[0]!.send({ t: 'put', node: 0, key: 'vm:bench', value: '{}' });
     await workers[0]!.next('put');
@@ -118,6 +125,9 @@ async function main(): Promise<void> {
       bound,
       overlay,
       fullMembershipMs: complete ? fullMs : null,
+      minMembersAfterConvergence: minMembers,
+      eventLoopDelayP99MsDuringJoin: Math.max(...lags),
+      beforeReach: steady,
       maxOverlayLinks: Math.max(...s.map((x) => x.maxLinks)),
       maxSwarmConnections: Math.max(...s.map((x) => x.maxConnections)),
       msgsPerNodePerSecond: Math.round(msgsPerNodePerSecond * 10) / 10,

@@ -16,8 +16,10 @@
  * after, not at once: when both ends dial each other Hyperswarm closes one of the two connections,
  * and the one it keeps may not be open yet when the other closes.
  *
- * Probes (DATAGRAM_TYPES) go as datagrams on the link (secret-stream's `trySend`: encrypted, may
- * be lost) when their frame fits one packet; a larger one, and every other message, on the stream.
+ * Probes (DATAGRAM_TYPES, but for the pings of sequence 0, which are gossip pushes) go as
+ * datagrams on the link (secret-stream's `trySend`: encrypted, may be lost, not delayed by the
+ * latency emulation) when their frame fits one packet; a larger one, and every other message, on
+ * the stream.
  */
 import c from 'compact-encoding';
 import type Hyperswarm from 'hyperswarm';
@@ -129,7 +131,8 @@ export class SwarmOverlayTransport implements OverlayTransport {
     if (!this.up.has(key)) return;
     this.sent++;
     const codec = this.codecs.get(m.t)!;
-    if (DATAGRAM_TYPES.has(m.t)) {
+    // A ping of sequence 0 is no probe but a gossip push (a goodbye, a suspicion told at once): on the stream.
+    if (DATAGRAM_TYPES.has(m.t) && !(m.t === 'ping' && m.seq === 0)) {
       const body = codec.encode(m);
       const link = this.o.links.get(key);
       if (link && body.length + 1 <= MAX_DATAGRAM) {

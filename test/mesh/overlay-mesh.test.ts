@@ -100,9 +100,29 @@ describe(`overlay membership over Hyperswarm (${N} nodes, bound ${BOUND})`, () =
     console.log(`overlay-mesh: record found from all ${N} nodes ${Date.now() - t0} ms after the put`);
   }, 60_000);
 
+  it('reports a node closed gracefully as left on every other, from its goodbye', async () => {
+    const leaving = meshes[9]!;
+    const others = meshes.filter((m) => m !== leaving && m !== meshes[7]);
+    const reasons = others.map(
+      (m) =>
+        new Promise<string>((resolve) => {
+          const onLeft = (member: { key: string }, reason: string): void => {
+            if (member.key !== leaving.key) return;
+            m.off('member-left', onLeft);
+            resolve(reason);
+          };
+          m.on('member-left', onLeft);
+        }),
+    );
+    const t0 = Date.now();
+    await leaving.close();
+    expect(new Set(await Promise.all(reasons))).toEqual(new Set(['left']));
+    console.log(`overlay-mesh: a goodbye reported by all ${others.length} others within ${Date.now() - t0} ms of close()`);
+  }, 30_000);
+
   it(`reports a destroyed node as left (lost) on every other within ${DETECTION_BOUND_MS} ms`, async () => {
     const victim = meshes[7]!;
-    const others = meshes.filter((m) => m !== victim);
+    const others = meshes.filter((m) => m !== victim && m !== meshes[9]);
     const detected = others.map(
       (m) =>
         new Promise<{ ms: number; reason: string }>((resolve) => {
