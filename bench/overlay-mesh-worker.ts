@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { Mesh, type MeshOptions } from '../src/mesh/mesh.js';
 
 export type Command =
-  | { t: 'start' }
+  | { t: 'start'; staggerMs: number }
   | { t: 'status' }
   | { t: 'put'; node: number; key: string; value: string }
   | { t: 'reach'; key: string; timeoutMs: number }
@@ -88,7 +88,8 @@ process.on('message', (cmd: Command) => {
   void (async () => {
     switch (cmd.t) {
       case 'start':
-        await Promise.all(meshes.map((m) => m.start()));
+        // Started one after the other, `staggerMs` apart (each start runs on), as nodes of a cluster come up.
+        await Promise.all(meshes.map((m, i) => new Promise((r) => setTimeout(r, i * cmd.staggerMs)).then(() => m.start())));
         return send({ t: 'started', keys: meshes.map((m) => m.key) });
       case 'status':
         return send(status());

@@ -1,6 +1,6 @@
 /**
  * Overlay membership benchmark on a loopback testnet (no injected delay):
- *   npm run bench:overlay [-- --nodes 100 --processes 4 --bound 12]
+ *   npm run bench:overlay [-- --nodes 100 --processes 4 --bound 12 --stagger-ms 200]
  * `nodes` meshes in overlay mode, spread over `processes` child processes
  * (bench/overlay-mesh-worker.ts), started at once. Measures: time to full
  * membership (every node knows every other), the largest link count any node
@@ -56,8 +56,10 @@ async function main(): Promise<void> {
     .option('--nodes <n>', 'meshes', '100')
     .option('--processes <n>', 'child processes', '4')
     .option('--bound <n>', 'maxConnections of each node', '12')
+    .option('--stagger-ms <n>', 'delay between the starts of the nodes of one process', '0')
     .parse()
-    .opts<{ nodes: string; processes: string; bound: string }>();
+    .opts<{ nodes: string; processes: string; bound: string; staggerMs: string }>();
+  const staggerMs = Number(o.staggerMs);
   const nodes = Number(o.nodes);
   const processes = Number(o.processes);
   const bound = Number(o.bound);
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
     }
     const status = async (): Promise<Status[]> => Promise.all(workers.map((w) => (w.send({ t: 'status' }), w.next('status') as Promise<unknown> as Promise<Status>)));
     const t0 = Date.now();
-    await Promise.all(workers.map(async (w) => (w.send({ t: 'start' }), (w.keys = (await w.next('started')).keys as string[]))));
+    await Promise.all(workers.map(async (w) => (w.send({ t: 'start', staggerMs }), (w.keys = (await w.next('started')).keys as string[]))));
     log(`started ${nodes} nodes in ${processes} processes in ${Date.now() - t0} ms`);
     let s = await status();
     const lags: number[] = [];
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
       nodes,
       processes,
       bound,
+      staggerMs,
       overlay,
       fullMembershipMs: complete ? fullMs : null,
       minMembersAfterConvergence: minMembers,
@@ -134,6 +137,8 @@ async function main(): Promise<void> {
       reach,
       detection: { reportedBy: new Set(left.filter((l) => l.key === victim).map((l) => l.by)).size, of: others, reasons: [...new Set(left.filter((l) => l.key === victim).map((l) => l.reason))], firstMs: pct(0), medianMs: pct(0.5), p99Ms: pct(0.99), lastMs: detections[detections.length - 1] ?? null },
       falseLeaves: left.filter((l) => l.key !== victim).length,
+      falseLeavesByReason: Object.fromEntries(['lost', 'left'].map((r) => [r, left.filter((l) => l.key !== victim && l.reason === r).length])),
+      falseLeavesFirstMinute: left.filter((l) => l.key !== victim && l.at - t0 < 60_000).length,
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
