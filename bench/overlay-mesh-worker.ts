@@ -25,6 +25,8 @@ export interface Status {
   /** The event loop's delay in this process (ms): 99th percentile and maximum since the last status. */
   lagP99Ms: number;
   lagMaxMs: number;
+  /** How many of this process's live nodes know each member. */
+  known: Record<string, number>;
 }
 
 const config = JSON.parse(process.env.OVERLAY_BENCH ?? '{}') as { bootstrap: MeshOptions['bootstrap']; count: number; index: number; overlay: MeshOptions['overlay'] };
@@ -56,7 +58,9 @@ function status(): Status {
   const sum = (f: (s: (typeof stats)[number]) => number): number => stats.reduce((a, s) => a + f(s), 0);
   const lagged = { lagP99Ms: Math.round(lag.percentile(99) / 1e6), lagMaxMs: Math.round(lag.max / 1e6) };
   lag.reset();
-  return { t: 'status', members: live.map((m) => m.members().length), links: stats.map((s) => s.overlay?.links ?? 0), maxLinks: max.links, maxConnections: max.connections, sent: sum((s) => s.overlay?.sent ?? 0), received: sum((s) => s.overlay?.received ?? 0), ...lagged };
+  const known: Record<string, number> = {};
+  for (const m of live) for (const k of m.members()) known[k.key.slice(0, 8)] = (known[k.key.slice(0, 8)] ?? 0) + 1;
+  return { t: 'status', members: live.map((m) => m.members().length), links: stats.map((s) => s.overlay?.links ?? 0), maxLinks: max.links, maxConnections: max.connections, sent: sum((s) => s.overlay?.sent ?? 0), received: sum((s) => s.overlay?.received ?? 0), ...lagged, known };
 }
 
 /** Every live node finds the record under `key` and calls its publisher. */

@@ -95,6 +95,11 @@ async function main(): Promise<void> {
       s = await status();
     }
     const fullMs = Date.now() - t0;
+    const knownBy = new Map<string, number>();
+    for (const x of s) for (const [k, n] of Object.entries(x.known)) knownBy.set(k, (knownBy.get(k) ?? 0) + n);
+    const allKeys = workers.flatMap((w) => w.keys.map((k) => k.slice(0, 8)));
+    const leastKnown = allKeys.map((k) => [k, knownBy.get(k) ?? 0] as const).sort((a, b) => a[1] - b[1]).slice(0, 5);
+    log(`least known members (of ${nodes - 1} others): ${leastKnown.map(([k, n]) => `${k}:${n}`).join(' ')}; start order ${leastKnown.map(([k]) => allKeys.indexOf(k)).join(' ')}`);
     const complete = s.flatMap((x) => x.members).every((c) => c === nodes - 1);
     const sent0 = s.reduce((a, x) => a + x.sent, 0);
     await new Promise((r) => setTimeout(r, STEADY_WINDOW_MS));
@@ -117,8 +122,10 @@ async function main(): Promise<void> {
     const victim = killed.key as string;
     const others = nodes - 1;
     const until = Date.now() + 60_000;
-    while (new Set(left.filter((l) => l.key === victim).map((l) => l.by)).size < others && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-    const detections = left.filter((l) => l.key === victim).map((l) => l.at - (killed.at as number)).sort((a, b) => a - b);
+    // Reports after the kill only (a false death of the victim before it does not count).
+    const reports = (): typeof left => left.filter((l) => l.key === victim && l.at >= (killed.at as number));
+    while (new Set(reports().map((l) => l.by)).size < others && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    const detections = reports().map((l) => l.at - (killed.at as number)).sort((a, b) => a - b);
     const pct = (p: number): number => detections[Math.min(detections.length - 1, Math.floor(p * detections.length))] ?? Number.NaN;
     s = await status();
     const result = {
@@ -129,16 +136,17 @@ async function main(): Promise<void> {
       overlay,
       fullMembershipMs: complete ? fullMs : null,
       minMembersAfterConvergence: minMembers,
+      leastKnownMembers: leastKnown.map(([, n]) => n),
       eventLoopDelayP99MsDuringJoin: Math.max(...lags),
       beforeReach: steady,
       maxOverlayLinks: Math.max(...s.map((x) => x.maxLinks)),
       maxSwarmConnections: Math.max(...s.map((x) => x.maxConnections)),
       msgsPerNodePerSecond: Math.round(msgsPerNodePerSecond * 10) / 10,
       reach,
-      detection: { reportedBy: new Set(left.filter((l) => l.key === victim).map((l) => l.by)).size, of: others, reasons: [...new Set(left.filter((l) => l.key === victim).map((l) => l.reason))], firstMs: pct(0), medianMs: pct(0.5), p99Ms: pct(0.99), lastMs: detections[detections.length - 1] ?? null },
-      falseLeaves: left.filter((l) => l.key !== victim).length,
-      falseLeavesByReason: Object.fromEntries(['lost', 'left'].map((r) => [r, left.filter((l) => l.key !== victim && l.reason === r).length])),
-      falseLeavesFirstMinute: left.filter((l) => l.key !== victim && l.at - t0 < 60_000).length,
+      detection: { reportedBy: new Set(reports().map((l) => l.by)).size, of: others, reasons: [...new Set(reports().map((l) => l.reason))], firstMs: pct(0), medianMs: pct(0.5), p99Ms: pct(0.99), lastMs: detections[detections.length - 1] ?? null },
+      falseLeaves: left.length - reports().length,
+      falseLeavesByReason: Object.fromEntries(['lost', 'left'].map((r) => [r, left.filter((l) => l.reason === r).length - reports().filter((l) => l.reason === r).length])),
+      falseLeavesFirstMinute: left.filter((l) => l.at - t0 < 60_000).length,
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
