@@ -200,8 +200,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   private async shutdown(err: Error | null): Promise<void> {
-    // Gracefully, overlay neighbours hear that this node leaves (sent before the channels end).
-    if (!err) this.mode.overlay?.leave();
+    // Gracefully, overlay neighbours hear that this node leaves (written out before the channels end).
+    if (!err) await this.mode.overlay?.leave();
     this.stopParts();
     const reason = err instanceof MeshError ? err : MeshError.CLOSED('mesh closed', err ?? undefined);
     if (err) this.client.rejectPending(reason);

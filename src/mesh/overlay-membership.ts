@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { MeshTimers, TimerHandle } from './clock.js';
+import { sleep, type MeshTimers, type TimerHandle } from './clock.js';
 import type { Discovery } from './discovery.js';
 import { MeshError } from './errors.js';
 import type { Member, MemberInfo, MembershipEvents } from './membership.js';
@@ -25,6 +25,8 @@ import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
 
 /** Members a topic lookup hands to the overlay (to join by, and at each refresh). */
 const CONTACTS = 3;
+/** After the goodbye, how long the links stay open for it to be written out (destroying a stream drops what it still holds), ms. */
+const LEAVE_GRACE_MS = 250;
 /** A topic lookup gives up after this (ms). */
 const LOOKUP_TIMEOUT_MS = 5000;
 
@@ -189,9 +191,11 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
     }
   }
 
-  /** Says goodbye: the neighbours gossip that this node left (the links close after). */
-  leave(): void {
-    if (!this.closed) this.node.leave();
+  /** Says goodbye: the neighbours gossip that this node left; resolves a moment later, when the links may close. */
+  async leave(): Promise<void> {
+    if (this.closed) return;
+    this.node.leave();
+    await sleep(this.o.timers, LEAVE_GRACE_MS);
   }
 
   stop(): void {
