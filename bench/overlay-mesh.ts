@@ -1,6 +1,6 @@
 /**
  * Overlay membership benchmark on a loopback testnet (no injected delay):
- *   npm run bench:overlay [-- --nodes 100 --processes 4 --bound 12 --stagger-ms 200]
+ *   npm run bench:overlay [-- --nodes 100 --processes 4 --bound 12 --stagger-ms 200 --sync-ms 5000]
  * `nodes` meshes in overlay mode, spread over `processes` child processes
  * (bench/overlay-mesh-worker.ts), started at once. Measures: time to full
  * membership (every node knows every other), the largest link count any node
@@ -57,13 +57,14 @@ async function main(): Promise<void> {
     .option('--processes <n>', 'child processes', '4')
     .option('--bound <n>', 'maxConnections of each node', '12')
     .option('--stagger-ms <n>', 'delay between the starts of the nodes of one process', '0')
+    .option('--sync-ms <n>', "the overlay's push-pull sync interval (default LAN_OVERLAY's)")
     .parse()
-    .opts<{ nodes: string; processes: string; bound: string; staggerMs: string }>();
+    .opts<{ nodes: string; processes: string; bound: string; staggerMs: string; syncMs?: string }>();
   const staggerMs = Number(o.staggerMs);
   const nodes = Number(o.nodes);
   const processes = Number(o.processes);
   const bound = Number(o.bound);
-  const overlay = { maxConnections: bound, viewNearest: Math.max(2, Math.floor(bound / 3)), viewRandom: 2, maxViewIn: Math.max(2, Math.floor(bound / 3)) };
+  const overlay = { maxConnections: bound, viewNearest: Math.max(2, Math.floor(bound / 3)), viewRandom: 2, maxViewIn: Math.max(2, Math.floor(bound / 3)), ...(o.syncMs !== undefined ? { syncIntervalMs: Number(o.syncMs) } : {}) };
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
   const workers: Worker[] = [];
   const left: Array<{ key: string; by: string; reason: string; at: number }> = [];
