@@ -32,7 +32,7 @@ import { DATAGRAM_TYPES, type MessageType, type OverlayHandler, type OverlayMess
 import { compactCodec, type Codec } from './rpc-codecs.js';
 import type { RpcServer } from './rpc-server.js';
 
-export const EVENT_ADMIT = 'overlay/admit';
+const EVENT_ADMIT = 'overlay/admit';
 /** How long a refused link stays open for its verdict to arrive before it is destroyed (ms). */
 const REFUSED_CLOSE_MS = 1000;
 /** A link closed by this end is ended gracefully (what was written still arrives), destroyed after this (ms). */
