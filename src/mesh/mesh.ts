@@ -22,7 +22,7 @@ import { Discovery, type DiscoveryOptions } from './discovery.js';
 import { MeshError, short } from './errors.js';
 import { gather, type GatherOptions, type GatherResult, type GatherScope } from './gather.js';
 import { Forwarding, type ForwardOptions } from './forwarding.js';
-import type { ForwardedRequest as Req, ForwardedResponse as Res, ForwardHandler } from './http-forwarding.js';
+import { DEFAULT_FORWARD_TIMEOUT_MS, type ForwardedRequest as Req, type ForwardedResponse as Res, type ForwardHandler } from './http-forwarding.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { LatencyEmulator, type DelayFunction } from './latency.js';
 import { LinkTable, type LinkListener } from './links.js';
@@ -367,7 +367,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Forward an HTTP request to member `peerKey`; its response comes back unchanged. Rejects with MeshError (see forwardErrorStatus). */
   forward(peerKey: string, req: Req, options: ForwardOptions = {}): Promise<Res> {
-    return this.reaching(peerKey, options.timeoutMs, (timeoutMs) => this.forwarding.forward(peerKey, req, { ...options, timeoutMs }));
+    return this.reaching(peerKey, options.timeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS, (timeoutMs) => this.forwarding.forward(peerKey, req, { ...options, timeoutMs }));
   }
 
   /** Serve requests forwarded by other members (one handler; a later call replaces it). */
