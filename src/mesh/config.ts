@@ -52,8 +52,16 @@ export const DEFAULT_SWARM_DESTROY_GRACE_MS = 2000;
 /** Pending-call bound per mesh. */
 export const DEFAULT_MAX_IN_FLIGHT = 10_000;
 
+/**
+ * How members know each other: `full`, every member linked to every other and heartbeated
+ * (membership.ts); `overlay`, bounded views, SWIM detection and gossip (overlay/), each node
+ * linked to a few members and dialling others on demand.
+ */
+export type MembershipMode = 'full' | 'overlay';
+
 /** The mesh's timing and size settings (see the defaults above). */
 export interface MeshConfig {
+  membership: MembershipMode;
   keepAliveMs: number;
   connectionTimeoutMs: number;
   heartbeatMs: number;
@@ -79,6 +87,7 @@ export interface MeshConfig {
 /** `options` with every setting left out taken from the defaults. */
 export function meshConfig(options: Partial<MeshConfig> = {}): MeshConfig {
   return {
+    membership: options.membership ?? 'full',
     keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
     connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,

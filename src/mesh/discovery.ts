@@ -24,6 +24,13 @@ export interface DiscoveryOptions {
   createDht?: (options: { bootstrap: Array<DHTNode | string>; host: string; keyPair: KeyPair }) => DHT;
   /** A swarm to use instead of a new one: it is not destroyed by close(). */
   swarm?: Hyperswarm;
+  /**
+   * Whether the swarm dials the members found on the topic (full membership). Without it the
+   * topic is only announced, and `contacts` looks up a few members for the overlay to join by.
+   */
+  client?: boolean;
+  /** Hyperswarm's bound on its connections (default: Hyperswarm's, 64). */
+  maxPeers?: number;
   /** Discovery refreshes after joining, in ms from the join. */
   refreshScheduleMs: readonly number[];
   timers: MeshTimers;
@@ -55,14 +62,18 @@ export class Discovery {
       const dht = opts.createDht
         ? opts.createDht({ bootstrap: opts.bootstrap, host, keyPair: opts.keyPair })
         : new DHT({ bootstrap: opts.bootstrap, host, keyPair: opts.keyPair });
-      this.swarm = new Hyperswarm({ keyPair: opts.keyPair, dht });
+      this.swarm = new Hyperswarm({ keyPair: opts.keyPair, dht, ...(opts.maxPeers !== undefined ? { maxPeers: opts.maxPeers } : {}) });
       this.ownsSwarm = true;
     }
   }
 
-  /** Joins the topic as client and server, waits for the first round, then schedules the refreshes. */
+  private get roles(): { client: boolean; server: boolean } {
+    return { client: this.opts.client !== false, server: true };
+  }
+
+  /** Joins the topic (as client and server, or as server only), waits for the first round, then schedules the refreshes. */
   async join(): Promise<void> {
-    const session: PeerDiscoverySession = this.swarm.join(this.opts.topic, { client: true, server: true });
+    const session: PeerDiscoverySession = this.swarm.join(this.opts.topic, this.roles);
     this.session = session;
     await session.flushed();
     if (this.stopped) return;
@@ -70,10 +81,33 @@ export class Discovery {
       const t = this.opts.timers.setTimer(at, () => {
         this.refreshTimers.delete(t);
         if (this.stopped) return;
-        session.refresh({ client: true, server: true }).catch((err: unknown) => this.opts.log.debug({ err }, 'refresh failed'));
+        session.refresh(this.roles).catch((err: unknown) => this.opts.log.debug({ err }, 'refresh failed'));
       });
       this.refreshTimers.add(t);
     }
+  }
+
+  /** Up to `limit` members announced on the topic (not this node), looked up within `timeoutMs`; nothing is dialled. */
+  async contacts(limit: number, timeoutMs: number): Promise<string[]> {
+    const self = this.opts.keyPair.publicKey.toString('hex');
+    const found = new Set<string>();
+    const query = this.swarm.dht.lookup(this.opts.topic);
+    const timer = this.opts.timers.setTimer(timeoutMs, () => query.destroy());
+    try {
+      for await (const reply of query) {
+        for (const peer of reply.peers) {
+          const key = peer.publicKey.toString('hex');
+          if (key !== self) found.add(key);
+        }
+        if (found.size >= limit || this.stopped) break;
+      }
+    } catch (err) {
+      this.opts.log.debug({ err }, 'topic lookup failed');
+    } finally {
+      this.opts.timers.clearTimer(timer);
+      query.destroy();
+    }
+    return [...found].slice(0, limit);
   }
 
   /** A member was lost: the topic is looked up again, on a backoff, until it is back (`found`) or the bound passed. */
@@ -99,7 +133,7 @@ export class Discovery {
       const now = this.opts.timers.now();
       for (const [key, at] of this.missing) if (now - at > REDISCOVERY_MAX_MS) this.missing.delete(key);
       if (this.stopped || this.missing.size === 0 || !this.session) return;
-      this.session.refresh({ client: true, server: true }).catch((err: unknown) => this.opts.log.debug({ err }, 'rediscovery failed'));
+      this.session.refresh(this.roles).catch((err: unknown) => this.opts.log.debug({ err }, 'rediscovery failed'));
       this.scheduleRediscovery();
     });
   }

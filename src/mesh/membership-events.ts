@@ -1,7 +1,8 @@
 /** Membership's hello and heartbeat on the links: one protomux-rpc event each, compact-encoded. */
 import c, { type Encoder } from 'compact-encoding';
+import { MeshError } from './errors.js';
 import type { LinkTable } from './links.js';
-import { EVENT_HEARTBEAT, EVENT_HELLO, type MemberInfo, type Membership, type MembershipEvent, type MembershipMessage, type MembershipTransport } from './membership.js';
+import { EVENT_HEARTBEAT, EVENT_HELLO, type MemberInfo, type Membership, type MembershipEvent, type MembershipEvents, type MembershipMessage, type MembershipTransport } from './membership.js';
 import { compactCodec, coordinate, nullable, struct, type Codec } from './rpc-codecs.js';
 import type { RpcServer } from './rpc-server.js';
 import type { JsonValue } from './wire.js';
@@ -38,4 +39,32 @@ export function listenForMembership(server: RpcServer, membership: Pick<Membersh
   for (const event of [EVENT_HELLO, EVENT_HEARTBEAT] as const) {
     server.listen(event, CODECS[event], (message, fromKey) => membership.receive(fromKey, event, message));
   }
+}
+
+/** Resolves with `list()` when `predicate` over it holds (checked on each membership event of `source`); rejects with TIMEOUT after `timeoutMs`. */
+export function waitForMembers<M>(
+  source: { on(event: keyof MembershipEvents, listener: () => void): unknown; off(event: keyof MembershipEvents, listener: () => void): unknown },
+  list: () => M[],
+  predicate: (members: M[]) => boolean,
+  timeoutMs: number,
+): Promise<M[]> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const members = list();
+      if (!predicate(members)) return;
+      cleanup();
+      resolve(members);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(MeshError.TIMEOUT(timeoutMs));
+    }, timeoutMs);
+    const events = ['member-joined', 'member-left', 'member-updated'] as const;
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      for (const e of events) source.off(e, check);
+    };
+    for (const e of events) source.on(e, check);
+    check();
+  });
 }

@@ -7,6 +7,8 @@
  * call-policy.ts (backoff, a breaker per member), rpc-server.ts (one protomux-rpc method per mesh
  * method), rpc-codecs.ts (payloads), forwarding.ts (HTTP requests, bodies in chunks), gather.ts
  * (scatter-gather), probing.ts (RTTs, Vivaldi), latency.ts (delays), config.ts (settings).
+ * Membership is `full` (membership.ts) or `overlay` (overlay-membership.ts: bounded views, SWIM,
+ * links on demand, the ring directory), chosen by the `membership` option (membership-mode.ts).
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -20,14 +22,17 @@ import { Discovery, type DiscoveryOptions } from './discovery.js';
 import { MeshError, short } from './errors.js';
 import { gather, type GatherOptions, type GatherResult, type GatherScope } from './gather.js';
 import { Forwarding, type ForwardOptions } from './forwarding.js';
-import type { ForwardedRequest as Req, ForwardedResponse as Res, ForwardHandler } from './http-forwarding.js';
+import { DEFAULT_FORWARD_TIMEOUT_MS, type ForwardedRequest as Req, type ForwardedResponse as Res, type ForwardHandler } from './http-forwarding.js';
 import { loadOrCreateIdentity } from './identity.js';
 import { LatencyEmulator, type DelayFunction } from './latency.js';
 import { LinkTable, type LinkListener } from './links.js';
-import { listenForMembership, membershipTransport } from './membership-events.js';
-import { Membership, type Member, type MemberInfo, type MembershipEvents } from './membership.js';
+import { waitForMembers } from './membership-events.js';
+import { membershipMode, overlayConfigOf, swarmOptionsOf, type MembershipMode } from './membership-mode.js';
+import type { Member, MemberInfo, MembershipEvents } from './membership.js';
 import { chooseNearest, type RankedCandidate } from './nearest.js';
-import { PING, Prober } from './probing.js';
+import type { OverlayConfig } from './overlay/config.js';
+import type { OverlayDirectory } from './overlay-membership.js';
+import { PING, Prober, type PingMessage } from './probing.js';
 import { RpcClient, type RequestOptions } from './rpc.js';
 import { RpcServer, type Handler } from './rpc-server.js';
 import { VivaldiClient } from './vivaldi/client.js';
@@ -39,6 +44,7 @@ export * from './config.js';
 export type { Clock } from './clock.js';
 export type { GatherOptions, GatherResult } from './gather.js';
 export type { Member, MemberInfo } from './membership.js';
+export type { OverlayDirectory } from './overlay-membership.js';
 export type { RequestOptions } from './rpc.js';
 export type { Handler } from './rpc-server.js';
 export { coordToJson, type JsonValue } from './wire.js';
@@ -63,6 +69,8 @@ export interface MeshOptions extends Partial<MeshConfig>, Pick<DiscoveryOptions,
   /** Delay (ms) applied to every message written to a peer: half the RTT to emulate. */
   delayMs?: DelayFunction;
   vivaldi?: Partial<VivaldiConfig>;
+  /** The overlay's settings in `membership: 'overlay'` (default LAN_OVERLAY). */
+  overlay?: Partial<OverlayConfig>;
   logger?: Logger;
   clock?: Clock;
   random?: RandomSource;
@@ -76,6 +84,8 @@ export interface MeshStats {
   requestsServed: number;
   probes: number;
   vivaldiResets: number;
+  /** Overlay mode: links admitted by the overlay (its bound), and the overlay's messages sent and received. */
+  overlay?: { links: number; sent: number; received: number };
 }
 
 export interface MeshEvents extends MembershipEvents {
@@ -95,7 +105,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   private readonly log: Logger;
   private readonly timers: MeshTimers;
   private readonly links: LinkTable;
-  private readonly membership: Membership;
+  private readonly mode: MembershipMode;
+  private readonly membership: MembershipMode['members'];
   private readonly client: RpcClient;
   private readonly server: RpcServer;
   private readonly prober: Prober;
@@ -124,6 +135,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
     const random = options.random ?? Math.random;
     const latency = new LatencyEmulator(options.delayMs, timers);
     this.vivaldi = new VivaldiClient({ config: options.vivaldi ?? {}, random });
+    const overlay = overlayConfigOf(options.overlay);
+    this.discovery = new Discovery({ ...options, ...opts, ...swarmOptionsOf(opts.membership, overlay), keyPair: this.keyPair, topic: this.topic, timers, log });
+    this.swarm = this.discovery.swarm;
     this.links = new LinkTable({
       ...opts,
       keyPair: this.keyPair,
@@ -135,31 +149,17 @@ export class Mesh extends EventEmitter<MeshEvents> {
       log,
       listener: this.linkListener(),
     });
-    this.membership = new Membership({
-      ...opts,
-      info: { name: options.name, httpAddress: options.httpAddress ?? null, site: options.site ?? null, capacity: options.capacity ?? null, seq: 1 },
-      transport: membershipTransport(this.links),
-      timers,
-      log,
-      coordinate: () => this.vivaldi.getCoordinate(),
-    });
+    this.server = new RpcServer({ ...opts, membership: { touch: (k) => this.membership.touch(k) }, latency });
+    const info = { name: options.name, httpAddress: options.httpAddress ?? null, site: options.site ?? null, capacity: options.capacity ?? null, seq: 1 };
+    const { links, discovery, server, vivaldi } = this;
+    this.mode = membershipMode({ opts, overlay, selfKey: this.key, info, links, discovery, server, vivaldi, timers, random, log });
+    this.membership = this.mode.members;
     this.client = new RpcClient({ ...opts, selfKey: this.key, links: this.links, membership: this.membership, latency, timers, log });
-    this.server = new RpcServer({ ...opts, membership: this.membership, latency });
-    this.prober = new Prober({
-      ...opts,
-      vivaldi: this.vivaldi,
-      membership: this.membership,
-      call: (peerKey, ping, o) => this.client.call(peerKey, PING, ping, o),
-      timers,
-      random,
-      log,
-    });
+    const call = (peerKey: string, ping: PingMessage, o: RequestOptions): Promise<PingMessage> => this.client.call(peerKey, PING, ping, o);
+    this.prober = new Prober({ ...opts, vivaldi: this.vivaldi, membership: this.membership, call, timers, random, log });
     this.server.serve(PING, (ping, fromKey) => this.prober.answer(ping, fromKey));
-    listenForMembership(this.server, this.membership);
     this.forwarding = new Forwarding({ ...opts, selfKey: this.key, client: this.client, server: this.server, timers });
     this.relayMembership();
-    this.discovery = new Discovery({ ...options, ...opts, keyPair: this.keyPair, topic: this.topic, timers, log });
-    this.swarm = this.discovery.swarm;
     this.swarm.on('connection', (conn, info) => this.links.accept(conn, info));
   }
 
@@ -175,7 +175,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
   private async doStart(): Promise<void> {
     await this.discovery.join();
     if (this.closing) return;
-    this.membership.start();
+    // In overlay mode the overlay's probes measure the RTTs and move the coordinate.
+    if (this.mode.overlay) return this.mode.overlay.join();
+    this.mode.full?.start();
     this.prober.start();
     this.log.info({ topic: this.topic.toString('hex').slice(0, 16) }, 'mesh started');
   }
@@ -198,6 +200,8 @@ export class Mesh extends EventEmitter<MeshEvents> {
   }
 
   private async shutdown(err: Error | null): Promise<void> {
+    // Gracefully, overlay neighbours hear that this node leaves (written out before the channels end).
+    if (!err) await this.mode.overlay?.leave();
     this.stopParts();
     const reason = err instanceof MeshError ? err : MeshError.CLOSED('mesh closed', err ?? undefined);
     if (err) this.client.rejectPending(reason);
@@ -228,9 +232,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
     return {
       linkUp: (key) => {
         this.client.forgetFailures(key);
-        this.membership.linkUp(key);
+        this.mode.linkUp(key);
       },
-      linkDown: (key, revoked) => this.membership.linkDown(key, revoked),
+      linkDown: (key, revoked) => this.mode.linkDown(key, revoked),
       refused: (key, reason) => this.emit('refused', { key, reason }),
       serve: (key, rpc) => this.server.attach(rpc, key),
     };
@@ -238,14 +242,16 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Membership events are the mesh's; a lost member's link, coordinate, samples and failures are forgotten first. */
   private relayMembership(): void {
-    this.membership.on('member-joined', (m) => (this.discovery.found(m.key), this.emit('member-joined', m)));
+    // Rediscovery of lost members is the full mode's (the overlay dials whom it needs).
+    const full = this.mode.full !== null;
+    this.membership.on('member-joined', (m) => (full && this.discovery.found(m.key), this.emit('member-joined', m)));
     this.membership.on('member-updated', (m) => this.emit('member-updated', m));
     this.membership.on('member-left', (m, reason) => {
       this.links.dropUnverified(m.key);
       this.vivaldi.forgetNode(m.key);
       this.prober.forget(m.key);
       this.client.forgetFailures(m.key);
-      if (reason !== 'revoked') this.discovery.lost(m.key);
+      if (reason !== 'revoked' && full) this.discovery.lost(m.key);
       this.emit('member-left', m, reason);
     });
   }
@@ -274,29 +280,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Resolve when `predicate` over the member list holds (checked on each membership event). */
   waitFor(predicate: (members: Member[]) => boolean, timeoutMs = 10_000): Promise<Member[]> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const list = this.members();
-        if (predicate(list)) {
-          cleanup();
-          resolve(list);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(MeshError.TIMEOUT(timeoutMs));
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.off('member-joined', check);
-        this.off('member-left', check);
-        this.off('member-updated', check);
-      };
-      this.on('member-joined', check);
-      this.on('member-left', check);
-      this.on('member-updated', check);
-      check();
-    });
+    return waitForMembers(this, () => this.members(), predicate, timeoutMs);
   }
 
   /** Update what this node announces; members get it at once. */
@@ -311,7 +295,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   /** Refuse `key` from now on; an existing connection is dropped. */
   revoke(key: string): void {
     const k = key.toLowerCase();
-    if (!this.links.revoke(k) && this.membership.has(k)) this.membership.lose(k, 'revoked');
+    if (!this.links.revoke(k) && this.mode.full?.has(k)) this.mode.full.lose(k, 'revoked');
   }
 
   isRevoked(key: string): boolean {
@@ -327,12 +311,13 @@ export class Mesh extends EventEmitter<MeshEvents> {
       connections: this.links.size,
       members: this.membership.size,
       vivaldiResets: this.vivaldi.getStats().resets,
+      ...(this.mode.transport ? { overlay: { links: this.mode.transport.linkCount(), sent: this.mode.transport.sent, received: this.mode.transport.received } } : {}),
     };
   }
 
   /** Median of the last RTT samples (ms) this node measured to `key`, if any. */
   measuredRtt(key: string): number | undefined {
-    return this.prober.measuredRtt(key);
+    return this.mode.overlay ? this.mode.overlay.measuredRtt(key) : this.prober.measuredRtt(key);
   }
 
   /**
@@ -344,8 +329,11 @@ export class Mesh extends EventEmitter<MeshEvents> {
   ): Promise<RankedCandidate<Member>[]> {
     const candidates = this.members();
     if (options.includeSelf !== false) candidates.push(this.self());
-    if (options.coordinate === undefined) return this.prober.rankFromHere(this.key, candidates, options);
-    return chooseNearest(options.coordinate, candidates, undefined, options.shortlist !== undefined ? { shortlist: options.shortlist } : {});
+    const shortlist = options.shortlist !== undefined ? { shortlist: options.shortlist } : {};
+    if (options.coordinate !== undefined) return chooseNearest(options.coordinate, candidates, undefined, shortlist);
+    // Overlay mode: the table's coordinates, refined by the RTTs the overlay's probes measured.
+    if (this.mode.overlay) return chooseNearest(this.vivaldi.getCoordinate(), candidates, (k) => (k === this.key ? 0 : this.measuredRtt(k)), shortlist);
+    return this.prober.rankFromHere(this.key, candidates, options);
   }
 
   // ---------------------------------------------------------------- RPC
@@ -363,12 +351,23 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Call `method` on member `peerKey`. Rejects with MeshError. */
   request<T = JsonValue>(peerKey: string, method: string, payload: JsonValue, options: RequestOptions = {}): Promise<T> {
-    return this.client.request<T>(peerKey, method, payload, options);
+    return this.reaching(peerKey, options.timeoutMs, (timeoutMs) => this.client.request<T>(peerKey, method, payload, { ...options, timeoutMs }));
+  }
+
+  /** The ring directory (overlay mode): records put by members, found from any node in a bounded number of hops. */
+  directory(): OverlayDirectory {
+    if (!this.mode.overlay) throw new TypeError("Mesh: the directory needs `membership: 'overlay'`");
+    return this.mode.overlay.directory;
+  }
+
+  /** Runs `call` within `timeoutMs`; in overlay mode a member not linked is dialled first, within the same deadline. */
+  private reaching<T>(peerKey: string, timeoutMs = this.opts.requestTimeoutMs, call: (timeoutMs: number) => Promise<T>): Promise<T> {
+    return this.mode.overlay && peerKey !== this.key ? this.mode.overlay.callVia(peerKey, timeoutMs, call) : call(timeoutMs);
   }
 
   /** Forward an HTTP request to member `peerKey`; its response comes back unchanged. Rejects with MeshError (see forwardErrorStatus). */
   forward(peerKey: string, req: Req, options: ForwardOptions = {}): Promise<Res> {
-    return this.forwarding.forward(peerKey, req, options);
+    return this.reaching(peerKey, options.timeoutMs ?? DEFAULT_FORWARD_TIMEOUT_MS, (timeoutMs) => this.forwarding.forward(peerKey, req, { ...options, timeoutMs }));
   }
 
   /** Serve requests forwarded by other members (one handler; a later call replaces it). */
@@ -384,7 +383,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Ping a member: measures the RTT (ms), feeds Vivaldi and the RTT filter. */
   ping(peerKey: string, options: { timeoutMs?: number } = {}): Promise<number> {
-    return this.prober.ping(peerKey, options.timeoutMs);
+    return this.reaching(peerKey, options.timeoutMs ?? this.opts.probeTimeoutMs, (timeoutMs) => this.prober.ping(peerKey, timeoutMs));
   }
 
   /** Call `method` on every member (and locally unless includeSelf is false); never rejects, lists who missed the deadline. */
@@ -393,7 +392,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       self: { key: this.key, name: this.membership.info.name },
       members: this.members(),
       handler: (m) => this.server.handler(m),
-      request: (peerKey, m, p, o) => this.client.request(peerKey, m, p, o),
+      request: (peerKey, m, p, o) => this.request(peerKey, m, p, o),
     };
     return gather<T>(scope, method, payload, options.deadlineMs ?? this.opts.requestTimeoutMs, options.includeSelf !== false);
   }

@@ -236,6 +236,7 @@ export class OverlayNode implements OverlayHandler {
     if (this.stopped) return;
     const r = this.table.get(from);
     if (r) r.lastSeen = this.o.timers.now();
+    else if (m.t === 'ping' || m.t === 'sync') this.tellIfDead(from, m.t === 'ping' ? m.inc : m.members.find((u) => u.key === from)?.inc);
     switch (m.t) {
       case 'ping':
       case 'ack':
@@ -270,6 +271,16 @@ export class OverlayNode implements OverlayHandler {
     for (const key of this.o.transport.linked()) if (key !== u.key) this.o.transport.send(key, { t: 'ping', seq: 0, inc: this.membership.incarnation, c: null, g: [u] });
   }
 
+  /**
+   * A member this node holds dead speaks at an incarnation the tombstone outranks: it never heard
+   * (its links were closed on it as it was declared dead), so it is told, and refutes.
+   */
+  private tellIfDead(from: string, inc: number | undefined): void {
+    const tomb = this.table.tombstone(from);
+    if (inc === undefined || tomb === undefined || inc > tomb) return;
+    this.o.transport.send(from, { t: 'ping', seq: 0, inc: this.membership.incarnation, c: null, g: [{ key: from, s: 'dead', inc: tomb }] });
+  }
+
   private synced(from: string, m: Extract<OverlayMessage, { t: 'sync' }>): void {
     this.membership.receiveSync(from, m);
     if (!m.reply) this.views.sendTo(from, this.membership.syncFor(from, true));
@@ -284,6 +295,7 @@ export class OverlayNode implements OverlayHandler {
 
   private periodicSync(): void {
     if (this.stopped) return;
+    this.table.sweepTombstones(this.o.timers.now(), this.o.config.tombstoneMs);
     const around = this.table.around(memberPosition(this.o.selfKey), this.table.windowHalf()).filter((k) => k !== this.o.selfKey);
     const pick = around[Math.floor(this.o.random() * around.length)];
     if (pick) this.views.sendTo(pick, this.membership.syncFor(pick, false));

@@ -91,6 +91,12 @@ export class Views {
     return this.links.has(key) || this.nearestSet.has(key);
   }
 
+  /** Traffic of the layers above went over the link to `key`: it is not idle. */
+  touch(key: string): void {
+    const l = this.links.get(key);
+    if (l) l.lastUsed = this.deps.timers.now();
+  }
+
   /** Sends `message` to `key`, dialling a link on demand (within the bound) when there is none. */
   sendTo(key: string, message: OverlayMessage): void {
     const { transport, timers } = this.deps;

@@ -25,6 +25,8 @@ declare module 'hyperdht' {
     static hash(data: Buffer): Buffer;
     readonly destroyed: boolean;
     fullyBootstrapped(): Promise<void>;
+    /** A topic lookup: a stream of replies, each naming peers announced under `topic`. */
+    lookup(topic: Buffer): AsyncIterable<{ peers: Array<{ publicKey: Buffer }> }> & { destroy(): void };
     address(): { host: string; port: number };
     destroy(options?: { force?: boolean }): Promise<void>;
   }
@@ -58,6 +60,8 @@ declare module 'hyperswarm' {
     readonly rawBytesWritten: number;
     setKeepAlive(ms: number): void;
     setTimeout(ms: number): void;
+    /** Sends a datagram (encrypted, not retransmitted); received as a `message` event. */
+    trySend(buffer: Buffer): void;
   }
   export interface PeerInfo {
     publicKey: Buffer;
@@ -81,8 +85,13 @@ declare module 'hyperswarm' {
     readonly keyPair: KeyPair;
     readonly dht: DHT;
     readonly connections: Set<SecretStream>;
+    /** Peers it knows of: `attempts` counts the connections that closed (opened or not) since the last that lasted. */
+    readonly peers: Map<string, { attempts: number }>;
     readonly destroyed: boolean;
     join(topic: Buffer, options?: { client?: boolean; server?: boolean }): PeerDiscoverySession;
+    /** Keeps connecting to `publicKey` until `leavePeer`. */
+    joinPeer(publicKey: Buffer): void;
+    leavePeer(publicKey: Buffer): void;
     leave(topic: Buffer): Promise<void>;
     flush(): Promise<boolean>;
     listen(): Promise<void>;
