@@ -75,6 +75,11 @@ export interface NodeMeshOptions {
   unreachable?: (key: string) => boolean;
   /** How long a forwarded request may take before the client gets a 504 (ms). */
   forwardTimeoutMs?: number;
+  /**
+   * `full` (default): every member linked to every other. `overlay`: bounded partial views, and
+   * entity holders, tenant usage and placement-group hosts on the ring directory (docs/mesh.md).
+   */
+  membership?: 'full' | 'overlay';
   /** The one cloud over the mesh (admission, rebalancing); needs the node's own hypervisor. */
   cloud?: NodeCloudOptions;
   /** Mesh timings for tests (loss detection, probing). */

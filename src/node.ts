@@ -2,6 +2,9 @@
  * The composition root: the hypervisor, the store, the OCCI service, the mesh and its cloud, the
  * HTTP surface, listening. It only composes; a step that fails undoes the steps before it.
  */
+import { directoryRecords } from './mesh/records/record-directory.js';
+import { GROUP_PREFIX, PresenceRecords } from './mesh/records/presence-records.js';
+import { UsageRecords } from './mesh/records/usage-records.js';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './http/app.js';
@@ -107,13 +110,17 @@ async function compose(opts: NodeOptions, s: Started): Promise<RunningNode> {
   });
   s.store = store;
   const mesh = (s.mesh = opts.mesh ? operator.timedMesh(createMesh(opts.mesh, name, opts.dataDir, logger)) : undefined);
-  const auth = (s.auth = openNodeAuth({ mode: opts.auth ?? 'token', dataDir: opts.dataDir, keys: opts.tokenKeys, mesh, service, logger }));
-  const cloud = (s.cloud = mesh && driven && opts.mesh?.cloud?.enabled !== false ? createCloud(opts.mesh!.cloud ?? {}, mesh, service, driven, logger, operator.agentObservers(store, mesh)) : undefined);
+  // With the overlay a node knows only some members: what is found by asking every member in a full mesh is read on the ring directory.
+  const records = mesh && opts.mesh?.membership === 'overlay' ? directoryRecords(mesh.key, mesh.directory()) : undefined;
+  const usageRecords = records && new UsageRecords(records);
+  const auth = (s.auth = openNodeAuth({ mode: opts.auth ?? 'token', dataDir: opts.dataDir, keys: opts.tokenKeys, mesh, service, logger, ...(usageRecords ? { usageRecords } : {}) }));
+  const groups = records && new PresenceRecords(records, GROUP_PREFIX);
+  const cloud = (s.cloud = mesh && driven && opts.mesh?.cloud?.enabled !== false ? createCloud(opts.mesh!.cloud ?? {}, mesh, service, driven, logger, operator.agentObservers(store, mesh), groups) : undefined);
   const resilience = (s.resilience =
     cloud && mesh && driven
       ? new Resilience({ mesh, service, store, hypervisor: driven.hypervisor, cloud, logger, dataDir: opts.dataDir, nodeName: name, ...opts.mesh?.cloud?.failures, leaveMesh: async () => (cloud.close(), await mesh.close()) })
       : undefined);
-  const edge = (s.edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs, auth: auth.forwarding, cloud, leases: resilience?.leases }) : undefined);
+  const edge = (s.edge = mesh ? new MeshEdge({ mesh, service, logger, forwardTimeoutMs: opts.mesh?.forwardTimeoutMs, auth: auth.forwarding, cloud, leases: resilience?.leases, ...(records ? { records } : {}) }) : undefined);
   s.unfollow = driven?.follow(
     (id) => service.reconcile(id),
     (err) => logger.warn({ err }, 'reconciliation with the hypervisor failed'),
@@ -163,7 +170,7 @@ function logMeshStatus(mesh: Mesh, logger: Logger): void {
   logger.info({ members: mesh.members().length, coordinate: c ? [...c.vec.map((x) => Number(x.toFixed(2))), Number(c.height.toFixed(2))] : null }, 'mesh status');
 }
 
-function createCloud(opts: NodeCloudOptions, mesh: Mesh, service: OcciService, backend: HypervisorBackend, logger: Logger, observers: AgentObserver[]): Cloud {
+function createCloud(opts: NodeCloudOptions, mesh: Mesh, service: OcciService, backend: HypervisorBackend, logger: Logger, observers: AgentObserver[], groups?: PresenceRecords): Cloud {
   return new Cloud({
     mesh,
     service,
@@ -176,6 +183,7 @@ function createCloud(opts: NodeCloudOptions, mesh: Mesh, service: OcciService, b
     admissionTimeoutMs: opts.admissionTimeoutMs,
     agent: opts.agent,
     observers,
+    ...(groups ? { groups } : {}),
   });
 }
 
@@ -195,6 +203,7 @@ function createMesh(opts: NodeMeshOptions, name: string, dataDir: string, logger
     name,
     dataDir,
     site: opts.site ?? null,
+    membership: opts.membership ?? 'full',
     logger: logger.child({ part: 'mesh' }),
     ...(delayMs ? { delayMs } : {}),
     ...opts.tuning,

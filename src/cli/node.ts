@@ -37,6 +37,11 @@ function seconds(value: string): number {
   return n;
 }
 
+function membershipMode(value: string): 'full' | 'overlay' {
+  if (value !== 'full' && value !== 'overlay') throw new InvalidArgumentError('membership is full or overlay');
+  return value;
+}
+
 const env = (name: string) => process.env[name];
 
 const program = new Command()
@@ -55,6 +60,7 @@ const program = new Command()
   .option('--token-keys <file>', "JWKS of the issuers' public keys, re-read when it changes (env DISCOVERY_TOKEN_KEYS)", env('DISCOVERY_TOKEN_KEYS'))
   .option('--public-url <url>', 'the URL clients reach this node at: absolute URIs and Location use it, never the Host header (env PUBLIC_URL)', env('PUBLIC_URL'))
   .option('--bootstrap <host:port,…>', 'DHT bootstrap nodes of the mesh, required with a cluster secret (env BOOTSTRAP)', process.env['BOOTSTRAP'])
+  .option('--membership <full|overlay>', 'mesh membership: full (every member linked to every other) or overlay (bounded partial views and the ring directory; env MESH_MEMBERSHIP)', membershipMode, env('MESH_MEMBERSHIP') ? membershipMode(env('MESH_MEMBERSHIP')!) : 'full')
   .option('--site <id>', 'site of this node, e.g. a country code of the RTT matrix (env SITE)', process.env['SITE'])
   .option('--capacity <cores,MiB>', 'host capacity the scheduler may fill, e.g. 4,8192 (env CAPACITY); default: what the hypervisor reports', capacity, process.env['CAPACITY'] ? capacity(process.env['CAPACITY']) : undefined)
   .addOption(new Option('--auth <mode>', 'token: every request needs a token (the first start prints an admin token); none: no authentication, local trials only (env AUTH)').choices(['token', 'none']).default(process.env['AUTH'] ?? 'token'))
@@ -86,6 +92,7 @@ const opts = program.opts<{
   publicUrl?: string;
   bootstrap?: string;
   site?: string;
+  membership: 'full' | 'overlay';
   rtt?: string;
   corsOrigin: string[];
   metricsPort?: number;
@@ -136,6 +143,7 @@ const node = await startNode({
         secret: clusterSecret,
         bootstrap: opts.bootstrap!.split(',').map((b) => b.trim()),
         site: opts.site,
+        membership: opts.membership,
         rttMatrix: opts.rtt,
         cloud: { capacity: opts.capacity },
         ...(faults ? { unreachable: (key: string) => faults.unreachable(key) } : {}),

@@ -9,6 +9,7 @@
  * dialling a few members it names that the table does not know (a node that started before any
  * other was announced, or an island of nodes that found only each other, joins the rest).
  */
+import { registryDirectory } from './records/record-directory.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { sleep, type MeshTimers, type TimerHandle } from './clock.js';
@@ -89,12 +90,7 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
       },
     });
     o.transport.attach(this.node);
-    const registry = this.node.registry;
-    this.directory = {
-      put: (key, value = '') => registry.publish(key, value),
-      withdraw: (key) => registry.withdraw(key),
-      find: (key, options = {}) => new Promise((resolve) => registry.find(key, resolve, options.after ?? '', options.limit ?? 1000)),
-    };
+    this.directory = registryDirectory(this.node.registry);
   }
 
   /** What this node announces (a copy). */

@@ -27,9 +27,9 @@ export interface Cluster {
 
 /**
  * `rttMs`: every node on its own site, this RTT between sites (each mesh message waits half of it).
- * `host`: the simulated host of every node (default {@link HOST}).
+ * `host`: the simulated host of every node (default {@link HOST}). `membership`: the mesh's (default full).
  */
-export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}, net: { rttMs?: number; host?: string; eventLogs?: boolean } = {}): Promise<Cluster> {
+export async function startCluster(secret: string, names: string[], cloud: NodeCloudOptions = {}, net: { rttMs?: number; host?: string; eventLogs?: boolean; membership?: 'full' | 'overlay' } = {}): Promise<Cluster> {
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
   const dirs = names.map((_, i) => mkdtempSync(join(tmpdir(), `failures-${i}-`)));
   let rttMatrix: string | undefined;
@@ -52,6 +52,7 @@ export async function startCluster(secret: string, names: string[], cloud: NodeC
         bootstrap: testnet.bootstrap,
         ...(rttMatrix ? { rttMatrix, site: `s${i}` } : {}),
         forwardTimeoutMs: 5000,
+        ...(net.membership ? { membership: net.membership } : {}),
         tuning: { connectionTimeoutMs: 1500, heartbeatTimeoutMs: 1500, requestTimeoutMs: 3000 },
         cloud: {
           samplingMs: 500,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
 import type { OverlayNode } from '../../src/mesh/overlay/node.js';
 import { GROUP_PREFIX, HOLDER_PREFIX, PresenceRecords, type Holdings } from '../../src/mesh/records/presence-records.js';
-import { registryRecords } from '../../src/mesh/records/record-directory.js';
+import { directoryRecords, registryDirectory } from '../../src/mesh/records/record-directory.js';
 import { UsageRecords } from '../../src/mesh/records/usage-records.js';
 import type { SimClock } from '../../src/mesh/sim/sim-clock.js';
 import { cluster } from './fixtures/overlay-cluster.js';
@@ -37,7 +37,7 @@ function holdings(initial: string[] = []) {
 function holderRecords(nodes: OverlayNode[], held: (i: number) => string[]) {
   return nodes.map((n, i) => {
     const h = holdings(held(i));
-    const records = new PresenceRecords(registryRecords(n.table.selfKey, n.registry), HOLDER_PREFIX);
+    const records = new PresenceRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry)), HOLDER_PREFIX);
     records.follow(h.source);
     return { records, change: h.change, key: n.table.selfKey };
   });
@@ -52,7 +52,7 @@ describe('entity holders on the ring directory', () => {
     let hopsMax = 0;
     for (const [j, asker] of holders.entries()) {
       for (const i of [0, 5, 11, 23]) {
-        const dir = registryRecords(nodes[j]!.table.selfKey, nodes[j]!.registry);
+        const dir = directoryRecords(nodes[j]!.table.selfKey, registryDirectory(nodes[j]!.registry));
         const found = await settle(clock, dir.findAll(`holder:vm-${i}-b`));
         hopsMax = Math.max(hopsMax, found.hops);
         expect(found.ok).toBe(true);
@@ -86,7 +86,7 @@ describe('placement groups on the ring directory', () => {
   it('names the nodes hosting computes of a group, following what each node hosts', async () => {
     const { clock, nodes } = cluster(16, CONFIG);
     clock.run(20_000);
-    const groups = nodes.map((n) => new PresenceRecords(registryRecords(n.table.selfKey, n.registry), GROUP_PREFIX));
+    const groups = nodes.map((n) => new PresenceRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry)), GROUP_PREFIX));
     groups[2]!.replace(['acme/db', 'acme/web']);
     groups[6]!.replace(['acme/db']);
     groups[11]!.replace(['beta/db']);
@@ -108,7 +108,7 @@ describe('tenant usage summed on the ring directory', () => {
   it('sums the parts of every node holding some of a tenant, follows changes, and leaves out a crashed node', async () => {
     const { clock, net, nodes } = cluster(20, CONFIG);
     clock.run(20_000);
-    const usage = nodes.map((n) => new UsageRecords(registryRecords(n.table.selfKey, n.registry)));
+    const usage = nodes.map((n) => new UsageRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry))));
     for (const i of [1, 4, 8, 13, 17]) usage[i]!.publish('acme', { instances: i, cores: 2 * i });
     usage[4]!.publish('other', { instances: 100, cores: 100 });
     clock.run(30_000);

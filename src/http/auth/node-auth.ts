@@ -13,6 +13,7 @@
  *   const app = await createApp({ service, logger, auth, mesh: new MeshEdge({ mesh, service, logger, auth: auth.forwarding }) });
  *   auth.announce(); // prints the first admin token, once per data directory and issuer key
  */
+import type { UsageRecords } from '../../mesh/records/usage-records.js';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { forwardedMark } from '../forwarded-request.js';
 import type { Request } from 'express';
@@ -39,6 +40,8 @@ export interface NodeAuthOptions {
   mesh?: Mesh;
   service: OcciService;
   logger: Logger;
+  /** With the overlay: tenants' usage parts on the ring directory (quota.ts). */
+  usageRecords?: UsageRecords;
 }
 
 export class NodeAuth {
@@ -82,7 +85,7 @@ export class NodeAuth {
       if (signer && this.store.bindIssuer({ kid: signer.kid, node: mesh.key })) void this.replication.publish({ issuers: [{ kid: signer.kid, node: mesh.key }] });
       mesh.on('member-left', this.onMemberLeft);
     }
-    this.quotas = new QuotaGate({ store: this.store, service: opts.service, mesh, logger: opts.logger });
+    this.quotas = new QuotaGate({ store: this.store, service: opts.service, mesh, logger: opts.logger, ...(opts.usageRecords ? { records: opts.usageRecords } : {}) });
     const signer = this.keys?.signer;
     if (signer && this.store.meta(META_INITIAL) !== signer.kid) {
       this.initialAdminToken = this.issue({ tenant: INITIAL_ADMIN_TENANT, admin: true }).token;

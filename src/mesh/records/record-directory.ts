@@ -4,6 +4,7 @@
  * page after page. The callbacks of the overlay, which the simulator runs on its own clock,
  * become promises here.
  */
+import type { OverlayDirectory } from '../overlay-membership.js';
 import type { Registry } from '../overlay/registry.js';
 import type { DirectoryRecord } from '../overlay/types.js';
 
@@ -29,19 +30,26 @@ const PAGE = 500;
 /** Records read under one key at most, unless told. */
 const DEFAULT_MAX_RECORDS = 100_000;
 
-/** The records of `registry`, the ring directory of the overlay node `selfKey`. */
-export function registryRecords(selfKey: string, registry: Pick<Registry, 'publish' | 'withdraw' | 'find'>): RecordDirectory {
-  const page = (key: string, after: string, limit: number) =>
-    new Promise<{ ok: boolean; records: DirectoryRecord[]; hops: number; more: boolean }>((resolve) => registry.find(key, resolve, after, limit));
+/** The ring directory of an overlay node's registry, its callbacks as promises (what `Mesh.directory()` gives). */
+export function registryDirectory(registry: Pick<Registry, 'publish' | 'withdraw' | 'find'>): OverlayDirectory {
+  return {
+    put: (key, value = '') => registry.publish(key, value),
+    withdraw: (key) => registry.withdraw(key),
+    find: (key, options = {}) => new Promise((resolve) => registry.find(key, resolve, options.after ?? '', options.limit ?? 1000)),
+  };
+}
+
+/** The records of the ring directory `directory` of node `selfKey`, read page after page. */
+export function directoryRecords(selfKey: string, directory: OverlayDirectory): RecordDirectory {
   return {
     selfKey,
-    publish: (key, value) => registry.publish(key, value),
-    withdraw: (key) => registry.withdraw(key),
+    publish: (key, value) => directory.put(key, value),
+    withdraw: (key) => directory.withdraw(key),
     async findAll(key, maxRecords = DEFAULT_MAX_RECORDS) {
       const records: DirectoryRecord[] = [];
       let hops = 0;
       for (;;) {
-        const r = await page(key, records.at(-1)?.by ?? '', Math.min(PAGE, maxRecords - records.length));
+        const r = await directory.find(key, { after: records.at(-1)?.by ?? '', limit: Math.min(PAGE, maxRecords - records.length) });
         hops = Math.max(hops, r.hops);
         if (!r.ok) return { ok: false, records, hops };
         records.push(...r.records);
