@@ -205,8 +205,10 @@ describe('rate limits', () => {
       expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
       expect(refused).toBeLessThanOrEqual(DEFAULT_FAILURE_BURST + Math.ceil(seconds * DEFAULT_FAILURES_PER_SECOND) + 1);
       expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
-      const limited = await call(node.url, '/compute/', { localAddress: '127.0.0.4', headers: { 'X-Auth-Token': forged } });
-      expect(limited.status).toBe(429);
+      // A failure allowance refills every 200 ms: on a slow machine the next call may use one; of five at once, some are refused.
+      const next = await Promise.all(Array.from({ length: 5 }, () => call(node.url, '/compute/', { localAddress: '127.0.0.4', headers: { 'X-Auth-Token': forged } })));
+      const limited = next.find((r) => r.status === 429)!;
+      expect(next.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(3);
       expect(errorOf(limited.body).message).toContain('failed authentications');
       // Another address, with a valid token, is served meanwhile.
       expect((await call(node.url, '/compute/', { localAddress: '127.0.0.5', headers: { 'X-Auth-Token': valid } })).status).toBe(200);
