@@ -31,7 +31,7 @@ import { membershipMode, overlayConfigOf, swarmOptionsOf, type MembershipMode } 
 import type { Member, MemberInfo, MembershipEvents } from './membership.js';
 import { chooseNearest, type RankedCandidate } from './nearest.js';
 import type { OverlayConfig } from './overlay/config.js';
-import type { OverlayDirectory } from './overlay-membership.js';
+import type { OverlayDirectory } from './records/record-directory.js';
 import { PING, Prober, type PingMessage } from './probing.js';
 import { RpcClient, type RequestOptions } from './rpc.js';
 import { RpcServer, type Handler } from './rpc-server.js';
@@ -44,7 +44,7 @@ export * from './config.js';
 export type { Clock } from './clock.js';
 export type { GatherOptions, GatherResult } from './gather.js';
 export type { Member, MemberInfo } from './membership.js';
-export type { OverlayDirectory } from './overlay-membership.js';
+export type { OverlayDirectory } from './records/record-directory.js';
 export type { RequestOptions } from './rpc.js';
 export type { Handler } from './rpc-server.js';
 export { coordToJson, type JsonValue } from './wire.js';

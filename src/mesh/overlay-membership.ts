@@ -9,7 +9,7 @@
  * dialling a few members it names that the table does not know (a node that started before any
  * other was announced, or an island of nodes that found only each other, joins the rest).
  */
-import { registryDirectory } from './records/record-directory.js';
+import { registryDirectory, type OverlayDirectory } from './records/record-directory.js';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { sleep, type MeshTimers, type TimerHandle } from './clock.js';
@@ -19,7 +19,6 @@ import type { Member, MemberInfo, MembershipEvents } from './membership.js';
 import type { OverlayConfig } from './overlay/config.js';
 import type { MemberRecord } from './overlay/member-table.js';
 import { OverlayNode } from './overlay/node.js';
-import type { FindResult } from './overlay/registry.js';
 import type { LinkOutcome, SwarmOverlayTransport } from './overlay-transport.js';
 import type { VivaldiClient } from './vivaldi/client.js';
 import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
@@ -36,15 +35,6 @@ const OUTCOMES: Record<Exclude<LinkOutcome, 'up'>, string> = {
   failed: 'no connection could be made',
   timeout: 'no link within % ms',
 };
-
-/** The ring directory: records kept by the successors of their key, found in a bounded number of hops. */
-export interface OverlayDirectory {
-  /** Publishes this node's record under `key` (republished until withdrawn). */
-  put(key: string, value?: string): void;
-  withdraw(key: string): void;
-  /** The records under `key` (publishers after `after`, at most `limit`). */
-  find(key: string, options?: { after?: string; limit?: number }): Promise<FindResult>;
-}
 
 export interface OverlayMembershipOptions {
   selfKey: string;

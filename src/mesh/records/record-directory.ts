@@ -4,8 +4,7 @@
  * page after page. The callbacks of the overlay, which the simulator runs on its own clock,
  * become promises here.
  */
-import type { OverlayDirectory } from '../overlay-membership.js';
-import type { Registry } from '../overlay/registry.js';
+import type { FindResult, Registry } from '../overlay/registry.js';
 import type { DirectoryRecord } from '../overlay/types.js';
 
 /** Records read from a key's keepers; `ok` false when a page went unanswered (what was read is partial). */
@@ -23,6 +22,15 @@ export interface RecordDirectory {
   withdraw(key: string): void;
   /** Every record under `key`, at most `maxRecords`. */
   findAll(key: string, maxRecords?: number): Promise<FoundRecords>;
+}
+
+/** The ring directory: records kept by the successors of their key, found in a bounded number of hops. */
+export interface OverlayDirectory {
+  /** Publishes this node's record under `key` (republished until withdrawn). */
+  put(key: string, value?: string): void;
+  withdraw(key: string): void;
+  /** The records under `key` (publishers after `after`, at most `limit`). */
+  find(key: string, options?: { after?: string; limit?: number }): Promise<FindResult>;
 }
 
 /** Records asked per page. */
