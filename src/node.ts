@@ -2,9 +2,6 @@
  * The composition root: the hypervisor, the store, the OCCI service, the mesh and its cloud, the
  * HTTP surface, listening. It only composes; a step that fails undoes the steps before it.
  */
-import { directoryRecords } from './mesh/records/record-directory.js';
-import { GROUP_PREFIX, PresenceRecords } from './mesh/records/presence-records.js';
-import { UsageRecords } from './mesh/records/usage-records.js';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createApp } from './http/app.js';
@@ -18,6 +15,9 @@ import { OperatorSurface } from './http/console/operator-surface.js';
 import { listenMetrics } from './http/metrics-endpoint.js';
 import { Mesh } from './mesh/mesh.js';
 import { loadRttMatrix, siteDelay } from './mesh/rtt-matrix.js';
+import { GROUP_PREFIX, PresenceRecords } from './mesh/records/presence-records.js';
+import { directoryRecords } from './mesh/records/record-directory.js';
+import { UsageRecords } from './mesh/records/usage-records.js';
 import { openHypervisor } from './hypervisor/index.js';
 import { HypervisorBackend } from './occi/hypervisor-backend.js';
 import { openOcciService } from './occi/occi-node.js';

@@ -7,18 +7,18 @@ import type { Logger } from 'pino';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { MeshNeighbourOrder, MeshSchedulerTransport, meshDistance } from './scheduler-link.js';
 import type { Mesh } from '../mesh/mesh.js';
+import type { PresenceRecords } from '../mesh/records/presence-records.js';
 import { HypervisorMonitor } from '../scheduler/hypervisor-monitor.js';
 import type { VmSpec } from '../scheduler/model.js';
 import type { VmPlacement } from '../scheduler/placement.js';
 import { type AgentObserver, NodeAgent, type NodeAgentOptions } from '../scheduler/protocol/node-agent.js';
 import { realEnvironment } from '../scheduler/protocol/transport.js';
 import type { Entity } from '../occi/entity.js';
+import { OcciError } from '../occi/errors.js';
 import type { OcciService } from '../occi/service.js';
 import { CloudActuator } from './actuator.js';
 import { Admissions, type AdmittedVm, fitsHere, type PlaceRequest, UNPLACEABLE_METHOD } from './admissions.js';
 import { Custody } from './custody.js';
-import { OcciError } from '../occi/errors.js';
-import type { PresenceRecords } from '../mesh/records/presence-records.js';
 import { DiskRoom } from './disk-room.js';
 import { Moves } from './moves.js';
 import { cpuShare, DEFAULT_CPU_ALLOCATION_RATIO, demandOf } from './vm-demand.js';
@@ -205,8 +205,8 @@ export class Cloud {
     };
     note(mesh.key, this.localGroups());
     if (this.opts.groups) {
-      for (const g of groups) {
-        const { ok, keys } = await this.opts.groups.who(g);
+      const found = await Promise.all(groups.map(async (g) => ({ g, ...(await this.opts.groups!.who(g)) })));
+      for (const { g, ok, keys } of found) {
         // A new compute is refused rather than placed against its rules; a running one's rule is skipped.
         if (!ok && strict) throw OcciError.unavailable(`the hosts of placement group ${g} could not be learned: the directory keepers did not answer`);
         for (const key of keys) note(key, [g]);

@@ -68,7 +68,7 @@ export class EntityDirectory {
   /** The first holder on record (during a move both ends may be: a wrong one answers 404 and is forgotten). */
   private async onTheRing(id: string): Promise<string | undefined> {
     const { ok, keys } = await this.opts.holders!.who(id, 16);
-    if (keys.length === 0 && !ok) throw MeshError.TIMEOUT(this.deadlineMs, undefined, new Error(`the directory keepers of ${id} did not answer`));
+    if (keys.length === 0 && !ok) throw new MeshError('TIMEOUT', `the directory keepers of ${id} did not answer`);
     return keys[0];
   }
 

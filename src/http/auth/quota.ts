@@ -103,7 +103,7 @@ export class QuotaGate {
     if (this.opts.records) {
       const others = await this.opts.records.others(tenant);
       add(usage, sane(others.total));
-      if (!others.ok) unknown.push(`the directory keepers of ${tenant}'s usage`);
+      if (!others.ok) unknown.push('the ring directory');
       return { usage, estimated, unknown };
     }
     const mesh = this.opts.mesh;
@@ -140,7 +140,9 @@ export class QuotaGate {
   private async check(tenant: string, quota: Quota, demand: Usage, touched: QuotaName[]): Promise<void> {
     const { usage, estimated, unknown } = await this.usage(tenant);
     if (unknown.length > 0) {
-      throw quotaError(`quota ${touched.map((n) => LABEL[n]).join(', ')} of tenant ${tenant} cannot be checked: member${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} did not answer; refused to stay within the quota`);
+      // Members by name, or the ring directory as a whole with the overlay.
+      const who = this.opts.records ? unknown.join(', ') : `member${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`;
+      throw quotaError(`quota ${touched.map((n) => LABEL[n]).join(', ')} of tenant ${tenant} cannot be checked: ${who} did not answer; refused to stay within the quota`);
     }
     for (const n of touched) {
       const limit = quota[n]!;

@@ -22,6 +22,8 @@ import type { Logger } from 'pino';
 import type { Cloud } from '../../cloud/lrt.js';
 import type { EntityDirectory } from '../../mesh/directory.js';
 import type { Mesh } from '../../mesh/mesh.js';
+import { HOLDER_PREFIX, PresenceRecords, storeHoldings } from '../../mesh/records/presence-records.js';
+import type { RecordDirectory } from '../../mesh/records/record-directory.js';
 import { categoryId, type Kind } from '../../occi/category.js';
 import { OcciError } from '../../occi/errors.js';
 import { LINK } from '../../occi/core-model.js';
@@ -37,8 +39,6 @@ import { GatheredCollections, type MeshCollections, type Page } from './collecti
 import { Forwarder } from './forwarder.js';
 import { forwardedMark } from '../forwarded-request.js';
 import { HolderLookup } from './holder.js';
-import type { RecordDirectory } from '../../mesh/records/record-directory.js';
-import { HOLDER_PREFIX, PresenceRecords, storeHoldings } from '../../mesh/records/presence-records.js';
 import { inlineTargets, LinkEnds, pathOf, sourceOf, StorageElsewhere } from './link-ends.js';
 import { LocalityRanking } from './locality.js';
 

@@ -282,11 +282,10 @@ export class Membership {
     // first: it waits as the others do, unless it has evidence of its own (its probe or its dial
     // of the suspect failed: a confirmation by this node), which makes it one of the deciders.
     const far = config.suspicionMaxMs * config.suspicionFarMultiplier;
-    const started = timers.now();
     const entry = { inc: u.inc, suspicion: null as unknown as Suspicion, mine: own };
     const declare = (): void => {
       // Within a millisecond of `far` is `far`: the timer set for it may fire a rounding error early, and deferring by that no longer moves the clock.
-      if (!entry.mine && !this.deps.watches(r.key) && far - (timers.now() - started) >= 1 && this.suspicions.get(r.key) === entry) {
+      if (!entry.mine && !this.deps.watches(r.key) && far - entry.suspicion.elapsed() >= 1 && this.suspicions.get(r.key) === entry) {
         entry.suspicion.deferTo(far);
         return;
       }

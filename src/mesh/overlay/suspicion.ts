@@ -43,6 +43,11 @@ export class Suspicion {
     this.timer = this.timers.setTimer(Math.max(0, ms - (this.timers.now() - this.start)), this.fire);
   }
 
+  /** Milliseconds since the suspicion started. */
+  elapsed(): number {
+    return this.timers.now() - this.start;
+  }
+
   cancel(): void {
     this.timers.clearTimer(this.timer);
   }

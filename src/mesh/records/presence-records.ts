@@ -41,7 +41,7 @@ export class PresenceRecords {
   add(name: string): void {
     if (this.have.has(name)) return;
     this.have.add(name);
-    this.directory.publish(this.prefix + name);
+    this.directory.put(this.prefix + name);
   }
 
   remove(name: string): void {

@@ -15,15 +15,6 @@ export interface FoundRecords {
   hops: number;
 }
 
-export interface RecordDirectory {
-  readonly selfKey: string;
-  /** This node's record under `key` (replacing its previous one), republished until withdrawn. */
-  publish(key: string, value?: string): void;
-  withdraw(key: string): void;
-  /** Every record under `key`, at most `maxRecords`. */
-  findAll(key: string, maxRecords?: number): Promise<FoundRecords>;
-}
-
 /** The ring directory: records kept by the successors of their key, found in a bounded number of hops. */
 export interface OverlayDirectory {
   /** Publishes this node's record under `key` (republished until withdrawn). */
@@ -31,6 +22,13 @@ export interface OverlayDirectory {
   withdraw(key: string): void;
   /** The records under `key` (publishers after `after`, at most `limit`). */
   find(key: string, options?: { after?: string; limit?: number }): Promise<FindResult>;
+}
+
+/** The ring directory of node `selfKey`, with every record under a key read page after page. */
+export interface RecordDirectory extends OverlayDirectory {
+  readonly selfKey: string;
+  /** Every record under `key`, at most `maxRecords`. */
+  findAll(key: string, maxRecords?: number): Promise<FoundRecords>;
 }
 
 /** Records asked per page. */
@@ -50,9 +48,8 @@ export function registryDirectory(registry: Pick<Registry, 'publish' | 'withdraw
 /** The records of the ring directory `directory` of node `selfKey`, read page after page. */
 export function directoryRecords(selfKey: string, directory: OverlayDirectory): RecordDirectory {
   return {
+    ...directory,
     selfKey,
-    publish: (key, value) => directory.put(key, value),
-    withdraw: (key) => directory.withdraw(key),
     async findAll(key, maxRecords = DEFAULT_MAX_RECORDS) {
       const records: DirectoryRecord[] = [];
       let hops = 0;

@@ -36,7 +36,7 @@ export class UsageRecords {
     const value = JSON.stringify(part);
     if (this.published.get(tenant) === value) return;
     this.published.set(tenant, value);
-    this.directory.publish(key, value);
+    this.directory.put(key, value);
   }
 
   /** The other nodes' parts of `tenant`'s usage, summed. */
