@@ -74,6 +74,7 @@ export function membershipMode(d: MembershipModeDeps): MembershipMode {
       timers: d.timers,
       random: d.random,
       log: d.log,
+      isRevoked: (key) => d.links.isRevoked(key),
     });
     return { members: overlay, full: null, overlay, transport, linkUp: (k) => transport.verified(k), linkDown: (k) => transport.closed(k) };
   }

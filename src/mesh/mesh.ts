@@ -296,6 +296,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
   revoke(key: string): void {
     const k = key.toLowerCase();
     if (!this.links.revoke(k) && this.mode.full?.has(k)) this.mode.full.lose(k, 'revoked');
+    this.mode.overlay?.revoke(k);
   }
 
   isRevoked(key: string): boolean {

@@ -48,6 +48,8 @@ export interface OverlayMembershipOptions {
   timers: MeshTimers;
   random: RandomSource;
   log: Logger;
+  /** Keys this node refuses (links.ts): hidden from the members, never reported, never called. */
+  isRevoked(key: string): boolean;
 }
 
 function toMember(r: MemberRecord): Member {
@@ -74,9 +76,9 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
       // Seconds of the wall clock: a restarted node outranks its own tombstone.
       incarnation: Math.floor(Date.now() / 1000),
       listener: {
-        joined: (r) => this.emit('member-joined', toMember(r)),
-        updated: (r) => this.emit('member-updated', toMember(r)),
-        left: (r, reason) => this.emit('member-left', toMember(r), reason === 'dead' ? 'lost' : reason),
+        joined: (r) => this.shown(r.key) && this.emit('member-joined', toMember(r)),
+        updated: (r) => this.shown(r.key) && this.emit('member-updated', toMember(r)),
+        left: (r, reason) => this.shown(r.key) && this.emit('member-left', toMember(r), reason === 'dead' ? 'lost' : reason),
       },
     });
     o.transport.attach(this.node);
@@ -89,25 +91,35 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
   }
 
   get size(): number {
-    return this.closed ? 0 : this.node.table.size;
+    return this.keys().length;
   }
 
   has(key: string): boolean {
-    return !this.closed && this.node.table.has(key);
+    return this.shown(key) && this.node.table.has(key);
   }
 
   get(key: string): Member | undefined {
-    const r = this.closed ? undefined : this.node.table.get(key);
+    const r = this.shown(key) ? this.node.table.get(key) : undefined;
     return r ? toMember(r) : undefined;
   }
 
   /** The members of the table (bounded): alive ones and suspects (a suspect is a member until declared dead). */
   list(): Member[] {
-    return this.closed ? [] : this.node.members().map(toMember);
+    return this.closed ? [] : this.node.members().filter((r) => !this.o.isRevoked(r.key)).map(toMember);
   }
 
   keys(): string[] {
-    return this.closed ? [] : [...this.node.table.keys()];
+    return this.closed ? [] : [...this.node.table.keys()].filter((k) => !this.o.isRevoked(k));
+  }
+
+  /**
+   * `key` is refused from now on (its links are closed and refused at the handshake): it is
+   * reported left (`revoked`) and no longer shown. The overlay may still know it (members that did
+   * not revoke it gossip it alive), but never dials it, and never takes its refusal for a death.
+   */
+  revoke(key: string): void {
+    const r = this.closed ? undefined : this.node.table.get(key);
+    if (r) this.emit('member-left', toMember(r), 'revoked');
   }
 
   /** Whether a link to `key` is being dialled, or replaced after it closed. */
@@ -159,6 +171,7 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
   async reach(key: string, timeoutMs: number): Promise<void> {
     const { transport } = this.o;
     if (this.closed) throw MeshError.CLOSED('mesh closed', undefined, key);
+    if (this.o.isRevoked(key)) throw MeshError.UNAUTHORIZED('revoked', key);
     if (transport.isLinked(key)) return this.node.views.touch(key);
     this.node.views.connect(key);
     if (!transport.isDialling(key) && !transport.isLinked(key)) throw MeshError.UNREACHABLE(key, undefined, 'no room for one more link (at the bound)');
@@ -196,10 +209,14 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
     this.closed = true;
   }
 
+  private shown(key: string): boolean {
+    return !this.closed && !this.o.isRevoked(key);
+  }
+
   private async lookAgain(): Promise<void> {
     const found = await this.o.discovery.contacts(4 * CONTACTS, LOOKUP_TIMEOUT_MS);
     if (this.closed) return;
-    const unknown = found.filter((k) => !this.node.table.has(k) && !this.o.transport.isLinked(k));
+    const unknown = found.filter((k) => !this.node.table.has(k) && !this.o.transport.isLinked(k) && !this.o.isRevoked(k));
     for (const key of unknown.slice(0, CONTACTS)) this.node.views.connect(key);
   }
 }

@@ -109,6 +109,12 @@ export class SwarmOverlayTransport implements OverlayTransport {
 
   dial(key: string): void {
     if (this.up.has(key) || this.dials.has(key)) return;
+    if (this.o.links.isRevoked(key)) {
+      // A revoked member is not dialled: its dial fails as if it were at its bound (no link to be
+      // had, and no evidence that it is dead: members that did not revoke it still reach it).
+      this.dials.set(key, { timer: this.o.timers.setTimer(0, () => this.dialDone(key, false, true)), attempts: 0, check: null });
+      return;
+    }
     const timer = this.o.timers.setTimer(this.o.dialTimeoutMs, () => this.dialDone(key, false, false));
     this.o.swarm.joinPeer(Buffer.from(key, 'hex'));
     // A connection still closing (this end or the other hung up) will count one closed attempt: not this dial's.

@@ -145,4 +145,29 @@ describe(`overlay membership over Hyperswarm (${N} nodes, bound ${BOUND})`, () =
     for (const r of results) expect(r.reason).toBe('lost');
     for (const m of others) expect(m.member(victim.key)).toBeUndefined();
   }, 60_000);
+
+  it('hides a revoked member from the nodes that revoked it, and only from them', async () => {
+    const revoked = meshes[5]!;
+    const revokers = [meshes[0]!, meshes[1]!, meshes[2]!];
+    const others = meshes.filter((m) => !revokers.includes(m) && m !== revoked && m !== meshes[7] && m !== meshes[9]);
+    const reports: Array<{ by: string; reason: string }> = [];
+    for (const m of meshes) m.on('member-left', (member, reason) => member.key === revoked.key && reports.push({ by: m.key, reason }));
+    for (const m of revokers) m.revoke(revoked.key);
+    // Long enough for a link's grace, a dial and a whole suspicion, had the refusal read as a death.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(reports.map((r) => r.reason)).toEqual(['revoked', 'revoked', 'revoked']);
+    expect(new Set(reports.map((r) => r.by))).toEqual(new Set(revokers.map((m) => m.key)));
+    for (const m of revokers) {
+      expect(m.member(revoked.key)).toBeUndefined();
+      expect(m.members().map((x) => x.key)).not.toContain(revoked.key);
+      const err = await m.request(revoked.key, 'test/echo', null, { timeoutMs: 2000 }).catch((e: unknown) => e as { code?: string });
+      expect(err).toMatchObject({ code: expect.stringMatching(/^(NOT_MEMBER|UNAUTHORIZED)$/) });
+    }
+    for (const m of others) {
+      expect(m.member(revoked.key)?.name).toBe('o5');
+      expect((await requestWithRetry(m, revoked.key)).reply).toEqual({ echo: { from: m.key }, at: revoked.key });
+    }
+    // The revokers refuse the revoked node's calls at the handshake.
+    for (const m of revokers) await expect(revoked.request(m.key, 'test/echo', null, { timeoutMs: 3000 })).rejects.toBeInstanceOf(Error);
+  }, 60_000);
 });
