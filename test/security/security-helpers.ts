@@ -50,7 +50,7 @@ export function issuerKeyFiles(): { dir: string; issuerKeyFile: string; trustedK
  * node issues tokens (it holds the issuer key); the others only verify them (they trust its
  * public key).
  */
-export async function startSecureCluster(names: string[], secret = `secret-${randomBytes(6).toString('hex')}`, tuning: Record<string, number> = {}): Promise<{ nodes: SecureNode[]; testnet: Testnet; secret: string; keys: ReturnType<typeof issuerKeyFiles>; dispose(): Promise<void> }> {
+export async function startSecureCluster(names: string[], secret = `secret-${randomBytes(6).toString('hex')}`, tuning: Record<string, number> = {}, membership: 'full' | 'overlay' = 'full'): Promise<{ nodes: SecureNode[]; testnet: Testnet; secret: string; keys: ReturnType<typeof issuerKeyFiles>; dispose(): Promise<void> }> {
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
   const keys = issuerKeyFiles();
   const nodes: SecureNode[] = [];
@@ -60,7 +60,7 @@ export async function startSecureCluster(names: string[], secret = `secret-${ran
         {
           name,
           tokenKeys: { trustedKeysFile: keys.trustedKeysFile, ...(i === 0 ? { issuerKeyFile: keys.issuerKeyFile } : {}) },
-          mesh: { secret, bootstrap: testnet.bootstrap, site: name, forwardTimeoutMs: 3000, tuning: { connectionTimeoutMs: 2000, heartbeatTimeoutMs: 2000, requestTimeoutMs: 2000, ...tuning } },
+          mesh: { secret, bootstrap: testnet.bootstrap, site: name, membership, forwardTimeoutMs: 3000, tuning: { connectionTimeoutMs: 2000, heartbeatTimeoutMs: 2000, requestTimeoutMs: 2000, ...tuning } },
         },
         nodes[0]?.adminToken,
       ),

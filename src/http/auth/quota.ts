@@ -133,7 +133,11 @@ export class QuotaGate {
       const demand = this.demand(principal, change);
       const touched = QUOTA_NAMES.filter((n) => demand[n] > 0 && record.quota[n] !== undefined);
       if (touched.length > 0) await this.check(principal.tenant, record.quota, demand, touched);
-      return run();
+      const result = await run();
+      if (touched.length > 0 && this.opts.records && !(await this.opts.records.reached(principal.tenant))) {
+        this.opts.logger.warn({ tenant: principal.tenant }, 'usage not yet on the ring directory: a check elsewhere may not count this admission');
+      }
+      return result;
     });
   }
 

@@ -39,6 +39,20 @@ export class UsageRecords {
     this.directory.put(key, value);
   }
 
+  /**
+   * Whether the keepers hold this node's current part of `tenant` (or none, once withdrawn): a put
+   * is not answered, so it is read back, up to `reads` times with growing pauses. An admission
+   * waits for it so that the next check, through any node, counts what it admitted.
+   */
+  async reached(tenant: string, reads = 4): Promise<boolean> {
+    for (let i = 0; ; i++) {
+      const { ok, records } = await this.directory.findAll(USAGE_PREFIX + tenant);
+      if (ok && records.find((r) => r.by === this.directory.selfKey)?.value === this.published.get(tenant)) return true;
+      if (i + 1 >= reads) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** i));
+    }
+  }
+
   /** The other nodes' parts of `tenant`'s usage, summed. */
   async others(tenant: string): Promise<UsageTotal> {
     const { ok, records } = await this.directory.findAll(USAGE_PREFIX + tenant);

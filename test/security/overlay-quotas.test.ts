@@ -1,0 +1,71 @@
+/**
+ * Quotas over the overlay: with partial views a tenant's usage is read on the ring directory (the
+ * parts its nodes publish), not asked of every member. Real tokens, three secure nodes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMPUTE, MEDIUM_OR, SMALL, STORAGE } from './cluster-fixtures.js';
+import { type SecureNode, startSecureCluster } from './security-helpers.js';
+
+const J = 'application/json';
+let cluster: Awaited<ReturnType<typeof startSecureCluster>>;
+let nodes: SecureNode[];
+let admin: string;
+
+beforeAll(async () => {
+  cluster = await startSecureCluster(['q1', 'q2', 'q3'], undefined, {}, 'overlay');
+  nodes = cluster.nodes;
+  admin = nodes[0]!.adminToken;
+}, 90_000);
+afterAll(() => cluster?.dispose());
+
+async function call(node: SecureNode, method: string, path: string, token: string, body?: unknown) {
+  const headers: Record<string, string> = { Accept: J, 'X-Auth-Token': token };
+  if (body !== undefined) headers['Content-Type'] = J;
+  const res = await fetch(`${node.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, location: res.headers.get('location'), text, json: () => JSON.parse(text) };
+}
+
+const compute = (mixin: string) => ({ kind: COMPUTE, mixins: [mixin], attributes: {} });
+
+describe('quotas over the overlay, counted on the ring directory', () => {
+  it('the mesh is the overlay: usage is not asked of every member', () => {
+    for (const n of nodes) expect(n.mesh!.stats().overlay).toBeDefined();
+  });
+
+  it('refuses, naming the quota, what would exceed it counting the parts published by the other nodes', async () => {
+    const t = nodes[0]!.auth.issue({ tenant: 'ring-q', admin: false }).token;
+    expect((await call(nodes[0]!, 'PUT', '/.well-known/discovery/tenants/ring-q', admin, { instances: 2, cores: 3, storageGiB: 10 })).status).toBe(200);
+    const first = await call(nodes[0]!, 'POST', '/compute/', t, compute(SMALL));
+    expect(first.status, first.text).toBe(201);
+    const second = await call(nodes[1]!, 'POST', '/compute/', t, compute(MEDIUM_OR));
+    expect(second.status, second.text).toBe(201);
+    // Two instances and three cores used, on two nodes: the third node holds none of them.
+    const third = await call(nodes[2]!, 'POST', '/compute/', t, compute(SMALL));
+    expect(third.status, third.text).toBe(403);
+    expect(third.json().error.code).toBe('QUOTA_EXCEEDED');
+    expect(third.json().error.message).toMatch(/quota instances of tenant ring-q exceeded: 2 used \+ 1 requested > 2/);
+    const grow = await call(nodes[2]!, 'POST', second.location!, t, { attributes: { 'occi.compute.cores': 4 } });
+    expect(grow.status, grow.text).toBe(403);
+    expect(grow.json().error.message).toContain('quota cores of tenant ring-q exceeded: 3 used + 2 requested > 3');
+    const disk = await call(nodes[2]!, 'POST', '/storage/', t, { kind: STORAGE, attributes: { 'occi.storage.size': 8 } });
+    expect(disk.status, disk.text).toBe(201);
+    const resize = await call(nodes[0]!, 'POST', `${disk.location}?action=resize`, t, { action: 'http://schemas.ogf.org/occi/infrastructure/storage/action#resize', attributes: { size: 20 } });
+    expect(resize.status, resize.text).toBe(403);
+    expect(resize.json().error.message).toContain('quota storage (GiB) of tenant ring-q exceeded: 8 used + 12 requested > 10');
+    const usage = await call(nodes[1]!, 'GET', '/.well-known/discovery/tenants/ring-q', admin);
+    expect(usage.json().usage).toMatchObject({ instances: 2, cores: 3, storageGiB: 8 });
+  }, 60_000);
+
+  it('frees the quota when a resource is deleted through another node: a creation elsewhere is admitted again', async () => {
+    const t = nodes[0]!.auth.issue({ tenant: 'ring-r', admin: false }).token;
+    expect((await call(nodes[0]!, 'PUT', '/.well-known/discovery/tenants/ring-r', admin, { instances: 1 })).status).toBe(200);
+    const made = await call(nodes[1]!, 'POST', '/compute/', t, compute(SMALL));
+    expect(made.status, made.text).toBe(201);
+    expect((await call(nodes[2]!, 'POST', '/compute/', t, compute(SMALL))).status).toBe(403);
+    expect((await call(nodes[0]!, 'DELETE', made.location!, t)).status).toBe(200);
+    const again = await call(nodes[2]!, 'POST', '/compute/', t, compute(SMALL));
+    expect(again.status, again.text).toBe(201);
+    expect((await call(nodes[0]!, 'POST', '/compute/', t, compute(SMALL))).status).toBe(403);
+  }, 60_000);
+});
