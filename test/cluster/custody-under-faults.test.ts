@@ -7,7 +7,8 @@
  * every host's domain event log and judges the whole history: no compute ever ran on two hosts at
  * once, no acknowledged create or update was lost, no acknowledged delete was undone, and every
  * compute ran again within the bound after each fault healed. FAULT_SEED reruns a given schedule;
- * FAULT_KINDS (comma-separated) and FAULT_DURATION_S narrow a run to some faults.
+ * FAULT_KINDS (comma-separated) and FAULT_DURATION_S narrow a run to some faults; FAULT_MEMBERSHIP
+ * (full, the default, or overlay) chooses the mesh's membership.
  */
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,11 +22,12 @@ import { type ProcessCluster, startProcessCluster } from '../helpers/process-clu
 const SEED = Number(process.env['FAULT_SEED'] ?? 20261202);
 const KINDS = (process.env['FAULT_KINDS']?.split(',') ?? ['kill', 'drain', 'pause', 'split', 'skew']) as FaultKind[];
 const DURATION_MS = Number(process.env['FAULT_DURATION_S'] ?? 240) * 1000;
+const MEMBERSHIP = process.env['FAULT_MEMBERSHIP'] ?? 'full';
 const RECOVERY_BOUND_MS = 60_000;
 let pc: ProcessCluster;
 
 beforeAll(async () => {
-  pc = await startProcessCluster({ host: 'sim:///?cores=16&memoryMiB=16384&cpuOvercommit=4', faults: true });
+  pc = await startProcessCluster({ host: 'sim:///?cores=16&memoryMiB=16384&cpuOvercommit=4', faults: true, nodeArgs: ['--membership', MEMBERSHIP] });
 }, 240_000);
 
 afterAll(async () => {
