@@ -125,13 +125,13 @@ async function main(): Promise<void> {
     // 3. Every compute read through every node.
     const reads = progress.bar('reads', computes.length * n);
     const readMs: number[] = [];
-    const readFailures: Array<{ status: number; through: string }> = [];
+    const readFailures: Array<{ status: number; through: string; message: string }> = [];
     const pairs = computes.flatMap((c) => nodes.map((node) => ({ c, node })));
     await pool(pairs, concurrency, async ({ c, node }) => {
       const t = performance.now();
       const res = await call('GET', `${node.url}${c.path}`);
       readMs.push(performance.now() - t);
-      if (res.status !== 200 || res.body?.id !== c.id) readFailures.push({ status: res.status, through: node.name });
+      if (res.status !== 200 || res.body?.id !== c.id) readFailures.push({ status: res.status, through: node.name, message: String(res.body?.error?.message ?? res.text.slice(0, 200)) });
       reads.advance();
     });
 
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
       for (const [term, state] of [['stop', 'inactive'], ['start', 'active']] as const) {
         const res = await call('POST', `${through.url}${c.path}?action=${term}`, { action: `${ACTION}${term}` });
         const read = await call('GET', `${reader.url}${c.path}`);
-        const seen = read.body?.attributes?.occi?.compute?.state;
+        const seen = read.body?.attributes?.['occi.compute.state'];
         if (res.status !== 200 || seen !== state) actionFailures.push(`${term} of ${c.id} through ${through.name}: ${res.status}, read ${String(seen)} through ${reader.name}`);
       }
       acts.advance();
@@ -201,6 +201,7 @@ async function main(): Promise<void> {
 async function listThroughEvery(nodes: StartedNode[], expected: number, concurrency: number) {
   const bar = progress.bar('lists', nodes.length);
   const counts = { lists_complete: 0, lists_flagged_partial: 0, lists_silently_partial: 0, lists_failed: 0 };
+  const partial: string[] = [];
   const listMs: number[] = [];
   await pool(nodes, concurrency, async (node) => {
     const t = performance.now();
@@ -209,12 +210,15 @@ async function listThroughEvery(nodes: StartedNode[], expected: number, concurre
     listMs.push(performance.now() - t);
     const listed = body?.resources?.length ?? 0;
     if (res.status !== 200) counts.lists_failed++;
-    else if (res.headers.get('x-discovery-partial')) counts.lists_flagged_partial++;
+    else if (res.headers.get('x-discovery-partial')) {
+      counts.lists_flagged_partial++;
+      partial.push(`${node.name}: ${res.headers.get('x-discovery-partial')}`);
+    }
     else if (listed === expected) counts.lists_complete++;
     else counts.lists_silently_partial++;
     bar.advance(node.name);
   });
-  return { ...counts, list_ms_p50: round(quantile(listMs, 0.5)), list_ms_p99: round(quantile(listMs, 0.99)) };
+  return { ...counts, partial_sample: partial.slice(0, 5), list_ms_p50: round(quantile(listMs, 0.5)), list_ms_p99: round(quantile(listMs, 0.99)) };
 }
 
 void main().catch((err: unknown) => {

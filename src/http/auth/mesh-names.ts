@@ -5,7 +5,10 @@
  *   it holds it) unless the caller may see the entity and its owner is known from an earlier
  *   answer (then the holder lookup's own cache finds it). An id another tenant holds therefore costs what an absent id costs — one scatter-gather —
  *   and is answered like it by the edge (404), here or wherever it is held; when a member does not
- *   answer and none that did holds it, the answer is 503, never a 404 the mesh cannot vouch for;
+ *   answer and none that did holds it, the answer is 503, never a 404 the mesh cannot vouch for.
+ *   In overlay mode the holder records of the ring directory say each entity's owner and kind:
+ *   one lookup of bounded hops instead of asking every member, and it costs the same whether the
+ *   id is held, hidden or absent;
  * - `mixinsTaken(ids, locations)`: user mixin identities (scheme and term) and locations are
  *   unique in the whole mesh (`auth/mixin-taken`), so that no tenant shadows another's on some node.
  * Why the edge answers for hidden ids instead of forwarding them: docs/security.md (existence probes).
@@ -20,6 +23,7 @@ import type { Principal } from '../../occi/request.js';
 import { OcciError } from '../../occi/errors.js';
 import type { OcciService } from '../../occi/service.js';
 import { objectSchema, STRING } from '../../mesh/rpc-codecs.js';
+import { heldEntity, type PresenceRecords } from '../../mesh/records/presence-records.js';
 
 export const OWNER_METHOD = 'auth/owner';
 export const MIXIN_TAKEN_METHOD = 'auth/mixin-taken';
@@ -33,11 +37,18 @@ export class MeshNames {
   /** Owners of ids other members hold, learnt from their answers (an owner never changes). */
   private readonly owners = new LRUCache<string, { owner: string; kind: string }>({ max: OWNERS_CACHED });
 
+  private readonly deadlineMs: number;
+
+  /**
+   * `holders`: the holder records of the ring directory (overlay mode). Where an id is, and its
+   * owner, are then read there: one lookup, whether the id is held, hidden or absent.
+   */
   constructor(
     private readonly mesh: Mesh,
     private readonly service: OcciService,
-    private readonly deadlineMs = DEFAULT_NAMES_DEADLINE_MS,
+    private readonly opts: { deadlineMs?: number; holders?: PresenceRecords } = {},
   ) {
+    this.deadlineMs = opts.deadlineMs ?? DEFAULT_NAMES_DEADLINE_MS;
     mesh.handle(
       OWNER_METHOD,
       (payload) => {
@@ -67,7 +78,9 @@ export class MeshNames {
     const { found, missing } = await this.ask(id);
     if (here) return 'hidden';
     // Nobody that answered has it, but some did not answer: absent is not known, and not said.
-    if (!found && missing.length > 0) throw OcciError.unavailable(`no member that answered holds ${id}, and ${missing.length} did not answer in time (${missing.slice(0, 3).join(', ')}): try again`);
+    if (!found && missing.length > 0) {
+      throw OcciError.unavailable(this.opts.holders ? `the ring directory did not answer where ${id} is: try again` : `no member that answered holds ${id}, and ${missing.length} did not answer in time (${missing.slice(0, 3).join(', ')}): try again`);
+    }
     if (!found) return 'absent';
     this.owners.set(id, { owner: found.owner, kind: found.kind });
     return sees(principal, found.owner) ? { holder: found.holder, kind: found.kind } : 'hidden';
@@ -86,6 +99,11 @@ export class MeshNames {
   }
 
   private async ask(id: string): Promise<{ found?: { holder: string; owner: string; kind: string }; missing: string[] }> {
+    if (this.opts.holders) {
+      const { ok, records } = await this.opts.holders.records(id, 16);
+      const hit = records.map((r) => ({ holder: r.by, entity: heldEntity(r.value) })).find((r) => r.entity);
+      return { found: hit ? { holder: hit.holder, ...hit.entity! } : undefined, missing: ok ? [] : ['the ring directory'] };
+    }
     const { replies, missing } = await this.mesh.gather<{ owner: string | null; kind: string } | null>(OWNER_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });
     const hit = replies.find((r) => r.value && typeof r.value.kind === 'string');
     return { found: hit ? { holder: hit.key, owner: hit.value!.owner ?? '', kind: hit.value!.kind } : undefined, missing: missing.map((m) => m.name) };

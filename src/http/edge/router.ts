@@ -80,7 +80,7 @@ export class MeshEdge implements MeshCollections {
     this.collections = new GatheredCollections(mesh, service, opts.auth, opts.gatherDeadlineMs);
     this.admission = cloud ? new EdgeAdmission(mesh, service, cloud, this.forwarder, this.locality) : undefined;
     this.linkEnds = new LinkEnds(mesh, service, this.holders.directory, opts.auth);
-    this.names = new MeshNames(mesh, service);
+    this.names = new MeshNames(mesh, service, this.presence ? { holders: this.presence } : {});
     mesh.serveForwarded((req, fromKey) => this.forwarder.serveLocally(req, fromKey));
   }
 

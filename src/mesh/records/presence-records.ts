@@ -14,23 +14,47 @@ export const GROUP_PREFIX = 'group:';
 /** The names a node has and their changes (for holders: the entity store, seen by id). */
 export interface Holdings {
   ids(): Iterable<string>;
+  /** What a name's record says (for holders: the entity's owner and kind); empty when absent. */
+  recordOf?(name: string): string;
   /** Calls `listener` after each committed change with the ids it put and removed; returns the unsubscription. */
   onChange(listener: (put: readonly string[], removed: readonly string[]) => void): () => void;
 }
 
-/** The holdings of an entity store (`store.all()`, `store.onChange`). */
+/** What a holder record says of its entity: who owns it and its kind, so that finding where an id is tells whether the caller may see it. */
+export interface HeldEntity {
+  owner: string;
+  kind: string;
+}
+
+/** The holdings of an entity store (`store.all()`, `store.get()`, `store.onChange`), each record saying its entity's owner and kind. */
 export function storeHoldings(store: {
   all(): Iterable<{ id: string }>;
+  get(id: string): { owner?: string | null; kind: string } | undefined;
   onChange(l: (change: { put?: Array<{ id: string }>; remove?: string[] }) => void): () => void;
 }): Holdings {
   return {
     ids: () => [...store.all()].map((e) => e.id),
+    recordOf: (id) => {
+      const e = store.get(id);
+      return e ? JSON.stringify({ owner: e.owner ?? '', kind: e.kind } satisfies HeldEntity) : '';
+    },
     onChange: (listener) => store.onChange((change) => listener((change.put ?? []).map((e) => e.id), change.remove ?? [])),
   };
 }
 
+/** A holder record's entity, or undefined when the record says nothing readable. */
+export function heldEntity(value: string): HeldEntity | undefined {
+  try {
+    const v = JSON.parse(value) as Partial<HeldEntity>;
+    return typeof v?.owner === 'string' && typeof v.kind === 'string' ? { owner: v.owner, kind: v.kind } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class PresenceRecords {
-  private readonly have = new Set<string>();
+  /** The names this node has, with what each record says. */
+  private readonly have = new Map<string, string>();
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -38,10 +62,10 @@ export class PresenceRecords {
     private readonly prefix: string,
   ) {}
 
-  add(name: string): void {
-    if (this.have.has(name)) return;
-    this.have.add(name);
-    this.directory.put(this.prefix + name);
+  add(name: string, value = ''): void {
+    if (this.have.get(name) === value) return;
+    this.have.set(name, value);
+    this.directory.put(this.prefix + name, value);
   }
 
   remove(name: string): void {
@@ -51,17 +75,19 @@ export class PresenceRecords {
   /** Exactly `names` from now on: what is new published, what is gone withdrawn. */
   replace(names: Iterable<string>): void {
     const next = new Set(names);
-    for (const name of [...this.have]) if (!next.has(name)) this.remove(name);
+    for (const name of [...this.have.keys()]) if (!next.has(name)) this.remove(name);
     for (const name of next) this.add(name);
   }
 
   /** Publishes every name `holdings` has and follows its changes. Idempotent. */
   follow(holdings: Holdings): void {
     if (this.unsubscribe) return;
-    this.replace(holdings.ids());
+    const ids = new Set(holdings.ids());
+    for (const name of [...this.have.keys()]) if (!ids.has(name)) this.remove(name);
+    for (const id of ids) this.add(id, holdings.recordOf?.(id));
     this.unsubscribe = holdings.onChange((put, removed) => {
       for (const id of removed) this.remove(id);
-      for (const id of put) this.add(id);
+      for (const id of put) this.add(id, holdings.recordOf?.(id));
     });
   }
 
@@ -72,7 +98,13 @@ export class PresenceRecords {
 
   /** Members (this node excluded) whose record says they have `name`; `ok` false when the keepers did not answer. */
   async who(name: string, maxRecords = 1000): Promise<{ ok: boolean; keys: string[] }> {
+    const { ok, records } = await this.records(name, maxRecords);
+    return { ok, keys: records.map((r) => r.by) };
+  }
+
+  /** The records (publisher and what it says) of the members, this node excluded, that have `name`. */
+  async records(name: string, maxRecords = 1000): Promise<{ ok: boolean; records: Array<{ by: string; value: string }> }> {
     const { ok, records } = await this.directory.findAll(this.prefix + name, maxRecords);
-    return { ok, keys: records.map((r) => r.by).filter((k) => k !== this.directory.selfKey) };
+    return { ok, records: records.filter((r) => r.by !== this.directory.selfKey).map((r) => ({ by: r.by, value: r.value })) };
   }
 }

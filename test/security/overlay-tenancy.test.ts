@@ -1,8 +1,10 @@
 /**
- * Quotas over the overlay: with partial views a tenant's usage is read on the ring directory (the
- * parts its nodes publish), not asked of every member. Real tokens, three secure nodes.
+ * Tenancy over the overlay: with partial views, where an id is and who owns it, and a tenant's
+ * usage (the parts its nodes publish), are read on the ring directory, not asked of every member.
+ * Real tokens, three secure nodes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OWNER_METHOD } from '../../src/http/auth/mesh-names.js';
 import { COMPUTE, MEDIUM_OR, SMALL, STORAGE } from './cluster-fixtures.js';
 import { type SecureNode, startSecureCluster } from './security-helpers.js';
 
@@ -27,6 +29,45 @@ async function call(node: SecureNode, method: string, path: string, token: strin
 }
 
 const compute = (mixin: string) => ({ kind: COMPUTE, mixins: [mixin], attributes: {} });
+
+describe('tenant isolation over the overlay: where an id is, and its owner, read on the ring directory', () => {
+  it('the owner reads each compute through every node; another tenant gets 404 through every node, as for an absent id', async () => {
+    // Every member still answers the scatter-gather of the full mode, counted here.
+    let asked = 0;
+    for (const n of nodes) {
+      n.mesh!.unhandle(OWNER_METHOD);
+      n.mesh!.handle(OWNER_METHOD, (payload) => {
+        asked++;
+        const e = n.service.core.store.get((payload as { id: string }).id);
+        return e ? { owner: e.owner ?? null, kind: e.kind } : null;
+      });
+    }
+    const acme = nodes[0]!.auth.issue({ tenant: 'ring-acme', admin: false }).token;
+    const globex = nodes[0]!.auth.issue({ tenant: 'ring-globex', admin: false }).token;
+    const locations: string[] = [];
+    for (const n of nodes) {
+      const made = await call(n, 'POST', '/compute/', acme, compute(SMALL));
+      expect(made.status, made.text).toBe(201);
+      locations.push(made.location!);
+    }
+    for (const location of locations) {
+      for (const n of nodes) {
+        const own = await call(n, 'GET', location, acme);
+        expect(own.status, `${location} through ${n.url}: ${own.text}`).toBe(200);
+        const other = await call(n, 'GET', location, globex);
+        expect(other.status, other.text).toBe(404);
+        expect((await call(n, 'DELETE', location, globex)).status).toBe(404);
+      }
+    }
+    const absent = await call(nodes[1]!, 'GET', '/compute/00000000-0000-4000-8000-000000000000', globex);
+    expect(absent.status).toBe(404);
+    expect(absent.json().error.message.replace(/[0-9a-f-]{36}/, 'ID')).toBe(
+      (await call(nodes[1]!, 'GET', locations[0]!.replace(/^https?:\/\/[^/]+/, ''), globex)).json().error.message.replace(/[0-9a-f-]{36}/, 'ID'),
+    );
+    // No member was asked which node holds an id: the owner and the holder were on the ring.
+    expect(asked).toBe(0);
+  }, 60_000);
+});
 
 describe('quotas over the overlay, counted on the ring directory', () => {
   it('the mesh is the overlay: usage is not asked of every member', () => {
