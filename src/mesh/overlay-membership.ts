@@ -82,7 +82,7 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
       },
     });
     o.transport.attach(this.node);
-    this.directory = registryDirectory(this.node.registry);
+    this.directory = registryDirectory(this.node.registry, o.timers);
   }
 
   /** What this node announces (a copy). */

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { occiClient } from '../helpers/client.js';
+import { NETWORK } from '../helpers/node.js';
 import { startCluster, small, until, type Cluster } from '../helpers/mesh-cluster.js';
 
 const NAMES = ['ov-a', 'ov-b', 'ov-c', 'ov-d', 'ov-e'];
@@ -44,6 +45,20 @@ describe('a cloud over the overlay', () => {
         expect(read.body.id).toBe(id);
       }
     }
+  }, 120_000);
+
+  it('acknowledges a creation once its holder is on the ring: read at once through another node, it is found', async () => {
+    const misses: string[] = [];
+    for (let k = 0; k < 20; k++) {
+      // Networks: created where asked, they need no host capacity.
+      const made = await occiClient(node(k % NAMES.length).url).post('/network/', { kind: NETWORK, attributes: { 'occi.core.title': `ryw-${k}` } });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      const location = made.headers.location as string;
+      const read = await occiClient(node((k + 1) % NAMES.length).url).get(location);
+      if (read.status !== 200) misses.push(`${location}: ${read.status}`);
+      expect((await occiClient(node(k % NAMES.length).url).delete(location)).status).toBe(200);
+    }
+    expect(misses).toEqual([]);
   }, 120_000);
 
   it('sums the tenant’s usage from the parts its nodes publish', async () => {

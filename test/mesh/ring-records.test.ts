@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
 import type { OverlayNode } from '../../src/mesh/overlay/node.js';
+import { keyPosition } from '../../src/mesh/overlay/types.js';
 import { GROUP_PREFIX, HOLDER_PREFIX, PresenceRecords, type Holdings } from '../../src/mesh/records/presence-records.js';
 import { directoryRecords, registryDirectory } from '../../src/mesh/records/record-directory.js';
 import { UsageRecords } from '../../src/mesh/records/usage-records.js';
@@ -34,10 +35,10 @@ function holdings(initial: string[] = []) {
   return { source, change };
 }
 
-function holderRecords(nodes: OverlayNode[], held: (i: number) => string[]) {
+function holderRecords(clock: SimClock, nodes: OverlayNode[], held: (i: number) => string[]) {
   return nodes.map((n, i) => {
     const h = holdings(held(i));
-    const records = new PresenceRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry)), HOLDER_PREFIX);
+    const records = new PresenceRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry, clock)), HOLDER_PREFIX);
     records.follow(h.source);
     return { records, change: h.change, key: n.table.selfKey };
   });
@@ -47,12 +48,12 @@ describe('entity holders on the ring directory', () => {
   it('finds every holder from every node in at most 3 hops, follows a move, and drops a crashed holder', async () => {
     const { clock, net, nodes } = cluster(24, CONFIG);
     clock.run(20_000);
-    const holders = holderRecords(nodes, (i) => [`vm-${i}-a`, `vm-${i}-b`]);
+    const holders = holderRecords(clock, nodes, (i) => [`vm-${i}-a`, `vm-${i}-b`]);
     clock.run(30_000);
     let hopsMax = 0;
     for (const [j, asker] of holders.entries()) {
       for (const i of [0, 5, 11, 23]) {
-        const dir = directoryRecords(nodes[j]!.table.selfKey, registryDirectory(nodes[j]!.registry));
+        const dir = directoryRecords(nodes[j]!.table.selfKey, registryDirectory(nodes[j]!.registry, clock));
         const found = await settle(clock, dir.findAll(`holder:vm-${i}-b`));
         hopsMax = Math.max(hopsMax, found.hops);
         expect(found.ok).toBe(true);
@@ -82,11 +83,50 @@ describe('entity holders on the ring directory', () => {
   });
 });
 
+describe('a write acknowledged once its records are on the ring', () => {
+  it('settles once the keepers hold what was published: then every other node finds it', async () => {
+    const { clock, nodes } = cluster(24, CONFIG);
+    clock.run(20_000);
+    const holders = holderRecords(clock, nodes, () => []);
+    const dirs = nodes.map((n) => directoryRecords(n.table.selfKey, registryDirectory(n.registry, clock)));
+    const keepersOf = (name: string) => nodes[0]!.table.successors(keyPosition(`holder:${name}`), CONFIG.directoryReplicas);
+    for (const i of [2, 9, 17]) {
+      // A name this node does not keep itself: its record must travel to be read back.
+      const name = Array.from({ length: 64 }, (_, k) => `new-${i}-${k}`).find((n) => !keepersOf(n).includes(holders[i]!.key))!;
+      holders[i]!.change([name], []);
+      expect(await settle(clock, holders[i]!.records.settled())).toBe(true);
+      // At the instant it settled, a keeper holds it.
+      expect(nodes.filter((n) => keepersOf(name).includes(n.table.selfKey) && n.registry.holds(`holder:${name}`, holders[i]!.key)).length).toBeGreaterThan(0);
+      for (const [j, dir] of dirs.entries()) {
+        if (j === i) continue;
+        const found = await settle(clock, dir.findAll(`holder:${name}`));
+        expect(found.records.map((r) => r.by), `${name} from ${j}`).toEqual([holders[i]!.key]);
+      }
+    }
+  });
+
+  it('does not settle while the keepers cannot be reached', async () => {
+    const { clock, net, nodes } = cluster(16, CONFIG);
+    clock.run(20_000);
+    const holders = holderRecords(clock, nodes, () => []);
+    // Everyone but the publisher gone at once: nobody keeps its record.
+    for (const n of nodes.slice(1)) {
+      n.stop();
+      net.crash(n.table.selfKey);
+    }
+    // A name whose keepers do not include the publisher (a keeper reads its own record back at once).
+    const self = nodes[0]!.table;
+    const name = Array.from({ length: 64 }, (_, k) => `lonely-${k}`).find((n) => !self.successors(keyPosition(`holder:${n}`), CONFIG.directoryReplicas).includes(self.selfKey))!;
+    holders[0]!.change([name], []);
+    expect(await settle(clock, holders[0]!.records.settled(), 30_000)).toBe(false);
+  });
+});
+
 describe('placement groups on the ring directory', () => {
   it('names the nodes hosting computes of a group, following what each node hosts', async () => {
     const { clock, nodes } = cluster(16, CONFIG);
     clock.run(20_000);
-    const groups = nodes.map((n) => new PresenceRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry)), GROUP_PREFIX));
+    const groups = nodes.map((n) => new PresenceRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry, clock)), GROUP_PREFIX));
     groups[2]!.replace(['acme/db', 'acme/web']);
     groups[6]!.replace(['acme/db']);
     groups[11]!.replace(['beta/db']);
@@ -108,7 +148,7 @@ describe('tenant usage summed on the ring directory', () => {
   it('sums the parts of every node holding some of a tenant, follows changes, and leaves out a crashed node', async () => {
     const { clock, net, nodes } = cluster(20, CONFIG);
     clock.run(20_000);
-    const usage = nodes.map((n) => new UsageRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry))));
+    const usage = nodes.map((n) => new UsageRecords(directoryRecords(n.table.selfKey, registryDirectory(n.registry, clock))));
     for (const i of [1, 4, 8, 13, 17]) usage[i]!.publish('acme', { instances: i, cores: 2 * i });
     usage[4]!.publish('other', { instances: 100, cores: 100 });
     clock.run(30_000);

@@ -46,6 +46,8 @@ export interface MeshCollections {
   act(principal: Principal, path: string, term: string, action: ActionInput): Promise<{ entries: Listed; missing: string[] }>;
   /** Every other member's entities of the kind collection deleted. */
   deleteAll(principal: Principal, path: string): Promise<{ missing: string[] }>;
+  /** Resolves once what this node publishes on the ring directory (overlay mode) reached its keepers: a creation is acknowledged after it. */
+  published?(): Promise<void>;
 }
 
 export class GatheredCollections implements MeshCollections {

@@ -114,6 +114,10 @@ export class MeshEdge implements MeshCollections {
     return this.collections.deleteAll(principal, path);
   }
 
+  async published(): Promise<void> {
+    if (this.presence && !(await this.presence.settled())) this.opts.logger.warn('holder records not yet read back from the ring directory: a read through another node may not find what was just created');
+  }
+
   /**
    * Express middleware placed before the OCCI routes: serves here, or forwards and answers with
    * the member's response unchanged.

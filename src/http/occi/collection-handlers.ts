@@ -82,10 +82,12 @@ export function collectionHandlers({ service, negotiator, mesh, quotas }: Handle
     const parsed = input.parseCreation(message(req));
     if (Array.isArray(parsed)) {
       const views = (await createAll(principal, category, parsed)).map((e) => service.view(principal, e));
+      await mesh?.published?.();
       send(res, 201, mediaType, rendering.collection(views, renderContext(req)));
       return;
     }
     const view = service.view(principal, await create(principal, category, parsed));
+    await mesh?.published?.();
     res.setHeader('Location', view.location);
     send(res, 201, mediaType, rendering.created(view, renderContext(req)));
   };

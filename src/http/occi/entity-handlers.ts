@@ -5,7 +5,7 @@ import { heldByAnotherTenant } from '../auth/tenancy.js';
 import { absolute } from '../../occi/text/render.js';
 import { actionTerm, entityOf, type Exchange, type HandlerDeps, message, renderContext, send, sendOk } from './exchange.js';
 
-export function entityHandlers({ service, negotiator, quotas }: HandlerDeps) {
+export function entityHandlers({ service, negotiator, quotas, mesh }: HandlerDeps) {
   const getEntity = async (c: Context, { req, res, principal }: Exchange) => {
     const { kind, id } = entityOf(service, c);
     const { rendering, mediaType } = negotiator.response(req, true);
@@ -19,7 +19,10 @@ export function entityHandlers({ service, negotiator, quotas }: HandlerDeps) {
     const input = negotiator.request(req).parseEntity(message(req));
     const { entity, created } = await quotas.admit(principal, { type: 'put', kind, id, input }, () => service.put(principal, kind, id, input));
     const view = service.view(principal, entity);
-    if (created) res.setHeader('Location', view.location);
+    if (created) {
+      await mesh?.published?.();
+      res.setHeader('Location', view.location);
+    }
     send(res, created ? 201 : 200, mediaType, created ? rendering.created(view, renderContext(req)) : rendering.entity(view, renderContext(req)));
   };
   const postEntity = async (c: Context, { req, res, principal }: Exchange) => {

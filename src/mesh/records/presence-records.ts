@@ -55,6 +55,8 @@ export function heldEntity(value: string): HeldEntity | undefined {
 export class PresenceRecords {
   /** The names this node has, with what each record says. */
   private readonly have = new Map<string, string>();
+  /** Names published and not yet read back from their keepers. */
+  private readonly unsettled = new Set<string>();
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -65,10 +67,37 @@ export class PresenceRecords {
   add(name: string, value = ''): void {
     if (this.have.get(name) === value) return;
     this.have.set(name, value);
+    this.unsettled.add(name);
     this.directory.put(this.prefix + name, value);
   }
 
+  /**
+   * Whether the keepers hold every record this node published so far: a put is not answered, so
+   * each is read back, up to `reads` times with growing pauses. A write waits for it before it is
+   * acknowledged, so that a read through any other node finds what was written.
+   */
+  async settled(reads = 4): Promise<boolean> {
+    const names = [...this.unsettled];
+    const read = await Promise.all(names.map((name) => this.readBack(name, reads)));
+    return read.every(Boolean);
+  }
+
+  private async readBack(name: string, reads: number): Promise<boolean> {
+    for (let i = 0; ; i++) {
+      const value = this.have.get(name);
+      if (value === undefined || !this.unsettled.has(name)) return true;
+      const { ok, records } = await this.directory.findAll(this.prefix + name, 64);
+      if (ok && records.some((r) => r.by === this.directory.selfKey && r.value === value)) {
+        if (this.have.get(name) === value) this.unsettled.delete(name);
+        return true;
+      }
+      if (i + 1 >= reads) return false;
+      await this.directory.wait(50 * 2 ** i);
+    }
+  }
+
   remove(name: string): void {
+    this.unsettled.delete(name);
     if (this.have.delete(name)) this.directory.withdraw(this.prefix + name);
   }
 

@@ -4,6 +4,7 @@
  * page after page. The callbacks of the overlay, which the simulator runs on its own clock,
  * become promises here.
  */
+import { sleep, type MeshTimers } from '../clock.js';
 import type { FindResult, Registry } from '../overlay/registry.js';
 import type { DirectoryRecord } from '../overlay/types.js';
 
@@ -22,6 +23,8 @@ export interface OverlayDirectory {
   withdraw(key: string): void;
   /** The records under `key` (publishers after `after`, at most `limit`). */
   find(key: string, options?: { after?: string; limit?: number }): Promise<FindResult>;
+  /** Resolves after `ms` on the directory's clock (the simulator's in a simulation): pauses between reads. */
+  wait(ms: number): Promise<void>;
 }
 
 /** The ring directory of node `selfKey`, with every record under a key read page after page. */
@@ -36,9 +39,10 @@ const PAGE = 500;
 /** Records read under one key at most, unless told. */
 const DEFAULT_MAX_RECORDS = 100_000;
 
-/** The ring directory of an overlay node's registry, its callbacks as promises (what `Mesh.directory()` gives). */
-export function registryDirectory(registry: Pick<Registry, 'publish' | 'withdraw' | 'find'>): OverlayDirectory {
+/** The ring directory of an overlay node's registry on `timers`, its callbacks as promises (what `Mesh.directory()` gives). */
+export function registryDirectory(registry: Pick<Registry, 'publish' | 'withdraw' | 'find'>, timers: MeshTimers): OverlayDirectory {
   return {
+    wait: (ms) => sleep(timers, ms),
     put: (key, value = '') => registry.publish(key, value),
     withdraw: (key) => registry.withdraw(key),
     find: (key, options = {}) => new Promise((resolve) => registry.find(key, resolve, options.after ?? '', options.limit ?? 1000)),

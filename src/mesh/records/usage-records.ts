@@ -49,7 +49,7 @@ export class UsageRecords {
       const { ok, records } = await this.directory.findAll(USAGE_PREFIX + tenant);
       if (ok && records.find((r) => r.by === this.directory.selfKey)?.value === this.published.get(tenant)) return true;
       if (i + 1 >= reads) return false;
-      await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** i));
+      await this.directory.wait(50 * 2 ** i);
     }
   }
 
