@@ -6,6 +6,8 @@ export interface GatherOptions {
   deadlineMs?: number;
   /** Call the local handler too (default true). */
   includeSelf?: boolean;
+  /** Call these members only (keys), instead of every member. */
+  only?: readonly string[];
 }
 
 export interface GatherResult<T> {

@@ -25,7 +25,7 @@ async function call(node: SecureNode, method: string, path: string, token: strin
   if (body !== undefined) headers['Content-Type'] = J;
   const res = await fetch(`${node.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  return { status: res.status, location: res.headers.get('location'), text, json: () => JSON.parse(text) };
+  return { status: res.status, location: res.headers.get('location'), partial: res.headers.get('x-discovery-partial'), text, json: () => JSON.parse(text) };
 }
 
 const compute = (mixin: string) => ({ kind: COMPUTE, mixins: [mixin], attributes: {} });
@@ -66,6 +66,32 @@ describe('tenant isolation over the overlay: where an id is, and its owner, read
     );
     // No member was asked which node holds an id: the owner and the holder were on the ring.
     expect(asked).toBe(0);
+  }, 60_000);
+});
+
+describe('a tenant\'s collections over the overlay', () => {
+  it('are asked of the nodes on record as holding the tenant\'s entities only, and are complete', async () => {
+    const t = nodes[0]!.auth.issue({ tenant: 'ring-list', admin: false }).token;
+    const made = [];
+    for (const n of [nodes[0]!, nodes[2]!]) {
+      const r = await call(n, 'POST', '/compute/', t, compute(SMALL));
+      expect(r.status, r.text).toBe(201);
+      made.push(r.location!.split('/').pop()!);
+    }
+    // q2 holds none of the tenant's entities: counted if asked (its answer, empty, is the right one).
+    let asked = 0;
+    nodes[1]!.mesh!.unhandle('occi/list');
+    nodes[1]!.mesh!.handle('occi/list', () => (asked++, []));
+    for (const through of nodes) {
+      const listed = await call(through, 'GET', '/compute/', t);
+      expect(listed.status).toBe(200);
+      expect(listed.partial).toBeNull();
+      expect(listed.json().resources.map((r: { id: string }) => r.id).sort()).toEqual([...made].sort());
+    }
+    expect(asked).toBe(0);
+    // An admin's listing still asks every member.
+    expect((await call(nodes[0]!, 'GET', '/compute/', admin)).status).toBe(200);
+    expect(asked).toBe(1);
   }, 60_000);
 });
 

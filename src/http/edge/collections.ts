@@ -12,6 +12,7 @@ import type { Kind } from '../../occi/category.js';
 import type { ActionInput, Filter, Principal } from '../../occi/request.js';
 import type { OcciService } from '../../occi/service.js';
 import type { MeshEdgeAuth } from '../auth/forwarded-principal.js';
+import type { PresenceRecords } from '../../mesh/records/presence-records.js';
 import { gatherMeshWide, handleMeshWide } from './mesh-wide.js';
 
 const LIST_METHOD = 'occi/list';
@@ -53,11 +54,17 @@ export interface MeshCollections {
 export class GatheredCollections implements MeshCollections {
   private readonly deadlineMs: number;
 
+  /**
+   * `tenants`: the ring directory's tenant records (overlay mode). A tenant's own listings,
+   * collection actions and deletions then go to the nodes on record as holding some of its
+   * entities, not to every member; an admin's still go to every member.
+   */
   constructor(
     private readonly mesh: Mesh,
     service: OcciService,
     auth: MeshEdgeAuth | undefined,
     deadlineMs = DEFAULT_GATHER_DEADLINE_MS,
+    private readonly tenants?: PresenceRecords,
   ) {
     this.deadlineMs = deadlineMs;
     const verified = (claimed: Principal) => (auth ? auth.gatherPrincipal(claimed) : claimed);
@@ -93,7 +100,7 @@ export class GatheredCollections implements MeshCollections {
 
   async list(principal: Principal, path: string, filter: Filter, page?: Page) {
     const payload = { path, filter, principal, ...(page ? { page } : {}) } as unknown as Record<string, JsonValue>;
-    const { replies, missing } = await gatherMeshWide<Listed | { entries: Listed; more: boolean }>(this.mesh, LIST_METHOD, payload, this.deadlineMs);
+    const { replies, missing } = await this.gatherFor<Listed | { entries: Listed; more: boolean }>(principal, LIST_METHOD, payload, this.deadlineMs);
     let more = false;
     const entries = replies.flatMap(({ value }) => {
       if (!page) return Array.isArray(value) ? value : value.entries;
@@ -102,19 +109,29 @@ export class GatheredCollections implements MeshCollections {
       more ||= paged.more;
       return paged.items;
     });
-    return { entries, missing: missing.map((m) => m.name), more };
+    return { entries, missing, more };
   }
 
   async act(principal: Principal, path: string, term: string, action: ActionInput) {
     const payload = { path, term, action, principal } as unknown as Record<string, JsonValue>;
-    const { replies, missing } = await gatherMeshWide<Listed>(this.mesh, ACT_METHOD, payload, DEFAULT_WRITE_DEADLINE_MS);
-    return { entries: replies.flatMap((r) => r.value), missing: missing.map((m) => m.name) };
+    const { replies, missing } = await this.gatherFor<Listed>(principal, ACT_METHOD, payload, DEFAULT_WRITE_DEADLINE_MS);
+    return { entries: replies.flatMap((r) => r.value), missing };
   }
 
   async deleteAll(principal: Principal, path: string) {
     const payload = { path, principal } as unknown as Record<string, JsonValue>;
-    const { missing } = await gatherMeshWide<number>(this.mesh, DELETE_METHOD, payload, DEFAULT_WRITE_DEADLINE_MS);
-    return { missing: missing.map((m) => m.name) };
+    const { missing } = await this.gatherFor<number>(principal, DELETE_METHOD, payload, DEFAULT_WRITE_DEADLINE_MS);
+    return { missing };
+  }
+
+  /** The replies of the members that may hold the principal's entities (see the constructor), and the names of those that missed. */
+  private async gatherFor<T>(principal: Principal, method: string, payload: Record<string, JsonValue>, deadlineMs: number): Promise<{ replies: Array<{ value: T }>; missing: string[] }> {
+    const hosts = this.tenants && !principal.admin ? await this.tenants.who(principal.tenant) : undefined;
+    // Keepers that do not answer: every member is asked, as without the ring.
+    const { replies, missing } = hosts?.ok
+      ? await this.mesh.gather<T>(method, payload, { deadlineMs, includeSelf: false, only: hosts.keys })
+      : await gatherMeshWide<T>(this.mesh, method, payload, deadlineMs);
+    return { replies, missing: missing.map((m) => m.name) };
   }
 
   async userMixins(principal: Principal) {

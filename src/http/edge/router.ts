@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import type { Cloud } from '../../cloud/lrt.js';
 import type { EntityDirectory } from '../../mesh/directory.js';
 import type { Mesh } from '../../mesh/mesh.js';
-import { HOLDER_PREFIX, PresenceRecords, storeHoldings } from '../../mesh/records/presence-records.js';
+import { HOLDER_PREFIX, PresenceRecords, storeHoldings, tenantHoldings, TENANT_PREFIX } from '../../mesh/records/presence-records.js';
 import type { RecordDirectory } from '../../mesh/records/record-directory.js';
 import { categoryId, type Kind } from '../../occi/category.js';
 import { OcciError } from '../../occi/errors.js';
@@ -54,7 +54,7 @@ export interface MeshEdgeOptions {
   auth?: MeshEdgeAuth;
   /** This node's compute leases (src/cloud/lease-holder.ts): a compute is changed here only under its lease. */
   leases?: { whenLeased(id: string): Promise<void> };
-  /** The overlay's ring directory: the holders of entities are published and located there instead of by asking every member. */
+  /** The overlay's ring directory: the holders of entities, and the tenants' hosts, are published and looked up there instead of by asking every member. */
   records?: RecordDirectory;
 }
 
@@ -64,6 +64,7 @@ export class MeshEdge implements MeshCollections {
   private readonly forwarder: Forwarder;
   private readonly holders: HolderLookup;
   private readonly presence: PresenceRecords | undefined;
+  private readonly tenants: PresenceRecords | undefined;
   private readonly locality: LocalityRanking;
   private readonly collections: GatheredCollections;
   private readonly admission: EdgeAdmission | undefined;
@@ -75,9 +76,11 @@ export class MeshEdge implements MeshCollections {
     this.forwarder = new Forwarder({ mesh, auth: opts.auth, forwardTimeoutMs: opts.forwardTimeoutMs });
     this.presence = opts.records ? new PresenceRecords(opts.records, HOLDER_PREFIX) : undefined;
     this.presence?.follow(storeHoldings(service.core.store));
+    this.tenants = opts.records ? new PresenceRecords(opts.records, TENANT_PREFIX) : undefined;
+    this.tenants?.follow(tenantHoldings(service.core.store));
     this.holders = new HolderLookup(mesh, this.forwarder, (id) => service.holds(id), this.presence);
     this.locality = new LocalityRanking(mesh);
-    this.collections = new GatheredCollections(mesh, service, opts.auth, opts.gatherDeadlineMs);
+    this.collections = new GatheredCollections(mesh, service, opts.auth, opts.gatherDeadlineMs, this.tenants);
     this.admission = cloud ? new EdgeAdmission(mesh, service, cloud, this.forwarder, this.locality) : undefined;
     this.linkEnds = new LinkEnds(mesh, service, this.holders.directory, opts.auth);
     this.names = new MeshNames(mesh, service, this.presence ? { holders: this.presence } : {});
@@ -115,7 +118,8 @@ export class MeshEdge implements MeshCollections {
   }
 
   async published(): Promise<void> {
-    if (this.presence && !(await this.presence.settled())) this.opts.logger.warn('holder records not yet read back from the ring directory: a read through another node may not find what was just created');
+    const settled = await Promise.all([this.presence?.settled(), this.tenants?.settled()]);
+    if (settled.includes(false)) this.opts.logger.warn('records not yet read back from the ring directory: a read or a listing through another node may not find what was just created');
   }
 
   /**

@@ -10,6 +10,8 @@ import type { RecordDirectory } from './record-directory.js';
 export const HOLDER_PREFIX = 'holder:';
 /** Gather and latency placement groups by the nodes hosting some of their computes. */
 export const GROUP_PREFIX = 'group:';
+/** Tenants by the nodes holding some of their entities: a tenant's collections are asked of those nodes only. */
+export const TENANT_PREFIX = 'tenant:';
 
 /** The names a node has and their changes (for holders: the entity store, seen by id). */
 export interface Holdings {
@@ -50,6 +52,43 @@ export function heldEntity(value: string): HeldEntity | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The tenants an entity store holds entities of (`store.all()`, `store.onChange` with the removed entities), by owner. */
+export function tenantHoldings(store: {
+  all(): Iterable<{ id: string; owner: string }>;
+  onChange(l: (change: { put?: Array<{ id: string; owner: string }> }, removed: Array<{ id: string; owner: string }>) => void): () => void;
+}): Holdings {
+  /** The owner of each id held, and how many ids each owner has. */
+  const owners = new Map<string, string>();
+  const counts = new Map<string, number>();
+  const hold = (e: { id: string; owner: string }): boolean => {
+    if (owners.get(e.id) === e.owner) return false;
+    owners.set(e.id, e.owner);
+    counts.set(e.owner, (counts.get(e.owner) ?? 0) + 1);
+    return counts.get(e.owner) === 1;
+  };
+  const release = (e: { id: string; owner: string }): boolean => {
+    const owner = owners.get(e.id);
+    if (owner === undefined) return false;
+    owners.delete(e.id);
+    const left = (counts.get(owner) ?? 1) - 1;
+    if (left > 0) counts.set(owner, left);
+    else counts.delete(owner);
+    return left === 0;
+  };
+  return {
+    ids: () => {
+      for (const e of store.all()) hold(e);
+      return [...counts.keys()];
+    },
+    onChange: (listener) =>
+      store.onChange((change, removed) => {
+        const gone = removed.filter(release).map((e) => e.owner);
+        const fresh = (change.put ?? []).filter(hold).map((e) => e.owner);
+        if (gone.length > 0 || fresh.length > 0) listener(fresh, gone.filter((o) => !counts.has(o)));
+      }),
+  };
 }
 
 export class PresenceRecords {
