@@ -27,6 +27,9 @@ import type { Coordinate, RandomSource } from './vivaldi/coordinate.js';
 const CONTACTS = 3;
 /** After the goodbye, how long the links stay open for it to be written out (destroying a stream drops what it still holds), ms. */
 const LEAVE_GRACE_MS = 250;
+/** Dials of a member a call may make, and the time a second one needs at least (ms). */
+const DIALS_PER_CALL = 2;
+const MIN_REDIAL_MS = 500;
 /** A topic lookup gives up after this (ms). */
 const LOOKUP_TIMEOUT_MS = 5000;
 
@@ -173,10 +176,19 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
     if (this.closed) throw MeshError.CLOSED('mesh closed', undefined, key);
     if (this.o.isRevoked(key)) throw MeshError.UNAUTHORIZED('revoked', key);
     if (transport.isLinked(key)) return this.node.views.touch(key);
-    this.node.views.connect(key);
-    if (!transport.isDialling(key) && !transport.isLinked(key)) throw MeshError.UNREACHABLE(key, undefined, 'no room for one more link (at the bound)');
-    const outcome = await transport.whenLinked(key, timeoutMs);
-    if (outcome !== 'up') throw MeshError.UNREACHABLE(key, undefined, OUTCOMES[outcome].replace('%', String(timeoutMs)));
+    const deadline = this.o.timers.now() + timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      this.node.views.connect(key);
+      if (!transport.isDialling(key) && !transport.isLinked(key)) throw MeshError.UNREACHABLE(key, undefined, 'no room for one more link (at the bound)');
+      const outcome = await transport.whenLinked(key, deadline - this.o.timers.now());
+      if (outcome === 'up') return;
+      // A dial that found no connection is tried once more while the deadline allows: when both
+      // ends dial each other at once, Hyperswarm keeps one connection and closes the other, and
+      // the closed attempt can end the dial before the kept connection is up.
+      if (outcome !== 'failed' || attempt >= DIALS_PER_CALL || deadline - this.o.timers.now() < MIN_REDIAL_MS) {
+        throw MeshError.UNREACHABLE(key, undefined, OUTCOMES[outcome].replace('%', String(timeoutMs)));
+      }
+    }
   }
 
   /** Runs `call` on `key` within `timeoutMs`, the dial on demand included (the call gets what is left). */
