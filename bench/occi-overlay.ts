@@ -4,7 +4,8 @@
  *   npm run bench:occi-overlay [-- --nodes 100 --processes 4 --stagger-ms 100 --concurrency 8]
  * `nodes` nodes (HTTP, OCCI service, store, mesh in overlay mode; no hypervisor) spread over
  * `processes` child processes (bench/occi-overlay-worker.ts). Measures: time to full membership;
- * one compute created through each node, then read through every node (N² reads); an action
+ * one compute created through each node, then read through every node (N² reads; a 503 tried
+ * again twice, as its "try again" asks, and counted); an action
  * (stop, then start) on each compute through another node, its state read through a third; the
  * compute collection listed through every node, complete or flagged partial (X-Discovery-Partial),
  * never silently partial; a node crashed (its mesh destroyed without a goodbye) reported lost by
@@ -23,6 +24,7 @@ import type { StartedNode, WorkerCommand, WorkerStatus } from './occi-overlay-wo
 const WATCHDOG_MS = 30 * 60_000;
 const CONVERGENCE_MS = 300_000;
 const DETECTION_WAIT_MS = 60_000;
+const READ_ATTEMPTS = 3;
 const COMPUTE = 'http://schemas.ogf.org/occi/infrastructure#compute';
 const SMALL = 'http://schemas.discovery-cloud.org/occi/resource_tpl#small';
 const ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#';
@@ -127,11 +129,22 @@ async function main(): Promise<void> {
     const readMs: number[] = [];
     const readFailures: Array<{ status: number; through: string; message: string }> = [];
     const pairs = computes.flatMap((c) => nodes.map((node) => ({ c, node })));
+    let retried = 0;
     await pool(pairs, concurrency, async ({ c, node }) => {
-      const t = performance.now();
-      const res = await call('GET', `${node.url}${c.path}`);
-      readMs.push(performance.now() - t);
-      if (res.status !== 200 || res.body?.id !== c.id) readFailures.push({ status: res.status, through: node.name, message: String(res.body?.error?.message ?? res.text.slice(0, 200)) });
+      // A 503 says "try again" (a link refused at the bound, a lookup unanswered): a client does, twice.
+      for (let attempt = 1; ; attempt++) {
+        const t = performance.now();
+        const res = await call('GET', `${node.url}${c.path}`);
+        readMs.push(performance.now() - t);
+        if (res.status === 200 && res.body?.id === c.id) break;
+        if (res.status === 503 && attempt < READ_ATTEMPTS) {
+          retried++;
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+          continue;
+        }
+        readFailures.push({ status: res.status, through: node.name, message: String(res.body?.error?.message ?? res.text.slice(0, 200)) });
+        break;
+      }
       reads.advance();
     });
 
@@ -174,6 +187,7 @@ async function main(): Promise<void> {
         computes: computes.length,
         create_failures: createFailures,
         reads: pairs.length,
+        reads_retried: retried,
         read_failures: readFailures.length,
         read_failure_sample: readFailures.slice(0, 5),
         read_ms_p50: round(quantile(readMs, 0.5)),
