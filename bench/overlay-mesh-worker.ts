@@ -16,7 +16,7 @@ export type Command =
   | { t: 'start'; staggerMs: number }
   | { t: 'status' }
   | { t: 'put'; node: number; key: string }
-  | { t: 'lookup'; records: Published[]; attempts: number }
+  | { t: 'lookup'; records: Published[]; attempts: number; spreadMs: number }
   | { t: 'kill'; node: number }
   | { t: 'exit' };
 
@@ -84,10 +84,15 @@ function status(): Status {
   return { t: 'status', members: live.map((m) => m.members().length), maxLinks: max.links, maxConnections: max.connections, sent: sum((o) => o.sent), received: sum((o) => o.received), bytesSent: sum((o) => o.bytesSent), ...lagged, known };
 }
 
-/** Every live node looks every record up; one not found (or not answered) is asked again, up to `attempts` times. */
-async function lookup(records: Published[], attempts: number): Promise<object> {
+/**
+ * Every live node looks every record up, each lookup at a random moment within `spreadMs` (lookups
+ * at a rate, as the simulator makes them, not all at once on the same keepers); one not found (or
+ * not answered) is asked again, up to `attempts` times.
+ */
+async function lookup(records: Published[], attempts: number, spreadMs: number): Promise<object> {
   const live = meshes.filter((m) => !dead.has(m));
   const one = async (mesh: Mesh, { key, by }: Published): Promise<Lookup> => {
+    await new Promise((r) => setTimeout(r, Math.random() * spreadMs));
     const t0 = Date.now();
     let first: { ok: boolean; hops: number } | null = null;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -116,7 +121,7 @@ process.on('message', (cmd: Command) => {
         meshes[cmd.node]!.directory().put(cmd.key, '{}');
         return send({ t: 'put', key: cmd.key, by: meshes[cmd.node]!.key });
       case 'lookup':
-        return send(await lookup(cmd.records, cmd.attempts));
+        return send(await lookup(cmd.records, cmd.attempts, cmd.spreadMs));
       case 'kill': {
         const victim = meshes[cmd.node]!;
         dead.add(victim);

@@ -32,8 +32,9 @@ export interface OverlayBenchOptions {
 const STEADY_WINDOW_MS = 20_000;
 /** A destroyed node is waited for this long to be reported lost by every other (ms). */
 const DETECTION_BOUND_MS = 60_000;
-/** Lookup attempts per node and record (the first one counts for lookup_success). */
+/** Lookup attempts per node and record (the first one counts for lookup_success), and the window the lookups are spread over (ms). */
 const LOOKUP_ATTEMPTS = 3;
+const LOOKUP_SPREAD_MS = 30_000;
 
 interface Worker {
   child: ChildProcess;
@@ -141,10 +142,12 @@ export async function measureOverlay(o: OverlayBenchOptions) {
       published.push((await w.next('put')) as unknown as Published);
     }
     await sleep(3000);
-    const looked = await Promise.all(workers.map((w) => (w.send({ t: 'lookup', records: published, attempts: LOOKUP_ATTEMPTS }), w.next('looked-up'))));
+    const lookupsFrom = Date.now();
+    const looked = await Promise.all(workers.map((w) => (w.send({ t: 'lookup', records: published, attempts: LOOKUP_ATTEMPTS, spreadMs: LOOKUP_SPREAD_MS }), w.next('looked-up'))));
     const lookups = looked.flatMap((r) => r.results as Lookup[]);
     log(`${nodes} nodes: ${lookups.filter((l) => l.firstOk).length}/${lookups.length} lookups found the publisher at the first attempt, ${lookups.filter((l) => l.foundAt > 0).length} within ${LOOKUP_ATTEMPTS}`);
 
+    const lookupsUntil = Date.now();
     // Detection: victims destroyed one after the other (not the publishers), each until every other reports it lost.
     const detections: number[] = [];
     const lastReports: number[] = [];
@@ -168,9 +171,10 @@ export async function measureOverlay(o: OverlayBenchOptions) {
     }
     s = await status();
     const endedAt = Date.now();
-    // A false death: a live member reported gone (a victim only after it was destroyed counts as detected).
+    // A false death: a live member reported gone by a node (a victim only after it was destroyed counts as detected).
     const falseDeaths = left.filter((l) => !victims.some((x) => x.key === l.key && l.at >= x.at));
     const falseAfter = falseDeaths.filter((l) => l.at >= t0 + convergedMs);
+    const between = (from: number, until: number): number => falseDeaths.filter((l) => l.at >= from && l.at < until).length;
     return {
       nodes,
       processes: workers.length,
@@ -186,7 +190,8 @@ export async function measureOverlay(o: OverlayBenchOptions) {
       victims: victims.length,
       undetected,
       false_deaths: falseDeaths.length,
-      false_deaths_before_convergence: falseDeaths.length - falseAfter.length,
+      false_deaths_members: new Set(falseDeaths.map((l) => l.key)).size,
+      false_deaths_by_phase: { join: falseDeaths.length - falseAfter.length, steady: between(t0 + convergedMs, lookupsFrom), lookups: between(lookupsFrom, lookupsUntil), detection: between(lookupsUntil, endedAt + 1) },
       false_positives_per_node_hour: round(falseAfter.length / ((nodes * (endedAt - t0 - convergedMs)) / 3_600_000), 2),
       msgs_per_node_s: round(msgsPerNodeS, 2),
       bytes_per_node_s: Math.round(bytesPerNodeS),
