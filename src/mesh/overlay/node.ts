@@ -287,7 +287,8 @@ export class OverlayNode implements OverlayHandler {
   private synced(from: string, m: Extract<OverlayMessage, { t: 'sync' }>): void {
     const unknown = m.members.filter((u) => u.key !== from && u.key !== this.o.selfKey && !this.table.has(u.key));
     this.membership.receiveSync(from, m);
-    if (unknown.some((u) => this.table.has(u.key))) this.syncSoon();
+    // Missed: now kept, and, in a table at its bound (it cannot know every member), in its window or a ring contact.
+    if (unknown.some((u) => this.table.has(u.key) && (!this.table.full || this.table.isStructural(u.key)))) this.syncSoon();
     if (!m.reply) this.views.sendTo(from, this.membership.syncFor(from, true));
     if (m.reply && !this.windowSynced) {
       // Joining: the member just before this node's position knows this node's window.
