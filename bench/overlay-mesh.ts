@@ -6,10 +6,10 @@
  * several nodes from every node, detection of destroyed nodes, and false deaths. Every child
  * process and the testnet are cleaned up, also when `abort` is called (the watchdog).
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import createTestnet from 'hyperdht/testnet.js';
+import { forkWorker, type IpcWorker } from './ipc-worker.js';
 import type { Command, Left, Lookup, Published, Status } from './overlay-mesh-worker.js';
 
 export interface OverlayBenchOptions {
@@ -36,12 +36,7 @@ const DETECTION_BOUND_MS = 60_000;
 const LOOKUP_ATTEMPTS = 3;
 const LOOKUP_SPREAD_MS = 30_000;
 
-interface Worker {
-  child: ChildProcess;
-  keys: string[];
-  next(t: string): Promise<Record<string, unknown>>;
-  send(cmd: Command): void;
-}
+type Worker = IpcWorker<Command> & { keys: string[] };
 
 const round = (x: number, digits = 3): number => Math.round(x * 10 ** digits) / 10 ** digits;
 const quantile = (xs: number[], q: number): number | null => {
@@ -51,25 +46,13 @@ const quantile = (xs: number[], q: number): number | null => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+const WORKER_FILE = join(dirname(fileURLToPath(import.meta.url)), 'overlay-mesh-worker.ts');
+
 function startWorker(index: number, count: number, env: object, onLeft: (m: Left) => void, log: (s: string) => void): Promise<Worker> {
-  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'overlay-mesh-worker.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, OVERLAY_BENCH: JSON.stringify({ ...env, count, index }) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const waiting = new Map<string, Array<(m: Record<string, unknown>) => void>>();
-  child.on('message', (m: Record<string, unknown>) => {
-    if (m.t === 'left') return onLeft(m as unknown as Left);
-    if (m.t === 'error') log(`worker ${index}: ${String(m.message)}`);
-    waiting.get(m.t as string)?.shift()?.(m);
-  });
-  const worker: Worker = {
-    child,
-    keys: [],
-    next: (t) => new Promise((resolve) => waiting.set(t, [...(waiting.get(t) ?? []), resolve])),
-    send: (cmd) => void child.send(cmd),
-  };
-  return worker.next('ready').then(() => worker);
+  return forkWorker<Command>(WORKER_FILE, 'OVERLAY_BENCH', { ...env, count, index }, ['left', 'error'], (m) => {
+    if (m.t === 'left') onLeft(m as unknown as Left);
+    else log(`worker ${index}: ${String(m.message)}`);
+  }).then((w) => Object.assign(w, { keys: [] as string[] }));
 }
 
 /** Live runs, so that a watchdog can end them: their child processes, and testnets. */
@@ -92,9 +75,9 @@ export async function measureOverlay(o: OverlayBenchOptions) {
   try {
     const per = Math.ceil(nodes / processes);
     for (let i = 0; i * per < nodes; i++) workers.push(await startWorker(i, Math.min(per, nodes - i * per), { bootstrap: testnet.bootstrap, overlay }, (m) => left.push(m), log));
-    const status = (): Promise<Status[]> => Promise.all(workers.map((w) => (w.send({ t: 'status' }), w.next('status') as Promise<unknown> as Promise<Status>)));
+    const status = (): Promise<Status[]> => Promise.all(workers.map((w) => (w.send({ t: 'status' }), w.next<Status>('status'))));
     const t0 = Date.now();
-    await Promise.all(workers.map(async (w) => (w.send({ t: 'start', staggerMs: o.staggerMs }), (w.keys = (await w.next('started')).keys as string[]))));
+    await Promise.all(workers.map(async (w) => (w.send({ t: 'start', staggerMs: o.staggerMs }), (w.keys = (await w.next<{ keys: string[] }>('started')).keys))));
     log(`${nodes} nodes: started in ${workers.length} processes in ${Date.now() - t0} ms`);
 
     // Join convergence: until every node knows every other, or the bound.
@@ -139,12 +122,12 @@ export async function measureOverlay(o: OverlayBenchOptions) {
     for (let i = 0; i < Math.min(o.publishers, nodes); i++) {
       const w = workers[i % workers.length]!;
       w.send({ t: 'put', node: Math.floor(i / workers.length) % w.keys.length, key: `bench:record-${i}` });
-      published.push((await w.next('put')) as unknown as Published);
+      published.push(await w.next<Published>('put'));
     }
     await sleep(3000);
     const lookupsFrom = Date.now();
-    const looked = await Promise.all(workers.map((w) => (w.send({ t: 'lookup', records: published, attempts: LOOKUP_ATTEMPTS, spreadMs: LOOKUP_SPREAD_MS }), w.next('looked-up'))));
-    const lookups = looked.flatMap((r) => r.results as Lookup[]);
+    const looked = await Promise.all(workers.map((w) => (w.send({ t: 'lookup', records: published, attempts: LOOKUP_ATTEMPTS, spreadMs: LOOKUP_SPREAD_MS }), w.next<{ results: Lookup[] }>('looked-up'))));
+    const lookups = looked.flatMap((r) => r.results);
     log(`${nodes} nodes: ${lookups.filter((l) => l.firstOk).length}/${lookups.length} lookups found the publisher at the first attempt, ${lookups.filter((l) => l.foundAt > 0).length} within ${LOOKUP_ATTEMPTS}`);
 
     const lookupsUntil = Date.now();
@@ -156,7 +139,7 @@ export async function measureOverlay(o: OverlayBenchOptions) {
     for (let v = 0; v < Math.min(o.victims, nodes - 2); v++) {
       const w = workers[v % workers.length]!;
       w.send({ t: 'kill', node: w.keys.length - 1 - Math.floor(v / workers.length) });
-      const killed = (await w.next('killed')) as { key: string; at: number };
+      const killed = await w.next<{ key: string; at: number }>('killed');
       victims.push(killed);
       const others = nodes - victims.length;
       const reports = (): Left[] => left.filter((l) => l.key === killed.key && l.at >= killed.at && !victims.some((x) => x.key === l.by));
