@@ -1,14 +1,16 @@
 /**
  * Mesh benchmark (loopback testnet, no injected delay):
- *   npm run bench:mesh [-- --nodes 10 --calls 2000]
- * 1. time to full membership for N nodes started at once (in one process);
- * 2. RPC round trip p50/p99 between two members;
- * 3. GET comparisons: each scenario measures a `local` and a `forwarded`
- *    variant of the same request. The built-in one serves a forwarded request
- *    through mesh.forward/serveForwarded against calling the same handler
- *    directly; the HTTP layer plugs in a real GET via `GetScenario`.
- * Prints one JSON object on stdout; progress on stderr. Bounded: fixed
- * iteration counts and a global watchdog.
+ *   npm run bench:mesh [-- --sizes 10,50,100 --processes 4 --calls 2000 --nodes 10]
+ * 1. full membership mode: time to full membership for `nodes` nodes started at once (in one
+ *    process), RPC round trip p50/p99 between two members;
+ * 2. GET comparisons: each scenario measures a `local` and a `forwarded` variant of the same
+ *    request. The built-in one serves a forwarded request through mesh.forward/serveForwarded
+ *    against calling the same handler directly; `http-get-compute` is a real GET of a compute at
+ *    its node and through another node;
+ * 3. overlay membership mode, for each of `sizes`: real meshes in `processes` child processes
+ *    (bench/overlay-mesh.ts), measured with the simulator's figures.
+ * Prints one JSON object on stdout; progress on stderr. Bounded: fixed iteration counts, bounded
+ * waits and a global watchdog that also ends the child processes and the testnets.
  */
 import { Command } from 'commander';
 import createTestnet from 'hyperdht/testnet.js';
@@ -21,11 +23,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StateOnlyBackend } from '../src/occi/backend.js';
 import { startNode } from '../src/node.js';
+import { abortOverlayRuns, measureOverlay } from './overlay-mesh.js';
 
 const DEFAULT_NODES = 10;
 const DEFAULT_CALLS = 2000;
 const WARMUP_CALLS = 200;
-const WATCHDOG_MS = 120_000;
+/** The watchdog: this long for the full-mode part, and this long more per overlay size (ms). */
+const WATCHDOG_BASE_MS = 180_000;
+const WATCHDOG_PER_SIZE_MS = 420_000;
 
 /** A GET measured locally and forwarded one mesh hop; `setup` gets the entry and target meshes. */
 export interface GetScenario {
@@ -108,36 +113,65 @@ async function httpGetComparison(bootstrap: Array<{ host: string; port: number }
   }
 }
 
+const numbers = (v: string): number[] => v.split(',').map(Number);
+
 async function main(): Promise<void> {
   const opts = new Command()
-    .option('--nodes <n>', 'nodes for the membership timing', (v) => Number(v), DEFAULT_NODES)
-    .option('--calls <n>', 'calls per latency measurement', (v) => Number(v), DEFAULT_CALLS)
+    .option('--nodes <n>', 'nodes for the full-mode membership timing', Number, DEFAULT_NODES)
+    .option('--calls <n>', 'calls per latency measurement', Number, DEFAULT_CALLS)
+    .option('--sizes <list>', 'overlay mesh sizes (nodes), comma-separated', numbers, [10, 50, 100])
+    .option('--processes <n>', 'child processes the overlay nodes are spread over', Number, 4)
+    .option('--bound <n>', 'maxConnections of each overlay node', Number, 12)
+    .option('--stagger-ms <n>', 'delay between the starts of the overlay nodes of one process', Number, 0)
+    .option('--sync-ms <n>', "the overlay's push-pull sync interval (default LAN_OVERLAY's)", Number)
+    .option('--converge-s <n>', 'full membership of the overlay nodes is waited for this long at most', Number, 180)
+    .option('--publishers <n>', 'overlay nodes putting a record each on the ring directory', Number, 5)
+    .option('--victims <n>', 'overlay nodes destroyed one after the other', Number, 3)
     .parse()
-    .opts<{ nodes: number; calls: number }>();
+    .opts<{ nodes: number; calls: number; sizes: number[]; processes: number; bound: number; staggerMs: number; syncMs?: number; convergeS: number; publishers: number; victims: number }>();
   const progress = terminalProgress('bench:mesh');
   const log = (s: string): void => progress.log(s);
-  const steps = progress.bar('steps', 3 + scenarios.length);
+  const steps = progress.bar('steps', 3 + scenarios.length + opts.sizes.length);
+  const watchdogMs = WATCHDOG_BASE_MS + WATCHDOG_PER_SIZE_MS * opts.sizes.length;
   const watchdog = setTimeout(() => {
-    log(`watchdog: not done after ${WATCHDOG_MS} ms`);
-    process.exit(2);
-  }, WATCHDOG_MS);
+    log(`watchdog: not done after ${watchdogMs} ms`);
+    void abortOverlayRuns().finally(() => process.exit(2));
+  }, watchdogMs);
   watchdog.unref();
 
+  const full = await fullMode(opts, log, steps);
+  try {
+    log('GET of one compute over HTTP: at its node, and through another node (one mesh hop)');
+    full.gets['http-get-compute'] = await httpGetComparison(full.bootstrap, opts.calls);
+  } finally {
+    await full.close();
+  }
+  steps.advance('overlay');
+  const overlay = [];
+  for (const nodes of opts.sizes) {
+    log(`overlay: ${nodes} nodes in ${Math.min(opts.processes, nodes)} processes`);
+    overlay.push(await measureOverlay({ ...opts, nodes, log }));
+    steps.advance(`overlay ${nodes}`);
+  }
+  progress.stop();
+  clearTimeout(watchdog);
+  process.stdout.write(`${JSON.stringify({ full: full.figures, get: full.gets, overlay }, null, 2)}\n`);
+}
+
+/** Full membership mode: `nodes` meshes on a testnet, their membership time, RPC and the mesh-only GET scenarios; the testnet stays up for the HTTP GET. */
+async function fullMode(opts: { nodes: number; calls: number }, log: (s: string) => void, steps: { advance(step?: string): void }) {
   const testnet = await createTestnet(3, { host: '127.0.0.1' });
   const meshes: Mesh[] = [];
+  const close = async (): Promise<void> => {
+    log('shutting down the full-mode meshes');
+    await Promise.allSettled(meshes.map((m) => m.destroy()));
+    await testnet.destroy();
+  };
   try {
     log(`starting ${opts.nodes} nodes at once`);
     const t0 = performance.now();
     for (let i = 0; i < opts.nodes; i++) {
-      meshes.push(
-        new Mesh({
-          secret: 'bench-secret',
-          bootstrap: testnet.bootstrap,
-          name: `node-${i + 1}`,
-          logger: pino({ level: 'silent' }),
-          probesPerRound: 0,
-        }),
-      );
+      meshes.push(new Mesh({ secret: 'bench-secret', bootstrap: testnet.bootstrap, name: `node-${i + 1}`, logger: pino({ level: 'silent' }), probesPerRound: 0 }));
     }
     meshes.forEach((m) => m.handle('echo', (p) => p));
     await Promise.all(meshes.map((m) => m.start()));
@@ -171,30 +205,18 @@ async function main(): Promise<void> {
       }
       steps.advance(s.name);
     }
-    log('GET of one compute over HTTP: at its node, and through another node (one mesh hop)');
-    gets['http-get-compute'] = await httpGetComparison(testnet.bootstrap, opts.calls);
-    steps.advance('done');
-    progress.stop();
-    process.stdout.write(
-      `${JSON.stringify({
-        nodes: opts.nodes,
-        full_membership_ms: fullMembershipMs,
-        rpc_calls: opts.calls,
-        rpc_p50_ms: rpc.p50,
-        rpc_p99_ms: rpc.p99,
-        rpc_mean_ms: rpc.mean,
-        get: gets,
-      })}\n`,
-    );
-  } finally {
-    log('shutting down');
-    await Promise.allSettled(meshes.map((m) => m.destroy()));
-    log('meshes destroyed');
-    await testnet.destroy();
-    log('testnet destroyed');
-    progress.stop();
-    clearTimeout(watchdog);
+    const figures = { nodes: opts.nodes, full_membership_ms: fullMembershipMs, rpc_calls: opts.calls, rpc_p50_ms: rpc.p50, rpc_p99_ms: rpc.p99, rpc_mean_ms: rpc.mean };
+    return { figures, gets, bootstrap: testnet.bootstrap, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
-await main();
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
+    void abortOverlayRuns().finally(() => process.exit(1));
+  },
+);

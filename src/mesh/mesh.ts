@@ -84,8 +84,8 @@ export interface MeshStats {
   requestsServed: number;
   probes: number;
   vivaldiResets: number;
-  /** Overlay mode: links admitted by the overlay (its bound), and the overlay's messages sent and received. */
-  overlay?: { links: number; sent: number; received: number };
+  /** Overlay mode: links admitted by the overlay (its bound), the overlay's messages sent and received, and the bytes sent (`messageBytes`). */
+  overlay?: { links: number; sent: number; received: number; bytesSent: number };
 }
 
 export interface MeshEvents extends MembershipEvents {
@@ -312,7 +312,7 @@ export class Mesh extends EventEmitter<MeshEvents> {
       connections: this.links.size,
       members: this.membership.size,
       vivaldiResets: this.vivaldi.getStats().resets,
-      ...(this.mode.transport ? { overlay: { links: this.mode.transport.linkCount(), sent: this.mode.transport.sent, received: this.mode.transport.received } } : {}),
+      ...(this.mode.transport ? { overlay: { links: this.mode.transport.linkCount(), sent: this.mode.transport.sent, received: this.mode.transport.received, bytesSent: this.mode.transport.bytesSent } } : {}),
     };
   }
 

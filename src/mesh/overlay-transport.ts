@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import type { MeshTimers, TimerHandle } from './clock.js';
 import { short } from './errors.js';
 import type { LinkTable } from './links.js';
-import { decodeMessage, encodeMessage, MESSAGE_TYPES } from './overlay/codecs.js';
+import { decodeMessage, encodeMessage, MESSAGE_TYPES, messageBytes } from './overlay/codecs.js';
 import { DATAGRAM_TYPES, type MessageType, type OverlayHandler, type OverlayMessage, type OverlayTransport } from './overlay/types.js';
 import { compactCodec, type Codec } from './rpc-codecs.js';
 import type { RpcServer } from './rpc-server.js';
@@ -67,9 +67,10 @@ interface Admission {
 }
 
 export class SwarmOverlayTransport implements OverlayTransport {
-  /** Messages sent and received by this node (stream and datagrams). */
+  /** Messages sent and received by this node (stream and datagrams), and the bytes sent as the codecs count them. */
   sent = 0;
   received = 0;
+  bytesSent = 0;
   private handler: OverlayHandler | null = null;
   private readonly up = new Set<string>();
   /** Dials under way: their timeout, and Hyperswarm's count of closed attempts when they started. */
@@ -136,6 +137,7 @@ export class SwarmOverlayTransport implements OverlayTransport {
   send(key: string, m: OverlayMessage): void {
     if (!this.up.has(key)) return;
     this.sent++;
+    this.bytesSent += messageBytes(m);
     const codec = this.codecs.get(m.t)!;
     // A ping of sequence 0 is no probe but a gossip push (a goodbye, a suspicion told at once): on the stream.
     if (DATAGRAM_TYPES.has(m.t) && !(m.t === 'ping' && m.seq === 0)) {

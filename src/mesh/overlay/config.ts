@@ -36,6 +36,11 @@ export interface OverlayConfig {
   /** Push-pull anti-entropy with one member (ms), and how many members besides the requester's ring window a sync carries. */
   syncIntervalMs: number;
   syncSample: number;
+  /**
+   * After a sync brought members this node did not know (it missed their news), the next sync
+   * comes after this (ms); the interval doubles after each sync back to `syncIntervalMs`.
+   */
+  syncFastMs: number;
   /** Active view: the nearest members (Vivaldi, refined by measured RTTs) plus random long links; re-chosen every `viewIntervalMs`. */
   viewNearest: number;
   viewRandom: number;
@@ -87,6 +92,7 @@ export const LAN_OVERLAY: Readonly<OverlayConfig> = {
   gossipMaxItems: 24,
   syncIntervalMs: 30_000,
   syncSample: 32,
+  syncFastMs: 2500,
   viewNearest: 6,
   viewRandom: 3,
   viewIntervalMs: 5000,

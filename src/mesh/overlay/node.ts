@@ -51,6 +51,9 @@ export class OverlayNode implements OverlayHandler {
   private readonly nearAsks = new Map<number, (members: Update[]) => void>();
   private nearQid = 0;
   private syncTimer: TimerHandle | null = null;
+  /** When the next periodic sync is due (clock ms), and the interval before jitter after it (ms). */
+  private syncDue = 0;
+  private syncDelayMs = 0;
   private windowSynced = false;
   private stopped = false;
 
@@ -89,8 +92,8 @@ export class OverlayNode implements OverlayHandler {
     this.detector.start();
     this.views.start();
     this.registry.start();
-    const { syncIntervalMs } = this.o.config;
-    this.syncTimer = this.o.timers.setTimer(syncIntervalMs * (0.5 + this.o.random()), () => this.periodicSync());
+    this.syncDelayMs = this.o.config.syncIntervalMs;
+    this.scheduleSync(this.syncDelayMs);
   }
 
   /** Joins through `contacts` (members the topic lookup found): links to them; its alive update is gossiped as news. */
@@ -282,7 +285,10 @@ export class OverlayNode implements OverlayHandler {
   }
 
   private synced(from: string, m: Extract<OverlayMessage, { t: 'sync' }>): void {
+    const unknown = m.members.filter((u) => u.key !== from && u.key !== this.o.selfKey && !this.table.has(u.key));
     this.membership.receiveSync(from, m);
+    // Missed: now kept, and, in a table at its bound (it cannot know every member), in its window or a ring contact.
+    if (unknown.some((u) => this.table.has(u.key) && (!this.table.full || this.table.isStructural(u.key)))) this.syncSoon();
     if (!m.reply) this.views.sendTo(from, this.membership.syncFor(from, true));
     if (m.reply && !this.windowSynced) {
       // Joining: the member just before this node's position knows this node's window.
@@ -299,7 +305,23 @@ export class OverlayNode implements OverlayHandler {
     const around = this.table.around(memberPosition(this.o.selfKey), this.table.windowHalf()).filter((k) => k !== this.o.selfKey);
     const pick = around[Math.floor(this.o.random() * around.length)];
     if (pick) this.views.sendTo(pick, this.membership.syncFor(pick, false));
-    this.syncTimer = this.o.timers.setTimer(this.o.config.syncIntervalMs * (0.5 + this.o.random()), () => this.periodicSync());
+    this.syncDelayMs = Math.min(this.o.config.syncIntervalMs, 2 * this.syncDelayMs);
+    this.scheduleSync(this.syncDelayMs);
+  }
+
+  /** A sync brought members this node had missed: others may know more it missed, so it syncs again soon. */
+  private syncSoon(): void {
+    const { syncFastMs } = this.o.config;
+    this.syncDelayMs = syncFastMs;
+    if (this.stopped || this.syncDue <= this.o.timers.now() + syncFastMs) return;
+    if (this.syncTimer) this.o.timers.clearTimer(this.syncTimer);
+    this.scheduleSync(syncFastMs);
+  }
+
+  private scheduleSync(delayMs: number): void {
+    const jittered = delayMs * (0.5 + this.o.random());
+    this.syncDue = this.o.timers.now() + jittered;
+    this.syncTimer = this.o.timers.setTimer(jittered, () => this.periodicSync());
   }
 
   private nearestKnown(c: Coordinate, n: number): Update[] {
