@@ -389,10 +389,9 @@ export class Mesh extends EventEmitter<MeshEvents> {
 
   /** Call `method` on every member (and locally unless includeSelf is false); never rejects, lists who missed the deadline. */
   gather<T = JsonValue>(method: string, payload: JsonValue, options: GatherOptions = {}): Promise<GatherResult<T>> {
-    const members = options.only ? [...new Set(options.only)].filter((k) => k !== this.key).map((key) => ({ key, name: this.member(key)?.name ?? key.slice(0, 8) })) : this.members();
     const scope: GatherScope = {
       self: { key: this.key, name: this.membership.info.name },
-      members,
+      members: options.only ? [...new Set(options.only)].filter((k) => k !== this.key).map((key) => ({ key, name: this.member(key)?.name ?? key.slice(0, 8) })) : this.members(),
       handler: (m) => this.server.handler(m),
       request: (peerKey, m, p, o) => this.request(peerKey, m, p, o),
     };
