@@ -100,8 +100,12 @@ export class MeshNames {
 
   private async ask(id: string): Promise<{ found?: { holder: string; owner: string; kind: string }; missing: string[] }> {
     if (this.opts.holders) {
-      const { ok, records } = await this.opts.holders.records(id, 16);
-      const hit = records.map((r) => ({ holder: r.by, entity: heldEntity(r.value) })).find((r) => r.entity);
+      // Read at every keeper at once: the same time whether the id is held or absent.
+      const { ok, records } = await this.opts.holders.everywhere(id);
+      const hit = records
+        .filter((r) => r.by !== this.mesh.key)
+        .map((r) => ({ holder: r.by, entity: heldEntity(r.value) }))
+        .find((r) => r.entity);
       return { found: hit ? { holder: hit.holder, ...hit.entity! } : undefined, missing: ok ? [] : ['the ring directory'] };
     }
     const { replies, missing } = await this.mesh.gather<{ owner: string | null; kind: string } | null>(OWNER_METHOD, { id }, { deadlineMs: this.deadlineMs, includeSelf: false });

@@ -319,4 +319,33 @@ export class Registry {
       }
     }
   }
+
+  /**
+   * The records under `key` asked of every keeper at once, answered once each has answered or
+   * timed out: a read that costs the same whether the key has records or not, where `find`
+   * stops at the first keeper with records and so tells by its time that there are some. A node
+   * whose table does not cover the key (bounded, or joining) makes an ordinary lookup.
+   */
+  findAtEveryKeeper(key: string, done: (r: FindResult) => void, limit = 1000): void {
+    const pos = keyPosition(key);
+    const { table, config, selfKey } = this.deps;
+    if (this.deps.joining() || !table.covers(pos, config.directoryReplicas)) return this.find(key, done, '', limit);
+    const keepers = table.successors(pos, config.directoryReplicas);
+    const found = new Map<string, DirectoryRecord>();
+    let answered = false;
+    let more = false;
+    let waiting = keepers.length;
+    const heard = (r: FindResult): void => {
+      answered ||= r.ok;
+      more ||= r.more;
+      for (const record of r.records) if (!found.has(record.by)) found.set(record.by, record);
+      if (--waiting > 0) return;
+      const records = [...found.values()].sort((a, b) => (a.by < b.by ? -1 : 1));
+      done({ ok: answered, records: records.slice(0, limit), hops: 1, more: more || records.length > limit });
+    };
+    for (const keeper of keepers) {
+      if (keeper === selfKey) heard({ ok: true, ...this.local(key, '', limit), hops: 0 });
+      else this.ask(keeper, key, '', limit, 1, this.askTimeout(keeper), heard);
+    }
+  }
 }

@@ -170,6 +170,15 @@ export class PresenceRecords {
     return { ok, keys: records.map((r) => r.by) };
   }
 
+  /**
+   * The records of `name` read at every keeper at once (this node's own included): it costs the
+   * same whether some member has it or none does, so that the time of the answer tells nothing.
+   */
+  async everywhere(name: string, maxRecords = 16): Promise<{ ok: boolean; records: Array<{ by: string; value: string }> }> {
+    const { ok, records } = await this.directory.findAtEveryKeeper(this.prefix + name, maxRecords);
+    return { ok, records: records.map((r) => ({ by: r.by, value: r.value })) };
+  }
+
   /** The records (publisher and what it says) of the members, this node excluded, that have `name`. */
   async records(name: string, maxRecords = 1000): Promise<{ ok: boolean; records: Array<{ by: string; value: string }> }> {
     const { ok, records } = await this.directory.findAll(this.prefix + name, maxRecords);

@@ -23,6 +23,8 @@ export interface OverlayDirectory {
   withdraw(key: string): void;
   /** The records under `key` (publishers after `after`, at most `limit`). */
   find(key: string, options?: { after?: string; limit?: number }): Promise<FindResult>;
+  /** The records under `key` from every keeper at once: the same cost whether there are records or not. */
+  findAtEveryKeeper(key: string, limit?: number): Promise<FindResult>;
   /** Resolves after `ms` on the directory's clock (the simulator's in a simulation): pauses between reads. */
   wait(ms: number): Promise<void>;
 }
@@ -40,12 +42,13 @@ const PAGE = 500;
 const DEFAULT_MAX_RECORDS = 100_000;
 
 /** The ring directory of an overlay node's registry on `timers`, its callbacks as promises (what `Mesh.directory()` gives). */
-export function registryDirectory(registry: Pick<Registry, 'publish' | 'withdraw' | 'find'>, timers: MeshTimers): OverlayDirectory {
+export function registryDirectory(registry: Pick<Registry, 'publish' | 'withdraw' | 'find' | 'findAtEveryKeeper'>, timers: MeshTimers): OverlayDirectory {
   return {
     wait: (ms) => sleep(timers, ms),
     put: (key, value = '') => registry.publish(key, value),
     withdraw: (key) => registry.withdraw(key),
     find: (key, options = {}) => new Promise((resolve) => registry.find(key, resolve, options.after ?? '', options.limit ?? 1000)),
+    findAtEveryKeeper: (key, limit = 1000) => new Promise((resolve) => registry.findAtEveryKeeper(key, resolve, limit)),
   };
 }
 
