@@ -241,9 +241,22 @@ export class Cloud {
     if (fitsHere(vm, this.opts.mesh.key, this.monitor.snapshot())) {
       const release = this.hold(vm);
       const releaseDisk = this.disk.hold(vm.id, need);
+      await this.publishGroups(vm);
       return { where: 'here', release: () => (release(), releaseDisk()) };
     }
     return { where: 'elsewhere', node: await this.admissions.viaPartition(vm, place) };
+  }
+
+  /**
+   * The placement groups of a VM admitted here, on the ring directory before the admission is
+   * acknowledged (read back: a put is not answered), not at the next monitoring round: the next
+   * member of the group, admitted through any node, then finds this one.
+   */
+  private async publishGroups(vm: VmSpec): Promise<void> {
+    const { groups } = this.opts;
+    if (!groups || !(vm.placement?.gather?.length || vm.placement?.latency?.length)) return;
+    groups.replace(this.localGroups());
+    if (!(await groups.settled())) this.opts.logger.warn({ vm: vm.id }, 'placement groups not yet read back from the ring directory');
   }
 
   /** Capacity held for a VM on its way to this host; the returned function gives it back. */

@@ -131,6 +131,15 @@ export class LinkTable {
     });
   }
 
+  /** Sends `frame` to `key` as a datagram, after the emulated delay (as every message is): unreliable, lost on the way or if the link closes meanwhile. */
+  sendDatagram(key: string, frame: Buffer): void {
+    const link = this.links.get(key);
+    if (!link) return;
+    this.opts.latency.defer(key, () => {
+      if (!link.closed) link.conn.trySend(frame);
+    });
+  }
+
   /** Drops the connection to `key`. */
   disconnect(key: string, reason: Error): void {
     this.links.get(key)?.conn.destroy(reason);

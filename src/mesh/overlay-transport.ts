@@ -142,12 +142,11 @@ export class SwarmOverlayTransport implements OverlayTransport {
     // A ping of sequence 0 is no probe but a gossip push (a goodbye, a suspicion told at once): on the stream.
     if (DATAGRAM_TYPES.has(m.t) && !(m.t === 'ping' && m.seq === 0)) {
       const body = codec.encode(m);
-      const link = this.o.links.get(key);
-      if (link && body.length + 1 <= MAX_DATAGRAM) {
+      if (this.o.links.get(key) && body.length + 1 <= MAX_DATAGRAM) {
         const frame = Buffer.allocUnsafe(body.length + 1);
         frame[0] = MESSAGE_TYPES.indexOf(m.t);
         body.copy(frame, 1);
-        link.conn.trySend(frame);
+        this.o.links.sendDatagram(key, frame);
         return;
       }
     }
