@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateIssuerKey, type IssuerKey, newClaims, parseDuration, signToken, tokenKeyId, verifyToken } from '../../src/http/auth/token.js';
+import { generateIssuerKey, type IssuerKey, newClaims, newTokenId, parseDuration, signToken, tokenKeyId, verifyToken } from '../../src/http/auth/token.js';
 
 const issuer = generateIssuerKey();
 const trusting = (...keys: IssuerKey[]) => (kid: string) => keys.find((k) => k.kid === kid)?.publicKey;
@@ -60,6 +60,12 @@ describe('signed tokens (JWS, EdDSA)', () => {
     expect(() => newClaims({ tenant: '../etc', admin: false })).toThrow(RangeError);
     const noTenant = b64({ jti: 'abcdefghijkl', tenant: '../etc', admin: false, iat: 1 });
     expect(verifyToken(keyFor, `${b64({ alg: 'EdDSA', kid: issuer.kid })}.${noTenant}.x`).ok).toBe(false);
+  });
+
+  it('regression: a token id never starts with "-" (the token command line took one for an option)', () => {
+    const ids = Array.from({ length: 5000 }, () => newTokenId());
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(new Set(ids.map((id) => id[0])).size).toBeGreaterThan(32);
   });
 
   it('durations', () => {

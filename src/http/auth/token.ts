@@ -88,8 +88,12 @@ export function publicKeyFromJwk(jwk: JsonWebKey): { kid: string; publicKey: Key
   return { kid: keyId(publicKey), publicKey };
 }
 
+/** A random token id; never one starting with `-`, which a command line (`npm run token -- revoke <tid>`) would take for an option. */
 export function newTokenId(): string {
-  return randomBytes(12).toString('base64url');
+  for (;;) {
+    const tid = randomBytes(12).toString('base64url');
+    if (!tid.startsWith('-')) return tid;
+  }
 }
 
 export function newClaims(opts: { tenant: string; admin: boolean; expiresInSec?: number; now?: number; iss?: string }): TokenClaims {
