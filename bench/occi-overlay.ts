@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     for (const w of workers) w.send({ t: 'start', staggerMs: Number(o.staggerMs) });
     const started = await Promise.all(workers.map((w) => w.next<{ nodes: StartedNode[] }>('started')));
     const nodes = started.flatMap((s) => s.nodes);
+    progress.log(`${nodes.length} nodes started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const workerOf = (i: number): { worker: IpcWorker<WorkerCommand>; index: number } => {
       let rest = i;
       for (const [w, count] of counts.entries()) {
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
       const members = (await statuses(workers)).flatMap((s) => s.members);
       knowAll = members.filter((m) => m >= n - 1).length;
       membership.set(knowAll, 'nodes knowing every other');
+      if (!progress.drawn && (Date.now() - t0) % 5000 < 1000) progress.log(`${Math.round((Date.now() - t0) / 1000)} s: ${knowAll}/${n} nodes know every other; members known ${Math.min(...members)}–${Math.max(...members)}`);
       if (knowAll === n) {
         joinS = (Date.now() - t0) / 1000;
         break;
