@@ -191,6 +191,9 @@ export class OverlayNode implements OverlayHandler {
     this.byes.delete(key);
     this.verifying.delete(key);
     this.views.linkUp(key);
+    // Lifeguard's buddy system on a new link: a suspect learns of its suspicion, and refutes.
+    const suspicion = this.membership.suspicionUpdate(key);
+    if (suspicion) this.o.transport.send(key, { t: 'ping', seq: 0, inc: this.membership.incarnation, c: null, g: [suspicion] });
     // A member this node does not know: a sync, when this node is joining or keeps it (an on-demand
     // link to a member the table has no room for carries its own traffic and nothing else).
     const keeps = !this.table.full || this.table.wouldBeStructural(key);
@@ -323,8 +326,9 @@ export class OverlayNode implements OverlayHandler {
         this.registry.forgetPublisher(r.key);
         this.registry.membersChanged();
         this.rtts.delete(r.key);
-        if (this.o.transport.isLinked(r.key)) this.o.transport.hangUp(r.key);
+        // Told before the link closes: the listener sees whether this node was linked to the member.
         l.left?.(r, reason);
+        if (this.o.transport.isLinked(r.key)) this.o.transport.hangUp(r.key);
       },
       gone: (key) => {
         this.registry.forgetPublisher(key);

@@ -201,6 +201,11 @@ export class SimDiagnostics {
       held_by: held,
       asked_keepers: seen.map((k) => k.slice(0, 8)),
       covers: from.overlay.table.covers(pos, replicas),
+      // Where a lookup that does not cover the key goes: the members before it, whether their windows cover it, and the keepers they see.
+      before: from.overlay.table.preceding(pos, 2).map((k) => {
+        const p = this.live().find((n) => n.key === k);
+        return p ? { key: k.slice(0, 8), covers: p.overlay.table.covers(pos, replicas), est: p.overlay.table.estimate(), keepers: p.overlay.table.successors(pos, replicas).map((x) => x.slice(0, 8)) } : { key: k.slice(0, 8), dead: true };
+      }),
       holder_sees: holder.overlay.table.successors(pos, replicas).map((k) => k.slice(0, 8)),
     });
   }
