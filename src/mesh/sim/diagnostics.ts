@@ -199,6 +199,8 @@ export class SimDiagnostics {
       hops,
       true_keepers: truth.map((n) => `${n.key.slice(0, 8)}@${((this.now() - n.bornAt) / 1000).toFixed(0)}s`),
       held_by: held,
+      // Each true keeper's own keepers of the key (whether it takes itself for one).
+      keepers_see: truth.map((n) => n.overlay.table.successors(pos, replicas).map((k) => k.slice(0, 8))),
       asked_keepers: seen.map((k) => k.slice(0, 8)),
       covers: from.overlay.table.covers(pos, replicas),
       // Where a lookup that does not cover the key goes: the members before it, whether their windows cover it, and the keepers they see.
