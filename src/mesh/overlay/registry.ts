@@ -270,7 +270,7 @@ export class Registry {
   /**
    * The members to pass a lookup or a put for `pos` to: known members before it near enough that
    * their windows surely cover it (within half a window, by the estimated density), linked ones
-   * first, the others in random order; the closest ones when none is that near. Not always the
+   * first, the others in random order; the closest ones when fewer are that near. Not always the
    * closest: with bounded tables those are most often the ring contacts of the key's arc, which
    * every node knows, and all the lookups of the arc would go to them, beyond their link bound.
    */
@@ -278,11 +278,13 @@ export class Registry {
     const { table, selfKey, random } = this.deps;
     const before = table.preceding(pos, FORWARD_SCAN).filter((k) => k !== selfKey);
     const reach = ((table.windowHalf() / 2) * RING_SIZE) / table.estimate();
+    const linkedFirst = (a: string, b: string): number => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a));
     const near = before.filter((k) => ringDistance(memberPosition(k), pos) <= reach);
-    if (near.length === 0) return before.slice(0, FORWARD_CHOICES).sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
     const ranked = near.map((k) => ({ k, r: (this.deps.isLinked(k) ? 0 : 1) + random() }));
     ranked.sort((a, b) => a.r - b.r);
-    return ranked.slice(0, FORWARD_CHOICES).map((x) => x.k);
+    const chosen = ranked.slice(0, FORWARD_CHOICES).map((x) => x.k);
+    const closest = before.filter((k) => !chosen.includes(k)).slice(0, FORWARD_CHOICES - chosen.length).sort(linkedFirst);
+    return [...chosen, ...closest];
   }
 
   /** How long a keeper has to answer: half a lookup's time, the whole of it when a link must be dialled first. */
