@@ -203,7 +203,7 @@ export class SimDiagnostics {
       keepers_see: truth.map((n) => n.overlay.table.successors(pos, replicas).map((k) => k.slice(0, 8))),
       asked_keepers: seen.map((k) => k.slice(0, 8)),
       covers: from.overlay.table.covers(pos, replicas),
-      // Where a lookup that does not cover the key goes: the members before it, whether their windows cover it, and the keepers they see.
+      // For a lookup that does not cover the key: the two closest members before it, whether their windows cover it, and the keepers they see.
       before: from.overlay.table.preceding(pos, 2).map((k) => {
         const p = this.live().find((n) => n.key === k);
         return p ? { key: k.slice(0, 8), covers: p.overlay.table.covers(pos, replicas), est: p.overlay.table.estimate(), keepers: p.overlay.table.successors(pos, replicas).map((x) => x.slice(0, 8)) } : { key: k.slice(0, 8), dead: true };
