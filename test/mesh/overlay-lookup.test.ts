@@ -101,7 +101,7 @@ describe('a lookup of a key this node’s window does not cover', () => {
 });
 
 describe('a lookup with a single member near enough before the key', () => {
-  it('still has a second member to go to when the first cannot be reached', () => {
+  it('still has other members to go to when the first ones cannot be reached', () => {
     const at = (i: number): string => Math.floor((i * RING_SIZE) / 64).toString(16).padStart(12, '0') + 'ab'.repeat(26);
     let key = 'e:0';
     for (let i = 1; keyPosition(key) < RING_SIZE / 2 || keyPosition(key) > 0.55 * RING_SIZE; i++) key = `e:${i}`;
@@ -114,5 +114,8 @@ describe('a lookup with a single member near enough before the key', () => {
     expect(dials).toEqual([at(last)]);
     n.dialFailed(at(last), true);
     expect(dials).toHaveLength(2);
+    // Both at their bound: a third one.
+    n.dialFailed(dials[1]!, true);
+    expect(dials).toHaveLength(3);
   });
 });
