@@ -99,23 +99,3 @@ describe('a lookup of a key this node’s window does not cover', () => {
     expect(dials.some((k) => !closest.includes(k))).toBe(true);
   });
 });
-
-describe('a lookup with a single member near enough before the key', () => {
-  it('still has other members to go to when the first ones cannot be reached', () => {
-    const at = (i: number): string => Math.floor((i * RING_SIZE) / 64).toString(16).padStart(12, '0') + 'ab'.repeat(26);
-    let key = 'e:0';
-    for (let i = 1; keyPosition(key) < RING_SIZE / 2 || keyPosition(key) > 0.55 * RING_SIZE; i++) key = `e:${i}`;
-    const last = Math.floor((keyPosition(key) * 64) / RING_SIZE);
-    // Of the members within reach before the key (8 spacings), only the closest one is known.
-    const known = Array.from({ length: 64 }, (_, i) => i).filter((i) => i === last || i < last - 10 || i > last);
-    const { node: n, dials } = node(known.map(at), WAN_OVERLAY);
-    n.table.forgotten = 1000;
-    n.registry.find(key, () => undefined);
-    expect(dials).toEqual([at(last)]);
-    n.dialFailed(at(last), true);
-    expect(dials).toHaveLength(2);
-    // Both at their bound: a third one.
-    n.dialFailed(dials[1]!, true);
-    expect(dials).toHaveLength(3);
-  });
-});

@@ -22,12 +22,8 @@ import { keyPosition, memberPosition, ringDistance, RING_SIZE, type DirectoryRec
 
 /** A lookup forwarded more often than this is abandoned (a loop, or a view still converging). */
 export const MAX_LOOKUP_HOPS = 6;
-/**
- * Members before a key a lookup may be passed to, one after the other (a third when two could
- * not be reached or did not answer: at their link bound, they refuse), and a put is sent to.
- */
-const LOOKUP_CHOICES = 3;
-const PUT_CHOICES = 2;
+/** Members before a key a lookup may be passed to, one after the other. */
+const FORWARD_CHOICES = 2;
 /** Known members before a key considered for forwarding. */
 const FORWARD_SCAN = 8;
 
@@ -183,7 +179,7 @@ export class Registry {
     if (hops >= MAX_LOOKUP_HOPS) return;
     if (!settled || !table.covers(pos, config.directoryReplicas)) {
       // Sent to each of the members before the key (a put is not answered: one may be at its link bound).
-      const before = this.forwardTo(pos, PUT_CHOICES);
+      const before = this.forwardTo(pos);
       for (const next of before) this.deps.sendTo(next, { t: 'put', qid: 0, hops: hops + 1, records: [record] });
       if (before.length > 0) return;
     }
@@ -233,7 +229,7 @@ export class Registry {
       // Members just before the key know its keepers; a linked one first, the next one when the
       // first cannot be reached (at its link bound) or does not answer. The member asked asks the
       // keepers: it gets twice a lookup's time, for its dial and theirs.
-      const before = this.forwardTo(pos, LOOKUP_CHOICES);
+      const before = this.forwardTo(pos);
       if (before.length > 0) {
         const forward = (i: number): void =>
           this.ask(before[i]!, key, after, limit, hops + i + 1, 2 * config.lookupTimeoutMs, (r) => (r.ok || i + 1 >= before.length ? done(r) : forward(i + 1)));
@@ -274,21 +270,19 @@ export class Registry {
   /**
    * The members to pass a lookup or a put for `pos` to: known members before it near enough that
    * their windows surely cover it (within half a window, by the estimated density), linked ones
-   * first, the others in random order; the closest ones when fewer are that near. Not always the
+   * first, the others in random order; the closest ones when none is that near. Not always the
    * closest: with bounded tables those are most often the ring contacts of the key's arc, which
    * every node knows, and all the lookups of the arc would go to them, beyond their link bound.
    */
-  private forwardTo(pos: number, choices: number): string[] {
+  private forwardTo(pos: number): string[] {
     const { table, selfKey, random } = this.deps;
     const before = table.preceding(pos, FORWARD_SCAN).filter((k) => k !== selfKey);
     const reach = ((table.windowHalf() / 2) * RING_SIZE) / table.estimate();
-    const linkedFirst = (a: string, b: string): number => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a));
     const near = before.filter((k) => ringDistance(memberPosition(k), pos) <= reach);
+    if (near.length === 0) return before.slice(0, FORWARD_CHOICES).sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
     const ranked = near.map((k) => ({ k, r: (this.deps.isLinked(k) ? 0 : 1) + random() }));
     ranked.sort((a, b) => a.r - b.r);
-    const chosen = ranked.slice(0, choices).map((x) => x.k);
-    const closest = before.filter((k) => !chosen.includes(k)).slice(0, choices - chosen.length).sort(linkedFirst);
-    return [...chosen, ...closest];
+    return ranked.slice(0, FORWARD_CHOICES).map((x) => x.k);
   }
 
   /** How long a keeper has to answer: half a lookup's time, the whole of it when a link must be dialled first. */
