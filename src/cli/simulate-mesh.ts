@@ -31,6 +31,7 @@ const program = new Command().name('simulate:mesh').description('Simulate the me
 for (const [flag, option, help] of FLAGS) program.option(flag, help, num, MESH_SIM_DEFAULTS[option] as number);
 program.option('--matrix <csv>', 'RTT matrix whose countries the nodes are placed at', MESH_SIM_DEFAULTS.matrix);
 program.option('--profile <lan|wan>', 'overlay defaults', 'wan');
+program.option('--max-known <n>', 'members each node keeps in its table (default: the profile\'s)', num);
 program.option('--trace', 'one line per failed lookup and per false death on stderr', false);
 program.parse();
 const flags = program.opts<Record<string, number | string | boolean>>();
@@ -38,6 +39,7 @@ const options = { ...MESH_SIM_DEFAULTS } as MeshSimOptions;
 for (const [flag, option] of FLAGS) (options as unknown as Record<string, number>)[option] = flags[flag.slice(2).split(' ')[0]!] as number;
 options.matrix = String(flags.matrix);
 options.trace = flags.trace === true;
+if (flags.maxKnown !== undefined) options.maxKnownMembers = Number(flags.maxKnown);
 const bar = process.stderr.isTTY && process.stdout.isTTY ? new SingleBar({ format: 'mesh [{bar}] {percentage}% simulated | {duration_formatted}' }, Presets.shades_classic) : null;
 bar?.start(100, 0);
 const result = simulateMesh(options, (f) => bar?.update(Math.round(f * 100)), flags.profile === 'lan' ? LAN_OVERLAY : WAN_OVERLAY);

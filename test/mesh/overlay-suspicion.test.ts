@@ -183,3 +183,53 @@ describe('a suspect that closed the link with a goodbye', () => {
     expect(dead).toEqual([]);
   });
 });
+
+describe('a suspect that refutes', () => {
+  it('tells the node that suspected it directly, dialling it when not linked (the gossip may reach that node after its timer)', () => {
+    const { node, link, sent, dials } = lone();
+    link(OTHER);
+    // OTHER relays that KEY(4), a member this node is not linked to, suspects it.
+    node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SELF, s: 'suspect', inc: 1, by: KEY(4) }] });
+    expect(node.membership.incarnation).toBe(2);
+    expect(dials).toContain(KEY(4));
+    // A second report of the same suspicion by another member: told as well; the same reporter again: not.
+    node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SELF, s: 'suspect', inc: 1, by: OTHER }, { key: SELF, s: 'suspect', inc: 1, by: KEY(4) }] });
+    const told = sent.filter((s) => s.m.t === 'ping' && s.m.seq === 0 && s.m.g.some((u) => u.key === SELF && u.s === 'alive' && u.inc === 2));
+    expect(told.map((s) => s.to)).toContain(OTHER);
+    expect(dials.filter((k) => k === KEY(4))).toHaveLength(1);
+  });
+});
+
+describe('a far suspicion', () => {
+  const far = WAN_OVERLAY.suspicionMaxMs * WAN_OVERLAY.suspicionFarMultiplier;
+
+  it('stays far when the suspect opens a view link during it, and the suspect is told of it on that link', () => {
+    const { clock, node, link, sent, dead, hearSuspicion } = lone();
+    link(OTHER);
+    hearSuspicion();
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    expect(sent.some((s) => s.to === SUSPECT && s.m.t === 'ping' && s.m.g.some((u) => u.key === SUSPECT && u.s === 'suspect'))).toBe(true);
+    clock.run(WAN_OVERLAY.suspicionMaxMs + 1000);
+    expect(dead).toEqual([]);
+    clock.run(far + 1000);
+    expect(dead.map((d) => d.key)).toEqual([SUSPECT]);
+  });
+
+  it('is not this node’s own when its own suspicion comes back through the gossip after the suspect’s goodbye', () => {
+    const { clock, node, link, links, dead } = lone();
+    link(OTHER);
+    link(SUSPECT);
+    node.message(SUSPECT, { t: 'view', want: true, busy: false, bye: false, neighbours: [] });
+    node.start();
+    for (let t = 0; t < 10 && !node.membership.isSuspected(SUSPECT); t++) clock.run(clock.now() + 1000);
+    expect(node.membership.isSuspected(SUSPECT)).toBe(true);
+    node.message(SUSPECT, { t: 'view', want: false, busy: false, bye: true, neighbours: [] });
+    links.delete(SUSPECT);
+    node.linkDown(SUSPECT);
+    // A neighbour gossips this node's own suspicion back, with a confirmation of another member.
+    node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SUSPECT, s: 'suspect', inc: 1, by: SELF }, { key: SUSPECT, s: 'suspect', inc: 1, by: KEY(4) }] });
+    clock.run(clock.now() + WAN_OVERLAY.suspicionMaxMs + 1000);
+    expect(dead).toEqual([]);
+  });
+});

@@ -66,6 +66,8 @@ const NEWS_CACHE = 256;
  * taking every one would churn the table with each sync.
  */
 const PASSIVE_TURNOVER = 0.02;
+/** Reporters of one refuted suspicion told the refutation directly, at most. */
+const REFUTATION_REPLIES = 4;
 
 export class Membership {
   /** This node's incarnation: seconds of the clock at start, so that a restarted node outranks its tombstone. */
@@ -73,8 +75,13 @@ export class Membership {
   private ownInfo: MemberInfo;
   private readonly gossip: GossipQueue;
   private readonly news = new LRUCache<string, { inc: number; rank: number; seq: number }>({ max: NEWS_CACHE });
-  /** Suspicions standing, and whether this node has evidence of its own (it raised or confirmed the suspicion). */
-  private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion; mine: boolean }>();
+  /**
+   * Suspicions standing: whether this node has evidence of its own (it raised or confirmed the
+   * suspicion), whether it watched the suspect when the suspicion started, and who reported it first.
+   */
+  private readonly suspicions = new Map<string, { inc: number; suspicion: Suspicion; mine: boolean; watched: boolean; by: string }>();
+  /** The last suspicion of this node it refuted, and the reporters told of the refutation. */
+  private refuted: { inc: number; told: Set<string> } | null = null;
   private leaving = false;
   private joining = false;
   private lastInfoGossip = Number.NEGATIVE_INFINITY;
@@ -170,14 +177,14 @@ export class Membership {
   /** This node's own probes failed: it suspects `key`. */
   suspect(key: string): void {
     const r = this.deps.table.get(key);
-    if (r) this.apply({ key, s: 'suspect', inc: r.inc, by: this.deps.selfKey }, 'gossip');
+    if (r) this.apply({ key, s: 'suspect', inc: r.inc, by: this.deps.selfKey }, 'local');
   }
 
   /** A neighbour of suspect `key` could not reach it either: a confirmation, while the suspicion lasts. */
   confirm(key: string, by: string): void {
     const r = this.deps.table.get(key);
     const current = this.suspicions.get(key);
-    if (r && current && current.inc === r.inc) this.apply({ key, s: 'suspect', inc: r.inc, by }, 'gossip');
+    if (r && current && current.inc === r.inc) this.apply({ key, s: 'suspect', inc: r.inc, by }, by === this.deps.selfKey ? 'local' : 'gossip');
   }
 
   /** When a message from member `key` last arrived (mesh clock, ms). */
@@ -198,6 +205,12 @@ export class Membership {
 
   isSuspected(key: string): boolean {
     return this.suspicions.has(key);
+  }
+
+  /** The suspicion standing of `key`, as first reported here (told to the suspect, Lifeguard's buddy system). */
+  suspicionUpdate(key: string): Update | undefined {
+    const current = this.suspicions.get(key);
+    return current && { key, s: 'suspect', inc: current.inc, by: current.by };
   }
 
   /** Push-pull: what to send `to`: this node, the members of `to`'s ring window as known here, a random sample. */
@@ -231,11 +244,12 @@ export class Membership {
     this.gossip.push(this.self());
   }
 
-  private apply(u: Update, how: 'gossip' | 'state'): void {
+  /** `local`: this node's own suspicion or confirmation; `gossip`: news from another node (one of this node's own, echoed back, is not new evidence); `state`: a sync. */
+  private apply(u: Update, how: 'gossip' | 'state' | 'local'): void {
     if (u.key === this.deps.selfKey) return this.aboutSelf(u);
     const { table, timers } = this.deps;
     const r = table.get(u.key);
-    if (!r) return this.aboutUnknown(u, how);
+    if (!r) return this.aboutUnknown(u, how === 'state' ? 'state' : 'gossip');
     if (u.s === 'alive') {
       const newer = u.inc > r.inc || (u.inc === r.inc && r.status === 'alive' && (u.info?.seq ?? -1) > r.info.seq);
       if (!newer) return;
@@ -251,19 +265,20 @@ export class Membership {
       return;
     }
     if (u.inc < r.inc || (u.inc === r.inc && RANK[u.s] < RANK[r.status])) return;
-    if (u.s === 'suspect') return this.suspicionOf(r, u);
+    if (u.s === 'suspect') return this.suspicionOf(r, u, how === 'local');
     table.remove(u.key, u.inc, timers.now());
     this.endSuspicion(u.key);
     this.gossip.push(u);
     this.deps.listener.left(r, u.s === 'left' ? 'left' : 'dead');
   }
 
-  private suspicionOf(r: MemberRecord, u: Update): void {
+  private suspicionOf(r: MemberRecord, u: Update, local: boolean): void {
     const by = u.by ?? '';
     const current = this.suspicions.get(r.key);
     // This node's own suspicions and confirmations go to its neighbours at once, rather than on its
     // next probes: the suspect's other neighbours are most likely among them, and confirm sooner.
-    const own = by === this.deps.selfKey;
+    // Its own suspicion echoed back by the gossip is not evidence again (a goodbye may have voided it).
+    const own = local && by === this.deps.selfKey;
     if (current && current.inc === u.inc) {
       if (own) current.mine = true;
       if (!current.suspicion.confirm(by)) return;
@@ -280,19 +295,23 @@ export class Membership {
     // suspicion waits for their verdict, or the refutation, which crosses the mesh later than they
     // do. A neighbour whose link to the suspect closed meanwhile no longer hears the refutation
     // first: it waits as the others do, unless it has evidence of its own (its probe or its dial
-    // of the suspect failed: a confirmation by this node), which makes it one of the deciders.
+    // of the suspect failed: a confirmation by this node), which makes it one of the deciders. A
+    // view link that opens during the suspicion does not make a decider either: its probes
+    // have not failed, and the suspect, alive enough to link, is told of the suspicion then.
     const far = config.suspicionMaxMs * config.suspicionFarMultiplier;
-    const entry = { inc: u.inc, suspicion: null as unknown as Suspicion, mine: own };
+    const watched = this.deps.watches(r.key);
+    const entry = { inc: u.inc, suspicion: null as unknown as Suspicion, mine: own, watched, by };
     const declare = (): void => {
+      const decides = entry.mine || (entry.watched && this.deps.watches(r.key));
       // Within a millisecond of `far` is `far`: the timer set for it may fire a rounding error early, and deferring by that no longer moves the clock.
-      if (!entry.mine && !this.deps.watches(r.key) && far - entry.suspicion.elapsed() >= 1 && this.suspicions.get(r.key) === entry) {
+      if (!decides && far - entry.suspicion.elapsed() >= 1 && this.suspicions.get(r.key) === entry) {
         entry.suspicion.deferTo(far);
         return;
       }
       this.apply({ key: r.key, s: 'dead', inc: u.inc, by: this.deps.selfKey }, 'gossip');
     };
     entry.suspicion = new Suspicion(timers, config.suspicionMinMs, config.suspicionMaxMs, config.suspicionConfirmations, by, declare);
-    if (!own && !this.deps.watches(r.key)) entry.suspicion.deferTo(far);
+    if (!own && !watched) entry.suspicion.deferTo(far);
     this.suspicions.set(r.key, entry);
     this.gossip.push(u);
     if (own) this.deps.tellNeighbours(u);
@@ -305,11 +324,21 @@ export class Membership {
   }
 
   private aboutSelf(u: Update): void {
-    if (u.s === 'alive' || this.leaving || u.inc < this.inc) return;
-    // Refute: a higher incarnation outranks the suspicion; being suspected says this node may be the slow one.
-    this.inc = u.inc + 1;
-    this.deps.awareness.change(1);
-    this.gossip.push(this.self());
+    if (u.s === 'alive' || this.leaving) return;
+    if (u.inc >= this.inc) {
+      // Refute: a higher incarnation outranks the suspicion; being suspected says this node may be the slow one.
+      this.inc = u.inc + 1;
+      this.refuted = { inc: u.inc, told: new Set() };
+      this.deps.awareness.change(1);
+      this.gossip.push(this.self());
+    }
+    // The reporters decide the suspicion on their own timers, and the gossip may reach them too
+    // late (this node may have closed its link to them at its bound): each is told directly.
+    const by = u.by;
+    const refuted = this.refuted;
+    if (!by || by === this.deps.selfKey || refuted?.inc !== u.inc || refuted.told.has(by) || refuted.told.size >= REFUTATION_REPLIES) return;
+    refuted.told.add(by);
+    this.deps.sendTo(by, { t: 'ping', seq: 0, inc: this.inc, c: null, g: [this.self()] });
   }
 
   private aboutUnknown(u: Update, how: 'gossip' | 'state'): void {

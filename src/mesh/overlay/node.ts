@@ -12,7 +12,7 @@ import { MemberTable, type MemberRecord } from './member-table.js';
 import { Membership, type MembershipListener } from './membership.js';
 import { Registry } from './registry.js';
 import { Awareness } from './suspicion.js';
-import { memberPosition, type MemberInfo, type OverlayHandler, type OverlayMessage, type OverlayTransport, type Update } from './types.js';
+import { DATAGRAM_TYPES, memberPosition, type MemberInfo, type OverlayHandler, type OverlayMessage, type OverlayTransport, type Update } from './types.js';
 import { Views } from './views.js';
 
 export interface OverlayNodeOptions {
@@ -62,7 +62,7 @@ export class OverlayNode implements OverlayHandler {
     this.awareness = new Awareness(config.awarenessMax);
     this.table = new MemberTable(selfKey, { maxKnownMembers: config.maxKnownMembers, ringWindowMin: config.ringWindowMin, random });
     const coordinate = (): Coordinate => (this.ownCoordinate ??= o.vivaldi.getCoordinate());
-    this.views = new Views({ selfKey, config, timers, random, table: this.table, transport, coordinate, rttOf: (k) => this.measuredRtt(k), avoid: (k) => this.membership.isSuspected(k), unreachable: (k) => this.registry.unreachable(k) });
+    this.views = new Views({ selfKey, config, timers, random, table: this.table, transport, coordinate, rttOf: (k) => this.measuredRtt(k), avoid: (k) => this.membership.isSuspected(k), unreachable: (k) => this.registry.unreachable(k), awaited: (k) => this.registry.awaits(k) });
     const sendTo = (key: string, m: OverlayMessage): void => this.views.sendTo(key, m);
     this.registry = new Registry({ selfKey, config, timers, random, table: this.table, sendTo, isLinked: (k) => transport.isLinked(k), joining: () => this.membership.isJoining });
     this.membership = new Membership(
@@ -194,6 +194,9 @@ export class OverlayNode implements OverlayHandler {
     this.byes.delete(key);
     this.verifying.delete(key);
     this.views.linkUp(key);
+    // Lifeguard's buddy system on a new link: a suspect learns of its suspicion, and refutes.
+    const suspicion = this.membership.suspicionUpdate(key);
+    if (suspicion) this.o.transport.send(key, { t: 'ping', seq: 0, inc: this.membership.incarnation, c: null, g: [suspicion] });
     // A member this node does not know: a sync, when this node is joining or keeps it (an on-demand
     // link to a member the table has no room for carries its own traffic and nothing else).
     const keeps = !this.table.full || this.table.wouldBeStructural(key);
@@ -240,6 +243,8 @@ export class OverlayNode implements OverlayHandler {
     const r = this.table.get(from);
     if (r) r.lastSeen = this.o.timers.now();
     else if (m.t === 'ping' || m.t === 'sync') this.tellIfDead(from, m.t === 'ping' ? m.inc : m.members.find((u) => u.key === from)?.inc);
+    // A request or an answer uses the link as much as one sent: the link it came on is not the idle one to close for room.
+    if (!DATAGRAM_TYPES.has(m.t)) this.views.touch(from);
     switch (m.t) {
       case 'ping':
       case 'ack':
@@ -345,8 +350,9 @@ export class OverlayNode implements OverlayHandler {
         this.registry.forgetPublisher(r.key);
         this.registry.membersChanged();
         this.rtts.delete(r.key);
-        if (this.o.transport.isLinked(r.key)) this.o.transport.hangUp(r.key);
+        // Told before the link closes: the listener sees whether this node was linked to the member.
         l.left?.(r, reason);
+        if (this.o.transport.isLinked(r.key)) this.o.transport.hangUp(r.key);
       },
       gone: (key) => {
         this.registry.forgetPublisher(key);

@@ -18,14 +18,14 @@ import type { MeshTimers, TimerHandle } from '../clock.js';
 import type { RandomSource } from '../vivaldi/coordinate.js';
 import type { OverlayConfig } from './config.js';
 import type { MemberTable } from './member-table.js';
-import { keyPosition, type DirectoryRecord, type OverlayMessage } from './types.js';
+import { keyPosition, memberPosition, ringDistance, RING_SIZE, type DirectoryRecord, type OverlayMessage } from './types.js';
 
 /** A lookup forwarded more often than this is abandoned (a loop, or a view still converging). */
 export const MAX_LOOKUP_HOPS = 6;
 /** Members before a key a lookup may be passed to, one after the other. */
 const FORWARD_CHOICES = 2;
-/** Times a publisher looks its new record up, putting it again when missing. */
-const PUBLISH_CHECKS = 3;
+/** Known members before a key considered for forwarding. */
+const FORWARD_SCAN = 8;
 
 export interface FindResult {
   /** Whether a keeper answered (an empty answer from a keeper means: no record). */
@@ -102,7 +102,8 @@ export class Registry {
 
   /**
    * A put is not answered (a member on its way may be at its link bound, or gone): the publisher
-   * looks its record up a moment later and puts it again while the keepers do not have it.
+   * looks its record up a moment later and puts it again while the keepers do not have it, at
+   * growing intervals, until the periodic republication takes over.
    */
   private verify(key: string, value: string, attempt: number): void {
     const timer = this.deps.timers.setTimer(attempt * this.deps.config.lookupTimeoutMs, () => {
@@ -111,7 +112,8 @@ export class Registry {
       this.find(key, (r) => {
         if (this.own.get(key) !== value || r.records.some((x) => x.by === this.deps.selfKey)) return;
         this.route({ key, by: this.deps.selfKey, value, ttl: 3 * this.deps.config.directoryRefreshMs }, 0);
-        if (attempt < PUBLISH_CHECKS) this.verify(key, value, attempt + 1);
+        const next = attempt + 1;
+        if (((next * (next + 1)) / 2) * this.deps.config.lookupTimeoutMs <= this.deps.config.directoryRefreshMs) this.verify(key, value, next);
       });
     });
     this.verifying.add(timer);
@@ -177,7 +179,7 @@ export class Registry {
     if (hops >= MAX_LOOKUP_HOPS) return;
     if (!settled || !table.covers(pos, config.directoryReplicas)) {
       // Sent to each of the members before the key (a put is not answered: one may be at its link bound).
-      const before = table.preceding(pos, FORWARD_CHOICES).filter((k) => k !== selfKey);
+      const before = this.forwardTo(pos);
       for (const next of before) this.deps.sendTo(next, { t: 'put', qid: 0, hops: hops + 1, records: [record] });
       if (before.length > 0) return;
     }
@@ -227,9 +229,8 @@ export class Registry {
       // Members just before the key know its keepers; a linked one first, the next one when the
       // first cannot be reached (at its link bound) or does not answer. The member asked asks the
       // keepers: it gets twice a lookup's time, for its dial and theirs.
-      const before = table.preceding(pos, FORWARD_CHOICES).filter((k) => k !== selfKey);
+      const before = this.forwardTo(pos);
       if (before.length > 0) {
-        before.sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
         const forward = (i: number): void =>
           this.ask(before[i]!, key, after, limit, hops + i + 1, 2 * config.lookupTimeoutMs, (r) => (r.ok || i + 1 >= before.length ? done(r) : forward(i + 1)));
         return forward(0);
@@ -266,10 +267,34 @@ export class Registry {
     });
   }
 
+  /**
+   * The members to pass a lookup or a put for `pos` to: known members before it near enough that
+   * their windows surely cover it (within half a window, by the estimated density), linked ones
+   * first, the others in random order; the closest ones when none is that near. Not always the
+   * closest: with bounded tables those are most often the ring contacts of the key's arc, which
+   * every node knows, and all the lookups of the arc would go to them, beyond their link bound.
+   */
+  private forwardTo(pos: number): string[] {
+    const { table, selfKey, random } = this.deps;
+    const before = table.preceding(pos, FORWARD_SCAN).filter((k) => k !== selfKey);
+    const reach = ((table.windowHalf() / 2) * RING_SIZE) / table.estimate();
+    const near = before.filter((k) => ringDistance(memberPosition(k), pos) <= reach);
+    if (near.length === 0) return before.slice(0, FORWARD_CHOICES).sort((a, b) => Number(this.deps.isLinked(b)) - Number(this.deps.isLinked(a)));
+    const ranked = near.map((k) => ({ k, r: (this.deps.isLinked(k) ? 0 : 1) + random() }));
+    ranked.sort((a, b) => a.r - b.r);
+    return ranked.slice(0, FORWARD_CHOICES).map((x) => x.k);
+  }
+
   /** How long a keeper has to answer: half a lookup's time, the whole of it when a link must be dialled first. */
   private askTimeout(keeper: string): number {
     const { lookupTimeoutMs } = this.deps.config;
     return this.deps.isLinked(keeper) ? lookupTimeoutMs / 2 : lookupTimeoutMs;
+  }
+
+  /** Whether an answer from `key` is awaited. */
+  awaits(key: string): boolean {
+    for (const a of this.asks.values()) if (a.to === key) return true;
+    return false;
   }
 
   /** A member could not be dialled: what was asked of it fails now rather than at its timeout. */

@@ -41,6 +41,8 @@ export interface ViewsDeps {
   avoid(key: string): boolean;
   /** A dial failed while messages waited for it: they are dropped, and whoever waits on them is told. */
   unreachable(key: string): void;
+  /** Whether an answer from `key` is awaited (a lookup asked it): its link is closed for room last. */
+  awaited(key: string): boolean;
 }
 
 export class Views {
@@ -245,17 +247,18 @@ export class Views {
 
   /**
    * Room for one more link: below the bound, or after closing the least recently used link on
-   * demand, else one of this node's random links (the next period picks another).
+   * demand, else one of this node's random links (the next period picks another), else a link on
+   * demand an answer is awaited on (closing it loses the answer in flight).
    */
   private makeRoom(): boolean {
     const { config, transport } = this.deps;
     if (transport.linkCount() + this.queued.size < config.maxConnections) return true;
-    const lru = (fits: (l: LinkState) => boolean): string | undefined => {
+    const lru = (fits: (l: LinkState, key: string) => boolean): string | undefined => {
       let oldest: [string, number] | undefined;
-      for (const [key, l] of this.links) if (fits(l) && (!oldest || l.lastUsed < oldest[1])) oldest = [key, l.lastUsed];
+      for (const [key, l] of this.links) if (fits(l, key) && (!oldest || l.lastUsed < oldest[1])) oldest = [key, l.lastUsed];
       return oldest?.[0];
     };
-    const victim = lru((l) => !l.mine && !l.theirs) ?? lru((l) => l.mine === 'random' && !l.theirs);
+    const victim = lru((l, key) => !l.mine && !l.theirs && !this.deps.awaited(key)) ?? lru((l) => l.mine === 'random' && !l.theirs) ?? lru((l) => !l.mine && !l.theirs);
     if (!victim) return false;
     this.close(victim);
     return true;

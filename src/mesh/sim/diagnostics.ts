@@ -199,8 +199,15 @@ export class SimDiagnostics {
       hops,
       true_keepers: truth.map((n) => `${n.key.slice(0, 8)}@${((this.now() - n.bornAt) / 1000).toFixed(0)}s`),
       held_by: held,
+      // Each true keeper's own keepers of the key (whether it takes itself for one).
+      keepers_see: truth.map((n) => n.overlay.table.successors(pos, replicas).map((k) => k.slice(0, 8))),
       asked_keepers: seen.map((k) => k.slice(0, 8)),
       covers: from.overlay.table.covers(pos, replicas),
+      // For a lookup that does not cover the key: the two closest members before it, whether their windows cover it, and the keepers they see.
+      before: from.overlay.table.preceding(pos, 2).map((k) => {
+        const p = this.live().find((n) => n.key === k);
+        return p ? { key: k.slice(0, 8), covers: p.overlay.table.covers(pos, replicas), est: p.overlay.table.estimate(), keepers: p.overlay.table.successors(pos, replicas).map((x) => x.slice(0, 8)) } : { key: k.slice(0, 8), dead: true };
+      }),
       holder_sees: holder.overlay.table.successors(pos, replicas).map((k) => k.slice(0, 8)),
     });
   }

@@ -23,6 +23,8 @@ export interface MeshSimOptions {
   matrix: string;
   /** One line per failed lookup and per false death on stderr. */
   trace?: boolean;
+  /** Bounds each node's member table to this many members (the profile's `maxKnownMembers` when absent): a 10,000-node table's ratio at a smaller N. */
+  maxKnownMembers?: number;
 }
 
 export const MESH_SIM_DEFAULTS: Readonly<MeshSimOptions> = {

@@ -58,7 +58,8 @@ function exponential(random: RandomSource, rate: number): number {
   return -Math.log(1 - random()) / rate;
 }
 
-export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) => void, config: OverlayConfig = WAN_OVERLAY): MeshSimResult {
+export function simulateMesh(o: MeshSimOptions, onProgress?: (fraction: number) => void, profile: OverlayConfig = WAN_OVERLAY): MeshSimResult {
+  const config: OverlayConfig = o.maxKnownMembers === undefined ? profile : { ...profile, maxKnownMembers: o.maxKnownMembers };
   const wall0 = performance.now();
   const random = seededRandom(o.seed);
   const matrix = loadRttMatrix(o.matrix);

@@ -48,7 +48,8 @@ interface SimPeer {
   site: number;
   alive: boolean;
   handler: OverlayHandler | null;
-  links: Set<string>;
+  /** Linked peers, each with the id of its link: a closing reaches only the link it closes, not one opened since. */
+  links: Map<string, number>;
   /** When the last message sent to each peer arrives: a link is a stream, delivered in order. */
   lastArrival: Map<string, number>;
 }
@@ -60,15 +61,16 @@ export class SimNetwork {
   /** Messages sent so far by every node, and their encoded bytes. */
   messages = 0;
   bytes = 0;
+  private linkIds = 0;
 
   constructor(private readonly o: SimNetworkOptions) {}
 
   /** Adds a node at `site`; its overlay attaches with `attach`. */
   add(key: string, site: number): OverlayTransport {
-    const peer: SimPeer = { key, site, alive: true, handler: null, links: new Set(), lastArrival: new Map() };
+    const peer: SimPeer = { key, site, alive: true, handler: null, links: new Map(), lastArrival: new Map() };
     this.peers.set(key, peer);
     return {
-      linked: () => peer.links,
+      linked: () => peer.links.keys(),
       isLinked: (k) => peer.links.has(k),
       linkCount: () => peer.links.size,
       dial: (k) => this.dial(peer, k),
@@ -91,7 +93,7 @@ export class SimNetwork {
     peer.alive = false;
     peer.handler = null;
     peer.lastArrival.clear();
-    for (const other of peer.links) this.o.clock.setTimer(this.o.linkTimeoutMs, () => this.drop(other, key));
+    for (const [other, id] of peer.links) this.o.clock.setTimer(this.o.linkTimeoutMs, () => this.drop(other, key, id));
     peer.links.clear();
     this.o.clock.setTimer(this.o.linkTimeoutMs, () => this.peers.delete(key));
   }
@@ -127,8 +129,10 @@ export class SimNetwork {
       }
       // Hyperswarm's maxPeers on both ends, and the overlay's own admission (its dials under way count against its bound).
       if (from.links.size >= this.o.maxLinks || !to.handler?.admit(from.key) || to.links.size >= this.o.maxLinks) return from.handler?.dialFailed(key, true);
-      from.links.add(key);
-      to.links.add(from.key);
+      // A new link, even where the other end still holds one it has not yet seen closed: that closing no longer concerns it.
+      const id = ++this.linkIds;
+      from.links.set(key, id);
+      to.links.set(from.key, id);
       this.maxLinksSeen = Math.max(this.maxLinksSeen, from.links.size, to.links.size);
       to.handler?.linkUp(from.key);
       from.handler?.linkUp(key);
@@ -136,27 +140,32 @@ export class SimNetwork {
   }
 
   private hangUp(from: SimPeer, key: string): void {
-    if (!from.links.delete(key)) return;
+    const id = from.links.get(key);
+    if (id === undefined) return;
+    from.links.delete(key);
     const to = this.peers.get(key);
     if (!to) return;
     from.handler?.linkDown(key);
     this.o.clock.setTimer(this.oneWay(from, to), () => {
-      this.drop(key, from.key);
+      if (!this.drop(key, from.key, id)) return;
       from.lastArrival.delete(key);
       to.lastArrival.delete(from.key);
     });
   }
 
-  /** `key` loses its link to `other` (closed by the other end, or timed out). */
-  private drop(key: string, other: string): void {
+  /** `key` loses its link `id` to `other` (closed by the other end, or timed out); false when that link is no longer there. */
+  private drop(key: string, other: string, id: number): boolean {
     const peer = this.peers.get(key);
-    if (!peer?.alive || !peer.links.delete(other)) return;
+    if (!peer?.alive || peer.links.get(other) !== id) return false;
+    peer.links.delete(other);
     peer.lastArrival.delete(other);
     peer.handler?.linkDown(other);
+    return true;
   }
 
   private send(from: SimPeer, key: string, m: OverlayMessage): void {
-    if (!from.alive || !from.links.has(key)) return;
+    const link = from.links.get(key);
+    if (!from.alive || link === undefined) return;
     const to = this.peers.get(key);
     if (!to) return;
     this.messages++;
@@ -165,7 +174,8 @@ export class SimNetwork {
     if (datagram && this.o.random() < this.o.loss) return;
     const delay = datagram ? (this.o.rtt(from.site, to.site) / 2) * (1 + this.o.jitter * Math.abs(gaussian(this.o.random))) : this.oneWay(from, to);
     this.o.clock.setTimer(delay, () => {
-      if (to.alive && to.links.has(from.key)) to.handler?.message(from.key, m);
+      // Only on the link it was sent on: a link opened since does not carry what the closed one did.
+      if (to.alive && to.links.get(from.key) === link) to.handler?.message(from.key, m);
     });
   }
 }
