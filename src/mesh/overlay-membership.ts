@@ -30,6 +30,8 @@ const LEAVE_GRACE_MS = 250;
 /** Dials of a member a call may make, and the time a second one needs at least (ms). */
 const DIALS_PER_CALL = 2;
 const MIN_REDIAL_MS = 500;
+/** How often a node that knows no member looks the topic up again, once the refresh schedule is over (ms). */
+const ALONE_LOOKUP_MS = 5000;
 /** A topic lookup gives up after this (ms). */
 const LOOKUP_TIMEOUT_MS = 5000;
 
@@ -165,6 +167,12 @@ export class OverlayMembership extends EventEmitter<MembershipEvents> {
       });
       this.lookups.add(t);
     }
+    // Past the schedule, a node that still knows no member (every lookup found nobody: the others'
+    // announcements not yet on the DHT) looks again, or it would stay alone for good.
+    const alone = this.o.timers.setRepeating(ALONE_LOOKUP_MS, () => {
+      if (this.node.table.size === 0) void this.lookAgain();
+    });
+    this.lookups.add(alone);
   }
 
   /**

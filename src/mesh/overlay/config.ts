@@ -36,6 +36,8 @@ export interface OverlayConfig {
   /** Push-pull anti-entropy with one member (ms), and how many members besides the requester's ring window a sync carries. */
   syncIntervalMs: number;
   syncSample: number;
+  /** A table of at most this many members is sent whole in a sync: what the random sample leaves to chance, one sync ends. */
+  syncWholeUpTo: number;
   /**
    * After a sync brought members this node did not know (it missed their news), the next sync
    * comes after this (ms); the interval doubles after each sync back to `syncIntervalMs`.
@@ -92,6 +94,7 @@ export const LAN_OVERLAY: Readonly<OverlayConfig> = {
   gossipMaxItems: 24,
   syncIntervalMs: 30_000,
   syncSample: 32,
+  syncWholeUpTo: 128,
   syncFastMs: 2500,
   viewNearest: 6,
   viewRandom: 3,

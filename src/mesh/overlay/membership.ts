@@ -217,8 +217,9 @@ export class Membership {
   syncFor(to: string, reply: boolean): OverlayMessage {
     const { table, config } = this.deps;
     const pos = memberPosition(to);
-    const chosen = new Set<string>(table.around(pos, table.keptHalf()));
-    for (let i = 0; i < config.syncSample && i < table.size; i++) {
+    const whole = table.size <= config.syncWholeUpTo;
+    const chosen = new Set<string>(whole ? table.keys() : table.around(pos, table.keptHalf()));
+    for (let i = 0; !whole && i < config.syncSample && i < table.size; i++) {
       const key = table.randomKey();
       if (key) chosen.add(key);
     }
