@@ -29,7 +29,8 @@ export function forkWorker<C>(file: string, envName: string, settings: object, e
   const worker: IpcWorker<C> = {
     child,
     next: <R>(t: string) => new Promise<R>((resolve) => waiting.set(t, [...(waiting.get(t) ?? []), resolve as (m: Record<string, unknown>) => void])),
-    send: (cmd) => void child.send(cmd as object),
+    // A child that died (its exit is the caller's to report) takes no more commands.
+    send: (cmd) => void (child.connected && child.send(cmd as object)),
   };
   return worker.next('ready').then(() => worker);
 }

@@ -32,7 +32,8 @@ const dirs: string[] = [];
 const nodes: RunningNode[] = [];
 const dead = new Set<RunningNode>();
 const max = { links: 0, connections: 0 };
-const send = (m: object): void => void process.send?.(m);
+/** To the parent while it is there (events of nodes still closing can follow its exit). */
+const send = (m: object): void => void (process.connected && process.send?.(m));
 
 const sampler = setInterval(() => {
   for (const node of nodes) {

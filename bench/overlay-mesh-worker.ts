@@ -61,7 +61,8 @@ const dead = new Set<Mesh>();
 const lag = monitorEventLoopDelay({ resolution: 20 });
 lag.enable();
 const max = { links: 0, connections: 0 };
-const send = (m: object): void => void process.send?.(m);
+/** To the parent while it is there (events of nodes still closing can follow its exit). */
+const send = (m: object): void => void (process.connected && process.send?.(m));
 
 for (const mesh of meshes) mesh.on('member-left', (m, reason) => send({ t: 'left', key: m.key, by: mesh.key, reason, at: Date.now() } satisfies Left));
 const sampler = setInterval(() => {

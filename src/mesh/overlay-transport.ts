@@ -136,6 +136,16 @@ export class SwarmOverlayTransport implements OverlayTransport {
 
   send(key: string, m: OverlayMessage): void {
     if (!this.up.has(key)) return;
+    try {
+      this.write(key, m);
+    } catch (err) {
+      // A message that does not encode (a value out of its field's range) is dropped, never thrown
+      // out of the overlay's timers (which would end the process).
+      this.o.log.error({ err, type: m.t }, 'overlay message not encoded: dropped');
+    }
+  }
+
+  private write(key: string, m: OverlayMessage): void {
     this.sent++;
     this.bytesSent += messageBytes(m);
     const codec = this.codecs.get(m.t)!;

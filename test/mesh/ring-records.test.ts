@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
 import type { OverlayNode } from '../../src/mesh/overlay/node.js';
+import { encodeMessage } from '../../src/mesh/overlay/codecs.js';
 import { keyPosition } from '../../src/mesh/overlay/types.js';
 import { GROUP_PREFIX, HOLDER_PREFIX, PresenceRecords, type Holdings } from '../../src/mesh/records/presence-records.js';
 import { directoryRecords, registryDirectory } from '../../src/mesh/records/record-directory.js';
@@ -119,6 +120,20 @@ describe('a write acknowledged once its records are on the ring', () => {
     const name = Array.from({ length: 64 }, (_, k) => `lonely-${k}`).find((n) => !self.successors(keyPosition(`holder:${n}`), CONFIG.directoryReplicas).includes(self.selfKey))!;
     holders[0]!.change([name], []);
     expect(await settle(clock, holders[0]!.records.settled(), 30_000)).toBe(false);
+  });
+});
+
+describe('records on the wire', () => {
+  it('regression: a record found has a whole, positive time to live, which encodes (clocks have fractions of a millisecond)', async () => {
+    const { clock, nodes } = cluster(8, CONFIG);
+    clock.run(20_000.37);
+    nodes[2]!.registry.publish('frac', 'v');
+    clock.run(clock.now() + 1234.56);
+    const dir = directoryRecords(nodes[5]!.table.selfKey, registryDirectory(nodes[5]!.registry, clock));
+    const { records } = await settle(clock, dir.findAll('frac'));
+    expect(records).toHaveLength(1);
+    for (const r of records) expect(Number.isInteger(r.ttl) && r.ttl > 0, String(r.ttl)).toBe(true);
+    expect(() => encodeMessage({ t: 'found', qid: 1, hops: 1, ok: true, more: false, records })).not.toThrow();
   });
 });
 

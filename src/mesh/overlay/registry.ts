@@ -54,6 +54,15 @@ interface Kept {
   expires: number;
 }
 
+/**
+ * What is left of a live record's time, in whole milliseconds at least 1: it travels as an
+ * unsigned integer, and the clock of real timers has fractions (a fraction, or a negative time,
+ * failed to encode).
+ */
+function ttlLeft(r: Kept, now: number): number {
+  return Math.max(1, Math.ceil(r.expires - now));
+}
+
 export class Registry {
   private readonly kept = new Map<string, Map<string, Kept>>();
   /** Last keepers computed for each kept key: a change means a handover. */
@@ -205,7 +214,7 @@ export class Registry {
     const records = this.kept.get(key);
     if (!records) return { records: [], more: false };
     const live = [...records].filter(([by, r]) => r.expires > now && by > after).sort(([a], [b]) => (a < b ? -1 : 1));
-    const page = live.slice(0, limit).map(([by, r]) => ({ key, by, value: r.value, ttl: r.expires - now }));
+    const page = live.slice(0, limit).map(([by, r]) => ({ key, by, value: r.value, ttl: ttlLeft(r, now) }));
     return { records: page, more: live.length > limit };
   }
 
@@ -335,7 +344,8 @@ export class Registry {
       const fresh = keepers.filter((k) => !before.includes(k) && k !== this.deps.selfKey);
       this.keepersOf.set(key, keepers);
       if (fresh.length > 0) {
-        const out = [...records].map(([by, r]) => ({ key, by, value: r.value, ttl: r.expires - now }));
+        // Live records only: an expired one still here (the refresh sweeps them) is not handed on.
+        const out = [...records].filter(([, r]) => r.expires > now).map(([by, r]) => ({ key, by, value: r.value, ttl: ttlLeft(r, now) }));
         for (const k of fresh) this.deps.sendTo(k, { t: 'put', qid: 0, hops: MAX_LOOKUP_HOPS, records: out });
       }
       if (!keepers.includes(this.deps.selfKey)) {
