@@ -1,51 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { WAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
-import { OverlayNode } from '../../src/mesh/overlay/node.js';
-import { keyPosition, memberPosition, RING_SIZE, type OverlayMessage, type OverlayTransport } from '../../src/mesh/overlay/types.js';
-import { SimClock } from '../../src/mesh/sim/sim-clock.js';
-import { VivaldiClient } from '../../src/mesh/vivaldi/client.js';
-import { seededRandom } from '../../src/mesh/vivaldi/random.js';
-
-const KEY = (i: number): string => i.toString(16).padStart(2, '0').repeat(32);
-const SELF = KEY(1);
+import { keyPosition, RING_SIZE } from '../../src/mesh/overlay/types.js';
+import { KEY, SELF, scriptedNode } from './fixtures/scripted-node.js';
 
 /** One node knowing `members`, over a transport that records what it sends and answers nothing. */
 function node(members: string[], config: OverlayConfig) {
-  const clock = new SimClock();
-  const random = seededRandom(5);
-  const links = new Set<string>();
-  const sent: Array<{ to: string; m: OverlayMessage; at: number }> = [];
-  const hungUp: string[] = [];
-  const dials: string[] = [];
-  const transport: OverlayTransport = {
-    linked: () => links,
-    isLinked: (k) => links.has(k),
-    linkCount: () => links.size,
-    dial: (k) => void dials.push(k),
-    hangUp: (k) => {
-      links.delete(k);
-      hungUp.push(k);
-    },
-    send: (to, m) => void sent.push({ to, m, at: clock.now() }),
-  };
-  const n = new OverlayNode({
-    selfKey: SELF,
-    info: { name: 'self', httpAddress: null, site: 'FR', capacity: null, seq: 1 },
-    config,
-    timers: clock,
-    random,
-    transport,
-    vivaldi: new VivaldiClient({ random }),
-    rttWindow: 9,
-    incarnation: 1,
-    listener: {},
-  });
-  for (const k of members) n.table.put({ key: k, pos: memberPosition(k), info: { name: k.slice(0, 4), httpAddress: null, site: 'FR', capacity: null, seq: 1 }, coordinate: null, status: 'alive', inc: 1, joinedAt: 0, lastSeen: 0 }, () => true);
-  const link = (k: string): void => {
-    links.add(k);
-    n.linkUp(k);
-  };
-  return { clock, node: n, link, sent, hungUp, dials };
+  return scriptedNode({ members, config, seed: 5 });
 }
 
 describe('a link an answer is awaited on', () => {

@@ -1,50 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { WAN_OVERLAY, type OverlayConfig } from '../../src/mesh/overlay/config.js';
-import { OverlayNode } from '../../src/mesh/overlay/node.js';
-import { memberPosition, type OverlayMessage, type OverlayTransport } from '../../src/mesh/overlay/types.js';
 import { SimClock } from '../../src/mesh/sim/sim-clock.js';
-import { VivaldiClient } from '../../src/mesh/vivaldi/client.js';
-import { seededRandom } from '../../src/mesh/vivaldi/random.js';
+import type { OverlayMessage } from '../../src/mesh/overlay/types.js';
+import { KEY, SELF, scriptedNode } from './fixtures/scripted-node.js';
 
-const KEY = (i: number): string => i.toString(16).padStart(2, '0').repeat(32);
-const SELF = KEY(1);
 const SUSPECT = KEY(2);
 const OTHER = KEY(3);
 
 /** One node over a transport that links on demand and swallows what it sends: what it decides alone. */
 function lone(config: OverlayConfig = WAN_OVERLAY, clock = new SimClock()) {
-  const random = seededRandom(3);
-  const links = new Set<string>();
-  const sent: Array<{ to: string; m: OverlayMessage }> = [];
-  const transport: OverlayTransport = {
-    linked: () => links,
-    isLinked: (k) => links.has(k),
-    linkCount: () => links.size,
-    dial: (k) => void dials.push(k),
-    hangUp: (k) => void links.delete(k),
-    send: (to, m) => void sent.push({ to, m }),
-  };
   const dead: Array<{ key: string; at: number }> = [];
-  const dials: string[] = [];
-  const node = new OverlayNode({
-    selfKey: SELF,
-    info: { name: 'self', httpAddress: null, site: 'FR', capacity: null, seq: 1 },
-    config: { ...config, probesPerRound: 1 },
-    timers: clock,
-    random,
-    transport,
-    vivaldi: new VivaldiClient({ random }),
-    rttWindow: 9,
-    incarnation: 1,
-    listener: { left: (r, reason) => reason === 'dead' && dead.push({ key: r.key, at: clock.now() }) },
-  });
-  for (const k of [SUSPECT, OTHER]) {
-    node.table.put({ key: k, pos: memberPosition(k), info: { name: k.slice(0, 4), httpAddress: null, site: 'FR', capacity: null, seq: 1 }, coordinate: null, status: 'alive', inc: 1, joinedAt: 0, lastSeen: 0 }, () => true);
-  }
-  const link = (k: string): void => {
-    links.add(k);
-    node.linkUp(k);
-  };
+  const listener = { left: (r: { key: string }, reason: string) => reason === 'dead' && dead.push({ key: r.key, at: clock.now() }) };
+  const { node, links, link, sent, dials } = scriptedNode({ members: [SUSPECT, OTHER], config: { ...config, probesPerRound: 1 }, seed: 3, clock, listener });
   /** `OTHER` gossips that it suspects `SUSPECT`, with a second confirmation (the shortest near timeout). */
   const hearSuspicion = (): void => {
     node.message(OTHER, { t: 'ping', seq: 0, inc: 1, c: null, g: [{ key: SUSPECT, s: 'suspect', inc: 1, by: OTHER }, { key: SUSPECT, s: 'suspect', inc: 1, by: KEY(4) }] });
